@@ -1,0 +1,36 @@
+"""CNN Viz: interactive convolution and CNN lessons. Start with `streamlit run app.py`."""
+
+import streamlit as st
+
+st.set_page_config(page_title="CNN Viz", page_icon="🔍", layout="wide", initial_sidebar_state="expanded")
+
+# One line per page: (file, title, icon, what it teaches). Only pages that exist are listed.
+PAGES = [
+    ("pages/kernel_sandbox.py", "Kernel sandbox", "🎛️", "slide any kernel over any image: presets or your own numbers, stride, padding, dilation, ReLU."),
+]
+
+
+def home() -> None:
+    st.title("CNN Viz")
+    st.markdown(
+        "Convolution and convolutional neural networks, from the dot product of a kernel with an image patch "
+        "to a trained digit classifier, with the linear algebra underneath: convolution as a matrix, "
+        "regularized deblurring as an inverse problem, and low-rank structure."
+    )
+    st.subheader("The pages")
+    for path, title, icon, blurb in PAGES:
+        st.page_link(path, label=f"**{title}**: {blurb}", icon=icon)
+    st.subheader("Using it in class")
+    st.markdown(
+        "- Every picture shows its values on hover and has a download button (PNG, CSV or GIF) for your slides.\n"
+        "- Settings live in the address bar on the kernel sandbox: bookmark a demo and open it again later.\n"
+        "- Everything runs on this machine, without the internet: sample images, MNIST digits and trained weights ship with the app.\n"
+        "- Students can upload their own pictures (PNG, JPEG, GIF, BMP, WebP, TIFF up to 20 MB); big images are shrunk to 512 pixels."
+    )
+
+
+nav = st.navigation(
+    [st.Page(home, title="Home", icon="🏠", default=True)]
+    + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGES]
+)
+nav.run()

@@ -1,0 +1,141 @@
+"""Shared fixtures: repository paths, a fresh AppTest, and a live app driven by Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "test-output"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def app_test():
+    """AppTest of app.py with caches cleared, so each test starts cold and independent."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+
+    def make(timeout: float = 60):
+        return AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+
+    return make
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """Start `streamlit run app.py` on 127.0.0.1, wait for health, stop it afterwards by its pid."""
+    port = _free_port()
+    OUTPUT.mkdir(exist_ok=True)
+    log = open(OUTPUT / "streamlit-server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            raise RuntimeError("streamlit exited early; see test-output/streamlit-server.log")
+    else:
+        proc.kill()
+        raise RuntimeError("streamlit did not become healthy within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium through Playwright. Missing pieces fail in CI and skip elsewhere."""
+    missing = None
+    if not Path(CHROMIUM).exists():
+        missing = f"{CHROMIUM} not found (apt-get install chromium)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = missing or "playwright is not installed (pip install -r requirements-dev.txt)"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {missing}")
+        pytest.skip(missing)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser tab at 1400×1000; its screenshot on failure goes to test-output/."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        pg.screenshot(path=str(OUTPUT / f"{request.node.name}-failure.png"), full_page=True)
+    ctx.close()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def wait_idle(page, timeout: float = 60) -> None:
+    """Wait until Streamlit has finished rerunning (no running-status widget, app rendered)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
+    page.wait_for_timeout(500)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            page.wait_for_timeout(300)
+            if page.locator('[data-testid="stStatusWidget"]').count() == 0:
+                return
+        page.wait_for_timeout(200)
+    raise AssertionError("the app was still running after %.0f s" % timeout)
+
+
+def assert_no_exception(page) -> None:
+    n = page.locator('[data-testid="stException"]').count()
+    assert n == 0, page.locator('[data-testid="stException"]').first.inner_text()
