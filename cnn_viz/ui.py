@@ -190,3 +190,23 @@ def download_csv(arr: np.ndarray, filename: str, label: str = "Download CSV", ke
     buf = io.StringIO()
     np.savetxt(buf, np.atleast_2d(arr), delimiter=",", fmt="%.8g")
     (container or st).download_button(label, buf.getvalue(), file_name=filename, mime="text/csv", key=key, icon="⬇️")
+
+
+@st.cache_resource(show_spinner="Loading the trained MNIST network…")
+def load_mnist_model():
+    """The shipped SimpleCNN (assets/simple_cnn.pt) in eval mode, one object shared by every session:
+    read it, never train it, never attach hooks. Imports torch (lazily), and sets one torch thread."""
+    import torch
+
+    from . import model
+
+    torch.set_num_threads(1)
+    return model.load_pretrained()
+
+
+@st.cache_data(show_spinner=False)
+def mnist_split():
+    """(training, held-out) digits of the shipped MNIST sample: the fixed 4,000 / 1,000 split."""
+    from . import mnist
+
+    return mnist.train_test_split()
