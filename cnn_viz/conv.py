@@ -215,6 +215,8 @@ def conv2d(
         raise ValueError("The image is empty.")
     if w.size == 0:
         raise ValueError("The kernel is empty.")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {', '.join(PADDING_MODES)}; got {padding_mode!r}.")
     squeeze = x.ndim == 2
     depthwise = False
     x3 = x[None] if x.ndim == 2 else x
@@ -280,3 +282,60 @@ def conv2d(
     if squeeze and out.shape[0] == 1:
         out = out[0]
     return out
+
+
+def conv_matrix(input_shape, w, *, stride=1, padding=0, dilation=1, padding_mode: str = "zeros", flip: bool = False):
+    """The matrix M of the convolution: ``conv2d(x, w, ...).ravel() == M @ x.ravel()``.
+
+    ``input_shape`` is (H, W) or (C, H, W); ``w`` takes the shapes ``conv2d`` takes (a 2-D
+    kernel on C channels acts on each channel separately). Rows follow the output in
+    C order ((F,) Ho, Wo), columns the input in C order (C, H, W): one row per kernel
+    position, holding the kernel's weights at the pixels under it, so the same weights
+    repeat along diagonals (a doubly block Toeplitz matrix for zero padding).
+    Every padding mode is linear, so each gives a matrix; a bias is not part of M.
+    Returns a ``scipy.sparse.csr_matrix`` (float64) without stored zeros.
+    """
+    from scipy import sparse
+
+    shape = tuple(input_shape)
+    if len(shape) not in (2, 3) or any(isinstance(v, bool) or not isinstance(v, (Integral, np.integer)) or v < 1 for v in shape):
+        raise ValueError(f"The input shape must be (H, W) or (C, H, W) with positive whole numbers; got {input_shape!r}.")
+    c, h, wd = (1, *shape) if len(shape) == 2 else shape
+    w = _as_float_array(w, "kernel")
+    if w.size == 0:
+        raise ValueError("The kernel is empty.")
+    groups = 1
+    if w.ndim == 2:
+        w4 = w[None, None] if c == 1 else np.broadcast_to(w, (c, 1) + w.shape)
+        groups = c
+    elif w.ndim == 3 and w.shape[0] == c:
+        w4 = w[None]
+    elif w.ndim == 4 and w.shape[1] == c:
+        w4 = w
+    else:
+        raise ValueError(f"A kernel of shape {w.shape} does not fit an image with {c} channel(s).")
+    if flip:
+        w4 = w4[..., ::-1, ::-1]
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    if min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"The stride and the dilation must be at least 1, got {stride} and {dilation}.")
+    f, cg, kh, kw = w4.shape
+    pads = _resolve_padding(padding, (kh, kw), stride, dilation)
+    ho, wo = (
+        output_size(n, k, s, p0, d) if p0 == p1 else output_size(n + p0 + p1, k, s, 0, d)
+        for n, k, s, d, (p0, p1) in zip((h, wd), (kh, kw), stride, dilation, pads)
+    )
+    # Column of every padded pixel, 1-based, so that zero padding reads as "no pixel" (0).
+    index = pad(np.arange(1, c * h * wd + 1).reshape(c, h, wd), pads, padding_mode)
+    rows_p = (np.arange(ho) * stride[0])[:, None] + (np.arange(kh) * dilation[0])[None, :]  # (Ho, kh)
+    cols_p = (np.arange(wo) * stride[1])[:, None] + (np.arange(kw) * dilation[1])[None, :]  # (Wo, kw)
+    chan = (np.arange(f) // (f // groups))[:, None] * cg + np.arange(cg)[None, :]  # (F, cg)
+    src = index[chan[:, :, None, None, None, None], rows_p[None, None, :, None, :, None], cols_p[None, None, None, :, None, :]]
+    vals = np.broadcast_to(w4[:, :, None, None, :, :], src.shape)
+    out_rows = (np.arange(f)[:, None, None] * ho * wo + np.arange(ho)[None, :, None] * wo + np.arange(wo)[None, None, :])
+    out_rows = np.broadcast_to(out_rows[:, None, :, :, None, None], src.shape)
+    keep = (src > 0) & (vals != 0)
+    m = sparse.csr_matrix((vals[keep], (out_rows[keep], src[keep] - 1)), shape=(f * ho * wo, c * h * wd))
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    return m
