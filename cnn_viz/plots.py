@@ -18,6 +18,14 @@ DIVERGING = "RdBu_r"  # negative blue, zero white, positive red
 FONT = dict(size=15)
 
 
+def cell_text(a: np.ndarray, digits: int = 3) -> np.ndarray:
+    """Numbers to write in cells: ``digits`` significant digits, no "-0" or "1e-17" noise."""
+    a = np.asarray(a, dtype=np.float64)
+    scale = float(np.max(np.abs(a))) if a.size else 0.0
+    clean = np.where(np.abs(a) < 1e-9 * max(scale, 1e-300), 0.0, a) + 0.0
+    return np.vectorize(lambda v: f"{v:.{digits}g}")(clean)
+
+
 def _stride_for(shape, max_side: int) -> int:
     return max(1, int(np.ceil(max(shape[:2]) / max_side)))
 
@@ -107,7 +115,7 @@ def kernel_figure(kernel: np.ndarray, title: str | None = None, height: int | No
     """The kernel as a grid of coloured cells with its numbers written in them."""
     k = np.asarray(kernel, dtype=np.float64)
     zmax = float(np.max(np.abs(k))) or 1.0
-    text = np.vectorize(lambda v: f"{v:.{decimals}g}")(k)
+    text = cell_text(k, decimals)
     fontsize = 16 if max(k.shape) <= 5 else 12 if max(k.shape) <= 9 else 9
     fig = go.Figure(
         go.Heatmap(
@@ -143,7 +151,7 @@ def separable_figure(column: np.ndarray, row: np.ndarray, title: str | None = No
         fig.add_trace(
             go.Heatmap(
                 z=arr,
-                text=np.vectorize(lambda v: f"{v:.3g}")(arr),
+                text=cell_text(arr),
                 texttemplate="%{text}",
                 colorscale=DIVERGING,
                 zmin=-zmax,
