@@ -42,6 +42,31 @@ def app_test():
     return make
 
 
+def plotly_figure(at, key: str) -> dict:
+    """The JSON of the Plotly chart drawn with ``key`` in an AppTest run (ui.plot keys)."""
+    import json
+
+    for el in at.get("plotly_chart"):
+        if el.proto.id.endswith("-" + key):
+            return json.loads(el.proto.spec)
+    raise KeyError(f"no plotly chart with key {key!r}")
+
+
+def plotly_array(value):
+    """A trace array as NumPy: Plotly sends NumPy arrays as {'dtype', 'bdata'[, 'shape']}."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        if "shape" in value:
+            shape = value["shape"]
+            arr = arr.reshape([int(n) for n in (shape.split(",") if isinstance(shape, str) else shape)])
+        return arr
+    return np.asarray(value)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

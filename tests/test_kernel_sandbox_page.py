@@ -1,0 +1,151 @@
+"""The kernel sandbox page under AppTest: what it draws equals the reference convolution."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from conftest import plotly_array, plotly_figure
+
+from cnn_viz import images, kernels
+
+PAGE = "pages/kernel_sandbox.py"
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def torch_ref(img, k, stride=1, padding=0, dilation=1):
+    x = torch.from_numpy(np.asarray(img, dtype=np.float64))[None, None]
+    return F.conv2d(x, torch.from_numpy(np.asarray(k, dtype=np.float64))[None, None], stride=stride,
+                    padding=padding, dilation=dilation)[0, 0].numpy()
+
+
+@pytest.fixture
+def sandbox(app_test):
+    at = app_test()
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def output_map(at, key="out_fig_0"):
+    return plotly_array(plotly_figure(at, key)["data"][0]["z"])
+
+
+def test_default_shows_the_report_kernel_on_the_cameraman(sandbox):
+    at = sandbox
+    assert not at.error
+    cam = images.load_sample("Cameraman")
+    ref = torch_ref(cam, kernels.preset("Vertical edge (report)"))
+    np.testing.assert_allclose(output_map(at), ref, rtol=1e-5, atol=1e-5)
+    assert "= 510" in at.latex[0].value
+    kz = plotly_array(plotly_figure(at, "kernel_fig_0")["data"][0]["z"])
+    np.testing.assert_array_equal(kz, kernels.preset("Vertical edge (report)"))
+    assert any("Rank 1" in m.value for m in at.markdown)
+
+
+def test_every_preset_runs(sandbox):
+    at = sandbox
+    for name in at.selectbox(key="k_preset").options:
+        at.selectbox(key="k_preset").select(name).run()
+        assert not at.exception, name
+        assert not at.error, (name, [e.value for e in at.error])
+
+
+def test_stride_padding_dilation_and_relu(sandbox):
+    at = sandbox
+    at.selectbox(key="k_preset").select("Sobel x").run()
+    at.number_input(key="stride").set_value(3).run()
+    at.number_input(key="padding").set_value(2).run()
+    at.number_input(key="dilation").set_value(2).run()
+    cam = images.load_sample("Cameraman")
+    ref = torch_ref(cam, kernels.preset("Sobel x"), stride=3, padding=2, dilation=2)
+    np.testing.assert_allclose(output_map(at), ref, rtol=1e-5, atol=1e-5)
+    assert f"= {ref.shape[0]}" in at.latex[0].value
+    at.toggle(key="relu").set_value(True).run()
+    np.testing.assert_allclose(output_map(at), np.maximum(ref, 0), rtol=1e-5, atol=1e-5)
+
+
+def test_edited_kernel_is_used(app_test):
+    at = app_test()
+    at.run()
+    at.switch_page(PAGE).run()
+    grid_key = "k_grid_1"  # the editor of the first seed (a reset or preset change moves it on)
+    assert grid_key in at.session_state
+    at.session_state[grid_key] = {"edited_rows": {1: {"1": 4.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    k = kernels.preset("Vertical edge (report)")
+    k[1, 1] = 4.0
+    cam = images.load_sample("Cameraman")
+    np.testing.assert_allclose(output_map(at), torch_ref(cam, k), rtol=1e-5, atol=1e-5)
+
+
+def test_empty_cell_shows_a_message_and_the_page_goes_on(app_test):
+    at = app_test()
+    at.run()
+    at.switch_page(PAGE).run()
+    grid_key = "k_grid_1"  # the editor of the first seed (a reset or preset change moves it on)
+    assert grid_key in at.session_state
+    at.session_state[grid_key] = {"edited_rows": {0: {"2": None}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    assert any("row 1, column 3 is empty" in e.value for e in at.error)
+    plotly_figure(at, "input_fig")  # the input is still shown
+
+
+def test_upload_is_used(sandbox):
+    at = sandbox
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, (40, 60), dtype=np.uint8)
+    at.radio(key="img_source").set_value("Upload").run()
+    at.file_uploader(key="img_upload").set_value(("mine.png", png_bytes(arr), "image/png")).run()
+    assert not at.exception and not at.error
+    np.testing.assert_allclose(output_map(at), torch_ref(arr / 255.0, kernels.preset("Vertical edge (report)")), rtol=1e-5, atol=1e-5)
+
+
+def test_colour_upload_three_channel_kernel(sandbox):
+    at = sandbox
+    rng = np.random.default_rng(1)
+    arr = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    at.radio(key="img_source").set_value("Upload").run()
+    at.file_uploader(key="img_upload").set_value(("c.png", png_bytes(arr), "image/png")).run()
+    at.toggle(key="img_colour").set_value(True).run()
+    # each channel: three maps on one scale
+    for c in range(3):
+        np.testing.assert_allclose(output_map(at, f"out_fig_{c}"), torch_ref(arr[..., c] / 255.0, kernels.preset("Vertical edge (report)")), rtol=1e-5, atol=1e-5)
+    at.radio(key="colour_mode").set_value("3-channel kernel").run()
+    assert not at.exception
+    w = np.stack([kernels.preset("Vertical edge (report)")] * 3)
+    x = torch.from_numpy(np.moveaxis(arr / 255.0, -1, 0))[None]
+    ref = F.conv2d(x, torch.from_numpy(w)[None])[0, 0].numpy()
+    np.testing.assert_allclose(output_map(at), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_broken_upload_shows_a_message_and_falls_back(sandbox):
+    at = sandbox
+    at.radio(key="img_source").set_value("Upload").run()
+    at.file_uploader(key="img_upload").set_value(("photo.png", b"definitely not a png", "image/png")).run()
+    assert not at.exception
+    assert any("not an image" in e.value for e in at.error)
+    cam = images.load_sample("Cameraman")
+    np.testing.assert_allclose(output_map(at), torch_ref(cam, kernels.preset("Vertical edge (report)")), rtol=1e-5, atol=1e-5)
+
+
+def test_kernel_bigger_than_the_image(sandbox):
+    at = sandbox
+    at.radio(key="img_source").set_value("Upload").run()
+    at.file_uploader(key="img_upload").set_value(("tiny.png", png_bytes(np.zeros((4, 4), np.uint8)), "image/png")).run()
+    at.selectbox(key="k_preset").select("Box blur 5×5").run()
+    assert not at.exception
+    assert any("kernel covers 5 pixels" in e.value for e in at.error)
+    # the input and kernel are still on the page
+    plotly_figure(at, "input_fig")
+    plotly_figure(at, "kernel_fig_0")
