@@ -142,12 +142,14 @@ def _shift_and_add(xp, w, out_hw, stride, dilation, dtype):
             c0 = n * dw
             view = xp[:, rows, slice(c0, c0 + sw * (wo - 1) + 1, sw)]  # (C, Ho, Wo)
             taps = w[:, :, m, n]  # (F, C)
-            if f == 1 and c == 1:
-                t = taps[0, 0]
-                if t == 0:
-                    continue
-                np.multiply(view[0], t, out=tmp)
-                out[0] += tmp
+            if f * c <= 32:
+                # few maps: scalar multiply-adds on the strided views, no temporaries per tap
+                for fi in range(f):
+                    for ci in range(c):
+                        t = taps[fi, ci]
+                        if t != 0:
+                            np.multiply(view[ci], t, out=tmp)
+                            out[fi] += tmp
             else:
                 out += np.tensordot(taps, view, axes=(1, 0))
     return out

@@ -141,11 +141,16 @@ def resize_max(img: np.ndarray, max_side: int) -> np.ndarray:
 
 def to_uint8(img: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
     """Map [lo, hi] (default [0, 1]) to 0..255 uint8, clipping outside."""
-    a = np.asarray(img, dtype=np.float64)
+    a = np.asarray(img)
+    if a.dtype == np.uint8 and lo is None and hi is None:
+        return a
+    a = a.astype(np.float32, copy=False)
     lo = 0.0 if lo is None else lo
     hi = 1.0 if hi is None else hi
     scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    return np.clip(np.rint((a - lo) * scale), 0, 255).astype(np.uint8)
+    out = (a - np.float32(lo)) * np.float32(scale) + np.float32(0.5)
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
 
 
 def to_png_bytes(img: np.ndarray) -> bytes:
@@ -154,7 +159,7 @@ def to_png_bytes(img: np.ndarray) -> bytes:
     if a.dtype != np.uint8:
         a = to_uint8(a)
     buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG")
+    Image.fromarray(a).save(buf, format="PNG", compress_level=3)
     return buf.getvalue()
 
 

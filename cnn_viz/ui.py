@@ -182,14 +182,22 @@ def plot(fig, key: str, **kwargs):
     return st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, **kwargs)
 
 
-def download_png(img: np.ndarray, filename: str, label: str = "Download PNG", key: str | None = None, container=None):
-    (container or st).download_button(label, images.to_png_bytes(img), file_name=filename, mime="image/png", key=key, icon="⬇️")
+def download_png(img, filename: str, label: str = "Download PNG", key: str | None = None, container=None):
+    """A PNG download of an image array (or of a function returning one), encoded only on click."""
+    make = img if callable(img) else (lambda: img)
+    (container or st).download_button(
+        label, lambda: images.to_png_bytes(make()), file_name=filename, mime="image/png", key=key, icon="⬇️", on_click="ignore"
+    )
+
+
+def csv_text(arr: np.ndarray) -> str:
+    buf = io.StringIO()
+    np.savetxt(buf, np.atleast_2d(arr), delimiter=",", fmt="%.8g")
+    return buf.getvalue()
 
 
 def download_csv(arr: np.ndarray, filename: str, label: str = "Download CSV", key: str | None = None, container=None):
-    buf = io.StringIO()
-    np.savetxt(buf, np.atleast_2d(arr), delimiter=",", fmt="%.8g")
-    (container or st).download_button(label, buf.getvalue(), file_name=filename, mime="text/csv", key=key, icon="⬇️")
+    (container or st).download_button(label, csv_text(arr), file_name=filename, mime="text/csv", key=key, icon="⬇️", on_click="ignore")
 
 
 @st.cache_resource(show_spinner="Loading the trained MNIST network…")

@@ -84,7 +84,7 @@ with col_out:
         zmax = float(np.max(np.abs(maps))) or 1.0
         if len(maps) == 1:
             ui.plot(plots.signed_map_figure(maps[0], height=430, zmax=zmax), key="out_fig_0")
-            ui.download_png(sandbox.signed_to_rgb(maps[0], zmax), "feature_map.png", "Feature map as PNG", key="dl_map_0")
+            ui.download_png(lambda: sandbox.signed_to_rgb(maps[0], zmax), "feature_map.png", "Feature map as PNG", key="dl_map_0")
         st.caption(
             f"Output {maps.shape[1]}×{maps.shape[2]}{' ×' + str(len(maps)) if len(maps) > 1 else ''}, values from "
             f"{maps.min():.3g} to {maps.max():.3g}. Red is positive, blue negative, white zero: an edge kernel answers "
@@ -97,7 +97,7 @@ if maps is not None and len(maps) > 1:
     for i, (c, m, label) in enumerate(zip(st.columns(len(maps)), maps, result.labels)):
         with c:
             ui.plot(plots.signed_map_figure(m, title=label, height=380, zmax=zmax), key=f"out_fig_{i}")
-            ui.download_png(sandbox.signed_to_rgb(m, zmax), f"feature_map_{'rgb'[i]}.png", f"{label} as PNG", key=f"dl_map_{i}")
+            ui.download_png(lambda m=m: sandbox.signed_to_rgb(m, zmax), f"feature_map_{'rgb'[i]}.png", f"{label} as PNG", key=f"dl_map_{i}")
     st.caption("One kernel, three channels: each colour channel gets its own feature map on one shared colour scale.")
 
 if result is not None:
