@@ -1,0 +1,97 @@
+"""The sandbox's computation and the shared figure builders."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import plotly_array
+
+from cnn_viz import kernels, plots, sandbox
+from cnn_viz.conv import output_size
+
+
+def torch_ref(x_chw, w_fchw, s: sandbox.Settings):
+    x = torch.from_numpy(np.asarray(x_chw, dtype=np.float64))[None]
+    p = s.padding
+    if s.padding_mode != "zeros":
+        x = F.pad(x, (p, p, p, p), mode=s.padding_mode)
+        p = 0
+    return F.conv2d(x, torch.from_numpy(np.asarray(w_fchw, dtype=np.float64)), stride=s.stride, padding=p, dilation=s.dilation)[0].numpy()
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_apply_kernel_grey_and_colour_against_torch(mode):
+    rng = np.random.default_rng(0)
+    s = sandbox.Settings(stride=2, padding=2, padding_mode=mode, dilation=2, relu=True)
+    grey = rng.random((30, 41), dtype=np.float32)
+    colour = rng.random((30, 41, 3), dtype=np.float32)
+    k = kernels.preset("Sobel x")
+    r = sandbox.apply_kernel(grey, k, s)
+    np.testing.assert_allclose(r.maps, np.maximum(torch_ref(grey[None], k[None, None], s)[0], 0), rtol=1e-5, atol=1e-6)
+    r = sandbox.apply_kernel(colour, k, s, "each channel")
+    assert r.maps.shape[0] == 3 and len(r.labels) == 3
+    for c in range(3):
+        np.testing.assert_allclose(r.maps[c], np.maximum(torch_ref(colour[None, ..., c], k[None, None], s)[0], 0), rtol=1e-5, atol=1e-6)
+    k3 = rng.standard_normal((3, 4, 3))
+    r = sandbox.apply_kernel(colour, k3, s, "3-channel kernel")
+    ref = torch_ref(np.moveaxis(colour, -1, 0), k3[None], s)[0]
+    np.testing.assert_allclose(r.maps, np.maximum(ref, 0), rtol=1e-5, atol=1e-6)
+
+
+def test_formula_has_the_numbers_and_the_result():
+    s = sandbox.Settings(stride=3, padding=1, dilation=2)
+    r = sandbox.apply_kernel(np.zeros((28, 20), np.float32), np.ones((5, 3)), s)
+    ho, wo = output_size(28, 5, 3, 1, 2), output_size(20, 3, 3, 1, 2)
+    assert r.maps.shape == (ho, wo)
+    assert rf"\frac{{28 + 2\cdot1 - 2\,(5-1) - 1}}{{3}}" in r.formula and f"= {ho}," in r.formula
+    assert r.formula.endswith(f"= {wo}")
+
+
+def test_large_stride_is_noted_and_impossible_settings_explained():
+    r = sandbox.apply_kernel(np.zeros((20, 20), np.float32), np.ones((3, 3)), sandbox.Settings(stride=5))
+    assert any("never looked at" in n for n in r.notes)
+    with pytest.raises(ValueError, match="kernel covers"):
+        sandbox.apply_kernel(np.zeros((4, 4), np.float32), np.ones((5, 5)), sandbox.Settings())
+    with pytest.raises(ValueError, match="colour"):
+        sandbox.apply_kernel(np.zeros((8, 8), np.float32), np.ones((3, 3, 3)), sandbox.Settings(), "3-channel kernel")
+
+
+def test_signed_to_rgb_is_blue_white_red():
+    rgb = sandbox.signed_to_rgb(np.array([[-2.0, 0.0, 2.0, 1.0]]))
+    np.testing.assert_array_equal(rgb[0, 0], [33, 102, 172])
+    np.testing.assert_array_equal(rgb[0, 1], [247, 247, 247])
+    np.testing.assert_array_equal(rgb[0, 2], [178, 24, 43])
+    np.testing.assert_array_equal(rgb[0, 3], np.rint(([247, 247, 247] + np.array([178, 24, 43])) / 2))
+
+
+def test_image_figure_sends_uint8_pixels_and_shrinks_big_images():
+    rng = np.random.default_rng(1)
+    img = rng.random((40, 50), dtype=np.float32)
+    z = plotly_array(plots.image_figure(img).to_plotly_json()["data"][0]["z"])
+    np.testing.assert_array_equal(z, np.clip(np.rint(img * 255), 0, 255).astype(np.uint8))
+    big = rng.random((1100, 700), dtype=np.float32)
+    trace = plots.image_figure(big).to_plotly_json()["data"][0]
+    z = plotly_array(trace["z"])
+    assert z.dtype == np.uint8 and max(z.shape) <= plots.MAX_DISPLAY
+    assert list(plotly_array(trace["x"])[:2]) == [0, 3]  # every 3rd pixel, labelled with its real column
+
+
+def test_signed_map_is_centred_on_zero_with_a_colour_bar():
+    fmap = np.array([[-1.0, 3.0], [0.5, 0.0]])
+    tr = plots.signed_map_figure(fmap).to_plotly_json()["data"][0]
+    assert tr["zmin"] == -3 and tr["zmax"] == 3 and tr["zmid"] == 0 and tr["showscale"]
+    np.testing.assert_allclose(plotly_array(tr["z"]), fmap)
+
+
+def test_kernel_figure_writes_the_numbers():
+    k = np.array([[1 / 9, -0.0, 2.0], [1e-17, -1.5, 0.25]])
+    tr = plots.kernel_figure(k).to_plotly_json()["data"][0]
+    assert [list(r) for r in tr["text"]] == [["0.111", "0", "2"], ["0", "-1.5", "0.25"]]
+    np.testing.assert_array_equal(plotly_array(tr["z"]), k)
+
+
+def test_map_grid_shares_one_scale():
+    maps = np.stack([np.full((4, 4), v) for v in (-2.0, 1.0, 0.5)])
+    fig = plots.map_grid_figure(maps, titles=["a", "b", "c"], cols=2).to_plotly_json()
+    assert len(fig["data"]) == 3
+    assert all(t["zmax"] == 2 and t["zmin"] == -2 for t in fig["data"])
