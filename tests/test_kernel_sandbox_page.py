@@ -149,3 +149,26 @@ def test_kernel_bigger_than_the_image(sandbox):
     # the input and kernel are still on the page
     plotly_figure(at, "input_fig")
     plotly_figure(at, "kernel_fig_0")
+
+
+def test_normalize_reset_and_the_kernel_in_the_url(app_test):
+    at = app_test()
+    at.run()
+    at.switch_page(PAGE).run()
+    at.selectbox(key="k_preset").select("Box blur 3×3").run()
+    grid_key = f"k_grid_{at.session_state['k_gen']}"  # the editor's key moves on with each reseed
+    at.session_state[grid_key] = {"edited_rows": {0: {"0": 1.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    edited = np.full((3, 3), 1 / 9)
+    edited[0, 0] = 1.0
+    kz = plotly_array(plotly_figure(at, "kernel_fig_0")["data"][0]["z"])
+    np.testing.assert_allclose(kz, edited)
+    assert "k_k" in at.query_params  # an edited kernel is bookmarkable
+    at.button(key="k_norm").click().run()
+    kz = plotly_array(plotly_figure(at, "kernel_fig_0")["data"][0]["z"])
+    np.testing.assert_allclose(kz, edited / edited.sum())
+    at.button(key="k_reset").click().run()
+    kz = plotly_array(plotly_figure(at, "kernel_fig_0")["data"][0]["z"])
+    np.testing.assert_allclose(kz, np.full((3, 3), 1 / 9))
+    assert "k_k" not in at.query_params
+    assert not at.exception
