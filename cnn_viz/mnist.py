@@ -148,3 +148,16 @@ def to_float(images: np.ndarray) -> np.ndarray:
     if a.ndim == 2:
         a = a[None]
     return a[:, None]
+
+
+def gallery(held_out: Digits, per_class: int = 3) -> list[int]:
+    """Positions in ``held_out`` of a small gallery: ``per_class`` digits of each class 0-9, in class
+    order, the report's demo 7 (row 3999) first among the 7s when it is there."""
+    rows = held_out.rows if held_out.rows is not None else np.arange(len(held_out))
+    out = []
+    for c in range(10):
+        idx = list(np.flatnonzero(held_out.labels == c))
+        pinned = [i for i in idx if rows[i] == DIGIT_7_ROW]
+        idx = pinned + [i for i in idx if i not in pinned]
+        out += [int(i) for i in idx[:per_class]]
+    return out

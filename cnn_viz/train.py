@@ -156,6 +156,13 @@ def train(
     return result
 
 
+def copy_model(model: SimpleCNN) -> SimpleCNN:
+    """An independent copy in eval mode (to keep a snapshot while training goes on)."""
+    clone = SimpleCNN()
+    clone.load_state_dict({k: v.detach().clone() for k, v in model.state_dict().items()})
+    return clone.eval()
+
+
 def save(result: TrainResult, path: Path | str, **meta) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -204,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     acc = accuracy(res.model, held_out.images, held_out.labels)
     cmd = "python -m cnn_viz.train " + " ".join(sys.argv[1:] if argv is None else argv)
     save(res, args.out, held_out_accuracy=acc, held_out=held_out.source, n_held_out=len(held_out),
-         command=cmd.strip(), torch=torch.__version__, threads=torch.get_num_threads())
+         command=cmd.strip(), torch=str(torch.__version__), threads=torch.get_num_threads())
     print(f"held-out accuracy {acc:.4f} ({len(held_out)} digits); {time.perf_counter() - t0:.0f} s; wrote {args.out}")
     return 0
 
