@@ -1,0 +1,140 @@
+"""Udell–Townsend measurements: latent-variable matrices, ε-ranks against direct checks with NumPy's SVD,
+the Johnson–Lindenstrauss bound's formula, the log fit against numpy.polyfit, and the sweep."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from cnn_viz import latent
+from cnn_viz import lowrank_plots as lp
+from cnn_viz.images import ASSETS
+
+
+def _trunc_max_err(x, k, svd=None):
+    u, s, vt = np.linalg.svd(x, full_matrices=False) if svd is None else svd
+    return np.max(np.abs(x - (u[:, :k] * s[:k]) @ vt[:k]))
+
+
+def test_latent_matrix_is_f_of_the_latent_points():
+    a, b = latent.latent_points(30, 3, seed=4)
+    assert a.min() >= -1 and a.max() <= 1 and a.shape == (30, 3)
+    x = latent.apply_f(a, b, "gaussian")
+    ref = np.array([[math.exp(-sum((a[i, l] - b[j, l]) ** 2 for l in range(3))) for j in range(30)] for i in range(30)])
+    np.testing.assert_allclose(x, ref, rtol=1e-12)
+    np.testing.assert_allclose(latent.apply_f(a, b, "inverse quadratic"), 1 / (1 - np.log(ref)), rtol=1e-10)
+    np.testing.assert_allclose(latent.apply_f(a, b, "exp inner product"), np.exp(a @ b.T))
+    np.testing.assert_allclose(latent.apply_f(a, b, "abs difference")[3, 7], np.abs(a[3] - b[7]).sum())
+    np.testing.assert_array_equal(latent.latent_matrix(30, 3, "gaussian", seed=4), x)
+
+
+@pytest.mark.parametrize("kind,d,eps", [("gaussian", 2, 0.01), ("gaussian", 3, 0.01), ("inverse quadratic", 2, 0.001),
+                                        ("exp inner product", 2, 0.05), ("abs difference", 2, 0.05)])
+def test_max_entry_eps_rank_against_a_direct_check(kind, d, eps):
+    x = latent.latent_matrix(300, d, kind, seed=1)
+    ref = np.linalg.svd(x, full_matrices=False)
+    k = latent.eps_rank_max(x, eps)
+    assert _trunc_max_err(x, k, ref) <= eps
+    assert k == 0 or _trunc_max_err(x, k - 1, ref) > eps
+
+
+def test_randomized_path_gives_the_same_eps_rank_as_the_full_svd():
+    x = latent.latent_matrix(800, 3, "gaussian", seed=0)
+    assert 800 > latent.FULL_SVD_MAX_N
+    ref = np.linalg.svd(x, full_matrices=False)
+    f = latent.top_svd(x, 0.01)
+    assert len(f[1]) < 800  # the randomized route was taken
+    k = latent.eps_rank_max(x, 0.01, f)
+    assert k == latent.eps_rank_max(x, 0.01, ref)
+    assert _trunc_max_err(x, k, ref) <= 0.01 < _trunc_max_err(x, k - 1, ref)
+    np.testing.assert_allclose(f[1][:k], ref[1][:k], rtol=1e-8)
+
+
+def test_random_matrix_needs_nearly_full_rank_and_latent_grows_slowly():
+    r = latent.random_matrix(300)
+    ref = np.linalg.svd(r, full_matrices=False)
+    k = latent.eps_rank_max(r, 0.01)
+    assert k >= 0.8 * 300
+    assert _trunc_max_err(r, k, ref) <= 0.01 < _trunc_max_err(r, k - 1, ref)
+    small = latent.eps_rank_max(latent.latent_matrix(100, 2), 0.01)
+    big = latent.eps_rank_max(latent.latent_matrix(1000, 2), 0.01)
+    assert small < 25 and big - small <= 8  # ten times the size, a handful more ranks (the issue: ~15 → 19)
+
+
+def test_spectral_eps_rank_is_numpys_rank_at_that_tolerance():
+    for x in (latent.latent_matrix(200, 2), latent.random_matrix(200)):
+        s = np.linalg.svd(x, compute_uv=False)
+        for eps in (0.1, 0.01, 1e-4):
+            assert latent.eps_rank_spectral(s, eps) == np.linalg.matrix_rank(x, tol=eps * s[0])
+
+
+def test_johnson_lindenstrauss_bound_formula():
+    # Udell & Townsend (2019), Theorem 1.0: r = ⌈72 log(2n + 1) / ε²⌉.
+    assert latent.jl_bound(4000, 0.1) == math.ceil(72 * math.log(8001) / 0.01)
+    assert latent.jl_bound(100, 0.01) == math.ceil(72 * math.log(201) / 1e-4)
+    assert 30_000 < latent.jl_bound(1000, 0.1) < 70_000  # "tens of thousands for n in the thousands" (ε = 0.1)
+    with pytest.raises(ValueError):
+        latent.jl_bound(100, 1.0)
+
+
+def test_theorem_holds_for_measured_matrices():
+    """rank_{ε‖X‖₂}(X) ≤ ⌈72 log(2n+1)/ε²⌉, checked on a latent and a random matrix (the bound is far from tight)."""
+    for x in (latent.latent_matrix(300, 2), latent.random_matrix(300)):
+        s1 = np.linalg.norm(x, 2)
+        for eps in (0.5, 0.1):
+            assert latent.eps_rank_max(x, eps * s1) <= latent.jl_bound(300, eps)
+
+
+def test_fit_log_matches_polyfit():
+    ns = np.array([100, 400, 1000, 4000])
+    ranks = np.array([34, 53, 60, 76])
+    a, b = latent.fit_log(ns, ranks)
+    bb, aa = np.polyfit(np.log(ns), ranks, 1)
+    assert (a, b) == pytest.approx((aa, bb), rel=1e-10)
+    with pytest.raises(ValueError):
+        latent.fit_log([100], [3])
+
+
+def test_sweep_matches_the_direct_functions():
+    seen = []
+    sw = latent.eps_rank_sweep([120, 60], d=2, eps=0.02, seed=3, random_up_to=100, progress=lambda f, m: seen.append(f))
+    assert sw.ns == [60, 120]
+    for i, n in enumerate(sw.ns):
+        x = latent.latent_matrix(n, 2, "gaussian", 3)
+        s = np.linalg.svd(x, compute_uv=False)
+        assert sw.latent_max[i] == latent.eps_rank_max(x, 0.02)
+        assert sw.latent_spectral[i] == np.linalg.matrix_rank(x, tol=0.02 * s[0])
+        assert sw.latent_norm2[i] == pytest.approx(s[0])
+    assert sw.random_max[0] == latent.eps_rank_max(latent.random_matrix(60, 3), 0.02) and sw.random_max[1] is None
+    assert sw.random_sigma_n == 60 and len(sw.latent_sigma) == 120
+    assert seen[0] == 0 and seen[-1] == 1.0 and seen == sorted(seen)
+    again = latent.Sweep.from_dict(json.loads(json.dumps(sw.to_dict())))
+    assert again == sw
+    fig = lp.eps_rank_figure(sw)
+    names = [t.name for t in fig.data]
+    assert any("bound" in n for n in names) and fig.layout.xaxis.type == "log"
+    red = next(t for t in fig.data if t.name == "latent model, max-entry ε-rank")
+    assert list(red.y) == sw.latent_max
+
+
+def test_shipped_sweep_is_what_the_code_measures():
+    """The precomputed sweep in assets/ agrees with a fresh measurement at the small sizes."""
+    shipped = json.loads((ASSETS / "lowrank_sweep.json").read_text())["sweeps"]
+    d2 = latent.Sweep.from_dict(next(s for s in shipped if s["d"] == 2 and s["kind"] == "gaussian"))
+    assert d2.eps == 0.01 and d2.ns[-1] == 4000
+    for i, n in enumerate(d2.ns[:3]):
+        assert d2.latent_max[i] == latent.eps_rank_max(latent.latent_matrix(n, 2, "gaussian", 0), 0.01)
+    assert d2.latent_max[-1] - d2.latent_max[0] <= 8
+    assert all(r >= 0.8 * n for n, r in zip(d2.ns, d2.random_max) if r is not None)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="between 2 and"):
+        latent.latent_matrix(10_000, 2)
+    with pytest.raises(ValueError, match="latent dimension"):
+        latent.latent_matrix(100, 0)
+    with pytest.raises(ValueError, match="Unknown function"):
+        latent.latent_matrix(100, 2, "sine")
+    with pytest.raises(ValueError, match="positive"):
+        latent.eps_rank_max(np.eye(3), 0.0)
