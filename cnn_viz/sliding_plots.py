@@ -1,0 +1,497 @@
+"""Figures of the sliding-kernel page: the animated sweep, the step's grids and the matrix M.
+
+The animation plays in the browser: every step is a Plotly frame, and a frame only
+carries the few small scatter traces that move (the taps' outlines, the cover over the
+cells not yet computed, the products' numbers, the caption), so Plotly animates it
+without a full redraw. The input, output and product-panel backgrounds are drawn once.
+
+Everything is placed on one pair of axes (input | products | output), which keeps every
+cell square and lets one line join the receptive field to the output cell it makes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .images import to_uint8
+from .plots import DIVERGING, FONT, base_layout
+from .sliding import CHANNEL_NAMES, Sweep, _fmt
+
+HIGHLIGHT = "#ff8c00"  # the current receptive field and output cell
+LINK = "rgba(255,140,0,0.55)"
+COVER = "rgb(236,236,236)"  # cells not computed yet
+PAD_FILL = "rgba(120,170,255,0.35)"
+POS, NEG = "#b2182b", "#2166ac"  # text colours of positive / negative products
+SPEEDS = (1, 2, 5, 10, 20, 30, 60)  # steps per second offered by the page
+
+
+class AnimatedFigure(go.Figure):
+    """A go.Figure whose animation frames and slider steps are kept as plain dicts.
+
+    Plotly's object model validates each frame and slider step on creation (seconds for
+    the 784 steps of a 28×28 sweep); these are built from plain numbers that are valid by
+    construction, so they are only attached when the figure is serialised.
+    ``st.plotly_chart`` and ``plotly.io.to_json`` both call ``to_dict``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._raw_frames: list[dict] = []  # plotly only lets "_" attributes be set on a figure
+        self._raw_sliders: list[dict] = []
+
+    @property
+    def raw_frames(self) -> list[dict]:
+        return self._raw_frames
+
+    @property
+    def raw_sliders(self) -> list[dict]:
+        return self._raw_sliders
+
+    def to_dict(self):
+        d = super().to_dict()
+        if self._raw_frames:
+            d["frames"] = self._raw_frames
+        if self._raw_sliders:
+            d["layout"]["sliders"] = self._raw_sliders
+        return d
+
+
+LINE_PX = 24  # height of one line of text in the animation, in pixels
+CONTAINER_PX = 1100  # width the page gives the figure (wide layout with the sidebar open)
+
+
+def _short(v: float) -> str:
+    """Two significant digits, for numbers written inside small cells."""
+    v = float(v)
+    if v == round(v) and abs(v) < 1000:
+        return str(int(round(v)))
+    return f"{v:.2g}"
+
+
+def _font_for(cell_px: float, texts, largest: int = 18) -> int:
+    """The font size (px) that fits nearly all the texts (90%) in a cell, 0 when unreadable."""
+    lengths = [len(t) for t in texts]
+    longest = float(np.percentile(lengths, 90)) if lengths else 1.0
+    size = int(min(largest, cell_px / (0.62 * max(longest, 1) + 0.2)))
+    return size if size >= 9 else 0
+
+
+def _layout_geometry(sweep: Sweep, height_px: int, bottom_px: int) -> dict:
+    """Where each panel sits on the shared axes (a cell of the input or output is 1 unit),
+    and how many pixels one unit gets, so the text can be sized to fit its cells."""
+    c = sweep.channels
+    hp, wp = sweep.padded.shape[1:]
+    kh, kw = sweep.kernel_shape
+    ho, wo = sweep.out_shape
+    gap = max(1.5, 0.12 * max(wp, wo))
+    plot_px = height_px - bottom_px - 10
+    lines = 3.2 if c == 1 else 4.3  # caption and titles above; sums below
+    u, gapc = 1.0, 1.0
+    for _ in range(3):  # the product cells' size and the scale depend on each other
+        prod_h = c * kh * u + (c - 1) * gapc
+        body = max(hp, ho, prod_h)
+        yrange = body / (1 - lines * LINE_PX / plot_px)
+        width = wp + 2 * gap + kw * u + wo
+        ppu = min(plot_px / yrange, CONTAINER_PX / width)
+        line = LINE_PX / ppu
+        gapc = 1.3 * line  # room for each channel's sum under its grid
+        u = float(np.clip(48 / ppu, 1.0, max(1.0, (0.95 * max(hp, ho) - (c - 1) * gapc) / (c * kh))))
+    prod_h = c * kh * u + (c - 1) * gapc
+    body = max(hp, ho, prod_h)
+    px0 = wp - 0.5 + gap  # left edge of the products
+    ox0 = px0 + kw * u + gap + 0.5  # centre of output column 0
+    return dict(
+        u=u,
+        cstep=kh * u + gapc,  # from one channel's product grid to the next
+        ppu=ppu,
+        line=line,
+        px0=px0,
+        py0=(body - prod_h) / 2 - 0.5,  # top edge of the first product grid
+        iy0=(body - hp) / 2,  # centre of input row 0
+        ox0=ox0,
+        oy0=(body - ho) / 2,  # centre of output row 0
+        height=body,
+        width=ox0 + wo,
+        y_top=-0.5 - 2.1 * line,
+        y_bottom=body - 0.5 + (1.1 if c == 1 else 2.2) * line,
+    )
+
+
+def _rect(x0, y0, x1, y1) -> tuple[list, list]:
+    return [x0, x1, x1, x0, x0, None], [y0, y0, y1, y1, y0, None]
+
+
+def _product_centres(sweep: Sweep, g: dict) -> tuple[np.ndarray, np.ndarray]:
+    """x, y of every product cell, channel by channel, row by row."""
+    c = sweep.channels
+    kh, kw = sweep.kernel_shape
+    u = g["u"]
+    ch, m, n = np.meshgrid(np.arange(c), np.arange(kh), np.arange(kw), indexing="ij")
+    x = g["px0"] + (n + 0.5) * u
+    y = g["py0"] + ch * g["cstep"] + (m + 0.5) * u
+    return np.round(x.ravel(), 3), np.round(y.ravel(), 3)
+
+
+def _rects(x0, y0, x1, y1) -> tuple[np.ndarray, np.ndarray]:
+    """Closed outlines of N rectangles, one row each, ending in a gap (NaN): (N, 6) x and y."""
+    gap = np.full_like(x0, np.nan)
+    return np.stack([x0, x1, x1, x0, x0, gap], -1), np.stack([y0, y0, y1, y1, y0, gap], -1)
+
+
+def _lists(a: np.ndarray) -> list:
+    """Rows of a float array as lists, rounded, NaN as None (a gap in a Plotly line)."""
+    o = np.round(a, 3).astype(object)
+    o[np.isnan(a)] = None
+    return o.tolist()
+
+
+def _moving_all(sweep: Sweep, g: dict) -> list[dict[str, dict]]:
+    """Per step, the data of the moving traces: plain lists, rounded, so the frames stay small."""
+    n_steps = sweep.n_steps
+    ho, wo = sweep.out_shape
+    kh, kw = sweep.kernel_shape
+    (sh, sw), (dh, dw) = sweep.stride, sweep.dilation
+    iy0, ox0, oy0 = g["iy0"], g["ox0"], g["oy0"]
+    ii, jj = np.divmod(np.arange(n_steps), wo)
+    ii, jj = ii.astype(float), jj.astype(float)
+    top, left = iy0 + ii * sh, jj * sw  # centre of the first tap
+    bottom, right = top + (kh - 1) * dh, left + (kw - 1) * dw  # centre of the last tap
+    span = _rects(left - 0.5, top - 0.5, right + 0.5, bottom + 0.5)
+    cell = _rects(ox0 + jj - 0.5, oy0 + ii - 0.5, ox0 + jj + 0.5, oy0 + ii + 0.5)
+    dilated = dh > 1 or dw > 1
+    if dilated:  # every tap outlined on its own, since they are apart
+        ty = (top[:, None, None] + dh * np.arange(kh)[None, :, None]) + 0 * np.arange(kw)[None, None, :]
+        tx = (left[:, None, None] + dw * np.arange(kw)[None, None, :]) + 0 * np.arange(kh)[None, :, None]
+        taps = _rects(tx - 0.5, ty - 0.5, tx + 0.5, ty + 0.5)
+        ox_ = np.concatenate([taps[0].reshape(n_steps, -1), cell[0]], 1)
+        oy_ = np.concatenate([taps[1].reshape(n_steps, -1), cell[1]], 1)
+    else:
+        ox_, oy_ = np.concatenate([span[0], cell[0]], 1), np.concatenate([span[1], cell[1]], 1)
+    # Link: from the field's right edge to the output cell's left edge (top and bottom).
+    gap = np.full(n_steps, np.nan)
+    lx = np.stack([right + 0.5, ox0 + jj - 0.5, gap, right + 0.5, ox0 + jj - 0.5, gap], -1)
+    ly = np.stack([top - 0.5, oy0 + ii - 0.5, gap, bottom + 0.5, oy0 + ii + 0.5, gap], -1)
+    if dilated:
+        lx, ly = np.concatenate([lx, span[0]], 1), np.concatenate([ly, span[1]], 1)
+    # Cover over the cells after (i, j): the rest of row i and every row below.
+    le, ri, bo = ox0 - 0.5, ox0 + wo - 0.5, oy0 + ho - 0.5
+    mt, mb, cut = oy0 + ii - 0.5, oy0 + ii + 0.5, ox0 + jj + 0.5
+    full = np.ones(n_steps)
+    cx = np.stack([cut, ri * full, ri * full, le * full, le * full, cut, cut], -1)
+    cy = np.stack([mt, mt, bo * full, bo * full, mb, mb, mt], -1)
+    # Products, their colours, and the captions.
+    prods = (sweep.windows * sweep.kernel).reshape(n_steps, -1)
+    show = sweep.kernel.size <= 3 * 49
+    fmt = np.vectorize(_short, otypes=[object])
+    text = fmt(prods).tolist() if show else [[""] * prods.shape[1]] * n_steps
+    colours = np.where(prods > 0, POS, np.where(prods < 0, NEG, "#555")).tolist()
+    sums = prods.reshape(n_steps, sweep.channels, -1).sum(-1)
+    values = sweep.values.ravel()
+    caps = []
+    for t in range(n_steps):
+        cap = [f"step {t + 1} of {n_steps}: A({int(ii[t])}, {int(jj[t])}) = {_fmt(values[t])}"]
+        if sweep.channels > 1:
+            cap += [f"S_{CHANNEL_NAMES[c] if sweep.channels == 3 else c} = {_fmt(v)}" for c, v in enumerate(sums[t])]
+            cap += [f"ΣS + b = {' + '.join(_fmt(v) for v in sums[t])} + {_fmt(sweep.bias)}"]
+        else:
+            cap += [f"Σ = {_fmt(sums[t, 0])}" + (f" + b ({_fmt(sweep.bias)})" if sweep.bias else "")]
+        caps.append(cap)
+    ox_l, oy_l, lx_l, ly_l, cx_l, cy_l = (_lists(a) for a in (ox_, oy_, lx, ly, cx, cy))
+    out = []
+    for t in range(n_steps):
+        last = t == n_steps - 1
+        out.append(
+            {
+                "outline": dict(x=ox_l[t], y=oy_l[t]),
+                "link": dict(x=lx_l[t], y=ly_l[t]),
+                "cover": dict(x=[] if last else cx_l[t], y=[] if last else cy_l[t]),
+                "products": dict(text=text[t], textfont=dict(color=colours[t])),
+                "caption": dict(text=caps[t]),
+            }
+        )
+    return out
+
+
+def _caption_positions(sweep: Sweep, g: dict) -> tuple[list, list]:
+    kh, kw = sweep.kernel_shape
+    u, line = g["u"], g["line"]
+    xc = g["px0"] + kw * u / 2
+    xs, ys = [g["width"] / 2 - 0.5], [-0.5 - 1.6 * line]
+    if sweep.channels > 1:
+        for c in range(sweep.channels):
+            xs.append(xc)
+            ys.append(g["py0"] + c * g["cstep"] + kh * u + 0.55 * line)
+    else:
+        xs.append(xc)
+        ys.append(g["py0"] + kh * u + 0.6 * line)
+    if sweep.channels > 1:
+        xs.append(g["width"] / 2 - 0.5)
+        ys.append(g["height"] - 0.5 + 1.65 * line)
+    return xs, ys
+
+
+def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float = 10, height: int = 520) -> go.Figure:
+    """Input | products | output at step k; with ``animate`` every step is a client-side frame
+    with Play / Pause buttons and a scrubber slider."""
+    bottom_px = 110 if animate else 50
+    g = _layout_geometry(sweep, height, bottom_px)
+    hp, wp = sweep.padded.shape[1:]
+    ho, wo = sweep.out_shape
+    kh, kw = sweep.kernel_shape
+    iy0, ox0, oy0, u = g["iy0"], g["ox0"], g["oy0"], g["u"]
+    ph, pw = sweep.padding
+    traces = []
+
+    # 0: the padded input
+    x = sweep.padded
+    hover = np.empty((hp, wp), dtype=object)
+    for r in range(hp):
+        for q in range(wp):
+            where = "padding" if sweep.padding_mask[r, q] else f"pixel ({r - ph}, {q - pw})"
+            vals = ", ".join(_fmt(v) for v in x[:, r, q])
+            hover[r, q] = f"I({r}, {q}) = {vals}<br>{where}"
+    image_like = x.min() >= 0 and x.max() <= 1
+    in_text = np.vectorize(_short, otypes=[object])(x.mean(axis=0))
+    in_font = _font_for(g["ppu"], in_text.ravel()) if max(hp, wp) <= 16 else 0
+    small = in_font > 0
+    if sweep.channels == 3:
+        traces.append(go.Image(z=to_uint8(np.moveaxis(x, 0, -1)), x0=0, dx=1, y0=iy0, dy=1, hovertext=hover, hoverinfo="text", name="input"))
+    else:
+        z = x.mean(axis=0)
+        common = dict(x=np.arange(wp), y=iy0 + np.arange(hp), hovertext=hover, hoverinfo="text", showscale=False, name="input")
+        if image_like and not small:
+            traces.append(go.Heatmap(z=to_uint8(z), colorscale="gray", zmin=0, zmax=255, **common))
+        else:
+            lo, hi = float(z.min()), float(z.max())
+            traces.append(
+                go.Heatmap(
+                    z=np.round(z, 4), colorscale="Blues", zmin=lo - 0.25 * (hi - lo + 1e-9), zmax=hi + 0.6 * (hi - lo + 1e-9),
+                    text=in_text if small else None, texttemplate="%{text}" if small else None,
+                    textfont=dict(size=in_font or 12), xgap=2 if small else 0, ygap=2 if small else 0, **common,
+                )
+            )
+    # 1: padding cells (hatched bands) and the image's border
+    bx, by = [], []
+    if ph or pw:
+        for x0_, y0_, x1_, y1_ in (
+            (-0.5, -0.5, wp - 0.5, ph - 0.5),
+            (-0.5, hp - ph - 0.5, wp - 0.5, hp - 0.5),
+            (-0.5, ph - 0.5, pw - 0.5, hp - ph - 0.5),
+            (wp - pw - 0.5, ph - 0.5, wp - 0.5, hp - ph - 0.5),
+        ):
+            if x1_ > x0_ and y1_ > y0_:
+                a, b = _rect(x0_, iy0 + y0_, x1_, iy0 + y1_)
+                bx += a
+                by += b
+    traces.append(
+        go.Scatter(
+            x=bx or [None], y=by or [None], mode="lines", fill="toself", fillcolor=PAD_FILL,
+            fillpattern=dict(shape="/", fgcolor="rgba(40,90,200,0.55)", size=6, solidity=0.15),
+            line=dict(width=0), hoverinfo="skip", name=f"padding ({sweep.padding_mode})", showlegend=bool(bx),
+        )
+    )
+    # 2: product panel background (one neutral grid per channel)
+    pxs, pys = _product_centres(sweep, g)
+    traces.append(
+        go.Scatter(
+            x=pxs, y=pys, mode="markers", marker=dict(symbol="square", size=1, color="rgba(0,0,0,0)"),
+            hoverinfo="skip", showlegend=False,
+        )
+    )
+    # 3: the output map (values everywhere; the cover hides what is not computed yet)
+    out = sweep.values
+    zmax = float(np.max(np.abs(out))) or 1.0
+    ohover = np.vectorize(lambda a, b: f"A({a}, {b}) = {_fmt(out[a, b])}")(*np.indices(out.shape))
+    out_text = np.vectorize(_short, otypes=[object])(out)
+    out_font = _font_for(g["ppu"], out_text.ravel()) if max(ho, wo) <= 16 else 0
+    osmall = out_font > 0
+    traces.append(
+        go.Heatmap(
+            z=np.round(out, 4).astype(np.float32), x=ox0 + np.arange(wo), y=oy0 + np.arange(ho), colorscale=DIVERGING,
+            zmin=-zmax, zmax=zmax, zmid=0, showscale=False, hovertext=ohover, hoverinfo="text", name="feature map",
+            text=out_text if osmall else None, texttemplate="%{text}" if osmall else None,
+            textfont=dict(size=out_font or 12), xgap=2 if osmall else 0, ygap=2 if osmall else 0,
+        )
+    )
+    # Moving traces: 4 outline, 5 link, 6 cover, 7 products, 8 caption
+    moving_data = _moving_all(sweep, g)
+    mv = moving_data[k]
+    traces.append(go.Scatter(mode="lines", line=dict(color=HIGHLIGHT, width=3), hoverinfo="skip", name="kernel / current cell", **mv["outline"]))
+    traces.append(go.Scatter(mode="lines", line=dict(color=LINK, width=1.5, dash="dot"), hoverinfo="skip", showlegend=False, **mv["link"]))
+    traces.append(
+        go.Scatter(mode="lines", fill="toself", fillcolor=COVER, line=dict(width=1, color="#cfcfcf"), hoverinfo="skip", name="not computed yet", **mv["cover"])
+    )
+    pfont = max(8, _font_for(u * g["ppu"], [t for m in moving_data for t in m["products"]["text"]], largest=16))
+    traces.append(
+        go.Scatter(
+            x=pxs, y=pys, mode="text", text=mv["products"]["text"], textfont=dict(size=pfont, color=mv["products"]["textfont"]["color"]),
+            hoverinfo="skip", showlegend=False, name="products",
+        )
+    )
+    cx, cy = _caption_positions(sweep, g)
+    traces.append(go.Scatter(x=cx, y=cy, mode="text", text=mv["caption"]["text"], textfont=dict(size=15), hoverinfo="skip", showlegend=False))
+
+    fig = AnimatedFigure(traces)
+    # Static decorations: product-grid cells and panel titles.
+    for c in range(sweep.channels):
+        y0 = g["py0"] + c * g["cstep"]
+        fig.add_shape(type="rect", x0=g["px0"], x1=g["px0"] + kw * u, y0=y0, y1=y0 + kh * u, line=dict(color="#999", width=1), fillcolor="rgba(250,250,250,1)", layer="below")
+        for m in range(1, kh):
+            fig.add_shape(type="line", x0=g["px0"], x1=g["px0"] + kw * u, y0=y0 + m * u, y1=y0 + m * u, line=dict(color="#ccc", width=1), layer="below")
+        for n in range(1, kw):
+            fig.add_shape(type="line", x0=g["px0"] + n * u, x1=g["px0"] + n * u, y0=y0, y1=y0 + kh * u, line=dict(color="#ccc", width=1), layer="below")
+        if sweep.channels > 1:
+            name = CHANNEL_NAMES[c] if sweep.channels == 3 else str(c)
+            fig.add_annotation(x=g["px0"] - 0.3, y=y0 + kh * u / 2, text=f"<b>{name}</b>", showarrow=False, xanchor="right")
+    for xc, text in (
+        ((wp - 1) / 2, "input I" + (" (padded)" if ph or pw else "")),
+        (g["px0"] + kw * u / 2, "I ⊙ K"),
+        (ox0 + (wo - 1) / 2, "feature map A"),
+    ):
+        fig.add_annotation(x=xc, y=-0.5 - 0.15 * g["line"], text=f"<b>{text}</b>", showarrow=False, yanchor="bottom")
+
+    base_layout(fig, None, height)
+    fig.update_xaxes(visible=False, range=[-1, g["width"]])
+    fig.update_yaxes(visible=False, range=[g["y_bottom"], g["y_top"]])
+    fig.update_layout(
+        showlegend=False, hovermode="closest",
+        margin=dict(l=10, r=10, t=10, b=bottom_px),
+    )
+    if not animate:
+        return fig
+
+    names = [str(t) for t in range(sweep.n_steps)]
+    moving = [4, 5, 6, 7, 8]
+    frames = []
+    for t in range(sweep.n_steps):
+        m = moving_data[t]
+        frames.append(
+            {
+                "name": names[t],
+                "data": [
+                    {"type": "scatter", **m["outline"]},
+                    {"type": "scatter", **m["link"]},
+                    {"type": "scatter", **m["cover"]},
+                    {"type": "scatter", "text": m["products"]["text"], "textfont": {"color": m["products"]["textfont"]["color"], "size": pfont}},
+                    {"type": "scatter", "text": m["caption"]["text"]},
+                ],
+                "traces": moving,
+            }
+        )
+    # Plotly starts the next frame on the first display refresh (every ~16.7 ms) after
+    # `duration`; asking for half a refresh less keeps the rate at or above `fps`.
+    duration = max(1, int(round(1000 / fps - 8)))
+    play = dict(frame=dict(duration=duration, redraw=False), transition=dict(duration=0), fromcurrent=True, mode="immediate")
+    still = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
+    fig.update_layout(
+        updatemenus=[
+            dict(
+                type="buttons", direction="left", x=0, y=0, xanchor="left", yanchor="top", pad=dict(t=40, r=10), showactive=False,
+                buttons=[
+                    dict(label=f"▶ Play ({fps:g}/s)", method="animate", args=[None, play]),
+                    dict(label="❚❚ Pause", method="animate", args=[[None], still]),
+                ],
+            )
+        ],
+    )
+    fig._raw_sliders = [
+            dict(
+                # No labels: drawing hundreds of them on every frame halves the frame rate
+                # (measured); the caption above the figure says which step is shown.
+                active=k, x=0.2, len=0.8, y=0, yanchor="top", pad=dict(t=30, b=10), ticklen=0, minorticklen=0,
+                currentvalue=dict(visible=False),
+                steps=[dict(method="animate", label="", args=[[names[t]], still]) for t in range(sweep.n_steps)],
+            )
+    ]
+    fig._raw_frames = frames
+    return fig
+
+
+def _grid_trace(z: np.ndarray, zmax: float, hover: str):
+    return go.Heatmap(
+        z=z, text=np.vectorize(_fmt)(z), texttemplate="%{text}", textfont=dict(size=16 if max(z.shape) <= 5 else 11),
+        colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0, showscale=False, xgap=2, ygap=2,
+        hovertemplate=hover + "<extra></extra>",
+    )
+
+
+def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
+    """For each channel: the patch under the kernel ⊙ the kernel = the products, with every number written."""
+    c = sweep.channels
+    patch, kern, prod = sweep.patch(k), sweep.kernel, sweep.products(k)
+    sums = prod.sum(axis=(1, 2))
+    titles = []
+    for ch in range(c):
+        name = f" {CHANNEL_NAMES[ch]}" if c == 3 else (f" {ch}" if c > 1 else "")
+        titles += [f"patch of I{name}", f"kernel K{name}", f"I ⊙ K{name} (sum {_fmt(sums[ch])})"]
+    fig = make_subplots(rows=c, cols=3, subplot_titles=titles, horizontal_spacing=0.08, vertical_spacing=0.12 if c > 1 else 0.05)
+    for ch in range(c):
+        for col, (z, hv) in enumerate(
+            ((patch[ch], "I = %{z:.4g}"), (kern[ch], "K(%{y}, %{x}) = %{z:.4g}"), (prod[ch], "I·K = %{z:.4g}")), start=1
+        ):
+            zmax = float(np.max(np.abs(z))) or 1.0
+            fig.add_trace(_grid_trace(z, zmax, hv), row=ch + 1, col=col)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
+    for idx in range(3 * c):
+        ax = "" if idx == 0 else str(idx + 1)
+        fig.layout[f"yaxis{ax}"].update(scaleanchor=f"x{ax}", scaleratio=1)
+    fig.update_layout(height=60 + 190 * c, margin=dict(l=5, r=5, t=40, b=5), font=FONT)
+    fig.update_annotations(font_size=14)
+    return fig
+
+
+def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, height: int = 520) -> go.Figure:
+    """M as a picture: each row is one kernel position; the row of step k is outlined and the
+    pixels it reads are marked. Lines split M into blocks (one output row × one input row)."""
+    m = matrix.tocsr()
+    rows, cols = m.shape
+    coo = m.tocoo()
+    zmax = float(np.max(np.abs(coo.data))) if coo.nnz else 1.0
+    if rows * cols <= dense_limit:
+        z = np.full((rows, cols), np.nan, dtype=np.float32)
+        z[coo.row, coo.col] = coo.data
+        text = np.where(np.isnan(z), "", np.vectorize(_fmt)(np.nan_to_num(z))) if rows * cols <= 1200 else None
+        tr = go.Heatmap(
+            z=z, colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0, xgap=1 if cols <= 60 else 0, ygap=1 if rows <= 60 else 0,
+            text=text, texttemplate="%{text}" if text is not None else None,
+            hovertemplate="row %{y} (kernel position), column %{x} (pixel)<br>weight %{z:.4g}<extra></extra>",
+            colorbar=dict(thickness=12, len=0.8, title="weight"),
+        )
+    else:
+        tr = go.Scattergl(
+            x=coo.col, y=coo.row, mode="markers",
+            marker=dict(symbol="square", size=max(2, min(6, 500 // max(rows, 1))), color=coo.data.astype(np.float32), colorscale=DIVERGING, cmin=-zmax, cmax=zmax,
+                        colorbar=dict(thickness=12, len=0.8, title="weight")),
+            hovertemplate="row %{y}, column %{x}<br>weight %{marker.color:.4g}<extra></extra>", showlegend=False,
+        )
+    fig = go.Figure(tr)
+    # Block lines: every output row (Wo rows of M) and every input row (W columns of M).
+    ho, wo = sweep.out_shape
+    c, h, w = sweep.image.shape
+    lx, ly = [], []
+    if ho > 1:
+        for b in range(1, ho):
+            lx += [-0.5, cols - 0.5, None]
+            ly += [b * wo - 0.5, b * wo - 0.5, None]
+    for b in range(1, c * h):
+        lx += [b * w - 0.5, b * w - 0.5, None]
+        ly += [-0.5, rows - 0.5, None]
+    fig.add_trace(go.Scatter(x=lx, y=ly, mode="lines", line=dict(color="rgba(120,120,120,0.35)", width=1), hoverinfo="skip", name="blocks"))
+    # The current row and the pixels it reads.
+    rx, ry = _rect(-0.5, k - 0.5, cols - 0.5, k + 0.5)
+    fig.add_trace(go.Scatter(x=rx, y=ry, mode="lines", line=dict(color=HIGHLIGHT, width=3), hoverinfo="skip", name=f"row {k} = step {k + 1}"))
+    cols_k = m.indices[m.indptr[k] : m.indptr[k + 1]]
+    fig.add_trace(
+        go.Scatter(
+            x=cols_k, y=np.full(cols_k.size, k), mode="markers", marker=dict(symbol="square-open", size=9, color=HIGHLIGHT, line=dict(width=2)),
+            hovertemplate="pixel %{x} read at this step<extra></extra>", name="pixels under the kernel",
+        )
+    )
+    base_layout(fig, None, height, square=False)
+    fig.update_xaxes(range=[-0.5, cols - 0.5], title="column = pixel of vec(I)", showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[rows - 0.5, -0.5], title="row = kernel position", showgrid=False, zeroline=False)
+    fig.update_layout(legend=dict(orientation="h", y=-0.15, x=0), margin=dict(l=10, r=10, t=10, b=60))
+    return fig
