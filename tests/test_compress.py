@@ -1,0 +1,155 @@
+"""The CNN compressed: factorized layers against torch references (F.linear / F.conv2d with the truncated
+weights), full rank reproduces the original outputs, the fast sweep against full forward passes,
+separable kernels against the full 2-D convolution."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from skimage import data
+
+from cnn_viz import compress, kernels, mnist
+from cnn_viz import lowrank_plots as lp
+from cnn_viz.model import SimpleCNN, accuracy, load_pretrained
+
+torch.set_num_threads(1)
+
+
+def _truncated(w: torch.Tensor, k: int) -> torch.Tensor:
+    u, s, vh = torch.linalg.svd(w.double(), full_matrices=False)
+    return (u[:, :k] * s[:k]) @ vh[:k]
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    m = SimpleCNN()
+    with torch.no_grad():  # non-trivial batch-norm statistics
+        for bn in (m.bn1, m.bn2):
+            bn.running_mean.uniform_(-0.2, 0.2)
+            bn.running_var.uniform_(0.5, 1.5)
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return load_pretrained()
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return mnist.train_test_split()[1]
+
+
+@pytest.mark.parametrize("k", [1, 7, 64])
+def test_factorized_linear_is_the_product_of_its_factors_and_the_truncation(net, k):
+    seq = compress.factorize_linear(net.fc1, k)
+    assert seq[0].weight.shape == (k, 1568) and seq[1].weight.shape == (128, k)
+    wk = _truncated(net.fc1.weight.detach(), k)
+    product = seq[1].weight.double() @ seq[0].weight.double()
+    torch.testing.assert_close(product, wk, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(compress.factored_weight(seq).double(), wk, atol=1e-5, rtol=1e-5)
+    x = torch.randn(5, 1568)
+    with torch.no_grad():
+        torch.testing.assert_close(seq(x).double(), F.linear(x.double(), wk, net.fc1.bias.double()), atol=1e-4, rtol=1e-4)
+    assert compress.count_parameters(seq) == compress.layer_parameters("fc1", k) == k * (1568 + 128) + 128
+
+
+def test_full_rank_linear_reproduces_the_layer(net):
+    seq = compress.factorize_linear(net.fc1, 128)
+    x = torch.randn(8, 1568)
+    with torch.no_grad():
+        torch.testing.assert_close(seq(x), net.fc1(x), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("k", [1, 5, 32])
+def test_factorized_conv_is_the_truncated_kernel_matrix(net, k):
+    seq = compress.factorize_conv(net.conv2, k)
+    assert seq[0].weight.shape == (k, 16, 5, 5) and seq[1].weight.shape == (32, k, 1, 1)
+    wk = _truncated(compress.conv_matrix(net.conv2), k)
+    torch.testing.assert_close(compress.factored_weight(seq).double(), wk, atol=1e-5, rtol=1e-5)
+    x = torch.randn(3, 16, 14, 14)
+    ref = F.conv2d(x.double(), wk.reshape(32, 16, 5, 5), net.conv2.bias.double(), padding=2)
+    with torch.no_grad():
+        torch.testing.assert_close(seq(x).double(), ref, atol=1e-4, rtol=1e-4)
+        if k == 32:
+            torch.testing.assert_close(seq(x), net.conv2(x), atol=1e-4, rtol=1e-4)
+    assert compress.count_parameters(seq) == compress.layer_parameters("conv2", k) == k * (400 + 32) + 32
+
+
+def test_compressed_model_at_full_rank_reproduces_the_model_and_leaves_it_alone(net):
+    before = {n: p.clone() for n, p in net.state_dict().items()}
+    m = compress.compressed(net, fc1_rank=128, conv2_rank=32)
+    x = torch.rand(6, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), net(x), atol=1e-4, rtol=1e-4)
+        small = compress.compressed(net, fc1_rank=3)
+        ref_hidden = F.linear(torch.flatten(net.pool(F.relu(net.bn2(net.conv2(net.pool(F.relu(net.bn1(net.conv1(x)))))))), 1).double(),
+                              _truncated(net.fc1.weight.detach(), 3), net.fc1.bias.double())
+        torch.testing.assert_close(small(x).double(), net.fc2(F.relu(ref_hidden).float()).double(), atol=1e-4, rtol=1e-4)
+    assert isinstance(net.fc1, torch.nn.Linear) and isinstance(net.conv2, torch.nn.Conv2d)
+    for n, p in net.state_dict().items():
+        assert torch.equal(p, before[n]), n
+    assert compress.count_parameters(m) == compress.count_parameters(net) - (128 * 1568) + 128 * (1568 + 128) - 32 * 400 + 32 * 432
+    with pytest.raises(ValueError, match="between 1 and 128"):
+        compress.factorize_linear(net.fc1, 129)
+
+
+@pytest.mark.parametrize("layer,ks", [("fc1", [1, 4, 16, 128]), ("conv2", [1, 6, 32])])
+def test_fast_sweep_equals_full_forward_passes_of_the_compressed_model(trained, held_out, layer, ks):
+    imgs, labels = held_out.images[:300], held_out.labels[:300]
+    sw = compress.rank_sweep(trained, imgs, labels, layer, ranks=ks)
+    assert sw.full_accuracy == pytest.approx(100 * accuracy(trained, imgs, labels))
+    for k, acc, mp in zip(sw.ranks, sw.accuracy, sw.model_params):
+        model = compress.compressed(trained, **{f"{layer}_rank": int(k)})
+        assert acc == pytest.approx(100 * accuracy(model, imgs, labels)), k
+        assert mp == compress.count_parameters(model)
+    assert sw.accuracy[-1] == pytest.approx(sw.full_accuracy)  # full rank changes nothing
+
+
+def test_smallest_rank_within_half_a_point(trained, held_out):
+    sw = compress.rank_sweep(trained, held_out.images, held_out.labels, "fc1")
+    k = sw.smallest_within(0.5)
+    assert sw.accuracy[k - 1] >= sw.full_accuracy - 0.5
+    assert k == 1 or all(a < sw.full_accuracy - 0.5 for a in sw.accuracy[: k - 1])
+    assert compress.smallest_rank_within([1, 2, 3, 4], [50, 97, 98.6, 99.0], 99.0, 0.5) == 3
+    assert compress.smallest_rank_within([1, 2], [10, 20], 99.0) is None
+    assert sw.singular_values.shape == (128,)
+    np.testing.assert_allclose(sw.singular_values, np.linalg.svd(trained.fc1.weight.detach().double().numpy(), compute_uv=False), rtol=1e-5)
+    fig = lp.accuracy_rank_figure(sw, 10)
+    assert list(fig.data[0].y) == list(sw.accuracy) and fig.data[-1].x[0] == k
+
+
+def test_sobel_and_gaussian_are_rank_one_and_their_separable_convolution_is_the_full_one():
+    cam = data.camera().astype(np.float64) / 255.0
+    cases = {c.name: c for c in compress.separable_cases()}
+    for name in ("Sobel x", "Sobel y", "Gaussian 5×5 (σ=1)"):
+        c = cases[name]
+        assert c.rank == 1 == np.linalg.matrix_rank(kernels.preset(name))
+        np.testing.assert_allclose(np.outer(c.column, c.row), c.kernel, atol=1e-12)
+        sep = compress.separable_conv2d(cam, c.column, c.row)
+        kh, kw = c.kernel.shape
+        ref = F.conv2d(torch.from_numpy(cam)[None, None], torch.from_numpy(c.kernel)[None, None], padding=(kh // 2, kw // 2))[0, 0].numpy()
+        np.testing.assert_allclose(sep, ref, atol=1e-12)
+        assert compress.separable_error(cam, c.kernel, c.column, c.row) < 1e-12
+    assert cases["Laplacian (4-neighbour)"].rank == 2 == np.linalg.matrix_rank(kernels.preset("Laplacian (4-neighbour)"))
+
+
+def test_flops_of_separable_against_full_convolution():
+    assert compress.conv_flops(512, 512, 5, 5, separable=False) == 512 * 512 * 25
+    assert compress.conv_flops(512, 512, 5, 5, separable=True) == 512 * 512 * 10
+    assert compress.conv_flops(100, 80, 15, 15, False) / compress.conv_flops(100, 80, 15, 15, True) == pytest.approx(7.5)
+    fig = lp.flops_figure([3, 5], 512, 512)
+    assert list(fig.data[0].y) == [512 * 512 * 9, 512 * 512 * 25] and list(fig.data[1].y) == [512 * 512 * 6, 512 * 512 * 10]
+
+
+def test_rank1_energy_of_kernels(net):
+    e = compress.rank1_energy(net.conv1)
+    assert e.shape == (16,)
+    w = net.conv1.weight.detach().double().numpy().reshape(16, 5, 5)
+    s = np.linalg.svd(w, compute_uv=False)
+    np.testing.assert_allclose(e, s[:, 0] ** 2 / (s**2).sum(1), rtol=1e-10)
+    sob = torch.nn.Conv2d(1, 1, 3, bias=False)
+    with torch.no_grad():
+        sob.weight.copy_(torch.from_numpy(kernels.preset("Sobel x"))[None, None])
+    assert compress.rank1_energy(sob)[0] == pytest.approx(1.0)
