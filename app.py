@@ -7,6 +7,7 @@ st.set_page_config(page_title="CNN Viz", page_icon="🔍", layout="wide", initia
 # One line per page: (file, title, icon, what it teaches). Only pages that exist are listed.
 PAGES = [
     ("pages/kernel_sandbox.py", "Kernel sandbox", "🎛️", "slide any kernel over any image: presets or your own numbers, stride, padding, dilation, ReLU."),
+    ("pages/sliding_kernel.py", "Sliding kernel", "🎞️", "watch the kernel compute every output value, step by step or played as an animation (GIF for slides), and see the convolution as a sparse doubly block Toeplitz matrix."),
 ]
 
 

@@ -177,6 +177,20 @@ def kernel_editor(key: str, *, default: str = kernels.DEFAULT_PRESET, container=
     return k
 
 
+def channel_kernel_editor(key: str, *, container=None, url: bool = False) -> np.ndarray | None:
+    """One kernel editor per colour channel (tabs R, G, B). Returns the (3, kh, kw) kernel of a
+    conv layer reading an RGB image, or None after saying what is wrong (slices of different sizes)."""
+    box = container or st
+    tabs = box.tabs(["R", "G", "B"])
+    slices = [kernel_editor(f"{key}{c}", container=t, url=url) for c, t in zip("rgb", tabs)]
+    if any(s is None for s in slices):
+        return None
+    if len({s.shape for s in slices}) > 1:
+        box.error("The three slices must have the same size: " + ", ".join(f"{c} {s.shape[0]}×{s.shape[1]}" for c, s in zip("RGB", slices)))
+        return None
+    return np.stack(slices)
+
+
 def plot(fig, key: str, **kwargs):
     """st.plotly_chart with a stable key and a PNG download in the figure's toolbar."""
     return st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, **kwargs)
