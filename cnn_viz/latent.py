@@ -195,6 +195,18 @@ class Sweep:
     random_sigma: list[float] = field(default_factory=list)  # σ_i / σ_1 of the largest random matrix
     random_sigma_n: int = 0
 
+    def add(self, point: dict) -> "Sweep":
+        """Append one size's measurements (from ``measure_size``), keeping n increasing."""
+        if self.ns and point["n"] <= self.ns[-1]:
+            raise ValueError("Add the sizes n in increasing order.")
+        self.ns.append(int(point["n"]))
+        for name in ("latent_max", "latent_spectral", "latent_norm2", "latent_rel_max", "random_max", "random_spectral"):
+            getattr(self, name).append(point[name])
+        self.latent_sigma = list(point["latent_sigma"])
+        if point["random_sigma"]:
+            self.random_sigma, self.random_sigma_n = list(point["random_sigma"]), int(point["n"])
+        return self
+
     def fit(self) -> tuple[float, float]:
         return fit_log(self.ns, self.latent_max)
 
@@ -210,42 +222,51 @@ class Sweep:
         return cls(**d)
 
 
-def eps_rank_sweep(ns=DEFAULT_NS, d: int = 2, eps: float = 0.01, kind: str = "gaussian", seed: int = 0,
-                   random_up_to: int = 4000, progress=None) -> Sweep:
-    """For each n: the latent matrix's max-entry and spectral ε-ranks, its ε‖X‖₂-rank, and (for
-    n ≤ ``random_up_to``) the random matrix's. ``progress(fraction, message)`` is called as it goes."""
+def measure_size(n: int, d: int = 2, eps: float = 0.01, kind: str = "gaussian", seed: int = 0,
+                 with_random: bool = True) -> dict:
+    """One size n of a sweep: the latent matrix's max-entry and spectral ε-ranks, ‖X‖₂, its ε‖X‖₂-rank
+    and σ/σ₁, and (``with_random``) the same ε-ranks and σ/σ₁ of a random matrix. Plain numbers."""
     if not 0 < eps < 1:
         raise ValueError(f"ε must be between 0 and 1, got {eps}.")
+    _check_n_d(n, d)
+    x = latent_matrix(n, d, kind, seed)
+    fx = top_svd(x, eps, seed)
+    s1 = float(fx[1][0])
+    out = {
+        "n": int(n),
+        "latent_max": eps_rank_max(x, eps, fx),
+        "latent_spectral": eps_rank_spectral(fx[1], eps),
+        "latent_norm2": s1,
+        "latent_rel_max": eps_rank_max(x, eps * s1, fx),
+        "latent_sigma": [float(v) for v in fx[1] / s1],
+        "random_max": None, "random_spectral": None, "random_sigma": [],
+    }
+    if with_random:
+        r = random_matrix(n, seed)
+        fr = svd(r)
+        out.update(random_max=eps_rank_max(r, eps, fr), random_spectral=eps_rank_spectral(fr[1], eps),
+                   random_sigma=[float(v) for v in fr[1] / fr[1][0]])
+    return out
+
+
+def work_done_before(ns, random_up_to: int) -> list[float]:
+    """Fraction of a sweep's work (∝ n³ per SVD) done before each size in ``ns`` (sorted): for progress bars."""
+    work = np.array([n**3 * (2 if n <= random_up_to else 1) for n in ns], dtype=np.float64)
+    return list(np.concatenate([[0.0], np.cumsum(work)[:-1]]) / work.sum())
+
+
+def eps_rank_sweep(ns=DEFAULT_NS, d: int = 2, eps: float = 0.01, kind: str = "gaussian", seed: int = 0,
+                   random_up_to: int = 4000, progress=None) -> Sweep:
+    """``measure_size`` for each n (random matrices for n ≤ ``random_up_to``), as a Sweep.
+    ``progress(fraction, message)`` is called before each size and at the end."""
     ns = sorted({int(n) for n in ns})
     for n in ns:
         _check_n_d(n, d)
     out = Sweep(kind, int(d), float(eps), int(seed))
-    work = np.array([n**3 * (2 if n <= random_up_to else 1) for n in ns], dtype=np.float64)
-    done = 0.0
-    for n in ns:
+    for n, before in zip(ns, work_done_before(ns, random_up_to)):
         if progress:
-            progress(done / work.sum(), f"n = {n}: latent-variable matrix")
-        x = latent_matrix(n, d, kind, seed)
-        fx = top_svd(x, eps, seed)
-        out.ns.append(n)
-        out.latent_max.append(eps_rank_max(x, eps, fx))
-        out.latent_spectral.append(eps_rank_spectral(fx[1], eps))
-        out.latent_norm2.append(float(fx[1][0]))
-        out.latent_rel_max.append(eps_rank_max(x, eps * float(fx[1][0]), fx))
-        if n == ns[-1]:
-            out.latent_sigma = [float(v) for v in fx[1] / fx[1][0]]
-        if n <= random_up_to:
-            if progress:
-                progress((done + n**3) / work.sum(), f"n = {n}: random matrix")
-            r = random_matrix(n, seed)
-            fr = svd(r)
-            out.random_max.append(eps_rank_max(r, eps, fr))
-            out.random_spectral.append(eps_rank_spectral(fr[1], eps))
-            out.random_sigma, out.random_sigma_n = [float(v) for v in fr[1] / fr[1][0]], n
-        else:
-            out.random_max.append(None)
-            out.random_spectral.append(None)
-        done += work[ns.index(n)]
+            progress(before, f"n = {n}")
+        out.add(measure_size(n, d, eps, kind, seed, with_random=n <= random_up_to))
     if progress:
         progress(1.0, "done")
     return out

@@ -1,0 +1,132 @@
+"""AppTest of pages/low_rank.py: the three parts run without an exception, show the numbers the core
+computes (themselves tested against NumPy/torch references), and bad input gets a message."""
+
+import numpy as np
+import pytest
+
+from cnn_viz import compress, images, latent, lowrank, mnist
+from cnn_viz.model import load_pretrained
+
+PAGE = "pages/low_rank.py"
+
+
+def _metrics(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def _open(app_test, part: str | None = None):
+    at = app_test(180)
+    at.run()
+    at.switch_page(PAGE)
+    if part:
+        at.session_state["lr_part"] = part
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_images_part_shows_the_rank_k_numbers_and_the_slider_changes_them(app_test):
+    at = _open(app_test)
+    cam = images.load_sample("Cameraman")
+    f = lowrank.image_svd(cam)
+    for k in (20, 50, 3):
+        if k != 20:
+            at.slider(key="lr_k").set_value(k).run()
+            assert not at.exception
+        stats = lowrank.rank_stats(cam, lowrank.rebuild(f, k), f, k)
+        m = _metrics(at)
+        assert m["PSNR"] == f"{stats.psnr:.2f} dB"
+        assert m["Relative error ‖A − A_k‖_F / ‖A‖_F"] == f"{stats.rel_error:.4f}"
+        assert m["Eckart–Young √(Σᵢ>ₖ σᵢ²) / ‖A‖_F"] == f"{stats.eckart_young:.4f}"
+        assert m["Relative error ‖A − A_k‖_F / ‖A‖_F"] == m["Eckart–Young √(Σᵢ>ₖ σᵢ²) / ‖A‖_F"]
+        assert m["Numbers stored"] == f"{k * (512 + 512 + 1):,}"
+    assert m["PSNR"] != "28.63 dB"  # k = 3 is blurrier than k = 50
+    k_eps = lowrank.smallest_rank(f, 0.05)
+    assert any(f"Smallest k for ε = 0.05: k = {k_eps}" in c.value for c in at.caption)
+    assert at.slider(key="lr_k").max == 512
+
+
+def test_images_part_colour_small_image_and_broken_upload(app_test):
+    at = _open(app_test)
+    at.slider(key="lr_k").set_value(300).run()
+    at.selectbox(key="lr_img_sample").set_value("Handwritten 7 (MNIST)").run()
+    assert not at.exception
+    assert at.slider(key="lr_k").max == 28 and at.slider(key="lr_k").value <= 28
+    at.selectbox(key="lr_img_sample").set_value("Astronaut").run()
+    at.toggle(key="lr_img_colour").set_value(True).run()
+    assert not at.exception
+    k = at.slider(key="lr_k").value
+    stored = _metrics(at)["Numbers stored"]
+    assert stored == f"{3 * k * (512 + 512 + 1):,}"
+    at.radio(key="lr_img_source").set_value("Upload").run()
+    at.file_uploader(key="lr_img_upload").set_value(("broken.png", b"not an image at all", "image/png")).run()
+    assert not at.exception
+    assert any("Could not use" in e.value for e in at.error)
+    assert "PSNR" in _metrics(at)  # the page carries on with the sample
+
+
+def test_why_low_rank_part_shows_the_shipped_sweep(app_test):
+    at = _open(app_test, "Why low rank")
+    m = _metrics(at)
+    ns = list(latent.DEFAULT_NS)
+    r100 = latent.eps_rank_max(latent.latent_matrix(100, 2, "gaussian", 0), 0.01)
+    assert m["ε-rank at n = 100 → 4000"].startswith(f"{r100} → ")
+    top = int(m["ε-rank at n = 100 → 4000"].split("→")[1])
+    assert top - r100 <= 8
+    assert m["Udell–Townsend bound at n = 4000"] == f"{latent.jl_bound(4000, 0.01):,.0f}"
+    assert m[f"Random matrix, n = {ns[-1]}"].endswith("(97% of n)")
+    text = " ".join(md.value for md in at.markdown)
+    assert "Budzinskiy" in text and "Johnson–Lindenstrauss" in text and "Theorem 1.0" in text
+    assert "How loose it is here" in text
+    # Eigendigits: PCA of the 4,000 training digits.
+    train, _ = mnist.train_test_split()
+    p = lowrank.pca(train.images.reshape(4000, -1) / 255.0, 64)
+    assert any(f"first 10 components explain {100 * p.cumulative_ratio[9]:.1f}%" in c.value for c in at.caption)
+
+
+def test_why_low_rank_runs_a_new_sweep_from_the_form(app_test):
+    at = _open(app_test, "Why low rank")
+    at.select_slider(key="lr_d").set_value(1)
+    at.selectbox(key="lr_nmax").set_value(1000)
+    at.button[0].click().run()
+    assert not at.exception
+    sw = latent.eps_rank_sweep([n for n in latent.DEFAULT_NS if n <= 1000], 1, 0.01, "gaussian", random_up_to=1000)
+    assert _metrics(at)["ε-rank at n = 100 → 1000"] == f"{sw.latent_max[0]} → {sw.latent_max[-1]}"
+
+
+def test_cnn_part_shows_the_smallest_rank_within_half_a_point(app_test):
+    at = _open(app_test, "The CNN compressed")
+    model = load_pretrained()
+    _, held = mnist.train_test_split()
+    sw = compress.rank_sweep(model, held.images, held.labels, "fc1")
+    k = sw.smallest_within(0.5)
+    labels = [m.label for m in at.metric]
+    values = [m.value for m in at.metric]
+    assert values[labels.index("Smallest k within 0.5 points")] == str(k)
+    assert values[labels.index(f"Accuracy at k = {k}")] == f"{sw.accuracy[k - 1]:.1f}%"
+    assert values[labels.index("fc1 parameters")] == f"{sw.layer_params[k - 1]:,}"
+    assert any("match the full 2-D convolution" in c.value for c in at.caption)
+    at.slider(key="lr_cnn_k_fc1").set_value(2).run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert "Accuracy at k = 2" in labels
+
+
+@pytest.mark.parametrize("part", ["Images", "Why low rank"])
+def test_numpy_parts_do_not_import_torch(part):
+    """A fresh interpreter renders the image and Udell–Townsend parts without importing torch."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = (
+        "import sys; from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=180); at.run(); at.switch_page({PAGE!r})\n"
+        f"at.session_state['lr_part'] = {part!r}; at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
