@@ -66,8 +66,11 @@ class ResidualCNN(nn.Module):
             if i < depth - 1:
                 layers.append(nn.ReLU(inplace=True))
         self.body = nn.Sequential(*layers)
-        nn.init.zeros_(self.body[-1].weight)  # start as the identity: the residual is learned
-        nn.init.zeros_(self.body[-1].bias)
+        for mod in self.body:
+            if isinstance(mod, nn.Conv2d):
+                nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
+                nn.init.zeros_(mod.bias)
+        nn.init.normal_(self.body[-1].weight, std=1e-3)  # start close to the identity: the residual is learned
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -160,20 +163,28 @@ def restore(model: nn.Module, img: np.ndarray) -> np.ndarray:
     return out[0, 0].numpy().astype(np.float64)
 
 
-def evaluate(model: nn.Module, kind: str, deg: Degradation, name: str = HELD_OUT, side: int = 256, seed: int = 0) -> dict:
-    """PSNR of the input and of the network's output on one image (seed 0 = the page's default noise)."""
+def eval_pair(kind: str, deg: Degradation, name: str = HELD_OUT, side: int = 256, seed: int = 0):
+    """(network input, true image) for one bundled image, degraded as in training (seed 0 = the page's default noise)."""
     x = _load_skimage(name, side).astype(np.float64)
     b, _ = d2.add_noise(d2.blur(x, deg.psf(), deg.bc), deg.noise, seed=seed)
-    inp = model_input(b, kind, deg)
+    return model_input(b, kind, deg), x
+
+
+def evaluate(model: nn.Module, kind: str, deg: Degradation, name: str = HELD_OUT, side: int = 256, seed: int = 0, pair=None) -> dict:
+    """PSNR of the input and of the network's output on one image."""
+    inp, x = pair if pair is not None else eval_pair(kind, deg, name, side, seed)
     out = np.clip(restore(model, inp), 0, 1)
     return {"input_psnr": d2.psnr(np.clip(inp, 0, 1), x), "psnr": d2.psnr(out, x), "ssim": d2.ssim(out, x)}
 
 
 def train(kind: str, *, seconds: float = 600, max_steps: int | None = None, batch: int = 16, patch: int = 48,
-          lr: float = 2e-3, seed: int = 0, deg: Degradation = Degradation(), pairs: Pairs | None = None,
-          model: nn.Module | None = None, threads: int = 1, progress=None, log_every: int = 50):
-    """Adam on the mean squared error of random patches, learning rate cosine-decayed over the
-    time budget. ``progress(fraction, message)`` is called every ``log_every`` steps.
+          lr: float = 1e-3, seed: int = 0, deg: Degradation = Degradation(), pairs: Pairs | None = None,
+          model: nn.Module | None = None, threads: int = 1, progress=None, log_every: int = 50, warmup: int = 100,
+          validate=None):
+    """Adam on the mean squared error of random patches; the learning rate warms up linearly over
+    ``warmup`` steps (a large first step can kill every ReLU) and is then cosine-decayed over the
+    time budget. ``progress(fraction, message)`` is called every ``log_every`` steps, with
+    ``validate(model)`` (a string) appended when given.
     Returns (model, history) with history = list of (step, seconds, train loss)."""
     if kind not in ARCH:
         raise ValueError(f"Unknown CNN kind {kind!r}; choose one of {', '.join(ARCH)}.")
@@ -193,7 +204,7 @@ def train(kind: str, *, seconds: float = 600, max_steps: int | None = None, batc
         if frac >= 1:
             break
         for g in opt.param_groups:
-            g["lr"] = lr * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))
+            g["lr"] = lr * min(1.0, (step + 1) / max(warmup, 1)) * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))
         xb, yb = _batch(pairs, rng, batch, patch)
         loss = torch.mean((model(xb) - yb) ** 2)
         opt.zero_grad(set_to_none=True)
@@ -205,7 +216,12 @@ def train(kind: str, *, seconds: float = 600, max_steps: int | None = None, batc
         if step % log_every == 0:
             hist.append((step, time.perf_counter() - t0, run))
             if progress:
-                progress(min(frac, 1.0), f"step {step}, {time.perf_counter() - t0:.0f} s, loss {run:.2e} (≈ {-10 * np.log10(max(run, 1e-12)):.1f} dB on patches)")
+                extra = ""
+                if validate is not None:
+                    model.eval()
+                    extra = ", " + validate(model)
+                    model.train()
+                progress(min(frac, 1.0), f"step {step}, {time.perf_counter() - t0:.0f} s, loss {run:.2e} (≈ {-10 * np.log10(max(run, 1e-12)):.1f} dB on patches){extra}")
     model.eval()
     return model, hist
 

@@ -27,11 +27,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--patch", type=int, default=48)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--draws", type=int, default=2, help="noise draws per training image and scale")
     ap.add_argument("--out", type=Path, default=None, help="default: the shipped file in assets/")
-    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--log-every", type=int, default=100)
     args = ap.parse_args(argv)
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -48,11 +48,16 @@ def main(argv=None) -> int:
     def progress(frac, msg):
         print(f"[{args.kind}] {100 * frac:5.1f}%  {msg}", flush=True)
 
+    val_pair = dc.eval_pair(args.kind, deg, name=dc.VALIDATION_IMAGE)  # monitoring only: cameraman stays unseen
+
+    def validate(model):
+        return f"validation ({dc.VALIDATION_IMAGE}) {dc.evaluate(model, args.kind, deg, pair=val_pair)['psnr']:.2f} dB"
+
     model, hist = dc.train(args.kind, seconds=60 * args.minutes, max_steps=args.max_steps, batch=args.batch,
                            patch=args.patch, lr=args.lr, seed=args.seed, deg=deg, pairs=pairs,
-                           threads=args.threads, progress=progress, log_every=args.log_every)
+                           threads=args.threads, progress=progress, log_every=args.log_every, validate=validate)
     train_s = time.perf_counter() - t0 - prep
-    val = dc.evaluate(model, args.kind, deg, name=dc.VALIDATION_IMAGE)
+    val = dc.evaluate(model, args.kind, deg, pair=val_pair)
     cam = dc.evaluate(model, args.kind, deg)
     steps = hist[-1][0] if hist else 0
     meta = {
