@@ -251,6 +251,17 @@ def equivariance(x, kernel, dy: int, dx: int, mode: str = "circular", activation
     return {"conv_of_shift": a, "shift_of_conv": b, "residual": res, "max_abs": float(np.max(np.abs(res)))}
 
 
+def border_reach(residual, tol: float = 0.0) -> int:
+    """How far in from the nearest border the residual reaches: the largest distance (in
+    pixels, 0 = on the border) of an entry with |value| > tol; −1 when it is zero everywhere."""
+    r = np.asarray(residual)
+    h, w = r.shape[-2:]
+    rows, cols = np.nonzero(np.abs(r) > tol)[-2:]
+    if rows.size == 0:
+        return -1
+    return int(np.max(np.minimum(np.minimum(rows, h - 1 - rows), np.minimum(cols, w - 1 - cols))))
+
+
 def relative_change(a, b) -> float:
     """‖a − b‖ / ‖b‖ (0 when both are zero)."""
     nb = float(np.linalg.norm(b))

@@ -173,6 +173,11 @@ def test_zero_padding_residual_is_nonzero_but_confined_to_the_borders(img, kname
         assert np.max(np.abs(interior)) == 0.0
         ref = _torch_feature(why_cnn.shift(x, dy, dx, "zeros"), k, "zeros", "none")
         np.testing.assert_allclose(e["conv_of_shift"], ref, atol=1e-12)
+        # How far in the differences reach, counted directly: the distance to the nearest border.
+        rr, cc = np.indices(res.shape)
+        dist = np.minimum(np.minimum(rr, h - 1 - rr), np.minimum(cc, w - 1 - cc))
+        assert why_cnn.border_reach(res) == dist[res != 0].max()
+        assert why_cnn.border_reach(res) < max(abs(dy), abs(dx)) + max(kh, kw) // 2 + 1
 
 
 def test_shift_zeros_moves_content_and_brings_in_black():
@@ -231,6 +236,13 @@ def test_max_pooling_changes_less_than_the_map_for_a_small_shift(img):
     c2 = why_cnn.invariance_curve(IMAGES[img], KERNELS["report"], "max", 2, 2, max_shift=1)
     c4 = why_cnn.invariance_curve(IMAGES[img], KERNELS["report"], "max", 4, 4, max_shift=1)
     assert c4["pooled_change"][1] < c2["pooled_change"][1]
+
+
+def test_border_reach_of_a_zero_residual():
+    assert why_cnn.border_reach(np.zeros((5, 6))) == -1
+    r = np.zeros((7, 7))
+    r[3, 3] = 1e-9
+    assert why_cnn.border_reach(r) == 3
 
 
 def test_unchanged_fraction():
