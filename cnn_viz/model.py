@@ -126,6 +126,11 @@ def accuracy(model: SimpleCNN, images: np.ndarray, labels: np.ndarray, batch: in
     return right / max(1, len(labels))
 
 
+def weights(model: SimpleCNN) -> dict[str, np.ndarray]:
+    """Copies of every parameter and BN statistic as NumPy arrays, by name ("conv1.weight" (16, 1, 5, 5), "conv1.bias", ...)."""
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+
+
 def load_pretrained(path: Path | str | None = None) -> SimpleCNN:
     """The shipped weights (``assets/simple_cnn.pt``) in a SimpleCNN, in eval mode."""
     path = Path(path) if path else WEIGHTS_PATH

@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnn_viz import mnist, model
+from conftest import ROOT
 
 torch.set_num_threads(1)
 
@@ -175,3 +176,14 @@ def test_as_input_rejects_wrong_shapes():
     with pytest.raises(ValueError, match="28×28"):
         model.as_input(np.zeros((32, 32)))
     assert model.as_input(np.full((28, 28), 255, np.uint8)).max().item() == 1.0
+
+
+def test_accuracy_on_digits_drawn_in_the_browser(shipped):
+    """tests/fixtures/drawn_digits.npz: 20 digits drawn with the mouse on the page's canvas (test_mnist_browser.py)."""
+    from cnn_viz import digit_prep
+
+    z = np.load(ROOT / "tests" / "fixtures" / "drawn_digits.npz")
+    digits = np.stack([digit_prep.prepare(a).digit for a in z["canvas"]])
+    pred = model.predict(shipped, digits).argmax(1)
+    acc = float((pred == z["labels"]).mean())
+    assert acc >= 0.9, (pred, z["labels"])

@@ -1,0 +1,119 @@
+"""The trained-MNIST page in Chromium: draw digits on the canvas with the mouse and read the prediction.
+
+`test_draw_a_digit_and_see_the_prediction` is the everyday check. `test_drawn_digits_fixture` draws
+all 20 digits of tests/drawn_strokes.py and checks the page's answers against the core on the
+fixture; with MAKE_DRAWN_FIXTURE=1 it (re)writes tests/fixtures/drawn_digits.npz from the canvas.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import OUTPUT, ROOT, assert_no_exception, wait_idle
+from drawn_strokes import DIGITS, to_canvas, variants
+
+pytestmark = pytest.mark.browser
+FIXTURE = ROOT / "tests" / "fixtures" / "drawn_digits.npz"
+
+
+def open_draw(page, app_url):
+    page.goto(f"{app_url}/mnist_activations?mn_source=Draw")
+    wait_idle(page)
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for(state="visible", timeout=60_000)
+    canvas.scroll_into_view_if_needed()
+    return canvas
+
+
+def draw(page, canvas, digit: int, placement: dict) -> None:
+    box = canvas.bounding_box()
+    for stroke in DIGITS[digit]:
+        pts = [to_canvas(u, v, placement) for u, v in stroke]
+        page.mouse.move(box["x"] + pts[0][0], box["y"] + pts[0][1])
+        page.mouse.down()
+        for x, y in pts[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
+        page.mouse.up()
+        page.wait_for_timeout(150)
+
+
+def prediction(page) -> tuple[str, str]:
+    metric = page.locator('[data-testid="stMetric"]').first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip(), metric.inner_text()
+
+
+def wait_for_prediction(page, timeout_ms: int = 30_000) -> str:
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=timeout_ms)
+    wait_idle(page)
+    value, _ = prediction(page)
+    return value
+
+
+def canvas_pixels(page) -> np.ndarray:
+    """What the canvas holds, as the (280, 280, 4) RGBA array the component sends to Python."""
+    url = page.locator("canvas.upper-canvas").first.evaluate(
+        "u => u.parentElement.querySelector('canvas.lower-canvas').toDataURL('image/png')")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+
+
+def clear(page):
+    page.locator('button[aria-label="Reset canvas & history"]').first.click()
+    page.wait_for_timeout(300)
+    wait_idle(page)
+
+
+def test_draw_a_digit_and_see_the_prediction(page, app_url):
+    canvas = open_draw(page, app_url)
+    assert page.locator('[data-testid="stMetric"]').count() == 0  # nothing drawn: no prediction yet
+    draw(page, canvas, 7, variants()[14][1])
+    value = wait_for_prediction(page)
+    assert_no_exception(page)
+    page.screenshot(path=str(OUTPUT / "mnist-draw-7.png"), full_page=True)
+    assert value == "7", prediction(page)[1]
+    assert re.search(r"\d+\.\d% sure", prediction(page)[1])
+    # the preprocessing figure and the layer grids are there
+    assert page.get_by_text("What the network sees").count() == 1
+    assert page.get_by_text("16 maps of 28×28").count() >= 1
+    # clearing the canvas removes the prediction again
+    clear(page)
+    page.wait_for_timeout(1500)
+    wait_idle(page)
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+    assert_no_exception(page)
+
+
+def test_drawn_digits_fixture(page, app_url):
+    from cnn_viz import digit_prep, model
+
+    net = model.load_pretrained()
+    canvas = open_draw(page, app_url)
+    arrays, labels, shown = [], [], []
+    for digit, placement in variants():
+        draw(page, canvas, digit, placement)
+        value = wait_for_prediction(page)
+        arrays.append(canvas_pixels(page))
+        labels.append(digit)
+        shown.append(int(value))
+        clear(page)
+    assert_no_exception(page)
+    arrays = np.stack(arrays)
+    labels = np.array(labels)
+    shown = np.array(shown)
+    # the page's answer is the core's answer on the canvas pixels
+    core = np.array([int(np.argmax(model.predict(net, digit_prep.prepare(a).digit))) for a in arrays])
+    assert np.array_equal(shown, core), (shown, core)
+    print(f"accuracy on {len(labels)} browser-drawn digits: {(shown == labels).mean():.0%}; page said {shown.tolist()}")
+    if os.environ.get("MAKE_DRAWN_FIXTURE"):
+        FIXTURE.parent.mkdir(exist_ok=True)
+        np.savez_compressed(FIXTURE, canvas=arrays, labels=labels)
+    else:
+        fixed = np.load(FIXTURE)
+        assert np.array_equal(fixed["labels"], labels)
+    assert (shown == labels).mean() >= 0.8
