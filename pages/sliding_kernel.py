@@ -121,10 +121,10 @@ def _move(delta: int | None = None, to: int | None = None) -> None:
 
 
 c0, c1, c2, c3, c4 = st.columns([1, 1, 1, 1, 6], vertical_alignment="bottom")
-c0.button("⏮ First", key="sk_first", on_click=_move, kwargs=dict(to=1), use_container_width=True)
-c1.button("◀ Back", key="sk_back", on_click=_move, kwargs=dict(delta=-1), use_container_width=True)
-c2.button("Step ▶", key="sk_next", on_click=_move, kwargs=dict(delta=1), use_container_width=True, type="primary")
-c3.button("Last ⏭", key="sk_last", on_click=_move, kwargs=dict(to=n), use_container_width=True)
+c0.button("⏮ First", key="sk_first", on_click=_move, kwargs=dict(to=1), width="stretch")
+c1.button("◀ Back", key="sk_back", on_click=_move, kwargs=dict(delta=-1), width="stretch")
+c2.button("Step ▶", key="sk_next", on_click=_move, kwargs=dict(delta=1), width="stretch", type="primary")
+c3.button("Last ⏭", key="sk_last", on_click=_move, kwargs=dict(to=n), width="stretch")
 if n > 1:
     c4.slider("Position", 1, n, key="sk_pos", help="Scrub to any position; the step buttons move one at a time.")
 else:

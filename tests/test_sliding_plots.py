@@ -91,9 +91,14 @@ def test_digit_animation_is_light_and_starts_at_the_server_step():
     assert len(d["frames"]) == 784
     assert len(text) < 1_500_000  # frames carry only the moving traces
     assert all(len(fr["data"]) == 5 for fr in d["frames"])
-    assert d["layout"]["sliders"][0]["active"] == 100
+    slider = d["layout"]["sliders"][0]
+    stops = [st["args"][0][0] for st in slider["steps"]]
+    assert len(stops) <= sliding_plots.MAX_SLIDER_STEPS + 2  # a light slider: it is redrawn every frame
+    assert stops[0] == "0" and stops[-1] == "783" and stops[slider["active"]] == "100"
+    gaps = np.diff([int(t) for t in stops])
+    assert gaps.max() <= 8  # every part of the sweep is reachable from the figure's slider
     play = d["layout"]["updatemenus"][0]["buttons"][0]
-    assert play["args"][1]["frame"]["duration"] == round(1000 / 10 - 8) and play["args"][1]["frame"]["redraw"] is False
+    assert play["args"][1]["frame"]["duration"] == round(100 - 1000 / 60) and play["args"][1]["frame"]["redraw"] is False
     # the static traces show step 100 as it is: cover after A(3, 16)
     assert d["data"][8]["text"][0].startswith("step 101 of 784: A(3, 16)")
     # the input heatmap is sent as uint8

@@ -1,0 +1,82 @@
+"""The sliding-kernel page in Chromium: Play runs in the browser and fills the map; the GIF downloads."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from conftest import OUTPUT, assert_no_exception, wait_idle
+from PIL import Image
+
+CHART = ".st-key-sk_anim .js-plotly-plot"
+# Count the frames Plotly draws: plotly_animatingframe fires once per frame, in the browser.
+LISTEN = """() => { const gd = document.querySelector('%s'); window.__frames = [];
+  gd.on('plotly_animatingframe', e => window.__frames.push([performance.now(), e.name])); }""" % CHART
+CAPTION = "() => document.querySelector('%s').data[8].text[0]" % CHART
+COVER_LEN = "() => document.querySelector('%s').data[6].x.length" % CHART
+
+
+def _open(page, app_url):
+    page.goto(app_url + "/sliding_kernel")
+    page.get_by_text("Convolution as a matrix").wait_for()
+    wait_idle(page)
+    page.locator(CHART).wait_for()
+    assert_no_exception(page)
+
+
+@pytest.mark.browser
+def test_play_fills_the_map_and_the_gif_downloads(page, app_url):
+    _open(page, app_url)
+    assert page.evaluate(CAPTION) == "step 1 of 6: A(0, 0) = 10"
+    assert page.evaluate(COVER_LEN) > 0  # five cells still blank
+    page.evaluate(LISTEN)
+    page.locator(CHART).get_by_text("Play").click()
+    page.wait_for_function("() => document.querySelector('%s').data[8].text[0].startsWith('step 6 of 6')" % CHART, timeout=20_000)
+    names = [name for _, name in page.evaluate("window.__frames")]
+    assert names[-1] == "5" and len(names) >= 5  # played frame after frame, no server round trip
+    assert page.evaluate(COVER_LEN) == 0  # the whole map is filled in
+    page.locator(CHART).screenshot(path=str(OUTPUT / "sliding_kernel_figure1_played.png"))
+    assert_no_exception(page)
+
+    page.get_by_role("button", name="Make a GIF of the sweep").click()
+    wait_idle(page)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download GIF").click()
+    download = info.value
+    assert download.suggested_filename == "sliding_kernel.gif"
+    path = OUTPUT / "sliding_kernel.gif"
+    download.save_as(str(path))
+    data = path.read_bytes()
+    im = Image.open(io.BytesIO(data))
+    assert data[:6] == b"GIF89a" and im.size == (960, 540) and im.n_frames == 6
+    page.screenshot(path=str(OUTPUT / "sliding_kernel.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_digit_plays_in_the_browser_and_pauses(page, app_url):
+    _open(page, app_url)
+    page.get_by_text("Handwritten digit (28×28)").click()
+    page.wait_for_function("() => document.querySelector('%s') && document.querySelector('%s').data[8].text[0].includes('of 784')" % (CHART, CHART), timeout=60_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    start_cover = page.evaluate("() => document.querySelector('%s').data[6].y.slice()" % CHART)
+    page.evaluate(LISTEN)
+    page.locator(CHART).get_by_text("Play").click()
+    page.wait_for_timeout(4000)
+    page.locator(CHART).get_by_text("Pause").click()
+    page.wait_for_timeout(300)
+    frames = page.evaluate("window.__frames")
+    page.wait_for_timeout(700)
+    assert len(page.evaluate("window.__frames")) == len(frames)  # paused: no more frames
+    assert len(frames) >= 10
+    shown = int(frames[-1][1])
+    assert page.evaluate(CAPTION).startswith(f"step {shown + 1} of 784")
+    assert page.evaluate("() => document.querySelector('%s').data[6].y.slice()" % CHART) != start_cover  # the blank area shrank
+    # The measured rate is a benchmark, not a pass/fail goal (bench/bench_sliding.py prints it too).
+    span = (frames[-1][0] - frames[0][0]) / 1000
+    fps = (len(frames) - 1) / span
+    (OUTPUT / "sliding_fps.json").write_text(json.dumps({"setting": 10, "frames": len(frames), "seconds": round(span, 3), "fps": round(fps, 2)}))
+    print(f"digit sweep played at {fps:.1f} steps/s (setting 10/s) in headless Chromium")
+    page.locator(CHART).screenshot(path=str(OUTPUT / "sliding_kernel_digit_playing.png"))
+    assert_no_exception(page)
