@@ -115,6 +115,8 @@ def _padded(x, p, k, s, d, out, fill):
     h, w = x.shape[-2:]
     extra_h = max(0, (out[0] - 1) * s[0] + d[0] * (k[0] - 1) + 1 - (h + 2 * p[0]))
     extra_w = max(0, (out[1] - 1) * s[1] + d[1] * (k[1] - 1) + 1 - (w + 2 * p[1]))
+    if not (p[0] or p[1] or extra_h or extra_w):
+        return x
     widths = [(0, 0)] * (x.ndim - 2) + [(p[0], p[0] + extra_h), (p[1], p[1] + extra_w)]
     return np.pad(x, widths, mode="constant", constant_values=fill)
 
@@ -135,20 +137,18 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bo
     x, k, s, p, d, out = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
     h, w = x.shape[-2:]
     xp = _padded(x, p, k, s, d, out, -np.inf)
-    lead = x.shape[:-2]
-    best = np.full(lead + out, -np.inf, dtype=x.dtype)
-    tap = np.zeros(lead + out, dtype=np.int64)
-    for m in range(k[0]):
-        for n in range(k[1]):
-            view = _tap_view(xp, m, n, s, d, out)
-            better = view > best  # strict: an earlier tap keeps a tie
-            np.copyto(best, view, where=better)
-            tap[better] = m * k[1] + n
-    # Input position of the winning tap of each window.
-    m_idx, n_idx = np.divmod(tap, k[1])
-    rows = np.arange(out[0])[:, None] * s[0] - p[0] + m_idx * d[0]
-    cols = np.arange(out[1])[None, :] * s[1] - p[1] + n_idx * d[1]
-    return best, (rows * w + cols).astype(np.int64)
+    best = np.array(_tap_view(xp, 0, 0, s, d, out), order="C", copy=True)  # a copy: it is written to
+    tap = np.zeros(best.shape, dtype=np.int32)
+    better = np.empty(best.shape, dtype=bool)
+    for t in range(1, k[0] * k[1]):
+        view = np.ascontiguousarray(_tap_view(xp, t // k[1], t % k[1], s, d, out))  # contiguous: ~2× faster below
+        np.greater(view, best, out=better)  # strict: an earlier tap keeps a tie, as in torch
+        np.maximum(best, view, out=best)
+        np.putmask(tap, better, t)
+    # Flat input index of each window's winner: window origin + the winning tap's offset.
+    origin = (np.arange(out[0]) * s[0] - p[0])[:, None] * w + (np.arange(out[1]) * s[1] - p[1])[None, :]
+    offset = np.array([(m * d[0]) * w + n * d[1] for m in range(k[0]) for n in range(k[1])], dtype=np.int64)
+    return best, origin + offset[tap]
 
 
 def _avg_divisors(n, k, s, p, out, count_include_pad):

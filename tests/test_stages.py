@@ -59,7 +59,9 @@ def test_activations_match_torch(slope):
 
 def test_max_pool_values_and_indices_match_torch():
     for x, k, s, p, ceil in CASES:
+        before = x.copy()
         v, idx = stages.max_pool2d(x, k, s, p, ceil_mode=ceil)
+        np.testing.assert_array_equal(x, before)  # the input is never written to
         tv, ti = F.max_pool2d(_t(x), k, s, p, ceil_mode=ceil, return_indices=True)
         assert v.shape == tuple(tv.shape), (x.shape, k, s, p, ceil)
         np.testing.assert_array_equal(v, tv.numpy(), err_msg=str((x.shape, k, s, p, ceil)))
@@ -76,6 +78,15 @@ def test_max_pool_with_dilation_matches_torch():
         tv, ti = F.max_pool2d(_t(x), k, s, p, dilation=d, return_indices=True)
         np.testing.assert_array_equal(v, tv.numpy())
         np.testing.assert_array_equal(idx, ti.numpy())
+
+
+def test_pooling_does_not_write_into_its_input():
+    x = np.random.default_rng(8).normal(size=(1, 9)).astype(np.float32)  # a one-row tap view is C-contiguous
+    before = x.copy()
+    for k, s in [(1, 1), ((1, 3), (1, 1)), ((1, 2), 1)]:
+        stages.max_pool2d(x, k, s)
+        stages.avg_pool2d(x, k, s)
+        np.testing.assert_array_equal(x, before)
 
 
 def test_max_pool_default_stride_is_the_window():
