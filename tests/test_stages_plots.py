@@ -1,0 +1,122 @@
+"""The ReLU and pooling page's figures carry the right numbers (checked against torch where it has them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnn_viz import images, stages, stages_plots, why_cnn
+
+torch.set_num_threads(1)
+DIGIT = images.load_sample("Handwritten 7 (MNIST)")
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    bank, labels = stages.preset_bank(stages.DEFAULT_BANK, with_negatives=True)
+    return stages.run_pipeline(DIGIT, bank, labels=labels, bank2=stages.random_bank(3, 8, 3, seed=1))
+
+
+def test_pipeline_figure_one_column_per_stage_at_one_scale(pipe):
+    fig = stages_plots.pipeline_figure(pipe, max_maps=8)
+    assert len(fig.data) == len(pipe)
+    texts = [a.text for a in fig.layout.annotations]
+    for st in pipe:
+        assert f"<b>{st.name}</b>" in texts and st.shape_text in texts
+    # Every column has the same axis ranges, so a pooled map is drawn half as large.
+    ranges = {(tuple(fig.layout[f"xaxis{i + 1}"].range), tuple(fig.layout[f"yaxis{i + 1}"].range)) for i in range(len(pipe))}
+    assert len(ranges) == 1
+    slot = 28 + max(1, 28 // 12)
+    for tr, st in zip(fig.data, pipe):
+        z = np.asarray(tr.z, dtype=np.float64)
+        y = np.asarray(tr.y)
+        c, h, w = st.maps.shape
+        for r in range(min(c, 8)):
+            rows = np.nonzero((y >= r * slot) & (y < r * slot + h))[0]
+            np.testing.assert_allclose(z[rows, :w], st.maps[r], rtol=1e-6)
+        if c < 8:  # the empty slots below a stage with fewer maps are blank
+            assert np.isnan(z[y >= c * slot]).all()
+
+
+def test_pipeline_figure_shows_large_maps_every_few_pixels():
+    img = images.load_sample("Cameraman", 256)
+    bank, _ = stages.preset_bank(stages.DEFAULT_BANK)
+    out = stages.run_pipeline(img, bank)
+    fig = stages_plots.pipeline_figure(out, max_side=64)
+    tr = fig.data[1]
+    np.testing.assert_array_equal(np.asarray(tr.x), np.arange(64) * 4)
+    np.testing.assert_allclose(np.asarray(tr.z, dtype=np.float64)[:64, :64], out[1].maps[0, ::4, ::4], rtol=1e-6)
+
+
+def test_stage_grid_figure_has_every_map(pipe):
+    st = pipe[1]
+    fig = stages_plots.stage_grid_figure(st, cols=4)
+    assert len(fig.data) == st.maps.shape[0]
+    for tr, m in zip(fig.data, st.maps):
+        np.testing.assert_allclose(np.asarray(tr.z, dtype=np.float64), m, rtol=1e-6)
+
+
+def test_pool_detail_figures_agree_with_torch():
+    relu = F.relu(F.conv2d(torch.from_numpy(DIGIT)[None, None], torch.tensor([[[[-1.0, 0, 1]] * 3]]), padding=1))
+    fmap = relu[0, 0].numpy()
+    pooled, idx = F.max_pool2d(relu, 2, 2, return_indices=True)
+    ours, ours_idx = stages.max_pool2d(fmap, 2, 2)
+    win = stages.pool_window(fmap, (6, 7), "max", 2, 2)
+    fig = stages_plots.pool_input_figure(fmap, win, ours_idx, size=2, stride=2)
+    dots = next(t for t in fig.data if t.name == "argmax")
+    t_idx = idx[0, 0].numpy()
+    kept = pooled[0, 0].numpy() > 0.01 * fmap.max()
+    expected = sorted(zip((t_idx[kept] // 28).tolist(), (t_idx[kept] % 28).tolist()))
+    assert sorted(zip(np.asarray(dots.y).tolist(), np.asarray(dots.x).tolist())) == expected
+    star = next(t for t in fig.data if t.name == "winner")
+    assert divmod(int(t_idx[6, 7]), 28) == (star.y[0], star.x[0])
+    box = [s for s in fig.layout.shapes if s.type == "rect"][-1]
+    assert (box.x0, box.x1, box.y0, box.y1) == (13.5, 15.5, 11.5, 13.5)
+    assert sum(s.type == "line" for s in fig.layout.shapes) == 2 * 13  # the window grid
+
+    wfig = stages_plots.window_figure(win)
+    np.testing.assert_array_equal(np.asarray(wfig.data[0].z), fmap[12:14, 14:16])
+    pfig = stages_plots.pooled_figure(ours, (6, 7))
+    np.testing.assert_allclose(np.asarray(pfig.data[0].z, dtype=np.float64), pooled[0, 0].numpy(), rtol=1e-6)
+
+
+def test_window_figure_marks_padding():
+    fmap = np.arange(16, dtype=np.float64).reshape(4, 4)
+    win = stages.pool_window(fmap, (0, 0), "avg", 3, 2, 1)
+    fig = stages_plots.window_figure(win)
+    text = np.asarray(fig.data[0].text)
+    assert (text[0] == "pad").all() and (text[:, 0] == "pad").all() and text[1, 1] == "0"
+    assert win.value == pytest.approx(float(F.avg_pool2d(torch.from_numpy(fmap)[None, None], 3, 2, 1)[0, 0, 0, 0]))
+
+
+def test_params_figure_counts_equal_torch_layers():
+    sides = np.array([8, 28, 128])
+    fig = stages_plots.params_figure(why_cnn.param_curve(sides, 3, 512, 3, 20), 128, 3)
+    dense = [torch.nn.Linear(s * s * 3, 512, device="meta").weight.numel() for s in sides]
+    assert list(fig.data[0].y) == dense and list(fig.data[1].y) == [torch.nn.Conv2d(3, 20, 3, device="meta").weight.numel()] * 3
+    assert list(fig.data[2].y) == [25_165_824, 540]
+
+
+def test_receptive_field_figure_draws_each_box():
+    layers = why_cnn.stack("report", 2)
+    boxes = why_cnn.boxes_at(layers, (28, 28), (14, 10))
+    fig = stages_plots.receptive_field_figure(DIGIT, boxes, (14, 10))
+    drawn = [t for t in fig.data if t.type == "scatter" and t.mode == "lines"]
+    assert len(drawn) == len(layers)
+    for tr, b in zip(drawn, boxes[1:]):
+        assert (min(tr.x), max(tr.x)) == (b.cols[0] - 0.5, b.cols[1] + 0.5)
+        assert (min(tr.y), max(tr.y)) == (b.rows[0] - 0.5, b.rows[1] + 0.5)
+    assert drawn[-1].name.endswith("16×16")
+
+
+def test_equivariance_figures_carry_the_lab_numbers():
+    k = np.array([[-1.0, 0, 1]] * 3)
+    eq = why_cnn.equivariance(DIGIT, k, 1, 2)
+    fig = stages_plots.compare_figure([eq["conv_of_shift"], eq["shift_of_conv"], eq["residual"]], ["a", "b", "c"])
+    assert len(fig.data) == 3 and not np.asarray(fig.data[2].z).any()
+    curve = why_cnn.invariance_curve(DIGIT, k, "max", 2, 2)
+    cfig = stages_plots.invariance_figure(curve, "max-pooled map")
+    np.testing.assert_allclose(cfig.data[1].y, curve["pooled_change"])
+    np.testing.assert_allclose(cfig.data[3].y, 100 * curve["pooled_unchanged"])
