@@ -35,18 +35,21 @@ def test_mosaic_places_every_map_and_leaves_nan_gaps():
 
 def test_map_grid_hover_carries_the_true_values_with_either_scale(net, seven):
     acts = model.activations(net, seven)["conv2"].numpy()[0]
-    for shared in (True, False):
-        fig = mnist_plots.map_grid_figure(acts, cols=16, shared_scale=shared)
-        heat = fig.data[0]
-        custom = np.asarray(heat.customdata)
-        # map 20 sits in row 1, column 4 of the grid: cells (15 + r, 60 + c)
-        np.testing.assert_allclose(custom[15:29, 60:74, 3], acts[20], rtol=1e-6)
-        assert (custom[15:29, 60:74, 0] == 20).all()
-        z = np.asarray(heat.z, dtype=np.float64)
-        scale = np.abs(acts).max() if shared else np.abs(acts[20]).max()
-        np.testing.assert_allclose(z[15:29, 60:74], acts[20] / scale, rtol=1e-5)
-    clicks = fig.data[1]
+    # map 20 sits in row 1, column 4 of a 16-column grid of 14×14 tiles: cells (15 + r, 60 + c)
+    shared = mnist_plots.map_grid_figure(acts, cols=16, shared_scale=True).data[0]
+    np.testing.assert_allclose(np.asarray(shared.z)[15:29, 60:74], acts[20], rtol=1e-6)  # colours are the values
+    custom = np.asarray(shared.customdata)
+    assert (custom[15:29, 60:74, 0] == 20).all() and (custom[15:29, 60:74, 1] == np.arange(14)[:, None]).all()
+    assert shared.zmax == pytest.approx(np.abs(acts).max()) and shared.zmin == -shared.zmax
+    own = mnist_plots.map_grid_figure(acts, cols=16, shared_scale=False)
+    heat = own.data[0]
+    np.testing.assert_allclose(np.asarray(heat.customdata)[15:29, 60:74, 3], acts[20], rtol=1e-6)  # hover: true values
+    np.testing.assert_allclose(np.asarray(heat.z)[15:29, 60:74], acts[20] / np.abs(acts[20]).max(), rtol=1e-5)
+    assert np.isnan(np.asarray(heat.z)[14]).all()  # the gap row between tile rows
+    clicks = own.data[1]
     assert [int(c[0]) for c in clicks.customdata] == list(range(32))
+    relu = mnist_plots.map_grid_figure(np.maximum(acts, 0), signed=False)
+    assert relu.data[0].zmin == 0 and relu.data[0].colorscale[0][1] in ("rgb(0,0,0)", "#000000", "rgb(0, 0, 0)")
 
 
 def test_figure5_activation_is_the_conv1_output(net, seven):
@@ -85,9 +88,9 @@ def test_conv2_filter_grid_hover_names_the_right_weight(net):
     fig = mnist_plots.conv2_filters_figure(w2, highlight_out=3)
     custom = np.asarray(fig.data[0].customdata)
     # output map 5, input map 11, tap (2, 4): cell (5*6 + 2, 11*6 + 4)
-    o, i, r, c = custom[32, 70]
-    assert (int(o), int(i), int(r)) == (5, 11, 2 * 5 + 4)
-    assert c == pytest.approx(w2[5, 11, 2, 4])
+    o, i, tap = custom[32, 70]
+    assert (int(o), int(i), int(tap)) == (5, 11, 2 * 5 + 4)
+    assert np.asarray(fig.data[0].z)[32, 70] == pytest.approx(w2[5, 11, 2, 4])
     assert fig.layout.shapes[0].y0 == pytest.approx(3 * 6 - 0.5)
 
 
