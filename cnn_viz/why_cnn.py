@@ -224,10 +224,10 @@ def shift(x, dy: int, dx: int, mode: str = "circular") -> np.ndarray:
     return out
 
 
-def feature(x, kernel, padding_mode: str = "circular", activation: str = "none") -> np.ndarray:
+def feature(x, kernel, padding_mode: str = "circular", activation: str = "none", negative_slope: float = 0.01) -> np.ndarray:
     """act(conv(x)) with 'same' padding, computed tap by tap (so equal inputs give equal bits)."""
     mode = "circular" if padding_mode == "circular" else "zeros"
-    return activate(conv2d(x, kernel, padding="same", padding_mode=mode, method="direct"), activation)
+    return activate(conv2d(x, kernel, padding="same", padding_mode=mode, method="direct"), activation, negative_slope)
 
 
 def _check_gray(x):
@@ -237,7 +237,8 @@ def _check_gray(x):
     return x
 
 
-def equivariance(x, kernel, dy: int, dx: int, mode: str = "circular", activation: str = "none") -> dict:
+def equivariance(x, kernel, dy: int, dx: int, mode: str = "circular", activation: str = "none",
+                 negative_slope: float = 0.01) -> dict:
     """conv(shift(x)) against shift(conv(x)); ``mode`` is both the padding and the shift.
 
     With "circular" the residual is exactly zero: every output pixel is the same sum of
@@ -245,8 +246,8 @@ def equivariance(x, kernel, dy: int, dx: int, mode: str = "circular", activation
     shifted picture lost or gained pixels.
     """
     x = _check_gray(x)
-    a = feature(shift(x, dy, dx, mode), kernel, mode, activation)
-    b = shift(feature(x, kernel, mode, activation), dy, dx, mode)
+    a = feature(shift(x, dy, dx, mode), kernel, mode, activation, negative_slope)
+    b = shift(feature(x, kernel, mode, activation, negative_slope), dy, dx, mode)
     res = a - b
     return {"conv_of_shift": a, "shift_of_conv": b, "residual": res, "max_abs": float(np.max(np.abs(res)))}
 
@@ -284,7 +285,7 @@ def unchanged_fraction(a, b, active: float = 0.01) -> float:
 
 
 def pooled_shift(x, kernel, dy: int, dx: int, pool_mode: str = "max", size: int = 2, stride: int | None = None,
-                 mode: str = "circular", activation: str = "relu") -> dict:
+                 mode: str = "circular", activation: str = "relu", negative_slope: float = 0.01) -> dict:
     """Pool the feature map of the input and of the shifted input, and compare.
 
     ``change`` is the relative change of the pooled map, ``map_change`` that of the
@@ -296,8 +297,8 @@ def pooled_shift(x, kernel, dy: int, dx: int, pool_mode: str = "max", size: int 
     """
     x = _check_gray(x)
     s = size if stride is None else stride
-    f0 = feature(x, kernel, mode, activation)
-    f1 = feature(shift(x, dy, dx, mode), kernel, mode, activation)
+    f0 = feature(x, kernel, mode, activation, negative_slope)
+    f1 = feature(shift(x, dy, dx, mode), kernel, mode, activation, negative_slope)
     p0, _ = pool2d(f0, pool_mode, size, s)
     p1, _ = pool2d(f1, pool_mode, size, s)
     out = {
@@ -317,7 +318,7 @@ def pooled_shift(x, kernel, dy: int, dx: int, pool_mode: str = "max", size: int 
 
 def invariance_curve(x, kernel, pool_mode: str = "max", size: int = 2, stride: int | None = None,
                      max_shift: int | None = None, direction: tuple[int, int] = (0, 1),
-                     mode: str = "circular", activation: str = "relu") -> dict:
+                     mode: str = "circular", activation: str = "relu", negative_slope: float = 0.01) -> dict:
     """How much the feature map and the pooled map change as the input moves by 0, 1, ...,
     ``max_shift`` (default: the pool size) pixels along ``direction`` (dy, dx per step)."""
     x = _check_gray(x)
@@ -325,7 +326,8 @@ def invariance_curve(x, kernel, pool_mode: str = "max", size: int = 2, stride: i
     if max_shift < 0:
         raise ValueError("The largest shift cannot be negative.")
     shifts = np.arange(max_shift + 1)
-    rows = [pooled_shift(x, kernel, t * direction[0], t * direction[1], pool_mode, size, stride, mode, activation) for t in shifts]
+    rows = [pooled_shift(x, kernel, t * direction[0], t * direction[1], pool_mode, size, stride, mode, activation, negative_slope)
+            for t in shifts]
     return {
         "shift": shifts,
         "map_change": np.array([r["map_change"] for r in rows]),

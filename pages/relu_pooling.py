@@ -11,11 +11,34 @@ POOL_LABELS = {"max": "Max", "avg": "Average"}
 
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+# Results and figures are cached: Plotly spends tens of milliseconds validating every trace and most
+# reruns change only one section. Cached objects are shared by every session and never mutated.
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
 def figure(builder: str, *args, **kwargs):
-    """A stages_plots figure, built once per distinct input: Plotly spends tens of milliseconds
-    validating every trace, and most reruns change only one section. (Figures are never mutated.)"""
+    """A stages_plots (or plots) figure, built once per distinct input."""
     return (getattr(stages_plots, builder, None) or getattr(plots, builder))(*args, **kwargs)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def run_pipeline(img, bank, labels, settings, bank2, labels2):
+    """(stages, error message or None): the stages before a failing one are kept."""
+    try:
+        return stages.run_pipeline(img, bank, labels=list(labels), bank2=bank2, labels2=labels2 and list(labels2), **dict(settings)), None
+    except stages.PipelineError as exc:
+        return exc.stages, str(exc)
+    except ValueError as exc:
+        return [], str(exc)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def pipeline_figure(which, *run_args):
+    """The overview (which=None) or one stage's grid, keyed on the pipeline's inputs, not its (large) maps."""
+    pipe, _ = run_pipeline(*run_args)
+    if which is None:
+        return stages_plots.pipeline_figure(pipe, max_side=64)
+    return stages_plots.stage_grid_figure(pipe[which], cols=min(8, pipe[which].maps.shape[0]))
 
 
 st.title("ReLU and pooling")
@@ -87,7 +110,7 @@ if negatives:
     bank_list += [-k for k in bank_list]
 bank = stages.make_bank(bank_list) if bank_list else None
 
-pipe, pipe_error = [], None
+pipe, pipe_error, run_args = [], None, None
 if bank is None:
     pipe_error = "The kernel bank is empty: pick at least one kernel in the sidebar (or add your own)."
 else:
@@ -95,22 +118,19 @@ else:
     if second:
         if l2_source == "random":
             bank2 = stages.random_bank(l2_maps, bank.shape[0], l2_size, seed=l2_seed)
-            labels2 = [f"random {i + 1}" for i in range(l2_maps)]
+            labels2 = tuple(f"random {i + 1}" for i in range(l2_maps))
         else:
-            bank2, labels2 = bank, [f"{lab} (layer 2)" for lab in bank_labels]
-    try:
-        pipe = stages.run_pipeline(img, bank, labels=bank_labels, conv_padding=conv_padding, activation=act, negative_slope=slope,
-                                   pool=pool, pool_size=psize, pool_stride=pstride, pool_padding=ppad, bank2=bank2, labels2=labels2)
-    except stages.PipelineError as exc:
-        pipe, pipe_error = exc.stages, str(exc)
-    except ValueError as exc:
-        pipe_error = str(exc)
+            bank2, labels2 = bank, tuple(f"{lab} (layer 2)" for lab in bank_labels)
+    settings = (("conv_padding", conv_padding), ("activation", act), ("negative_slope", slope), ("pool", pool),
+                ("pool_size", psize), ("pool_stride", pstride), ("pool_padding", ppad))
+    run_args = (img, bank, tuple(bank_labels), settings, bank2, labels2)
+    pipe, pipe_error = run_pipeline(*run_args)
 
 st.header("1. The pipeline, stage by stage")
 if pipe_error:
     st.error(f"**Cannot compute every stage.** {pipe_error}" + (" The stages before it are shown below." if len(pipe) > 1 else ""))
 if pipe:
-    ui.plot(figure("pipeline_figure", pipe, max_side=64), key="rp_pipeline")
+    ui.plot(pipeline_figure(None, *run_args), key="rp_pipeline")
     more = max(s.maps.shape[0] for s in pipe) > 8
     st.caption(
         "Each column is a stage, each row one map (channel), all drawn at the same pixel scale: a conv layer stacks one map per "
@@ -131,13 +151,13 @@ if pipe:
     with c2:
         st.caption("The numbers each stage holds: a 2×2 stride-2 pooling divides them by 4; a conv layer multiplies them by "
                    "(kernels ÷ input maps). 'weights' are what a network would learn (no biases: these kernels are hand-made).")
-        st.download_button("All stages (.npz)", stages.stages_npz(pipe), file_name="relu_pooling_stages.npz",
-                           mime="application/octet-stream", key="rp_dl_npz", icon="⬇️")
+        st.download_button("All stages (.npz)", lambda: stages.stages_npz(pipe), file_name="relu_pooling_stages.npz",
+                           mime="application/octet-stream", key="rp_dl_npz", icon="⬇️", on_click="ignore")
     names_in_pipe = [s.name for s in pipe]
     default_stage = next((i for i, s in enumerate(pipe) if s.kind == "act"), min(1, len(pipe) - 1))
     pick = st.radio("Stage to look at", names_in_pipe, index=default_stage, horizontal=True, key=f"rp_stage_{len(pipe)}_{act}")
     stage = pipe[names_in_pipe.index(pick)]
-    ui.plot(figure("stage_grid_figure", stage, cols=min(8, stage.maps.shape[0])), key="rp_stage_grid")
+    ui.plot(pipeline_figure(names_in_pipe.index(pick), *run_args), key="rp_stage_grid")
     explain = {
         "input": "The input: one map per channel (gray, or red, green and blue when colour is kept).",
         "conv": "Each kernel slides over all input maps and adds their responses: one map per kernel. "
@@ -291,8 +311,15 @@ def receptive_fields(gray):
                    f"('inputs/unit', per map), while a fully connected unit is connected to all {h * w:,} pixels of this image.")
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def shift_curve(gray, kernel, pool, psize, pstride, direction, mode, act, slope):
+    """The 0 … pool-size shift curve: it does not depend on the lab's shift sliders, so moving them reuses it."""
+    return why_cnn.invariance_curve(gray, kernel, pool, psize, pstride, max_shift=max(psize, 2), direction=direction,
+                                    mode=mode, activation=act, negative_slope=slope)
+
+
 @st.fragment
-def equivariance_lab(gray, bank_list, bank_labels, act, pool, psize, pstride):
+def equivariance_lab(gray, bank_list, bank_labels, act, slope, pool, psize, pstride):
     c = st.columns([3, 2, 2, 3])
     k_idx = c[0].selectbox("Kernel", range(len(bank_list)), format_func=lambda i: bank_labels[i], key="rp_eq_k") if bank_list else None
     dy = c[1].slider("Shift down (dy)", -8, 8, 0, key="rp_dy")
@@ -300,7 +327,7 @@ def equivariance_lab(gray, bank_list, bank_labels, act, pool, psize, pstride):
     mode = c[3].radio("Padding and shift", list(why_cnn.SHIFT_MODES), horizontal=True, key="rp_eqmode",
                       format_func={"circular": "circular (wrap around)", "zeros": "zeros (falls off the edge)"}.get)
     kernel = bank_list[k_idx] if k_idx is not None and k_idx < len(bank_list) else kernels.preset("Vertical edge (report)")
-    eq = why_cnn.equivariance(gray, kernel, dy, dx, mode, act)
+    eq = why_cnn.equivariance(gray, kernel, dy, dx, mode, act, slope)
     ui.plot(figure("compare_figure", [eq["conv_of_shift"], eq["shift_of_conv"], eq["residual"]],
                    ["conv(shift(x))", "shift(conv(x))", "difference"]), key="rp_eq_maps")
     reach = why_cnn.border_reach(eq["residual"])
@@ -316,11 +343,10 @@ def equivariance_lab(gray, bank_list, bank_labels, act, pool, psize, pstride):
     )
     st.subheader("After pooling")
     try:
-        ps = why_cnn.pooled_shift(gray, kernel, dy, dx, pool, psize, pstride, mode, act)
+        ps = why_cnn.pooled_shift(gray, kernel, dy, dx, pool, psize, pstride, mode, act, slope)
         curve_dir = st.radio("Shift direction for the curve", ["right", "down", "diagonal"], horizontal=True, key="rp_curve_dir")
         direction = {"right": (0, 1), "down": (1, 0), "diagonal": (1, 1)}[curve_dir]
-        curve = why_cnn.invariance_curve(gray, kernel, pool, psize, pstride, max_shift=max(psize, 2), direction=direction,
-                                         mode=mode, activation=act)
+        curve = shift_curve(gray, kernel, pool, psize, pstride, direction, mode, act, slope)
     except ValueError as exc:
         st.error(f"Cannot pool here: {exc}")
         return
@@ -364,7 +390,7 @@ with tab_p:
 with tab_rf:
     receptive_fields(gray)
 with tab_eq:
-    equivariance_lab(gray, bank_list, bank_labels, act, pool, psize, pstride)
+    equivariance_lab(gray, bank_list, bank_labels, act, slope, pool, psize, pstride)
 
 with st.expander("The maths"):
     st.markdown("**Activations**, applied to every value of every map:")

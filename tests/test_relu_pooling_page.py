@@ -268,6 +268,13 @@ def test_browser_switches_pooling_mode_and_the_maps_follow(page, app_url):
     assert "Avg pool 1" in names and "14×14×4" in names
     page.screenshot(path=str(OUTPUT / "relu_pooling-avg.png"), full_page=True)
 
+    # The download holds every stage as computed on the server.
+    with page.expect_download() as dl:
+        page.get_by_text("All stages (.npz)").click()
+    data = np.load(dl.value.path())
+    assert sorted(data.files) == ["00_input", "01_conv_1", "02_relu_1", "03_avg_pool_1"]
+    np.testing.assert_allclose(data["03_avg_pool_1"][0], F.avg_pool2d(relu, 2, 2)[0, 0].numpy(), atol=1e-5)
+
     # A pooling window larger than the map: a message, no traceback.
     size = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInput"]').filter(has_text="Size").locator("input")
     size.fill("40")

@@ -119,14 +119,15 @@ def test_receptive_field_refuses_a_stack_too_deep_for_the_image():
 # ----------------------------------------------------------------------------- equivariance
 
 
-def _torch_feature(x, k, mode, act):
+def _torch_feature(x, k, mode, act, slope=0.01):
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))[None, None]
     kt = torch.from_numpy(np.ascontiguousarray(k, dtype=np.float64))[None, None]
     kh, kw = k.shape
     pads = ((kw - 1) // 2, kw - 1 - (kw - 1) // 2, (kh - 1) // 2, kh - 1 - (kh - 1) // 2)
     t = F.pad(t, pads, mode="circular") if mode == "circular" else F.pad(t, pads)
     y = F.conv2d(t, kt)
-    return (F.relu(y) if act == "relu" else y)[0, 0].numpy()
+    y = F.relu(y) if act == "relu" else F.leaky_relu(y, slope) if act == "leaky" else y
+    return y[0, 0].numpy()
 
 
 IMAGES = {
@@ -147,11 +148,11 @@ KERNELS = {
 def test_circular_equivariance_residual_is_exactly_zero(img, kname):
     x, k = IMAGES[img], KERNELS[kname]
     for dy, dx in [(0, 1), (3, -2), (-5, 7), (x.shape[0] - 1, 1), (17, 0)]:
-        for act in ("none", "relu"):
-            e = why_cnn.equivariance(x, k, dy, dx, "circular", act)
+        for act in ("none", "relu", "leaky"):
+            e = why_cnn.equivariance(x, k, dy, dx, "circular", act, negative_slope=0.2)
             assert e["max_abs"] == 0.0 and np.array_equal(e["conv_of_shift"], e["shift_of_conv"])
             # ... and both are the real thing: torch's circular convolution of the rolled image.
-            ref = _torch_feature(np.roll(x, (dy, dx), axis=(0, 1)), k, "circular", act)
+            ref = _torch_feature(np.roll(x, (dy, dx), axis=(0, 1)), k, "circular", act, 0.2)
             np.testing.assert_allclose(e["conv_of_shift"], ref, atol=1e-12)
 
 
