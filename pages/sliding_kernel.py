@@ -136,7 +136,7 @@ ho, wo = sweep.out_shape
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Position", f"{k + 1} of {n}")
-m2.metric("Output cell", f"A({i}, {j}) = {sliding._fmt(sweep.values[i, j])}")
+m2.metric(f"Output A({i}, {j})", sliding._fmt(sweep.values[i, j]), help="The value this step computes.")
 m3.metric("Feature map", f"{ho} × {wo}")
 m4.metric("Padded input", f"{sweep.padded.shape[1]} × {sweep.padded.shape[2]}" + (f" × {sweep.channels}" if sweep.channels > 1 else ""))
 st.latex(sweep.output_size_latex())
@@ -158,7 +158,7 @@ sig = hashlib.sha1(
     b"".join(np.ascontiguousarray(a, dtype=np.float64).tobytes() for a in (sweep.image, sweep.kernel))
     + repr((sweep.stride, sweep.padding, sweep.dilation, sweep.padding_mode, sweep.bias, fps)).encode()
 ).hexdigest()
-g1, g2, g3 = st.columns([2, 2, 5], vertical_alignment="center")
+g1, g2, g3 = st.columns([3, 2, 4], vertical_alignment="center")
 if g1.button("🎞️ Make a GIF of the sweep", key="sk_make_gif", help="960×540 (16:9) for slides, every step, at the speed set in the sidebar."):
     bar = g3.progress(0.0, text="Drawing the frames…")
     data = sliding_gif.sweep_gif(sweep, fps=fps, progress=lambda f: bar.progress(min(1.0, f), text=f"Drawing the frames… {f:.0%}"))
@@ -173,7 +173,7 @@ else:
 
 # ---------------------------------------------------------------------------------- this step
 st.subheader(f"Step {k + 1}: computing A({i}, {j})")
-left, right = st.columns([2, 3], gap="large")
+left, right = st.columns([1, 1], gap="large")
 with left:
     ui.plot(sliding_plots.step_grids_figure(sweep, k), key="sk_grids")
     st.caption(
