@@ -15,6 +15,25 @@ import streamlit as st
 
 from . import images, kernels
 
+
+def _leave_legacy_multipage_mode() -> None:
+    """Make a bookmarked page URL go through app.py's st.navigation, even on a cold server.
+
+    Streamlit starts in its legacy mode when a folder named pages/ sits beside app.py, and
+    stays there until st.navigation has run once: the first visit to /kernel_sandbox on a
+    fresh server would run the page file alone (no page config, an auto-generated menu).
+    Every page imports this module first, so here we switch the legacy mode off and rerun:
+    the rerun goes through app.py and lands on the same URL, query parameters included.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_multipage_mode()
+
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 PLOTLY_CONFIG = {
     "displaylogo": False,

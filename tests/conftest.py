@@ -73,39 +73,48 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url():
-    """Start `streamlit run app.py` on 127.0.0.1, wait for health, stop it afterwards by its pid."""
+def start_app(log_name: str = "streamlit-server.log"):
+    """Start `streamlit run app.py` on a free 127.0.0.1 port; returns (process, url) once healthy."""
     port = _free_port()
     OUTPUT.mkdir(exist_ok=True)
-    log = open(OUTPUT / "streamlit-server.log", "w")
+    log = open(OUTPUT / log_name, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
+    proc.log = log
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
             with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return proc, url
         except OSError:
             time.sleep(0.3)
         if proc.poll() is not None:
-            raise RuntimeError("streamlit exited early; see test-output/streamlit-server.log")
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not become healthy within 60 s")
-    yield url
+            raise RuntimeError(f"streamlit exited early; see test-output/{log_name}")
+    stop_app(proc)
+    raise RuntimeError("streamlit did not become healthy within 60 s")
+
+
+def stop_app(proc) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+    proc.log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """One live app for the whole test session, stopped afterwards by its pid."""
+    proc, url = start_app()
+    yield url
+    stop_app(proc)
 
 
 @pytest.fixture(scope="session")

@@ -55,3 +55,24 @@ def test_settings_live_in_the_url(page, app_url):
     assert page.get_by_text(re.compile(r"^Output 256×256")).count() == 1  # floor((512 + 2 - 2 - 1) / 2) + 1
     assert page.get_by_text("Vertical derivative with smoothing", exact=False).count() >= 1
     page.screenshot(path=str(OUTPUT / "sandbox-url.png"), full_page=True)
+
+
+def test_a_bookmarked_page_on_a_cold_server_goes_through_app_py(browser):
+    """Streamlit's legacy pages/ mode must not show on the first visit after a restart."""
+    from conftest import start_app, stop_app
+
+    proc, url = start_app("streamlit-cold-server.log")
+    try:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = ctx.new_page()
+        pg.goto(url + "/kernel_sandbox?k_preset=Sobel+y")
+        pg.get_by_text("Vertical derivative with smoothing").first.wait_for(timeout=60_000)  # the URL's settings survived
+        wait_idle(pg)
+        assert_no_exception(pg)
+        nav = pg.locator('[data-testid="stSidebarNav"]')
+        nav.get_by_text("Home", exact=True).wait_for(timeout=60_000)
+        assert nav.get_by_text("app", exact=True).count() == 0  # the legacy menu names app.py "app"
+        pg.screenshot(path=str(OUTPUT / "cold-server-bookmark.png"), full_page=True)
+        ctx.close()
+    finally:
+        stop_app(proc)
