@@ -16,7 +16,7 @@ stage's maps with their shapes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -301,7 +301,6 @@ class Stage:
     indices: np.ndarray | None = None  # max pooling: flat argmax into the previous stage's maps
     params: int = 0  # learnable numbers in this stage (weights + biases)
     note: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int, int]:

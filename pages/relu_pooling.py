@@ -9,8 +9,6 @@ from cnn_viz import images, kernels, plots, sandbox, stages, stages_plots, ui, w
 ACT_LABELS = {"relu": "ReLU", "none": "None", "leaky": "Leaky ReLU"}
 POOL_LABELS = {"max": "Max", "avg": "Average"}
 
-
-
 # Results and figures are cached: Plotly spends tens of milliseconds validating every trace and most
 # reruns change only one section. Cached objects are shared by every session and never mutated.
 

@@ -4,12 +4,14 @@ checked against torch, and a real browser that switches the pooling mode."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import OUTPUT, assert_no_exception, wait_idle
+from conftest import OUTPUT, ROOT, assert_no_exception, wait_idle
 
 from cnn_viz import images, kernels
 
@@ -229,6 +231,16 @@ def test_parameter_inputs(app_test):
     at.number_input(key="rp_hidden").set_value(128).run()
     assert _metric(at, "Fully connected: weights") == f"{torch.nn.Linear(784, 128, device='meta').weight.numel():,}"
     assert _metric(at, "Convolutional: weights") == f"{torch.nn.Conv2d(1, 20, 3, device='meta').weight.numel():,}"
+
+
+def test_the_page_does_not_import_torch():
+    """The page is NumPy only: importing torch would cost every new server seconds and ~500 MB."""
+    code = ("import sys, ast, importlib; src = open('pages/relu_pooling.py').read(); "
+            "mods = [a.name for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom) for a in n.names if n.module == 'cnn_viz']; "
+            "[importlib.import_module('cnn_viz.' + m) for m in mods]; "
+            "print(len(mods), 'torch' in sys.modules, 'torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert int(out[0]) >= 6 and out[1:] == ["False", "False"]
 
 
 # ----------------------------------------------------------------------------- the real browser
