@@ -179,6 +179,7 @@ def map_grid_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, 
             textfont=dict(size=10, color="#111"), textposition="middle center",
             marker=dict(symbol="square", size=16, color="rgba(255,255,255,0.75)", line=dict(width=0)),
             customdata=np.arange(n)[:, None], hovertemplate="map %{customdata[0]}: click to see it large<extra></extra>", showlegend=False,
+            unselected=dict(marker=dict(opacity=1), textfont=dict(color="#111")),
         ))
     else:
         annotations = [dict(x=c * (w + gap) - 0.5, y=r * (h + gap) - 0.5, text=text[k], showarrow=False, xanchor="left",
@@ -194,16 +195,17 @@ def map_grid_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, 
 
 def gallery_figure(digits: np.ndarray, labels: list[int], selected: int | None = None, per_class: int = 3) -> go.Figure:
     """The gallery: ``per_class`` digits of each class as columns 0-9 (as ``mnist.gallery`` orders them);
-    a click on a digit returns its position (customdata). The selected one is framed."""
+    click target k (point index and customdata) is gallery position k. The selected one is framed."""
     d = np.asarray(digits, dtype=np.uint8)
     n = d.shape[0]
     order = np.arange(n).reshape(-1, per_class).T.ravel()  # class-major positions -> per_class rows of 10 columns
     cols = n // per_class
     z, _ = mosaic(d[order].astype(np.float32), cols, gap=2)
-    rc = np.array([divmod(i, cols) for i in range(n)])
+    slot = np.argsort(order)  # where gallery position k is drawn; the click targets go in position order
+    rc = np.array([divmod(int(slot[k]), cols) for k in range(n)])
     data = [go.Heatmap(z=np.nan_to_num(z, nan=255.0).astype(np.uint8), colorscale="gray", zmin=0, zmax=255, showscale=False, hoverinfo="skip"),
-            go.Scatter(x=rc[:, 1] * 30 + 13.5, y=rc[:, 0] * 30 + 13.5, mode="markers", customdata=order[:, None],
-                       text=[str(labels[k]) for k in order], marker=dict(symbol="square", size=26, color="rgba(255,255,255,0.01)"),
+            go.Scatter(x=rc[:, 1] * 30 + 13.5, y=rc[:, 0] * 30 + 13.5, mode="markers", customdata=np.arange(n)[:, None],
+                       text=[str(v) for v in labels], marker=dict(symbol="square", size=26, color="rgba(255,255,255,0.01)"),
                        hovertemplate="a held-out %{text}: click to use it<extra></extra>", showlegend=False)]
     shapes = []
     if selected is not None and selected in order:
@@ -330,7 +332,7 @@ def training_figure(history: list, reference_acc: float | None = None, height: i
                        xaxis=f"x{_ax(ax)}", yaxis=f"y{_ax(ax)}", hovertemplate=name + ", epoch %{x}: %{y:.4f}<extra></extra>")
             for name, ys, ax, colour in series]
     if reference_acc is not None:
-        data.append(go.Scatter(x=[min(ep, default=1), max(ep, default=1)], y=[reference_acc] * 2, mode="lines", xaxis="x2", yaxis="y2",
+        data.append(go.Scatter(x=[min(ep, default=1) - 0.5, max(ep, default=1) + 0.5], y=[reference_acc] * 2, mode="lines", xaxis="x2", yaxis="y2",
                                name=f"shipped network {reference_acc:.1%}", line=dict(color=OWN_COLOUR, dash="dash"),
                                hovertemplate="shipped: %{y:.4f}<extra></extra>"))
     for ax in ("xaxis", "xaxis2"):

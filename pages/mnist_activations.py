@@ -18,12 +18,24 @@ def prepare_upload(data: bytes) -> digit_prep.Prepared:
     return digit_prep.prepare(images.load_image(data, max_side=512))
 
 
-def pick_map(chart_key: str, target: str) -> None:
-    """A click on a tile of a grid figure picks that map (the figure carries the map number as customdata)."""
+def clicked_point(chart_key: str) -> int | None:
+    """Index of the clicked point of a figure's clickable trace (trace 1: one point per tile, in tile order)."""
     points = st.session_state.get(chart_key, {}).get("selection", {}).get("points", [])
-    if points and points[0].get("customdata") is not None:
-        cd = points[0]["customdata"]
-        st.session_state[target] = int(cd[0] if isinstance(cd, (list, tuple)) else cd)
+    hits = [p for p in points if p.get("curve_number") == 1 and p.get("point_index") is not None]
+    return int(hits[0]["point_index"]) if hits else None
+
+
+def on_tile_click(chart_key: str, layer: str) -> None:
+    """A click on a map's number in a layer grid shows that map large (below the grids)."""
+    k = clicked_point(chart_key)
+    if k is not None:
+        st.session_state["mn_big_layer"], st.session_state["mn_big_map"] = layer, k
+
+
+def on_gallery_click(positions: list[int]) -> None:
+    k = clicked_point("mn_gallery_fig")
+    if k is not None:
+        st.session_state["mn_gallery"] = positions[k]
 
 
 st.title("Trained-MNIST activations")
@@ -68,10 +80,7 @@ with col_in:
             st.session_state["mn_gallery"] = default
         gal = mnist_plots.gallery_figure(held.images[gallery_idx], [int(held.labels[i]) for i in gallery_idx],
                                          selected=gallery_idx.index(st.session_state["mn_gallery"]) if st.session_state["mn_gallery"] in gallery_idx else None)
-        ui.plot(gal, key="mn_gallery_fig", on_select=lambda: pick_map("mn_gallery_fig", "mn_gallery_pos"), selection_mode="points")
-        if "mn_gallery_pos" in st.session_state:
-            st.session_state["mn_gallery"] = gallery_idx[st.session_state.pop("mn_gallery_pos")]
-            st.rerun()
+        ui.plot(gal, key="mn_gallery_fig", on_select=lambda: on_gallery_click(gallery_idx), selection_mode="points")
         pick = st.selectbox("Digit", gallery_idx, format_func=names.get, key="mn_gallery")
         digit = held.images[pick].astype(np.float32) / 255
         label = int(held.labels[pick])
@@ -166,10 +175,7 @@ with tabs[0]:
             tile = {28: 105, 14: 62 if a.shape[0] > 16 else 85, 7: 52}[a.shape[1]]
             fig = mnist_plots.map_grid_figure(a, cols=16 if a.shape[0] > 16 else 8, shared_scale=shared_scale, tile_px=tile,
                                               signed=not name.startswith(("relu", "pool")))
-            ui.plot(fig, key=f"mn_grid_{name}", on_select=(lambda n=name: pick_map(f"mn_grid_{n}", "mn_map_pick")), selection_mode="points")
-            if "mn_map_pick" in st.session_state:
-                st.session_state["mn_big_layer"] = name
-                st.session_state["mn_big_map"] = st.session_state.pop("mn_map_pick")
+            ui.plot(fig, key=f"mn_grid_{name}", on_select=(lambda n=name: on_tile_click(f"mn_grid_{n}", n)), selection_mode="points")
         st.markdown(f"**flatten → fc1 → relu** · 1568 → 128 hidden units · {cnn.LAYERS['fc1']}")
         ui.plot(mnist_plots.vector_figure(acts["fc1"], height=190), key="mn_fc1_fig")
         st.caption("The 128 fc1 units before their ReLU (8 rows of 16). After the ReLU, the blue ones are 0: "
@@ -324,12 +330,14 @@ with tabs[4]:
                 with chart.container():
                     ui.plot(mnist_plots.training_figure(hist, ref_acc), key="mn_tr_chart")
             cfg = rec["config"]
-            state = "finished" if rec.get("finished") else f"stopped after epoch {hist[-1].epoch} of {cfg['epochs']}"
+            done = f"{hist[-1].epoch} of {cfg['epochs']} epochs"
             a1, a2, a3 = st.columns(3)
             a1.metric("Your network, held-out accuracy", f"{hist[-1].test_acc:.2%}",
                       f"{(hist[-1].test_acc - ref_acc) * 100:+.2f} points vs shipped" if ref_acc else None)
-            a2.metric("Shipped network", f"{ref_acc:.2%}" if ref_acc else "–", f"{meta.get('epochs', '?')} epochs, 4,000 digits", delta_color="off")
-            a3.metric("Training", state, f"{sum(h.seconds for h in hist):.0f} s", delta_color="off")
+            a2.metric("Shipped network", f"{ref_acc:.2%}" if ref_acc else "–", f"{meta.get('epochs', '?')} epochs, 4,000 digits",
+                      delta_color="off", delta_arrow="off")
+            a3.metric("Training", done, ("finished" if rec.get("finished") else "stopped") + f" · {sum(h.seconds for h in hist):.0f} s",
+                      delta_color="off", delta_arrow="off")
             st.caption(f"Your run: {cfg['n_train']} digits, batch {cfg['batch']}, learning rate {cfg['lr']:g}, seed {cfg['seed']}, "
                        f"augmentation {'on' if cfg['augment'] else 'off'}. Both accuracies are on the same 1,000 held-out digits. "
                        "Choose 'Yours' in the sidebar to see its maps and filters; the probabilities compare both networks.")

@@ -89,6 +89,7 @@ def test_draw_a_digit_and_see_the_prediction(page, app_url):
     assert_no_exception(page)
 
 
+@pytest.mark.slow
 def test_drawn_digits_fixture(page, app_url):
     from cnn_viz import digit_prep, model
 
@@ -117,3 +118,30 @@ def test_drawn_digits_fixture(page, app_url):
         fixed = np.load(FIXTURE)
         assert np.array_equal(fixed["labels"], labels)
     assert (shown == labels).mean() >= 0.8
+
+
+def test_train_your_own_live_then_stop(page, app_url):
+    """Train in the browser: progress and a live chart per epoch; Stop keeps the epochs done; the network can be chosen."""
+    page.goto(f"{app_url}/mnist_activations?mn_tab=Train+your+own")
+    wait_idle(page)
+    tab = page.get_by_test_id("stTabs")
+    tab.get_by_role("button", name="Train").click()
+    page.wait_for_selector('[data-testid="stProgress"]', timeout=30_000)
+    page.get_by_text("epoch 1: held-out accuracy").wait_for(timeout=120_000)
+    tab.get_by_role("button", name="Stop").click()
+    page.wait_for_timeout(1000)
+    wait_idle(page)
+    assert_no_exception(page)
+    alerts = " ".join(a.inner_text() for a in page.locator('[data-testid="stAlert"]').all())
+    m = re.search(r"Stopped: your network keeps the (\d+) finished epoch", alerts)
+    assert m and 1 <= int(m.group(1)) < 5, alerts
+    metrics = page.locator('[data-testid="stMetric"]')
+    texts = [metrics.nth(i).inner_text() for i in range(metrics.count())]
+    assert any(f"{m.group(1)} of 5 epochs" in t and "stopped" in t for t in texts), texts
+    page.screenshot(path=str(OUTPUT / "mnist-train-stopped.png"), full_page=True)
+    # the trained network is offered in the sidebar, and looking inside it works
+    page.get_by_test_id("stSidebar").get_by_text("Yours (trained here)").click()
+    page.wait_for_timeout(500)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.get_by_text("Your network reads").count() == 1

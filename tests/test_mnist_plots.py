@@ -100,8 +100,10 @@ def test_gallery_figure_click_targets_return_gallery_positions():
     fig = mnist_plots.gallery_figure(held.images[g], [int(held.labels[i]) for i in g], selected=21)
     pts = fig.data[1]
     # column = class, row = which of the three: the target at column 7, row 0 is gallery position 21
-    at = [int(cd[0]) for cd, x, y in zip(pts.customdata, pts.x, pts.y) if (x, y) == (7 * 30 + 13.5, 13.5)]
-    assert at == [21] and [int(t) for t in pts.text[:10]] == list(range(10))
+    # point k is gallery position k (Streamlit reports the point index of a click)
+    at = [k for k, (x, y) in enumerate(zip(pts.x, pts.y)) if (x, y) == (7 * 30 + 13.5, 13.5)]
+    assert at == [21] and [int(t) for t in pts.text] == list(held.labels[g])
+    assert (pts.x[22], pts.y[22]) == (7 * 30 + 13.5, 30 + 13.5)  # the second 7 is below the first
     assert fig.layout.shapes[0].x0 == pytest.approx(7 * 30 - 1.5)
 
 

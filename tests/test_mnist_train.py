@@ -1,0 +1,95 @@
+"""Training: seeded and reproducible, stoppable, augmentation sane, the CLI writes loadable weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnn_viz import mnist, model, train
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def small():
+    tr, held = mnist.train_test_split()
+    return tr.subset(np.arange(len(tr))[::8]), held.subset(np.arange(len(held))[::5])  # 500 / 200 digits, all classes
+
+
+def same_weights(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_same_seed_same_network_other_seed_other_network(small):
+    tr, held = small
+    a = train.train(tr, held_out=held, epochs=1, seed=7)
+    b = train.train(tr, held_out=held, epochs=1, seed=7)
+    c = train.train(tr, held_out=held, epochs=1, seed=8)
+    assert same_weights(a.model, b.model) and not same_weights(a.model, c.model)
+    assert a.history[0].test_acc == b.history[0].test_acc
+    assert not a.model.training and not a.stopped
+    # the reported held-out numbers are the model's (cross-entropy by torch)
+    with torch.no_grad():
+        logits = a.model(model.as_input(held.images))
+        loss = F.cross_entropy(logits, torch.from_numpy(held.labels)).item()
+    assert a.history[0].test_loss == pytest.approx(loss, rel=1e-5)
+    assert a.history[0].test_acc == model.accuracy(a.model, held.images, held.labels)
+
+
+def test_training_learns_and_reports_progress(small):
+    tr, held = small
+    seen, epochs = [], []
+    res = train.train(tr, held_out=held, epochs=3, batch_size=32, lr=2e-3, seed=0,
+                      on_batch=lambda d, t: seen.append((d, t)), on_epoch=lambda s, m: epochs.append(s.epoch))
+    steps = -(-len(tr) // 32)
+    assert seen[-1] == (3 * steps, 3 * steps) and len(seen) == 3 * steps and epochs == [1, 2, 3]
+    assert res.history[-1].test_acc > 0.8  # 500 digits, 3 epochs: well above chance (10%)
+    assert res.history[-1].train_loss < res.history[0].train_loss
+
+
+def test_should_stop_keeps_what_was_trained(small):
+    tr, held = small
+    calls = iter(range(1000))
+    res = train.train(tr, held_out=held, epochs=5, seed=0, should_stop=lambda: next(calls) >= 3)  # stops after batch 4
+    assert res.stopped and len(res.history) == 1
+    fresh = train.train(tr, held_out=held, epochs=5, seed=0, should_stop=lambda: True)
+    assert fresh.stopped and not same_weights(fresh.model, res.model)  # 1 batch vs 4 batches of training
+
+
+def test_augmentation_identity_and_range():
+    held = mnist.train_test_split()[1]
+    x = model.as_input(held.images[:16])
+    gen = torch.Generator().manual_seed(0)
+    same = train.augment_batch(x, gen, train.Augment(rotate_deg=0, scale=0, shift_px=0, thickness=0))
+    torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
+    out = train.augment_batch(x, torch.Generator().manual_seed(0), train.Augment())
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert not torch.allclose(out, x)
+    # ink is moved, not created or destroyed wholesale
+    ratio = out.sum(dim=(1, 2, 3)) / x.sum(dim=(1, 2, 3))
+    assert ((ratio > 0.6) & (ratio < 1.8)).all()
+
+
+def test_bad_settings_raise():
+    tr = mnist.train_test_split()[0]
+    with pytest.raises(ValueError):
+        train.train(tr, epochs=0)
+    with pytest.raises(ValueError):
+        train.train(tr.subset(np.array([], dtype=int)), epochs=1)
+
+
+def test_cli_writes_weights_that_load(tmp_path, capsys):
+    out = tmp_path / "w.pt"
+    assert train.main(["--epochs", "1", "--batch-size", "128", "--seed", "3", "--data", "sample", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "4000 training, 1000 held-out" in text and "held-out accuracy" in text
+    net = model.load_pretrained(out)
+    meta = model.load_meta(out)
+    held = mnist.train_test_split()[1]
+    assert meta["held_out_accuracy"] == model.accuracy(net, held.images, held.labels)
+    assert meta["epochs"] == 1 and meta["seed"] == 3 and meta["batch_size"] == 128 and "--epochs 1" in meta["command"]
+    with pytest.raises(ValueError, match="No trained weights"):
+        model.load_pretrained(tmp_path / "missing.pt")
