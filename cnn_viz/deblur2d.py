@@ -227,7 +227,14 @@ class Spectral:
     kind: str  # "fft", "dct" or "mirror"
     s: np.ndarray
     shape: tuple[int, int]
-    lap: np.ndarray = field(repr=False, default=None)  # symbol of the 5-point Laplacian in the same basis
+    _lap: np.ndarray | None = field(repr=False, default=None)
+
+    @property
+    def lap(self) -> np.ndarray:
+        """Symbol of the 5-point Laplacian in the same basis (computed when first needed, for Wiener)."""
+        if self._lap is None:
+            self._lap = _symbol(LAPLACIAN, self.shape, self.kind)
+        return self._lap
 
     @property
     def copies(self) -> int:
@@ -254,11 +261,14 @@ class Spectral:
 
 class SpectralOperator:
     """A and Aᵀ through a fast diagonalization (same interface as BlurOperator): half the
-    work of padded FFT convolutions when the boundary condition is periodic or reflexive."""
+    work of padded FFT convolutions when the boundary condition is periodic or reflexive.
+    ``single=True`` works in float32 (twice as fast; plenty for Richardson–Lucy's images)."""
 
-    def __init__(self, sp: Spectral):
-        self.sp, self.shape = sp, sp.shape
-        self.sc = np.conj(sp.s)
+    def __init__(self, sp: Spectral, single: bool = False):
+        self.shape = sp.shape
+        s = sp.s.astype(np.complex64 if np.iscomplexobj(sp.s) else np.float32) if single else sp.s
+        self.sp = Spectral(sp.kind, s, sp.shape)
+        self.sc = np.conj(s)
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         return self.sp.inv(self.sp.s * self.sp.fwd(x))
@@ -267,10 +277,10 @@ class SpectralOperator:
         return self.sp.inv(self.sc * self.sp.fwd(y))
 
 
-def fast_operator(psf: np.ndarray, shape, bc: str):
+def fast_operator(psf: np.ndarray, shape, bc: str, single: bool = False):
     """The cheapest exact operator for A: spectral when the basis is exact, else FFT convolution."""
     sp = spectral(psf, shape, bc)
-    return SpectralOperator(sp) if spectral_is_exact(sp, bc) else BlurOperator(psf, shape, bc)
+    return SpectralOperator(sp, single) if spectral_is_exact(sp, bc) else BlurOperator(psf, shape, bc)
 
 
 def _mirror(x: np.ndarray) -> np.ndarray:
@@ -285,10 +295,18 @@ LAPLACIAN = np.array([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]])
 def _symbol(kernel: np.ndarray, shape, kind: str) -> np.ndarray:
     m, n = shape
     if kind == "dct":
-        e = np.zeros((m, n))
+        # The first column of A (its response to pixel (0, 0)) lives in the top-left (r+1)×(c+1) corner and
+        # only involves the mirror at the top/left edges, so a (2r+1)×(2c+1) image gives it exactly.
+        k, l = kernel.shape
+        small = (max(k, 2), max(l, 2))
+        e = np.zeros(small)
         e[0, 0] = 1.0
-        col = BlurOperator(kernel, (m, n), "reflexive").matvec(e)
-        return sfft.dctn(col, type=2, norm="ortho") / sfft.dctn(e, type=2, norm="ortho")
+        corner = BlurOperator(kernel, small, "reflexive").matvec(e)[: k // 2 + 1, : l // 2 + 1]
+        col = np.zeros((m, n))
+        col[: corner.shape[0], : corner.shape[1]] = corner
+        e1 = np.zeros((m, n))
+        e1[0, 0] = 1.0
+        return sfft.dctn(col, type=2, norm="ortho") / sfft.dctn(e1, type=2, norm="ortho")
     mm, nn = (m, n) if kind == "fft" else (2 * m, 2 * n)
     k, l = kernel.shape
     z = np.zeros((mm, nn))
@@ -312,7 +330,7 @@ def spectral(psf: np.ndarray, shape, bc: str) -> Spectral:
         kind = "dct"
     else:
         kind = "mirror"
-    return Spectral(kind, _symbol(psf, shape, kind), shape, _symbol(LAPLACIAN, shape, kind))
+    return Spectral(kind, _symbol(psf, shape, kind), shape)
 
 
 def spectral_is_exact(sp: Spectral, bc: str) -> bool:
@@ -394,8 +412,10 @@ def richardson_lucy(b: np.ndarray, op: BlurOperator, iters: int, x0: np.ndarray 
     scikit-image's ``richardson_lucy``. Returns (x, PSNR after each iteration or None)."""
     if iters < 0:
         raise ValueError("The number of iterations must be non-negative.")
-    x = np.full(op.shape, 0.5) if x0 is None else np.array(x0, dtype=np.float64)
-    norm = op.rmatvec(np.ones(op.shape)) if normalize else None
+    b = np.asarray(b)
+    dt = np.float32 if b.dtype == np.float32 else np.float64  # float32 in, float32 arithmetic
+    x = np.full(op.shape, 0.5, dtype=dt) if x0 is None else np.array(x0, dtype=dt)
+    norm = op.rmatvec(np.ones(op.shape, dtype=dt)) if normalize else None
     if norm is not None:
         norm = np.maximum(norm, 1e-12)
     hist = [] if truth is not None else None
@@ -560,6 +580,11 @@ def _best_lambda(scene: Scene, sp: Spectral, bh: list[np.ndarray]) -> float:
     return float(np.exp(res.x if res.fun <= vals[i] else grid[i]))
 
 
+def _flat_start(b: np.ndarray) -> np.ndarray:
+    """Richardson–Lucy starts from a flat image of the data's mean brightness (scikit-image starts from 0.5)."""
+    return np.full(b.shape, max(float(np.mean(b)), 1e-3))
+
+
 def compare(scene: Scene, solver_bc: str = "reflexive", methods=CLASSICAL, lam: float = 0.05, rl_iters: int = 30,
             cnn: dict | None = None) -> list[Result]:
     """Restore ``scene.blurred`` with each method, assuming ``solver_bc``; time and measure each.
@@ -628,8 +653,9 @@ def compare(scene: Scene, solver_bc: str = "reflexive", methods=CLASSICAL, lam: 
             x = _join([sp.inv(np.conj(sp.s) * c / (np.abs(sp.s) ** 2 + beta_ * np.abs(sp.lap) ** 2)) for c in bh])
             out.append(measure(name, x, truth, time.perf_counter() - t + setup, f"balance = {beta_:.2g}{model}"))
         elif name == RL:
-            op_rl = SpectralOperator(sp) if exact else BlurOperator(psf, b.shape[:2], solver_bc)
-            xs = [richardson_lucy(np.maximum(c, 0), op_rl, rl_iters, x0=np.clip(c, 1e-3, 1))[0] for c in chans]
+            op_rl = SpectralOperator(sp, single=True) if exact else BlurOperator(psf, b.shape[:2], solver_bc)
+            xs = [richardson_lucy(np.maximum(c, 0).astype(np.float32), op_rl, rl_iters, x0=_flat_start(c))[0].astype(np.float64)
+                  for c in chans]
             out.append(measure(name, _join(xs), truth, time.perf_counter() - t, f"{rl_iters} iterations, {solver_bc} boundary"))
         elif name in (CNN_DIRECT, CNN_TIK):
             if not cnn or name not in cnn:
@@ -666,14 +692,14 @@ def lambda_sweep(scene: Scene, solver_bc: str = "reflexive", n: int = 40) -> dic
             "exact": spectral_is_exact(sp, solver_bc), "kind": sp.kind}
 
 
-def rl_curves(scene: Scene, bcs=("zero", "reflexive", "periodic"), iters: int = 100) -> dict:
+def rl_curves(scene: Scene, bcs=("zero", "reflexive", "periodic"), iters: int = 150) -> dict:
     """PSNR after each Richardson–Lucy iteration for each solver boundary condition (semi-convergence)."""
     out = {}
     for bc in bcs:
-        op = fast_operator(scene.psf, scene.blurred.shape[:2], bc)
+        op = fast_operator(scene.psf, scene.blurred.shape[:2], bc, single=True)
         hs = []
         for c, tc in zip(_channels(scene.blurred), _channels(scene.truth)):
-            hs.append(richardson_lucy(np.maximum(c, 0), op, iters, x0=np.clip(c, 1e-3, 1), truth=tc)[1])
+            hs.append(richardson_lucy(np.maximum(c, 0).astype(np.float32), op, iters, x0=_flat_start(c), truth=tc)[1])
         # PSNR of the colour image from the per-channel mean squared errors
         mse = np.mean([10 ** (-np.array(h) / 10) for h in hs], axis=0)
         out[bc] = -10 * np.log10(mse)

@@ -31,8 +31,13 @@ def _layout(fig: go.Figure, title: str | None, height: int = 360, xlabel: str = 
 
 
 def _color(label: str) -> str | None:
+    """A reconstruction's colour: by method (naive, TSVD), else by the λ rule named in parentheses."""
+    for key in ("Naive solve", "TSVD"):
+        if label.startswith(key):
+            return COLORS[key]
+    inner = label[label.find("(") + 1: label.rfind(")")] if "(" in label else label
     for key, c in COLORS.items():
-        if key in label:
+        if key in inner:
             return c
     return None
 
@@ -126,7 +131,8 @@ def filter_factors_figure(s, lams: dict, k: int | None = None, title: str | None
         fig.add_trace(go.Scatter(x=i, y=(i <= k).astype(float), mode="lines", name=f"TSVD (k = {k})",
                                  line=dict(color=COLORS["TSVD"], width=2, dash="dot", shape="hv")))
     fig.update_yaxes(range=[-0.05, 1.05])
-    return _layout(fig, title, height, "index i", "filter factor φᵢ")
+    fig.update_xaxes(type="log")
+    return _layout(fig, title, height, "index i (log scale)", "filter factor φᵢ")
 
 
 def cond_figure(sigmas, conds, current: float | None = None, title: str | None = None, height: int = 340) -> go.Figure:
@@ -173,9 +179,11 @@ def gallery_figure(imgs: list[np.ndarray], titles: list[str], cols: int = 4, hei
 
 
 def error_figure(errors: list[np.ndarray], titles: list[str], cols: int = 4) -> go.Figure:
-    """Signed error maps (restored − true; mean over colour channels) on one shared blue–white–red scale."""
+    """Signed error maps (restored − true; mean over colour channels) on one shared blue–white–red
+    scale that saturates at the 99.5th percentile of |error| (so a few wild pixels do not wash it out)."""
     maps = np.stack([np.asarray(e, dtype=np.float32).mean(axis=2) if np.ndim(e) == 3 else np.asarray(e, dtype=np.float32) for e in errors])
-    return map_grid_figure(maps, titles, cols=cols, signed=True, shared_scale=True, height_per_row=240)
+    z = float(np.percentile(np.abs(maps), 99.5)) or 1.0
+    return map_grid_figure(np.clip(maps, -z, z), titles, cols=cols, signed=True, shared_scale=True, height_per_row=240)
 
 
 def metrics_figure(names: list[str], psnrs, ssims, seconds, reference: float | None = None, height: int = 380) -> go.Figure:

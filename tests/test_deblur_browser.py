@@ -1,0 +1,42 @@
+"""The deblurring page in Chromium: switching methods and the solver's boundary changes the comparison table."""
+
+import pytest
+from conftest import OUTPUT, assert_no_exception, wait_idle
+
+from cnn_viz import deblur2d as d2
+
+
+def _table(page) -> dict[str, list[str]]:
+    """The comparison table's rows {method: [PSNR, SSIM, rel. error, time, details]} from the grid's cells."""
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for()
+    cells = grid.locator('[role="gridcell"]').all_inner_texts()
+    rows = [cells[i: i + 6] for i in range(0, len(cells) - len(cells) % 6, 6)]
+    return {r[0]: r[1:] for r in rows if r[0] in d2.METHODS}
+
+
+@pytest.mark.browser
+def test_switching_methods_and_boundary_changes_the_table(app_url, page):
+    OUTPUT.mkdir(exist_ok=True)
+    page.goto(f"{app_url}/deblurring?db_tab=2-D%3A+images")
+    wait_idle(page, 300)
+    assert_no_exception(page)
+    before = _table(page)
+    assert {d2.NAIVE, d2.TIK_GCV, d2.WIENER, d2.RL} <= set(before)
+    assert float(before[d2.TIK_GCV][0]) == pytest.approx(26.41, abs=0.02)  # cameraman, σ = 2 px, 1 % noise, reflexive
+
+    page.get_by_role("button", name=f"Remove {d2.NAIVE}").click()
+    wait_idle(page, 300)
+    assert_no_exception(page)
+    after = _table(page)
+    assert d2.NAIVE not in after and d2.TIK_GCV in after and len(after) == len(before) - 1
+
+    solver = page.locator('[data-testid="stSelectbox"]').filter(has_text="Boundary in the solver")
+    solver.click()
+    page.get_by_role("option", name=d2.BC_LABELS["periodic"]).click()
+    wait_idle(page, 300)
+    assert_no_exception(page)
+    periodic = _table(page)
+    assert float(periodic[d2.TIK_GCV][0]) < 8  # the periodic model on reflexive data: GCV collapses to noise
+    assert periodic[d2.TIK_GCV][4] != after[d2.TIK_GCV][4]  # a different λ
+    page.screenshot(path=str(OUTPUT / "deblurring_method_switch.png"), full_page=True)

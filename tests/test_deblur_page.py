@@ -1,0 +1,124 @@
+"""The deblurring page under AppTest: both tabs, the numbers it shows against the core, method switches, bad input."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnn_viz import deblur1d as d1
+from cnn_viz import deblur2d as d2
+from cnn_viz.images import load_sample, resize_max
+
+PAGE = "pages/deblurring.py"
+TAB_2D = "2-D: images"
+
+
+def _open(app_test, tab=None, state=None):
+    at = app_test(300)
+    at.run()
+    if tab:
+        at.session_state["db_tab"] = tab
+    for k, v in (state or {}).items():
+        at.session_state[k] = v
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _table(at):
+    df = next(d.value for d in at.dataframe if "method" in d.value.columns)
+    return df.set_index("method")
+
+
+def test_1d_tab_shows_the_core_numbers(app_test):
+    at = _open(app_test)
+    a = d1.analyse(d1.test_signal("Smooth bump", 256), 0.05, 0.01, 0, lam_slider=float(np.logspace(-8, 0, 81)[50]))
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Tik. (GCV)"] == f"{a.errors['Tikhonov (GCV)']:.3g}"
+    assert shown["Tik. (discrepancy)"] == f"{a.errors['Tikhonov (discrepancy)']:.3g}"
+    assert shown["Naive solve"] == f"{a.errors['Naive solve']:.1e}"
+    assert any(f"{a.lam['gcv']:.2e}" in c.value for c in at.caption)
+    assert not at.error
+
+
+def test_1d_typed_signal_and_bad_values(app_test):
+    at = _open(app_test, state={"db1_signal": "Typed values", "db1_typed": "0 1 one 0"})
+    assert any("'one' is not a number" in e.value for e in at.error)
+    at.text_input(key="db1_typed").set_value("0 0 1 1 0").run()
+    assert not at.exception and not at.error
+    at.select_slider(key="db1_n").set_value(128).run()
+    at.slider(key="db1_sigma").set_value(0.02).run()
+    assert not at.exception
+    f = d1.parse_signal("0 0 1 1 0", 128)
+    a = d1.analyse(f, 0.02, 0.01, 0, lam_slider=float(np.logspace(-8, 0, 81)[50]))
+    assert {m.label: m.value for m in at.metric}["Tik. (GCV)"] == f"{a.errors['Tikhonov (GCV)']:.3g}"
+
+
+def test_2d_tab_table_matches_the_core_and_the_cnn_wins(app_test):
+    at = _open(app_test, TAB_2D)
+    df = _table(at)
+    truth = resize_max(load_sample("Cameraman", 512), 256).astype(np.float64)
+    scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, 0)
+    ref = {r.name: r for r in d2.compare(scene, "reflexive", d2.CLASSICAL, lam=float(np.logspace(-4, 0, 41)[28]))}
+    for name in (d2.TIK_GCV, d2.TIK_DP, d2.TIK_LC, d2.TIK_BEST, d2.WIENER, d2.RL, d2.TSVD, d2.NAIVE):
+        assert df.loc[name, "PSNR (dB)"] == pytest.approx(round(ref[name].psnr, 2), abs=0.011), name
+        assert df.loc[name, "SSIM"] == pytest.approx(round(ref[name].ssim, 3), abs=0.0011), name
+    best_classical = df.loc[list(d2.CLASSICAL), "PSNR (dB)"].max()
+    assert df.loc[d2.CNN_TIK, "PSNR (dB)"] >= best_classical + 1.0
+    assert any("Where the CNN wins" in m.value for m in at.markdown)
+    assert any("What the numbers teach" in h.value for h in at.subheader)
+    crime = next(d.value for d in at.dataframe if "solver: periodic" in d.value.columns)
+    assert crime.loc["data: reflexive", "solver: reflexive"] > 60 and crime.loc["data: reflexive", "solver: periodic"] < 10
+
+
+def test_2d_method_switch_changes_the_table(app_test):
+    at = _open(app_test, TAB_2D, {"db_methods": [d2.NAIVE, d2.TIK_GCV, d2.RL]})
+    df = _table(at)
+    assert list(df.index) == [d2.NAIVE, d2.TIK_GCV, d2.RL]
+    rl30 = df.loc[d2.RL, "PSNR (dB)"]
+    at.slider(key="db_iters").set_value(5).run()
+    assert not at.exception
+    df = _table(at)
+    truth = resize_max(load_sample("Cameraman", 512), 256).astype(np.float64)
+    scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, 0)
+    ref = d2.compare(scene, "reflexive", (d2.RL,), rl_iters=5)[0]
+    assert df.loc[d2.RL, "PSNR (dB)"] == pytest.approx(round(ref.psnr, 2), abs=0.011) and df.loc[d2.RL, "PSNR (dB)"] != rl30
+    at.multiselect(key="db_methods").set_value([d2.WIENER, d2.TIK_DP]).run()
+    assert list(_table(at).index) == [d2.WIENER, d2.TIK_DP]
+    at.selectbox(key="db_solver_bc").set_value("periodic").run()  # the periodic model on reflexive data collapses
+    assert not at.exception
+    assert _table(at).loc[d2.TIK_DP, "PSNR (dB)"] < 8
+
+
+def test_2d_other_settings_and_a_too_small_upload(app_test):
+    at = _open(app_test, TAB_2D, {"db_methods": [d2.TIK_GCV, d2.TSVD, d2.WIENER, d2.RL]})
+    at.selectbox(key="db_psf").set_value("Motion").run()
+    at.slider(key="db_angle").set_value(30).run()
+    at.selectbox(key="db_solver_bc").set_value("zero").run()
+    assert not at.exception and not at.error
+    df = _table(at)
+    assert "PCG (zero)" in df.loc[d2.TIK_GCV, "details"] and "mirror-FFT" in df.loc[d2.TSVD, "details"]
+    buf = io.BytesIO()
+    Image.fromarray((np.random.default_rng(0).random((12, 12)) * 255).astype(np.uint8)).save(buf, format="PNG")
+    at.radio(key="db_img_source").set_value("Upload").run()
+    at.file_uploader(key="db_img_upload").set_value(("tiny.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception
+    assert any("larger than the image" in e.value or "too small" in e.value for e in at.error)
+
+
+def test_1d_tab_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=300)\n"
+        "at.run(); at.switch_page('pages/deblurring.py').run()\n"
+        "assert not at.exception, at.exception\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"
+    )
+    from conftest import ROOT
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.stdout.strip().endswith("NO-TORCH"), out.stdout + out.stderr
