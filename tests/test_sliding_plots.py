@@ -98,7 +98,9 @@ def test_digit_animation_is_light_and_starts_at_the_server_step():
     gaps = np.diff([int(t) for t in stops])
     assert gaps.max() <= 8  # every part of the sweep is reachable from the figure's slider
     play = d["layout"]["updatemenus"][0]["buttons"][0]
-    assert play["args"][1]["frame"]["duration"] == round(100 - 1000 / 60) and play["args"][1]["frame"]["redraw"] is False
+    assert play["args"][0][:2] == ["101", "102"] and play["args"][0][-1] == "100" and len(play["args"][0]) == 784
+    assert play["args"][1]["fromcurrent"] is True
+    assert play["args"][1]["frame"]["duration"] == 75 and play["args"][1]["frame"]["redraw"] is False
     # the static traces show step 100 as it is: cover after A(3, 16)
     assert d["data"][8]["text"][0].startswith("step 101 of 784: A(3, 16)")
     # the input heatmap is sent as uint8
