@@ -63,9 +63,12 @@ def apply_f(a: np.ndarray, b: np.ndarray, kind: str = "gaussian") -> np.ndarray:
     return np.exp(-d2) if kind == "gaussian" else 1.0 / (1.0 + d2)
 
 
-def latent_matrix(n: int, d: int = 2, kind: str = "gaussian", seed: int = 0) -> np.ndarray:
-    """An n × n matrix from the latent variable model X_ij = f(a_i, b_j)."""
+def latent_matrix(n: int, d: int = 2, kind: str = "gaussian", seed: int = 0, sort: bool = False) -> np.ndarray:
+    """An n × n matrix from the latent variable model X_ij = f(a_i, b_j). ``sort`` orders the rows and
+    columns by the first latent coordinate (same singular values, but the smooth structure shows)."""
     a, b = latent_points(n, d, seed)
+    if sort:
+        a, b = a[np.argsort(a[:, 0])], b[np.argsort(b[:, 0])]
     return apply_f(a, b, kind)
 
 
@@ -163,6 +166,21 @@ def jl_bound(n, eps: float) -> np.ndarray:
         raise ValueError(f"The theorem needs 0 < ε < 1, got {eps}.")
     n = np.asarray(n, dtype=np.float64)
     return np.ceil(72.0 * np.log(2.0 * n + 1.0) / eps**2)
+
+
+def jl_crossover(eps: float) -> int:
+    """Smallest n for which the Theorem 1.0 bound ⌈72 log(2n + 1)/ε²⌉ is below n, the trivial rank."""
+    hi = 2
+    while jl_bound(hi, eps) >= hi:
+        hi *= 2
+    lo = hi // 2  # bound(lo) ≥ lo, bound(hi) < hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if jl_bound(mid, eps) < mid:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def fit_log(ns, ranks) -> tuple[float, float]:

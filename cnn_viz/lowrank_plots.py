@@ -18,16 +18,34 @@ RANDOM = "#8e44ad"
 BOUND = "#e67e22"
 
 
-def _lines(fig: go.Figure, title: str | None, height: int, xtitle: str, ytitle: str) -> go.Figure:
-    fig.update_layout(
+def _axis(title: str, log: bool = False, **kw) -> dict:
+    if log:
+        kw = {"type": "log", "exponentformat": "power", **kw}
+    return dict(title=dict(text=title), showgrid=True, gridcolor="#eee", **kw)
+
+
+def _layout(title: str | None, height: int, xaxis: dict, yaxis: dict, hovermode: str = "closest", **extra) -> dict:
+    """One layout dict for a line chart. Figures are built in one go.Figure(data, layout) call: Plotly's
+    update_* / add_vline helpers cost 20-40 ms per figure, too much for a figure redrawn on every slider move."""
+    return dict(
         title=dict(text=title, x=0.02, font=dict(size=16)) if title else None,
         height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=plots.FONT,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), hovermode="x unified",
-        paper_bgcolor="rgba(0,0,0,0)",
+        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), hovermode=hovermode,
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", xaxis=xaxis, yaxis=yaxis, **extra,
     )
-    fig.update_xaxes(title_text=xtitle, showgrid=True, gridcolor="#eee")
-    fig.update_yaxes(title_text=ytitle, showgrid=True, gridcolor="#eee")
-    return fig
+
+
+def _vline(x: float, colour: str, dash: str | None = None, width: float = 2) -> dict:
+    return dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, line=dict(color=colour, width=width, dash=dash))
+
+
+def _hline(y: float, colour: str, dash: str | None = "dash", yref: str = "y") -> dict:
+    return dict(type="line", xref="paper", yref=yref, x0=0, x1=1, y0=y, y1=y, line=dict(color=colour, width=1.5, dash=dash))
+
+
+def _note(text: str, x: float, y: float, xref: str = "x", yref: str = "paper", **kw) -> dict:
+    """An annotation; on a log axis give y as log10 of the value (Plotly's convention for annotations)."""
+    return dict(text=text, x=x, y=y, xref=xref, yref=yref, showarrow=False, **kw)
 
 
 def _image_panels(fig: go.Figure, n: int, height: int) -> go.Figure:
@@ -46,18 +64,18 @@ def spectrum_figure(s: np.ndarray, k: int, title: str | None = None, height: int
     s = np.atleast_2d(np.asarray(s, dtype=np.float64))
     colours = CHANNEL_COLOURS[0] if s.shape[0] == 1 else CHANNEL_COLOURS[1]
     names = ["σᵢ"] if s.shape[0] == 1 else ["σᵢ red", "σᵢ green", "σᵢ blue"]
-    fig = go.Figure()
     i = np.arange(1, s.shape[1] + 1)
-    for c in range(s.shape[0]):
-        pos = np.where(s[c] > 0, s[c], np.nan)
-        fig.add_trace(go.Scatter(x=i, y=pos, mode="lines", name=names[c], line=dict(color=colours[c], width=2),
-                                 hovertemplate="σ_%{x} = %{y:.4g}<extra>" + names[c] + "</extra>"))
+    data = [dict(type="scatter", x=i, y=np.where(s[c] > 0, s[c], np.nan), mode="lines", name=names[c],
+                 line=dict(color=colours[c], width=2), hovertemplate="σ_%{x} = %{y:.4g}<extra>" + names[c] + "</extra>")
+            for c in range(s.shape[0])]
+    shapes, notes = [], []
     if k >= 1:
-        fig.add_vrect(x0=0.5, x1=k + 0.5, fillcolor=KEPT, opacity=0.08, line_width=0)
-        fig.add_vline(x=k + 0.5, line=dict(color=KEPT, width=2), annotation_text=f"k = {k}", annotation_position="top right")
-    _lines(fig, title, height, "index i", "singular value σᵢ (log scale)")
-    fig.update_yaxes(type="log")
-    return fig
+        shapes = [dict(type="rect", xref="x", yref="paper", x0=0.5, x1=k + 0.5, y0=0, y1=1, fillcolor=KEPT, opacity=0.08,
+                       line_width=0), _vline(k + 0.5, KEPT)]
+        notes = [_note(f"k = {k}", k + 0.5, 1, xanchor="left", yanchor="top")]
+    layout = _layout(title, height, _axis("index i"), _axis("singular value σᵢ (log scale)", log=True), "x unified",
+                     shapes=shapes, annotations=notes)
+    return go.Figure(data=data, layout=layout)
 
 
 def error_curve_figure(ks: np.ndarray, errors: np.ndarray, k: int, eps: float | None = None, k_eps: int | None = None,
@@ -65,19 +83,21 @@ def error_curve_figure(ks: np.ndarray, errors: np.ndarray, k: int, eps: float | 
     """Relative Frobenius error of the best rank-k approximation against k, the target ε and the smallest k meeting it."""
     ks = np.asarray(ks)
     err = np.asarray(errors, dtype=np.float64)
-    fig = go.Figure(go.Scatter(x=ks, y=np.where(err > 0, err, np.nan), mode="lines", name="‖A − A_k‖_F / ‖A‖_F",
-                               line=dict(color="#2c3e50", width=2), hovertemplate="k = %{x}: error %{y:.4f}<extra></extra>"))
+    data = [dict(type="scatter", x=ks, y=np.where(err > 0, err, np.nan), mode="lines", name="‖A − A_k‖_F / ‖A‖_F",
+                 line=dict(color="#2c3e50", width=2), hovertemplate="k = %{x}: error %{y:.4f}<extra></extra>")]
     if 0 <= k < len(err):
-        fig.add_trace(go.Scatter(x=[k], y=[err[k] if err[k] > 0 else np.nan], mode="markers", name=f"your k = {k}",
-                                 marker=dict(color=KEPT, size=11), hovertemplate="k = %{x}: error %{y:.4f}<extra></extra>"))
+        data.append(dict(type="scatter", x=[k], y=[err[k] if err[k] > 0 else np.nan], mode="markers", name=f"your k = {k}",
+                         marker=dict(color=KEPT, size=11), hovertemplate="k = %{x}: error %{y:.4f}<extra></extra>"))
+    shapes, notes = [], []
     if eps is not None and eps > 0:
-        fig.add_hline(y=eps, line=dict(color=MUTED, dash="dash"), annotation_text=f"ε = {eps:g}", annotation_position="top right")
+        shapes = [_hline(eps, MUTED)]
+        notes = [_note(f"ε = {eps:g}", 1, float(np.log10(eps)), xref="paper", yref="y", xanchor="right", yanchor="bottom")]
     if k_eps is not None and k_eps < len(err):
-        fig.add_trace(go.Scatter(x=[k_eps], y=[max(err[k_eps], 1e-12)], mode="markers", name=f"smallest k for ε: {k_eps}",
-                                 marker=dict(color=BOUND, size=13, symbol="diamond"), hovertemplate="k = %{x}<extra></extra>"))
-    _lines(fig, title, height, "rank k", "relative error (log scale)")
-    fig.update_yaxes(type="log")
-    return fig
+        data.append(dict(type="scatter", x=[k_eps], y=[max(err[k_eps], 1e-12)], mode="markers", name=f"smallest k for ε: {k_eps}",
+                         marker=dict(color=BOUND, size=13, symbol="diamond"), hovertemplate="k = %{x}<extra></extra>"))
+    layout = _layout(title, height, _axis("rank k"), _axis("relative error (log scale)", log=True), "x unified",
+                     shapes=shapes, annotations=notes)
+    return go.Figure(data=data, layout=layout)
 
 
 def strip_figure(items: list[tuple[int, np.ndarray]], max_side: int = 200, height: int = 230) -> go.Figure:
@@ -104,53 +124,48 @@ def eps_rank_figure(sweep, show_bound: bool = True, title: str | None = None, he
     ns = np.asarray(sweep.ns, dtype=np.float64)
     a, b = sweep.fit()
     grid = np.geomspace(ns.min(), ns.max(), 60)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=ns, y=ns, mode="lines", name="n (full rank)", line=dict(color=MUTED, dash="dot"),
-                             hovertemplate="n = %{x}<extra>full rank</extra>"))
+    data = [dict(type="scatter", x=ns, y=ns, mode="lines", name="n (full rank)", line=dict(color=MUTED, dash="dot"),
+                 hovertemplate="n = %{x}<extra>full rank</extra>")]
     rn = [n for n, r in zip(sweep.ns, sweep.random_max) if r is not None]
     rr = [r for r in sweep.random_max if r is not None]
     if rn:
-        fig.add_trace(go.Scatter(x=rn, y=rr, mode="lines+markers", name="random matrix, max-entry ε-rank",
-                                 line=dict(color=RANDOM, width=2), marker=dict(symbol="square", size=8),
-                                 hovertemplate="n = %{x}: ε-rank %{y}<extra>random</extra>"))
-    fig.add_trace(go.Scatter(x=ns, y=sweep.latent_spectral, mode="lines+markers", name="latent model, spectral ε-rank",
-                             line=dict(color="#16a085", width=2, dash="dash"), marker=dict(size=7),
-                             hovertemplate="n = %{x}: #{σᵢ > ε σ₁} = %{y}<extra>spectral</extra>"))
-    fig.add_trace(go.Scatter(x=ns, y=sweep.latent_max, mode="lines+markers", name="latent model, max-entry ε-rank",
-                             line=dict(color=KEPT, width=3), marker=dict(size=9),
-                             hovertemplate="n = %{x}: ε-rank %{y}<extra>max-entry</extra>"))
-    fig.add_trace(go.Scatter(x=grid, y=a + b * np.log(grid), mode="lines", name=f"fit {a:.1f} + {b:.2f}·ln n",
-                             line=dict(color="#2c3e50", width=1.5, dash="dash"),
-                             hovertemplate="n = %{x:.0f}: fit %{y:.1f}<extra></extra>"))
+        data.append(dict(type="scatter", x=rn, y=rr, mode="lines+markers", name="random matrix, max-entry ε-rank",
+                         line=dict(color=RANDOM, width=2), marker=dict(symbol="square", size=8),
+                         hovertemplate="n = %{x}: ε-rank %{y}<extra>random</extra>"))
+    data += [
+        dict(type="scatter", x=ns, y=sweep.latent_spectral, mode="lines+markers", name="latent model, spectral ε-rank",
+             line=dict(color="#16a085", width=2, dash="dash"), marker=dict(size=7),
+             hovertemplate="n = %{x}: #{σᵢ > ε σ₁} = %{y}<extra>spectral</extra>"),
+        dict(type="scatter", x=ns, y=sweep.latent_max, mode="lines+markers", name="latent model, max-entry ε-rank",
+             line=dict(color=KEPT, width=3), marker=dict(size=9), hovertemplate="n = %{x}: ε-rank %{y}<extra>max-entry</extra>"),
+        dict(type="scatter", x=grid, y=a + b * np.log(grid), mode="lines", name=f"fit {a:.1f} + {b:.2f}·ln n",
+             line=dict(color="#2c3e50", width=1.5, dash="dash"), hovertemplate="n = %{x:.0f}: fit %{y:.1f}<extra></extra>"),
+    ]
     if show_bound:
-        fig.add_trace(go.Scatter(x=grid, y=jl_bound(grid, sweep.eps), mode="lines",
-                                 name="Udell–Townsend bound ⌈72 ln(2n+1)/ε²⌉", line=dict(color=BOUND, width=2),
-                                 hovertemplate="n = %{x:.0f}: bound %{y:,.0f}<extra></extra>"))
-    _lines(fig, title, height, "matrix size n (log scale)", "rank (log scale)")
-    fig.update_xaxes(type="log")
-    fig.update_yaxes(type="log")
-    fig.update_layout(hovermode="closest")
-    return fig
+        data.append(dict(type="scatter", x=grid, y=jl_bound(grid, sweep.eps), mode="lines",
+                         name="Udell–Townsend bound ⌈72 ln(2n+1)/ε²⌉", line=dict(color=BOUND, width=2),
+                         hovertemplate="n = %{x:.0f}: bound %{y:,.0f}<extra></extra>"))
+    layout = _layout(title, height, _axis("matrix size n (log scale)", log=True), _axis("rank (log scale)", log=True))
+    return go.Figure(data=data, layout=layout)
 
 
 def sigma_decay_figure(sweep, title: str | None = None, height: int = 360) -> go.Figure:
     """σᵢ/σ₁ of the largest latent-variable matrix and the largest random matrix, with the ε line."""
-    fig = go.Figure()
+    data = []
     if sweep.random_sigma:
         r = np.asarray(sweep.random_sigma)
-        fig.add_trace(go.Scatter(x=np.arange(1, len(r) + 1), y=np.where(r > 0, r, np.nan), mode="lines",
-                                 name=f"random, n = {sweep.random_sigma_n}", line=dict(color=RANDOM, width=2),
-                                 hovertemplate="σ_%{x}/σ₁ = %{y:.3g}<extra>random</extra>"))
+        data.append(dict(type="scatter", x=np.arange(1, len(r) + 1), y=np.where(r > 0, r, np.nan), mode="lines",
+                         name=f"random, n = {sweep.random_sigma_n}", line=dict(color=RANDOM, width=2),
+                         hovertemplate="σ_%{x}/σ₁ = %{y:.3g}<extra>random</extra>"))
     s = np.asarray(sweep.latent_sigma)
-    fig.add_trace(go.Scatter(x=np.arange(1, len(s) + 1), y=np.where(s > 1e-17, s, np.nan), mode="lines",
-                             name=f"latent model, n = {max(sweep.ns)}", line=dict(color=KEPT, width=2),
-                             hovertemplate="σ_%{x}/σ₁ = %{y:.3g}<extra>latent</extra>"))
-    fig.add_hline(y=sweep.eps, line=dict(color=MUTED, dash="dash"), annotation_text=f"ε = {sweep.eps:g}")
-    _lines(fig, title, height, "index i (log scale)", "σᵢ / σ₁ (log scale)")
-    fig.update_xaxes(type="log")
-    fig.update_yaxes(type="log", range=[-17, 0.3])
-    fig.update_layout(hovermode="closest")
-    return fig
+    data.append(dict(type="scatter", x=np.arange(1, len(s) + 1), y=np.where(s > 1e-17, s, np.nan), mode="lines",
+                     name=f"latent model, n = {max(sweep.ns)}", line=dict(color=KEPT, width=2),
+                     hovertemplate="σ_%{x}/σ₁ = %{y:.3g}<extra>latent</extra>"))
+    layout = _layout(title, height, _axis("index i (log scale)", log=True),
+                     _axis("σᵢ / σ₁ (log scale)", log=True, range=[-17, 0.3]), shapes=[_hline(sweep.eps, MUTED)],
+                     annotations=[_note(f"ε = {sweep.eps:g}", 1, float(np.log10(sweep.eps)), xref="paper", yref="y",
+                                        xanchor="right", yanchor="bottom")])
+    return go.Figure(data=data, layout=layout)
 
 
 def matrix_pair_figure(latent: np.ndarray, random: np.ndarray, height: int = 330) -> go.Figure:
@@ -175,20 +190,19 @@ def eigendigits_figure(components: np.ndarray, ratios: np.ndarray, cols: int = 8
 
 
 def explained_variance_figure(ratios: np.ndarray, k: int | None = None, height: int = 330) -> go.Figure:
-    """Share of the variance per principal component (bars) and cumulated (line)."""
+    """Share of the variance per principal component (bars, left axis) and cumulated (line, right axis)."""
     r = np.asarray(ratios, dtype=np.float64)
     i = np.arange(1, len(r) + 1)
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=i, y=100 * r, name="per component", marker_color="#95a5a6",
-                         hovertemplate="PC%{x}: %{y:.2f}%<extra></extra>"), secondary_y=False)
-    fig.add_trace(go.Scatter(x=i, y=100 * np.cumsum(r), name="cumulative", line=dict(color=KEPT, width=2),
-                             hovertemplate="first %{x}: %{y:.1f}%<extra></extra>"), secondary_y=True)
-    if k:
-        fig.add_vline(x=k + 0.5, line=dict(color=KEPT, dash="dash"), annotation_text=f"k = {k}")
-    _lines(fig, None, height, "principal component", "")
-    fig.update_yaxes(title_text="% of variance", secondary_y=False)
-    fig.update_yaxes(title_text="cumulative %", range=[0, 101], secondary_y=True, showgrid=False)
-    return fig
+    data = [dict(type="bar", x=i, y=100 * r, name="per component", marker_color="#95a5a6",
+                 hovertemplate="PC%{x}: %{y:.2f}%<extra></extra>"),
+            dict(type="scatter", x=i, y=100 * np.cumsum(r), name="cumulative", yaxis="y2", line=dict(color=KEPT, width=2),
+                 hovertemplate="first %{x}: %{y:.1f}%<extra></extra>")]
+    layout = _layout(None, height, _axis("principal component"), _axis("% of variance"),
+                     yaxis2=dict(title=dict(text="cumulative %"), overlaying="y", side="right", range=[0, 101], showgrid=False,
+                                 tickvals=[0, 20, 40, 60, 80, 100]),
+                     shapes=[_vline(k + 0.5, KEPT, "dash")] if k else [],
+                     annotations=[_note(f"k = {k}", k + 0.5, 1, xanchor="left", yanchor="top")] if k else [])
+    return go.Figure(data=data, layout=layout)
 
 
 def digit_pair_figure(original: np.ndarray, approx: np.ndarray, k: int, height: int = 230) -> go.Figure:
@@ -203,46 +217,45 @@ def digit_pair_figure(original: np.ndarray, approx: np.ndarray, k: int, height: 
 # ---------------------------------------------------------------- the CNN
 
 
-def accuracy_rank_figure(sweep, k: int | None = None, points: float = 0.5, title: str | None = None, height: int = 380) -> go.Figure:
-    """Held-out accuracy (left axis) and the layer's parameter count (right axis) against the rank k,
-    with the full model's accuracy, the ``points`` band under it and the smallest k inside the band."""
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=sweep.ranks, y=sweep.accuracy, mode="lines+markers", name="accuracy at rank k",
-                             line=dict(color=KEPT, width=2), marker=dict(size=5),
-                             hovertemplate="k = %{x}: %{y:.1f}%<extra></extra>"), secondary_y=False)
-    fig.add_trace(go.Scatter(x=sweep.ranks, y=sweep.layer_params, mode="lines", name=f"{sweep.layer} parameters",
-                             line=dict(color="#2980b9", width=2, dash="dot"),
-                             hovertemplate="k = %{x}: %{y:,} parameters<extra></extra>"), secondary_y=True)
-    fig.add_hline(y=sweep.full_accuracy, line=dict(color=MUTED, dash="dash"),
-                  annotation_text=f"full {sweep.full_accuracy:.1f}%", annotation_position="bottom right")
-    fig.add_hrect(y0=sweep.full_accuracy - points, y1=sweep.full_accuracy, fillcolor="#2ecc71", opacity=0.15, line_width=0)
+def accuracy_rank_figure(sweep, k: int | None = None, points: float = 0.5, title: str | None = None, height: int = 380,
+                         zoom: float = 8.0) -> go.Figure:
+    """Held-out accuracy (left axis, the top ``zoom`` points of it: lower ranks enter from below) and the
+    layer's parameter count (right axis) against the rank k on a log axis, with the full model's accuracy,
+    the ``points`` band under it and the smallest k inside the band."""
+    data = [dict(type="scatter", x=sweep.ranks, y=sweep.accuracy, mode="lines+markers", name="accuracy at rank k",
+                 line=dict(color=KEPT, width=2), marker=dict(size=5), hovertemplate="k = %{x}: %{y:.1f}%<extra></extra>"),
+            dict(type="scatter", x=sweep.ranks, y=sweep.layer_params, mode="lines", name=f"{sweep.layer} parameters", yaxis="y2",
+                 line=dict(color="#2980b9", width=2, dash="dot"), hovertemplate="k = %{x}: %{y:,} parameters<extra></extra>")]
     kmin = sweep.smallest_within(points)
     if kmin is not None:
         i = int(np.flatnonzero(sweep.ranks == kmin)[0])
-        fig.add_trace(go.Scatter(x=[kmin], y=[sweep.accuracy[i]], mode="markers", name=f"smallest k within {points} points: {kmin}",
-                                 marker=dict(color=BOUND, size=14, symbol="diamond"),
-                                 hovertemplate="k = %{x}: %{y:.1f}%<extra></extra>"), secondary_y=False)
+        data.append(dict(type="scatter", x=[kmin], y=[sweep.accuracy[i]], mode="markers",
+                         name=f"smallest k within {points} points: {kmin}", marker=dict(color=BOUND, size=14, symbol="diamond"),
+                         hovertemplate="k = %{x}: %{y:.1f}%<extra></extra>"))
+    shapes = [dict(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=sweep.full_accuracy - points, y1=sweep.full_accuracy,
+                   fillcolor="#2ecc71", opacity=0.15, line_width=0), _hline(sweep.full_accuracy, MUTED)]
     if k is not None:
-        fig.add_vline(x=k, line=dict(color="#2c3e50", width=1.5))
-    _lines(fig, title, height, "rank k", "")
-    fig.update_yaxes(title_text="held-out accuracy (%)", secondary_y=False)
-    fig.update_yaxes(title_text="parameters of the layer", secondary_y=True, showgrid=False, rangemode="tozero")
-    fig.update_layout(hovermode="closest")
-    return fig
+        shapes.append(_vline(k, "#2c3e50", width=1.5))
+    top = sweep.full_accuracy
+    layout = _layout(title, height, _axis("rank k (log scale)", log=True, exponentformat="none"),
+                     _axis("held-out accuracy (%)", range=[top - zoom, min(100.0, top + 1.0) + 0.2]),
+                     yaxis2=dict(title=dict(text="parameters of the layer"), overlaying="y", side="right", showgrid=False,
+                                 rangemode="tozero"),
+                     shapes=shapes,
+                     annotations=[_note(f"full {sweep.full_accuracy:.1f}%", 1, sweep.full_accuracy, xref="paper", yref="y",
+                                        xanchor="right", yanchor="top")])
+    return go.Figure(data=data, layout=layout)
 
 
 def weight_spectrum_figure(sweeps, height: int = 330) -> go.Figure:
     """Singular values of the trained weight matrices (fc1: 128 × 1568, conv2: 32 × 400), each divided by its largest."""
-    fig = go.Figure()
+    data = []
     for sw, colour in zip(sweeps, (KEPT, "#2980b9")):
         s = np.asarray(sw.singular_values)
-        fig.add_trace(go.Scatter(x=np.arange(1, len(s) + 1), y=s / s[0], mode="lines+markers", name=sw.layer,
-                                 line=dict(color=colour, width=2), marker=dict(size=4),
-                                 hovertemplate="σ_%{x}/σ₁ = %{y:.3f}<extra>" + sw.layer + "</extra>"))
-    _lines(fig, None, height, "index i", "σᵢ / σ₁ (log scale)")
-    fig.update_yaxes(type="log")
-    fig.update_layout(hovermode="closest")
-    return fig
+        data.append(dict(type="scatter", x=np.arange(1, len(s) + 1), y=s / s[0], mode="lines+markers", name=sw.layer,
+                         line=dict(color=colour, width=2), marker=dict(size=4),
+                         hovertemplate="σ_%{x}/σ₁ = %{y:.3f}<extra>" + sw.layer + "</extra>"))
+    return go.Figure(data=data, layout=_layout(None, height, _axis("index i"), _axis("σᵢ / σ₁", range=[0, 1.05])))
 
 
 def flops_figure(sizes, h: int, w: int, height: int = 330) -> go.Figure:
@@ -250,15 +263,12 @@ def flops_figure(sizes, h: int, w: int, height: int = 330) -> go.Figure:
     from .compress import conv_flops
 
     sizes = list(sizes)
-    full = [conv_flops(h, w, s, s, separable=False) for s in sizes]
-    sep = [conv_flops(h, w, s, s, separable=True) for s in sizes]
     labels = [f"{s}×{s}" for s in sizes]
-    fig = go.Figure([
-        go.Bar(x=labels, y=full, name="full kernel: kh·kw per pixel", marker_color="#95a5a6",
-               hovertemplate="%{x}: %{y:,} multiply-adds<extra>full</extra>"),
-        go.Bar(x=labels, y=sep, name="separable: kh + kw per pixel", marker_color=KEPT,
-               hovertemplate="%{x}: %{y:,} multiply-adds<extra>separable</extra>"),
-    ])
-    _lines(fig, None, height, f"kernel size (image {h}×{w})", "multiply-adds")
-    fig.update_layout(barmode="group", hovermode="closest")
-    return fig
+    data = [dict(type="bar", x=labels, y=[conv_flops(h, w, s, s, separable=False) for s in sizes],
+                 name="full kernel: kh·kw per pixel", marker_color="#95a5a6",
+                 hovertemplate="%{x}: %{y:,} multiply-adds<extra>full</extra>"),
+            dict(type="bar", x=labels, y=[conv_flops(h, w, s, s, separable=True) for s in sizes],
+                 name="separable: kh + kw per pixel", marker_color=KEPT,
+                 hovertemplate="%{x}: %{y:,} multiply-adds<extra>separable</extra>")]
+    return go.Figure(data=data, layout=_layout(None, height, _axis(f"kernel size (image {h}×{w})"), _axis("multiply-adds"),
+                                               barmode="group"))

@@ -49,9 +49,9 @@ def rank_explorer(img: np.ndarray, f: lowrank.Factors, name: str) -> None:
     stats = lowrank.rank_stats(img, approx, f, k)
     c = st.columns(5)
     c[0].metric("PSNR", f"{stats.psnr:.2f} dB", help="10·log10(1 / mean squared error), pixel values in [0, 1].")
-    c[1].metric("Relative error ‖A − A_k‖_F / ‖A‖_F", f"{stats.rel_error:.4f}", help="Measured on the pixels of the rank-k image.")
-    c[2].metric("Eckart–Young √(Σᵢ>ₖ σᵢ²) / ‖A‖_F", f"{stats.eckart_young:.4f}",
-                help="Computed from the singular values alone. It equals the measured error: no rank-k matrix does better.")
+    c[1].metric("Measured error", f"{stats.rel_error:.4f}", help="‖A − A_k‖_F / ‖A‖_F, measured on the pixels of the rank-k image.")
+    c[2].metric("Eckart–Young error", f"{stats.eckart_young:.4f}",
+                help="√(Σᵢ>ₖ σᵢ²) / ‖A‖_F, computed from the singular values alone. It equals the measured error: no rank-k matrix does better.")
     c[3].metric("Energy captured", f"{100 * stats.energy:.2f} %", help="Σᵢ≤ₖ σᵢ² / ‖A‖_F²")
     chans = f.channels
     c[4].metric("Numbers stored", f"{stats.stored:,}", f"{stats.compression:.1f}× fewer than {stats.pixels:,}" if stats.compression >= 1
@@ -68,7 +68,9 @@ def rank_explorer(img: np.ndarray, f: lowrank.Factors, name: str) -> None:
         shown = np.clip(approx, 0, 1)
         ui.plot(plots.image_figure(shown, title=f"Rank-{k} image", height=420), key="lr_approx")
         st.caption("The rank-k image, clipped to [0, 1] for display (the numbers above use the unclipped matrix).")
-        ui.download_png(shown, f"rank{k}_{_stem(name)}.png", "Download the rank-k image", key="lr_dl_approx")
+        # The PNG is encoded only when clicked (a callable), not on every slider move.
+        st.download_button("Download the rank-k image", lambda: images.to_png_bytes(shown), file_name=f"rank{k}_{_stem(name)}.png",
+                           mime="image/png", key="lr_dl_approx", icon="⬇️")
     with c2:
         err = lp.error_image(img, approx)
         ui.plot(plots.signed_map_figure(err, title="Error A − A_k", height=420), key="lr_err")
@@ -180,7 +182,7 @@ def live_sweep(kind: str, d: int, eps: float, n_max: int) -> dict:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def small_pair(kind: str, d: int) -> tuple[np.ndarray, np.ndarray]:
-    return latent.latent_matrix(200, d, kind), latent.random_matrix(200)
+    return latent.latent_matrix(200, d, kind, sort=True), latent.random_matrix(200)
 
 
 @st.cache_data(show_spinner="Principal components of 4,000 digits…")
@@ -230,11 +232,11 @@ if tab_why.open:
     c = st.columns(4)
     c[0].metric(f"ε-rank at n = {sweep.ns[0]} → {sweep.ns[-1]}", f"{sweep.latent_max[0]} → {sweep.latent_max[-1]}",
                 help="Smallest k whose truncated SVD matches every entry to within ε (max-entry sense).")
-    c[1].metric("Fit a + b·ln n", f"{a:.1f} + {b:.2f}·ln n", help="Least squares over the measured sizes.")
+    c[1].metric("Growth per ×e in n", f"+{b:.2f}", help=f"Slope b of the least-squares fit ε-rank ≈ a + b·ln n = {a:.1f} + {b:.2f}·ln n: multiplying n by e ≈ 2.7 adds b to the rank.")
     if rn:
-        c[2].metric(f"Random matrix, n = {rn[-1][0]}", f"{rn[-1][1]:,} ({rn[-1][1] / rn[-1][0]:.0%} of n)",
-                    help="The same ε-rank for independent uniform entries: almost full rank.")
-    c[3].metric(f"Udell–Townsend bound at n = {sweep.ns[-1]}", f"{bound[-1]:,.0f}", help="⌈72 ln(2n + 1)/ε²⌉")
+        c[2].metric(f"Random matrix, n = {rn[-1][0]}", f"{rn[-1][1]:,}", f"{rn[-1][1] / rn[-1][0]:.0%} of n", delta_color="off",
+                    help="The same max-entry ε-rank for independent uniform entries in [0, 1]: almost full rank.")
+    c[3].metric(f"JL bound, n = {sweep.ns[-1]}", f"{bound[-1]:,.0f}", help="Udell & Townsend, Theorem 1.0: ⌈72 ln(2n + 1)/ε²⌉")
     ui.plot(lp.eps_rank_figure(sweep, title=f"ε-rank of exp-type latent matrices, d = {sweep.d}, ε = {sweep.eps:g}"
                                if sweep.kind != "abs difference" else f"ε-rank, f = Σ|a − b|, d = {sweep.d}, ε = {sweep.eps:g}"),
             key="lr_epsrank")
@@ -256,18 +258,20 @@ if tab_why.open:
         "The log comes from *how many* points there are, not from their dimension."
     )
     st.markdown("**Theorem 1.0** (Udell & Townsend 2019), as the paper states it:")
-    st.latex(r"X\in\mathbb{R}^{m\times n},\ m\ge n,\ 0<\varepsilon<1:\quad "
-             r"\operatorname{rank}_{\varepsilon\|X\|_2}(X)\le r=\Big\lceil \frac{72\log(2n+1)}{\varepsilon^2}\Big\rceil,"
-             r"\qquad \operatorname{rank}_\varepsilon(X)=\min\{\operatorname{rank}(Y):\|X-Y\|_{\max}\le\varepsilon\}")
+    st.latex(r"X\in\mathbb{R}^{m\times n},\ m\ge n,\ 0<\varepsilon<1:\qquad "
+             r"\operatorname{rank}_{\varepsilon\|X\|_2}(X)\le r=\Big\lceil \frac{72\log(2n+1)}{\varepsilon^2}\Big\rceil")
+    st.latex(r"\text{where}\quad \operatorname{rank}_\varepsilon(X)=\min\{\operatorname{rank}(Y):\ \|X-Y\|_{\max}\le\varepsilon\},"
+             r"\qquad \|Z\|_{\max}=\max_{i,j}|Z_{ij}|")
     i_last = len(sweep.ns) - 1
     tol = sweep.eps * sweep.latent_norm2[i_last]
     st.markdown(
         f"**How loose it is here.** At n = {sweep.ns[i_last]:,} and ε = {sweep.eps:g} the bound is "
         f"r = {bound[i_last]:,.0f}, which is {bound[i_last] / sweep.ns[i_last]:,.0f} times the size of the matrix "
-        f"itself, while the measured ε-rank is {sweep.latent_max[i_last]}. Worse, it only promises an entrywise error of "
+        f"itself (even at ε = 0.1 it would be {latent.jl_bound(sweep.ns[i_last], 0.1):,.0f}), while the measured ε-rank is "
+        f"{sweep.latent_max[i_last]}. Worse, it only promises an entrywise error of "
         f"ε‖X‖₂ = {tol:,.1f} here (‖X‖₂ = σ₁ = {sweep.latent_norm2[i_last]:,.0f} grows with n), and at that tolerance "
         f"the measured rank is {sweep.latent_rel_max[i_last]}. The constant 72 and the 1/ε² make the bound useless "
-        "at classroom sizes: it beats the trivial rank n only once n is in the hundreds of millions for ε = 0.01."
+        f"at classroom sizes: for ε = {sweep.eps:g} it beats the trivial rank n only from n = {latent.jl_crossover(sweep.eps):,} on."
     )
     st.markdown(
         "**Why it still matters.** It holds for *every* matrix, with no assumption on how its singular values decay, "
@@ -294,8 +298,8 @@ if tab_why.open:
     with c1:
         lat, rnd = small_pair(sweep.kind, sweep.d)
         ui.plot(lp.matrix_pair_figure(lat, rnd), key="lr_pair")
-        st.caption("n = 200. Left: Xᵢⱼ = f(aᵢ, bⱼ) for random latent points (unsorted, so it looks noisy too). "
-                   "Right: independent random entries. By eye they are alike; their singular values are not.")
+        st.caption("n = 200. Left: Xᵢⱼ = f(aᵢ, bⱼ), rows and columns ordered by the first latent coordinate so the "
+                   "smooth structure shows (reordering does not change the rank). Right: independent random entries.")
     with c2:
         ui.plot(lp.sigma_decay_figure(sweep, "Singular values divided by σ₁"), key="lr_sigma")
         st.caption("The latent matrix's σᵢ/σ₁ fall geometrically below ε after a few dozen terms; the random matrix's "
@@ -382,12 +386,14 @@ if tab_cnn.open:
                 m[1].metric(f"{layer} parameters", f"{sw.layer_params[i]:,}", f"{sw.full_layer_params / sw.layer_params[i]:.1f}× fewer"
                             if sw.layer_params[i] < sw.full_layer_params else f"{sw.layer_params[i] / sw.full_layer_params:.2f}× more",
                             delta_color="normal" if sw.layer_params[i] < sw.full_layer_params else "inverse")
-                m[2].metric("Smallest k within 0.5 points", str(kmin) if kmin else "none")
+                m[2].metric("Smallest good k", str(kmin) if kmin else "none",
+                            help="The smallest rank whose accuracy is within 0.5 percentage points of the full model.")
                 ui.plot(lp.accuracy_rank_figure(sw, k, 0.5, f"{layer}: accuracy and size against the rank"), key=f"lr_cnn_{layer}")
                 shape = "128 × 1568" if layer == "fc1" else "32 × 400"
                 st.caption(
-                    f"{layer} as a {shape} matrix, truncated to rank k = 1 … {full}; accuracy on the {len(held_out):,} "
-                    f"held-out digits (full model {sw.full_accuracy:.1f}%, green band: within 0.5 points). "
+                    f"{layer} as a {shape} matrix, truncated to rank k = 1 … {full} (log axis); accuracy on the {len(held_out):,} "
+                    f"held-out digits (full model {sw.full_accuracy:.1f}%, green band: within 0.5 points; the axis shows the top "
+                    f"8 points, rank 1 is at {sw.accuracy[0]:.0f}%). "
                     f"The smallest k inside the band is {kmin}: {sw.layer_params[kmin - 1]:,} parameters instead of "
                     f"{sw.full_layer_params:,} ({sw.full_layer_params / sw.layer_params[kmin - 1]:.1f}× fewer), the whole "
                     f"model {sw.model_params[kmin - 1]:,} instead of {sw.full_model_params:,}." if kmin else
@@ -411,8 +417,9 @@ if tab_cnn.open:
         cols = st.columns(len(cases))
         for col, case in zip(cols, cases):
             with col:
-                ui.plot(plots.kernel_figure(case.kernel, title=case.name, height=230), key=f"lr_sep_k_{case.name}")
-                sv = ", ".join(f"{v:.3g}" for v in case.singular_values)
+                ui.plot(plots.kernel_figure(case.kernel, title=case.name, height=260, decimals=2), key=f"lr_sep_k_{case.name}")
+                top = float(case.singular_values[0])
+                sv = ", ".join(f"{v:.3g}" if v > 1e-12 * top else "0" for v in case.singular_values)
                 if case.rank == 1:
                     ui.plot(plots.separable_figure(case.column, case.row), key=f"lr_sep_f_{case.name}")
                     diff = compress.separable_error(cam, case.kernel, case.column, case.row)
@@ -427,7 +434,7 @@ if tab_cnn.open:
         with c2:
             full5 = compress.conv_flops(512, 512, 5, 5, separable=False)
             sep5 = compress.conv_flops(512, 512, 5, 5, separable=True)
-            st.metric("5 × 5 Gaussian on 512 × 512", f"{sep5 / 1e6:.2f} M multiply-adds", f"{full5 / sep5:.1f}× fewer than {full5 / 1e6:.2f} M")
+            st.metric("Multiply-adds, 5 × 5 Gaussian, 512 × 512", f"{sep5 / 1e6:.2f} M", f"{full5 / sep5:.1f}× fewer than {full5 / 1e6:.2f} M")
             e1 = compress.rank1_energy(model.conv1)
             st.caption(
                 "Multiply-adds of a 'same' convolution of a 512 × 512 image: kh·kw per pixel for the full kernel, "

@@ -27,6 +27,9 @@ def test_latent_matrix_is_f_of_the_latent_points():
     np.testing.assert_allclose(latent.apply_f(a, b, "exp inner product"), np.exp(a @ b.T))
     np.testing.assert_allclose(latent.apply_f(a, b, "abs difference")[3, 7], np.abs(a[3] - b[7]).sum())
     np.testing.assert_array_equal(latent.latent_matrix(30, 3, "gaussian", seed=4), x)
+    xs = latent.latent_matrix(30, 3, "gaussian", seed=4, sort=True)  # rows and columns reordered
+    np.testing.assert_allclose(np.sort(xs.ravel()), np.sort(x.ravel()))
+    np.testing.assert_allclose(np.linalg.svd(xs, compute_uv=False), np.linalg.svd(x, compute_uv=False), rtol=1e-10, atol=1e-14)
 
 
 @pytest.mark.parametrize("kind,d,eps", [("gaussian", 2, 0.01), ("gaussian", 3, 0.01), ("inverse quadratic", 2, 0.001),
@@ -76,6 +79,9 @@ def test_johnson_lindenstrauss_bound_formula():
     assert 30_000 < latent.jl_bound(1000, 0.1) < 70_000  # "tens of thousands for n in the thousands" (ε = 0.1)
     with pytest.raises(ValueError):
         latent.jl_bound(100, 1.0)
+    for eps in (0.5, 0.1, 0.01):
+        n = latent.jl_crossover(eps)
+        assert 72 * math.log(2 * n + 1) / eps**2 < n and math.ceil(72 * math.log(2 * n - 1) / eps**2) >= n - 1
 
 
 def test_theorem_holds_for_measured_matrices():

@@ -1,0 +1,93 @@
+"""The low-rank page in Chromium: moving the rank slider with the keyboard changes the numbers, and the
+measured error keeps agreeing with the Eckart–Young value; the Udell–Townsend part shows the shipped sweep."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import OUTPUT, ROOT, assert_no_exception, wait_idle
+
+from cnn_viz import images, lowrank
+
+PSNR = "PSNR"
+MEASURED = "Measured error"
+EY = "Eckart–Young error"
+SLIDER = ".st-key-lr_k input[type=range]"  # the rank slider (react-aria keeps a real range input)
+
+
+def _goto(page, app_url):
+    """Open the home page first: on a fresh server a first deep link to /low_rank runs the page file on its
+    own (Streamlit's legacy pages/ discovery, without app.py's navigation and wide layout)."""
+    page.goto(app_url)
+    page.get_by_text("The pages").wait_for()
+    page.goto(app_url + "/low_rank")
+
+
+def _metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def _slider_value(page) -> int:
+    return int(float(page.locator(SLIDER).first.input_value()))
+
+
+@pytest.mark.browser
+def test_rank_slider_moves_and_the_numbers_follow(page, app_url):
+    _goto(page, app_url)
+    page.get_by_text("Ranks 1, 2, 5, 10, 20, 50 side by side").wait_for()
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.locator("[data-testid=stSidebarNav] a").filter(has_text="Low rank").count() == 1
+    k0 = _slider_value(page)
+    psnr0 = _metric(page, PSNR)
+    assert k0 == 20 and _metric(page, MEASURED) == _metric(page, EY)
+
+    page.locator(SLIDER).first.focus()
+    for _ in range(3):  # 20 → 23 one step at a time: every press is a (fragment) rerun
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(150)
+    page.wait_for_timeout(500)
+    wait_idle(page)
+    assert_no_exception(page)
+    k1 = _slider_value(page)
+    assert k1 == 23
+    psnr1 = _metric(page, PSNR)
+    assert psnr1 != psnr0
+    cam = images.load_sample("Cameraman")
+    f = lowrank.image_svd(cam)
+    stats = lowrank.rank_stats(cam, lowrank.rebuild(f, k1), f, k1)
+    assert psnr1 == f"{stats.psnr:.2f} dB"
+    assert _metric(page, MEASURED) == _metric(page, EY) == f"{stats.eckart_young:.4f}"
+    assert _metric(page, "Numbers stored") == f"{k1 * 1025:,}"
+    assert "lr_k=23" in page.url  # the rank lives in the address bar: a bookmarkable demo
+    page.screenshot(path=str(OUTPUT / "low_rank_images_k23.png"), full_page=True)
+
+    page.keyboard.press("End")  # one jump to full rank: the image is rebuilt exactly
+    page.wait_for_timeout(500)
+    wait_idle(page)
+    assert _slider_value(page) == 512
+    assert float(_metric(page, PSNR).split()[0]) > 90 and _metric(page, EY) == "0.0000"
+    page.keyboard.press("Home")
+    page.wait_for_timeout(500)
+    wait_idle(page)
+    assert _slider_value(page) == 1
+    assert float(_metric(page, PSNR).split()[0]) < float(psnr0.split()[0])
+    assert_no_exception(page)
+
+
+@pytest.mark.browser
+def test_why_low_rank_tab_shows_the_measured_eps_ranks(page, app_url):
+    _goto(page, app_url)
+    wait_idle(page)
+    page.get_by_role("tab", name="Why low rank").click()
+    page.get_by_text("The Johnson–Lindenstrauss step").wait_for()
+    wait_idle(page)
+    assert_no_exception(page)
+    shipped = json.loads((ROOT / "assets" / "lowrank_sweep.json").read_text())["sweeps"][0]
+    value = _metric(page, "ε-rank at n = 100 → 4000")
+    assert re.sub(r"\s+", " ", value) == f"{shipped['latent_max'][0]} → {shipped['latent_max'][-1]}"
+    assert page.locator(".st-key-lr_epsrank .js-plotly-plot").count() == 1
+    page.screenshot(path=str(OUTPUT / "low_rank_why.png"), full_page=True)
