@@ -135,7 +135,7 @@ def train(
             loss.backward()
             opt.step()
             sched.step()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += loss.item() * len(idx)
             right += int((logits.argmax(1) == y_all[idx]).sum())
             done += 1
             if on_batch:

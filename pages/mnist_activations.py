@@ -167,7 +167,7 @@ tabs = st.tabs(["Layer by layer", "Learned filters", "Figure 5: patches", "Salie
 with tabs[0]:
     if tabs[0].open:
         st.markdown("Every intermediate of the forward pass, in order. Each tile is one feature map; red is positive, "
-                    "blue negative, white zero. Click a tile to see it large with the kernel that made it.")
+                    "blue negative, white zero. Click a map's number (top left of its tile) to see it large with the kernel that made it.")
         shown = st.pills("Layers to show", MAP_LAYERS, selection_mode="multi", default=MAP_LAYERS, key="mn_layers")
         for name in [n for n in MAP_LAYERS if n in (shown or [])]:
             a = acts[name]

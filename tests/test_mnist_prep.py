@@ -143,3 +143,29 @@ def test_gallery_has_three_of_each_class_with_the_demo_seven():
     g = mnist.gallery(held)
     assert len(g) == 30 and list(held.labels[g]) == [c for c in range(10) for _ in range(3)]
     assert held.rows[g[21]] == mnist.DIGIT_7_ROW
+
+
+def _write_idx(path: Path, arr: np.ndarray) -> None:
+    import struct
+
+    magic = 0x0800 | arr.ndim  # unsigned bytes
+    path.write_bytes(struct.pack(">I", magic) + struct.pack(">" + "I" * arr.ndim, *arr.shape) + arr.astype(np.uint8).tobytes())
+
+
+def test_torchvision_path_reads_the_cache_folder(tmp_path):
+    """With MNIST's files in the cache folder, load_mnist goes through torchvision (no network needed)."""
+    pytest.importorskip("torchvision")
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    tr_img, tr_lab = rng.integers(0, 256, (12, 28, 28)), np.arange(12) % 10
+    te_img, te_lab = rng.integers(0, 256, (5, 28, 28)), np.arange(5)
+    _write_idx(raw / "train-images-idx3-ubyte", tr_img)
+    _write_idx(raw / "train-labels-idx1-ubyte", tr_lab)
+    _write_idx(raw / "t10k-images-idx3-ubyte", te_img)
+    _write_idx(raw / "t10k-labels-idx1-ubyte", te_lab)
+    d = mnist.load_mnist("torchvision", root=tmp_path, download=False)
+    assert d.source == "torchvision-train"
+    assert np.array_equal(d.images, tr_img) and np.array_equal(d.labels, tr_lab)
+    train, test = mnist.load_split("torchvision", root=tmp_path, download=False)
+    assert np.array_equal(test.images, te_img) and test.source == "torchvision-test" and len(train) == 12
