@@ -16,9 +16,7 @@ Median of --repeat runs, milliseconds.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from cnn_viz import images, lowrank, plots  # noqa: E402
 from cnn_viz import lowrank_plots as lp  # noqa: E402
-
-
-def median_ms(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
+from bench_conv import median_ms  # noqa: E402  (this folder is on the path when run as a script)
 
 
 def test_images() -> dict[str, np.ndarray]:
