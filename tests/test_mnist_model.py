@@ -108,7 +108,7 @@ def test_conv1_entry_is_the_report_dot_product(shipped, split):
     img = split[1].images[3].astype(np.float64) / 255
     acts = model.activations(shipped, img.astype(np.float32))
     k = shipped.conv1.weight.detach().numpy()[5, 0].astype(np.float64)
-    b = float(shipped.conv1.bias[5])
+    b = float(shipped.conv1.bias.detach()[5])
     padded = np.pad(img, 2)
     for i, j in [(0, 0), (10, 13), (27, 27), (14, 5)]:
         expect = float((padded[i:i + 5, j:j + 5] * k).sum() + b)
