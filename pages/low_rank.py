@@ -192,6 +192,23 @@ def digit_pca():
     return lowrank.pca(x, 64), x[:200]
 
 
+@st.fragment
+def pca_explorer(p: lowrank.PCA, digits: np.ndarray) -> None:
+    """The k slider and the digit picker rerun only this part."""
+    c1, c2 = st.columns([3, 2])
+    cum = p.cumulative_ratio
+    with c1:
+        kd = st.slider("Components k", 1, p.components.shape[0], 20, key="lr_pca_k")
+        ui.plot(lp.explained_variance_figure(p.explained_ratio, kd), key="lr_explained")
+        st.caption(f"The first 10 components explain {100 * cum[9]:.1f}% of the variance, the first 50 "
+                   f"{100 * cum[49]:.1f}%: the digits are close to a low-dimensional subspace of the 784 pixels.")
+    with c2:
+        which = st.number_input("Digit (row of the training set)", 0, len(digits) - 1, 0, key="lr_pca_digit")
+        rec = lowrank.pca_reconstruct(p, digits[int(which)], kd)
+        ui.plot(lp.digit_pair_figure(digits[int(which)], rec, kd), key="lr_digit_pair")
+        st.caption(f"The digit rebuilt from the mean digit plus its coordinates along the first {kd} eigendigits.")
+
+
 DEFAULT_SWEEP = {"kind": "gaussian", "d": 2, "eps": 0.01, "n_max": 4000}
 
 if tab_why.open:
@@ -327,18 +344,7 @@ if tab_why.open:
         ui.plot(lp.eigendigits_figure(p.components[:16], p.explained_ratio[:16]), key="lr_eigendigits")
         st.caption("The first 16 principal directions of the digits (red positive, blue negative, each on its own scale). "
                    "The first ones are broad strokes shared by many digits; later ones add finer detail.")
-        c1, c2 = st.columns([3, 2])
-        cum = p.cumulative_ratio
-        with c1:
-            kd = st.slider("Components k", 1, p.components.shape[0], 20, key="lr_pca_k")
-            ui.plot(lp.explained_variance_figure(p.explained_ratio, kd), key="lr_explained")
-            st.caption(f"The first 10 components explain {100 * cum[9]:.1f}% of the variance, the first 50 "
-                       f"{100 * cum[49]:.1f}%: the digits are close to a low-dimensional subspace of the 784 pixels.")
-        with c2:
-            which = st.number_input("Digit (row of the training set)", 0, len(digits) - 1, 0, key="lr_pca_digit")
-            rec = lowrank.pca_reconstruct(p, digits[int(which)], kd)
-            ui.plot(lp.digit_pair_figure(digits[int(which)], rec, kd), key="lr_digit_pair")
-            st.caption(f"The digit rebuilt from the mean digit plus its coordinates along the first {kd} eigendigits.")
+        pca_explorer(p, digits)
 
 
 # ---------------------------------------------------------------------------------------- the CNN
@@ -350,6 +356,47 @@ def cnn_sweep(layer: str, weights_stamp: str, _model, _images, _labels):
     from cnn_viz import compress
 
     return compress.rank_sweep(_model, _images, _labels, layer)
+
+
+@st.fragment
+def layer_panel(sw, n_digits: int) -> None:
+    """One layer's rank slider, numbers and curve: moving the slider reruns only this part."""
+    layer = sw.layer
+    full = int(sw.ranks[-1])
+    kmin = sw.smallest_within(0.5)
+    k = st.slider(f"Inspect rank k of {layer}", 1, full, kmin or full, key=f"lr_cnn_k_{layer}")
+    i = k - 1
+    m = st.columns(3)
+    m[0].metric(f"Accuracy at k = {k}", f"{sw.accuracy[i]:.1f}%", f"{sw.accuracy[i] - sw.full_accuracy:+.1f} points")
+    fewer = sw.layer_params[i] < sw.full_layer_params
+    m[1].metric(f"{layer} parameters", f"{sw.layer_params[i]:,}",
+                f"{sw.full_layer_params / sw.layer_params[i]:.1f}× fewer" if fewer else f"{sw.layer_params[i] / sw.full_layer_params:.2f}× more",
+                delta_color="normal" if fewer else "inverse")
+    m[2].metric("Smallest good k", str(kmin) if kmin else "none",
+                help="The smallest rank whose accuracy is within 0.5 percentage points of the full model.")
+    ui.plot(lp.accuracy_rank_figure(sw, k, 0.5, f"{layer}: accuracy and size against the rank"), key=f"lr_cnn_{layer}")
+    shape = "128 × 1568" if layer == "fc1" else "32 × 400"
+    st.caption(
+        f"{layer} as a {shape} matrix, truncated to rank k = 1 … {full} (log axis); accuracy on the {n_digits:,} "
+        f"held-out digits (full model {sw.full_accuracy:.1f}%, green band: within 0.5 points; the axis shows the top "
+        f"8 points, rank 1 is at {sw.accuracy[0]:.0f}%). "
+        + (f"The smallest k inside the band is {kmin}: {sw.layer_params[kmin - 1]:,} parameters instead of "
+           f"{sw.full_layer_params:,} ({sw.full_layer_params / sw.layer_params[kmin - 1]:.1f}× fewer), the whole "
+           f"model {sw.model_params[kmin - 1]:,} instead of {sw.full_model_params:,}." if kmin else
+           f"No rank reaches within 0.5 points of the full model ({sw.full_accuracy:.1f}%).")
+    )
+    ui.download_csv(np.column_stack([sw.ranks, sw.accuracy, sw.layer_params, sw.model_params]),
+                    f"{layer}_rank_sweep.csv", "Download the curve (k, accuracy %, layer, model parameters)", key=f"lr_dl_{layer}")
+
+
+@st.cache_data(show_spinner=False)
+def separable_checks():
+    """The separable presets and, for the rank-1 ones, max |two 1-D passes − full 2-D convolution| on the cameraman."""
+    from cnn_viz import compress
+
+    cam = ui.load_sample("Cameraman")
+    cases = compress.separable_cases()
+    return [(c, compress.separable_error(cam, c.kernel, c.column, c.row) if c.rank == 1 else None) for c in cases]
 
 
 if tab_cnn.open:
@@ -375,54 +422,27 @@ if tab_cnn.open:
             sweeps[layer] = cnn_sweep(layer, stamp, model, held_out.images, held_out.labels)
         cols = st.columns(2)
         for col, layer in zip(cols, ("fc1", "conv2")):
-            sw = sweeps[layer]
             with col:
-                full = int(sw.ranks[-1])
-                kmin = sw.smallest_within(0.5)
-                k = st.slider(f"Inspect rank k of {layer}", 1, full, kmin or full, key=f"lr_cnn_k_{layer}")
-                i = k - 1
-                m = st.columns(3)
-                m[0].metric(f"Accuracy at k = {k}", f"{sw.accuracy[i]:.1f}%", f"{sw.accuracy[i] - sw.full_accuracy:+.1f} points")
-                m[1].metric(f"{layer} parameters", f"{sw.layer_params[i]:,}", f"{sw.full_layer_params / sw.layer_params[i]:.1f}× fewer"
-                            if sw.layer_params[i] < sw.full_layer_params else f"{sw.layer_params[i] / sw.full_layer_params:.2f}× more",
-                            delta_color="normal" if sw.layer_params[i] < sw.full_layer_params else "inverse")
-                m[2].metric("Smallest good k", str(kmin) if kmin else "none",
-                            help="The smallest rank whose accuracy is within 0.5 percentage points of the full model.")
-                ui.plot(lp.accuracy_rank_figure(sw, k, 0.5, f"{layer}: accuracy and size against the rank"), key=f"lr_cnn_{layer}")
-                shape = "128 × 1568" if layer == "fc1" else "32 × 400"
-                st.caption(
-                    f"{layer} as a {shape} matrix, truncated to rank k = 1 … {full} (log axis); accuracy on the {len(held_out):,} "
-                    f"held-out digits (full model {sw.full_accuracy:.1f}%, green band: within 0.5 points; the axis shows the top "
-                    f"8 points, rank 1 is at {sw.accuracy[0]:.0f}%). "
-                    f"The smallest k inside the band is {kmin}: {sw.layer_params[kmin - 1]:,} parameters instead of "
-                    f"{sw.full_layer_params:,} ({sw.full_layer_params / sw.layer_params[kmin - 1]:.1f}× fewer), the whole "
-                    f"model {sw.model_params[kmin - 1]:,} instead of {sw.full_model_params:,}." if kmin else
-                    f"No rank reaches within 0.5 points of the full model ({sw.full_accuracy:.1f}%)."
-                )
-                ui.download_csv(np.column_stack([sw.ranks, sw.accuracy, sw.layer_params, sw.model_params]),
-                                f"{layer}_rank_sweep.csv", "Download the curve (k, accuracy %, layer, model parameters)",
-                                key=f"lr_dl_{layer}")
+                layer_panel(sweeps[layer], len(held_out))
         ui.plot(lp.weight_spectrum_figure([sweeps["fc1"], sweeps["conv2"]]), key="lr_wspec")
         st.caption("Singular values of the two trained weight matrices, each divided by its largest. A few directions "
-                   "carry most of the weight, which is why a small rank keeps the accuracy; fine-tuning the thin layers "
-                   "for an epoch would recover most of what a smaller rank loses.")
+                   "carry most of the weight, which is why a small rank keeps most of the accuracy without any retraining "
+                   "(retraining the two thin layers, not done here, can win back part of what a smaller rank loses).")
 
         st.subheader("Separable kernels: rank 1 convolutions")
         st.markdown(
             "A kernel of rank 1 is an outer product K = c rᵀ of a column and a row. Sliding it over an image is the "
             "same as sliding the column down and then the row across: kh + kw multiplications per pixel instead of kh·kw."
         )
-        cam = ui.load_sample("Cameraman")
-        cases = compress.separable_cases()
-        cols = st.columns(len(cases))
-        for col, case in zip(cols, cases):
+        checks = separable_checks()
+        cols = st.columns(len(checks))
+        for col, (case, diff) in zip(cols, checks):
             with col:
                 ui.plot(plots.kernel_figure(case.kernel, title=case.name, height=260, decimals=2), key=f"lr_sep_k_{case.name}")
                 top = float(case.singular_values[0])
                 sv = ", ".join(f"{v:.3g}" if v > 1e-12 * top else "0" for v in case.singular_values)
                 if case.rank == 1:
                     ui.plot(plots.separable_figure(case.column, case.row), key=f"lr_sep_f_{case.name}")
-                    diff = compress.separable_error(cam, case.kernel, case.column, case.row)
                     st.caption(f"Rank 1 (σ = {sv}): K = c rᵀ. On the 512×512 cameraman the two 1-D passes match the "
                                f"full 2-D convolution to {diff:.1e}.")
                 else:
@@ -438,7 +458,8 @@ if tab_cnn.open:
             e1 = compress.rank1_energy(model.conv1)
             st.caption(
                 "Multiply-adds of a 'same' convolution of a 512 × 512 image: kh·kw per pixel for the full kernel, "
-                f"kh + kw for the two passes; the saving grows with the size (15 × 15: {15 * 15 / 30:.1f}×). "
+                f"kh + kw for the two passes; the saving grows with the size (15 × 15: "
+                f"{compress.conv_flops(512, 512, 15, 15, False) / compress.conv_flops(512, 512, 15, 15, True):.1f}×). "
                 f"The network's own learned 5 × 5 conv1 kernels are not separable: their first singular value holds "
                 f"on average {100 * e1.mean():.0f}% of their energy (from {100 * e1.min():.0f}% to {100 * e1.max():.0f}%)."
             )
