@@ -63,7 +63,7 @@ def drawn_signal(n: int) -> np.ndarray:
         st.warning("The drawing canvas is not available here; using the smooth bump.")
         return deblur1d.test_signal("Smooth bump", n)
     st.markdown("**Draw the true signal f(t)** (left = t = 0, right = t = 1, top = 1, bottom = 0):")
-    res = st_canvas(stroke_width=4, stroke_color="#222222", background_color="#ffffff", height=180, width=640,
+    res = st_canvas(stroke_width=4, stroke_color="#222222", background_color="#ffffff", height=180, width=640, return_image_data=True,
                     drawing_mode="freedraw", key="db1_canvas", update_streamlit=True)
     data = getattr(res, "image_data", None)
     try:
@@ -169,18 +169,19 @@ def scene_for(img: np.ndarray, psf: np.ndarray, bc: str, noise: float, seed: int
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def run_compare(scene: d2.Scene, solver_bc: str, methods: tuple, lam: float, iters: int, cnn_stamp: str, _cnn=None):
-    return d2.compare(scene, solver_bc, methods, lam, iters, _cnn)
+def run_compare(scene: d2.Scene, solver_bc: str, methods: tuple, lam: float, iters: int, cnn_stamp: str,
+                solver_psf: np.ndarray, noise: float | None, _cnn=None):
+    return d2.compare(scene, solver_bc, methods, lam, iters, _cnn, solver_psf, noise)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def sweep_for(scene: d2.Scene, solver_bc: str) -> dict:
-    return d2.lambda_sweep(scene, solver_bc)
+def sweep_for(scene: d2.Scene, solver_bc: str, solver_psf: np.ndarray, noise: float | None) -> dict:
+    return d2.lambda_sweep(scene, solver_bc, solver_psf=solver_psf, noise=noise)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def rl_for(scene: d2.Scene, iters: int) -> dict:
-    return d2.rl_curves(scene, iters=iters)
+def rl_for(scene: d2.Scene, iters: int, solver_psf: np.ndarray) -> dict:
+    return d2.rl_curves(scene, iters=iters, solver_psf=solver_psf)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -279,24 +280,24 @@ def retrain_panel() -> None:
         st.rerun()
 
 
-def psf_controls() -> tuple[np.ndarray | None, str, tuple]:
-    kind = st.selectbox("Blur (PSF)", d2.PSF_KINDS, key="db_psf", bind="query-params")
+def psf_controls(prefix: str = "db", label: str = "Blur (PSF)") -> tuple[np.ndarray | None, str, tuple]:
+    kind = st.selectbox(label, d2.PSF_KINDS, key=f"{prefix}_psf", bind="query-params")
     angle = 0.0
     if kind == "Gaussian":
-        size = st.slider("Gaussian σ (pixels)", 0.5, 5.0, 2.0, 0.25, key="db_sigma", bind="query-params")
+        size = st.slider("Gaussian σ (pixels)", 0.5, 5.0, 2.0, 0.25, key=f"{prefix}_sigma", bind="query-params")
         desc = f"Gaussian σ = {size:g} px"
     elif kind == "Motion":
-        size = st.slider("Motion length (pixels)", 3, 31, 11, key="db_len", bind="query-params")
-        angle = st.slider("Motion angle (°)", 0, 180, 0, 5, key="db_angle", bind="query-params")
+        size = st.slider("Motion length (pixels)", 3, 31, 11, key=f"{prefix}_len", bind="query-params")
+        angle = st.slider("Motion angle (°)", 0, 180, 0, 5, key=f"{prefix}_angle", bind="query-params")
         desc = f"motion {size} px at {angle}°"
     else:
-        size = st.slider("Box width (pixels, odd)", 3, 15, 5, 2, key="db_box", bind="query-params")
+        size = st.slider("Box width (pixels, odd)", 3, 15, 5, 2, key=f"{prefix}_box", bind="query-params")
         desc = f"{size}×{size} box"
     try:
-        return d2.make_psf(kind, float(size), float(angle)), desc, (kind, float(size))
+        return d2.make_psf(kind, float(size), float(angle)), desc, (kind, float(size), float(angle))
     except ValueError as exc:
         st.error(str(exc))
-        return None, desc, (kind, float(size))
+        return None, desc, (kind, float(size), float(angle))
 
 
 def render_2d() -> None:
@@ -312,13 +313,21 @@ def render_2d() -> None:
                                key="db_blur_bc", bind="query-params")
         seed = st.number_input("Noise seed", 0, 9999, 0, key="db_seed", bind="query-params")
         st.header("What the solver assumes")
+        solver_psf, solver_desc, solver_id = psf, psf_desc, psf_id
+        if not st.toggle("It knows the true blur", True, key="db_s_known", bind="query-params",
+                         help="Switch off to give the solver a wrong PSF (a wrong σ, a box instead of a Gaussian…)."):
+            solver_psf, solver_desc, solver_id = psf_controls("db_s", "PSF the solver assumes")
+        assumed_noise = None
+        if not st.toggle("It knows the noise level", True, key="db_n_known", bind="query-params",
+                         help="The discrepancy principle needs ‖e‖. Switch off to tell it a wrong noise level."):
+            assumed_noise = st.slider("Noise level it assumes (%)", 0.0, 10.0, 2.0, 0.1, key="db_n_assumed", bind="query-params") / 100
         solver_bc = st.selectbox("Boundary in the solver", d2.BOUNDARIES, format_func=d2.BC_LABELS.get, key="db_solver_bc",
                                  bind="query-params", help="periodic → FFT; reflexive → DCT (symmetric PSFs); zero → conjugate gradients.")
         lam = st.select_slider("Your λ (Tikhonov)", LAM_2D, value=LAM_2D[28], format_func=_fmt_lam, key="db_lam", bind="query-params")
         iters = st.slider("Richardson–Lucy iterations", 1, 200, 30, key="db_iters", bind="query-params")
         methods = st.multiselect("Methods", d2.METHODS, default=list(d2.METHODS), key="db_methods",
                                  help="The CNNs load PyTorch the first time (a few seconds).")
-    if psf is None:
+    if psf is None or solver_psf is None:
         return
     if not methods:
         st.info("Choose at least one method in the sidebar.")
@@ -341,7 +350,7 @@ def render_2d() -> None:
 
     with st.spinner("Deblurring with every method…"):
         try:
-            results = run_compare(scene, solver_bc, tuple(methods), float(lam), int(iters), stamp, cnn)
+            results = run_compare(scene, solver_bc, tuple(methods), float(lam), int(iters), stamp, solver_psf, assumed_noise, cnn)
         except ValueError as exc:
             st.error(f"Cannot deblur: {exc}")
             return
@@ -363,10 +372,15 @@ def render_2d() -> None:
                                   cols=1, height_per_row=300), key="db_blurred")
         st.caption(f"The data b: blurred with a {blur_bc} boundary, plus white noise with ‖e‖ = {100 * noise:g} % of ‖Ax‖.")
 
-    if blur_bc == solver_bc:
-        st.info(f"**Inverse crime.** The data were made with exactly the {blur_bc} model the solver inverts. Real cameras "
-                "do not oblige: the scene continues outside the frame. Set the two boundaries differently to see what the "
-                "model error costs (below, the noise-free table shows it in one glance).", icon="⚖️")
+    same_psf = psf.shape == solver_psf.shape and np.allclose(psf, solver_psf)
+    if blur_bc == solver_bc and same_psf:
+        st.info(f"**Inverse crime.** The data were made with exactly the model the solver inverts ({psf_desc}, {blur_bc} "
+                "boundary). Real cameras do not oblige: the scene continues outside the frame and the blur is only "
+                "estimated. Set the two boundaries (or the two PSFs) differently to see what the model error costs; the "
+                "noise-free table below shows it in one glance.", icon="⚖️")
+    elif not same_psf:
+        st.warning(f"The solver assumes a different blur ({solver_desc}) from the true one ({psf_desc}): every method "
+                   "inverts the wrong operator. Too narrow a PSF leaves blur; too wide a PSF rings.", icon="🔍")
 
     st.subheader("The comparison")
     df = pd.DataFrame({
@@ -387,7 +401,7 @@ def render_2d() -> None:
                               [r.seconds for r in results], reference=blurred_psnr), key="db_bars")
     st.caption("Purple: learned; blue: classical. The dashed line is the blurred input's PSNR: a method left of it made "
                "the image worse. Hover for the time.")
-    cnn_note(results, metas, psf_id, blur_bc, float(noise), solver_bc)
+    cnn_note(results, metas, psf_id if same_psf else solver_id + ("wrong",), blur_bc, float(noise), solver_bc)
 
     st.subheader("Look closely")
     names = [r.name for r in results]
@@ -420,7 +434,7 @@ def render_2d() -> None:
     c1, c2 = st.columns(2)
     with c1:
         with st.spinner("Sweeping λ…"):
-            sw = sweep_for(scene, solver_bc)
+            sw = sweep_for(scene, solver_bc, solver_psf, assumed_noise)
         ui.plot(dp.lambda_figure(sw, float(lam)), key="db_lambda")
         best = float(np.max(sw["psnr"]))
         g_ps = float(np.interp(np.log(sw["picks"]["GCV"]), np.log(sw["lams"][::-1]), sw["psnr"][::-1]))
@@ -429,7 +443,7 @@ def render_2d() -> None:
                    "too large a λ blurs again.")
     with c2:
         with st.spinner("Running Richardson–Lucy with three boundary conditions…"):
-            curves = rl_for(scene, max(150, int(iters)))
+            curves = rl_for(scene, max(150, int(iters)), solver_psf)
         ui.plot(dp.rl_figure(curves, int(iters)), key="db_rl")
         st.caption("Richardson–Lucy's PSNR after each iteration: it rises, peaks and then falls as it starts fitting the noise "
                    "(semi-convergence): the iteration count is the regularization parameter. A solver boundary that does "
@@ -486,7 +500,7 @@ def cnn_note(results, metas: dict, psf_id: tuple, blur_bc: str, noise: float, so
                          f"{m.get('prep_seconds', 0):.0f} s to make the training pairs; "
                          f"`{m.get('command', '')}`.")
     trained = "Gaussian σ = 2 px, 1 % noise, reflexive boundary"
-    same = psf_id == ("Gaussian", 2.0) and blur_bc == "reflexive" and abs(noise - 0.01) < 1e-9
+    same = psf_id[:2] == ("Gaussian", 2.0) and len(psf_id) == 3 and blur_bc == "reflexive" and abs(noise - 0.01) < 1e-9
     box = st.container(border=True)
     box.markdown("#### Where the CNN wins, and what it cost\n" + "\n".join(f"- {ln}" for ln in lines + costs))
     tik = by.get(d2.CNN_TIK)

@@ -273,3 +273,17 @@ def test_lcurve_curvature_matches_finite_differences():
     numeric = (d1r * d2e - d2r * d1e) / (d1r**2 + d1e**2) ** 1.5
     inner = slice(50, -50)
     np.testing.assert_allclose(kappa[inner], numeric[inner], atol=1e-3 * np.abs(numeric).max())
+
+
+def test_a_solver_with_a_wrong_psf_and_an_assumed_noise_level():
+    img = np.random.default_rng(5).random((18, 16))
+    true_psf, solver_psf = d2.gaussian_psf(1.0), d2.gaussian_psf(0.7)
+    scene = d2.make_scene(img, true_psf, "reflexive", 0.02, seed=2)
+    A = dense_blur(img.shape, solver_psf, "reflexive")
+    b = scene.blurred.ravel()
+    lam = d2.lambda_sweep(scene, "reflexive", solver_psf=solver_psf, noise=0.05)["picks"]["discrepancy"]
+    x = dense_tikhonov(A, b, lam)
+    assert np.linalg.norm(A @ x - b) == pytest.approx(0.05 * np.linalg.norm(b), rel=1e-4)
+    res = d2.compare(scene, "reflexive", (d2.TIK_DP, d2.TIK_USER), lam=0.1, solver_psf=solver_psf, noise=0.05)
+    np.testing.assert_allclose(res[0].raw.ravel(), x, atol=1e-6)
+    np.testing.assert_allclose(res[1].raw.ravel(), dense_tikhonov(A, b, 0.1), atol=1e-9)

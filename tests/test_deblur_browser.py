@@ -39,4 +39,6 @@ def test_switching_methods_and_boundary_changes_the_table(app_url, page):
     periodic = _table(page)
     assert float(periodic[d2.TIK_GCV][0]) < 8  # the periodic model on reflexive data: GCV collapses to noise
     assert periodic[d2.TIK_GCV][4] != after[d2.TIK_GCV][4]  # a different λ
-    page.screenshot(path=str(OUTPUT / "deblurring_method_switch.png"), full_page=True)
+    page.locator('[data-testid="stDataFrame"]').first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(OUTPUT / "deblurring_method_switch.png"))

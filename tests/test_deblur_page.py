@@ -57,6 +57,13 @@ def test_1d_typed_signal_and_bad_values(app_test):
     assert {m.label: m.value for m in at.metric}["Tik. (GCV)"] == f"{a.errors['Tikhonov (GCV)']:.3g}"
 
 
+def test_1d_drawn_signal_waits_for_a_drawing(app_test):
+    at = _open(app_test, state={"db1_signal": "Drawn"})
+    assert any("Nothing has been drawn yet" in i.value for i in at.info)  # the canvas returns no image under AppTest
+    a = d1.analyse(d1.test_signal("Smooth bump", 256), 0.05, 0.01, 0, lam_slider=float(np.logspace(-8, 0, 81)[50]))
+    assert {m.label: m.value for m in at.metric}["Tik. (GCV)"] == f"{a.errors['Tikhonov (GCV)']:.3g}"
+
+
 def test_2d_tab_table_matches_the_core_and_the_cnn_wins(app_test):
     at = _open(app_test, TAB_2D)
     df = _table(at)
@@ -122,3 +129,52 @@ def test_1d_tab_does_not_import_torch():
 
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.stdout.strip().endswith("NO-TORCH"), out.stdout + out.stderr
+
+
+def test_retrain_from_the_page_is_used_by_the_comparison(app_test):
+    import re
+
+    at = _open(app_test, TAB_2D, {"db_methods": [d2.TIK_GCV, d2.CNN_TIK]})
+    shipped = _table(at).loc[d2.CNN_TIK, "PSNR (dB)"]
+    at.selectbox(key="db_rt_kind").set_value("tikcnn")
+    at.slider(key="db_rt_secs").set_value(10)
+    at.button(key="db_rt_go").click().run()
+    assert not at.exception, at.exception
+    msg = next(s.value for s in at.success)
+    before, after = (float(v) for v in re.search(r"cameraman ([0-9.]+) → ([0-9.]+) dB", msg).groups())
+    assert before == pytest.approx(_table(at).loc[d2.TIK_GCV, "PSNR (dB)"], abs=0.011)  # its input: Tikhonov with GCV
+    at.run()  # the next rerun compares with this session's retrained network
+    assert _table(at).loc[d2.CNN_TIK, "PSNR (dB)"] == pytest.approx(after, abs=0.011)
+    assert any("retrained here" in m.value for m in at.markdown)
+    at.button(key="db_rt_reset").click().run()
+    assert _table(at).loc[d2.CNN_TIK, "PSNR (dB)"] == pytest.approx(shipped, abs=0.011)
+
+
+def test_2d_solver_with_a_wrong_psf_and_a_wrong_noise_level(app_test):
+    at = _open(app_test, TAB_2D, {"db_methods": [d2.TIK_GCV, d2.TIK_DP, d2.RL]})
+    at.toggle(key="db_s_known").set_value(False).run()
+    at.slider(key="db_s_sigma").set_value(2.5).run()
+    at.toggle(key="db_n_known").set_value(False).run()
+    at.slider(key="db_n_assumed").set_value(3.0).run()
+    assert not at.exception
+    assert any("different blur" in w.value for w in at.warning)
+    truth = resize_max(load_sample("Cameraman", 512), 256).astype(np.float64)
+    scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, 0)
+    ref = {r.name: r for r in d2.compare(scene, "reflexive", (d2.TIK_GCV, d2.TIK_DP, d2.RL), solver_psf=d2.gaussian_psf(2.5), noise=0.03)}
+    df = _table(at)
+    for name in ref:
+        assert df.loc[name, "PSNR (dB)"] == pytest.approx(round(ref[name].psnr, 2), abs=0.011), name
+        assert df.loc[name, "details"] == ref[name].note
+
+
+def test_2d_colour_image(app_test):
+    at = _open(app_test, TAB_2D, {"db_methods": [d2.TIK_GCV, d2.WIENER, d2.RL, d2.CNN_TIK], "db_img_sample": "Astronaut",
+                                  "db_img_colour": True})
+    df = _table(at)
+    truth = resize_max(load_sample("Astronaut", 512), 256).astype(np.float64)
+    assert truth.ndim == 3
+    scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, 0)
+    ref = {r.name: r for r in d2.compare(scene, "reflexive", (d2.TIK_GCV, d2.WIENER, d2.RL))}
+    for name in ref:
+        assert df.loc[name, "PSNR (dB)"] == pytest.approx(round(ref[name].psnr, 2), abs=0.011), name
+    assert df.loc[d2.CNN_TIK, "PSNR (dB)"] > df.loc[d2.TIK_GCV, "PSNR (dB)"]  # the grey-trained network, channel by channel
