@@ -112,7 +112,7 @@ def bench_browser(seconds: float = 5.0, nice: int = 0) -> None:
         print(f"browser (headless Chromium at nice {nice}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
         for fps in (10, 30, 60):
             html = Path(tmp) / f"sweep{fps}.html"
-            pio.write_html(sliding_plots.sweep_figure(sw, 0, fps=fps), str(html), include_plotlyjs=True)
+            pio.write_html(sliding_plots.sweep_figure(sw, 0, fps=fps), str(html), include_plotlyjs=True, auto_play=False)
             page.goto(html.as_uri())
             page.wait_for_timeout(1000)
             if fps == 10:

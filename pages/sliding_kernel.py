@@ -146,8 +146,9 @@ ui.plot(sliding_plots.sweep_figure(sweep, k, fps=fps), key="sk_anim")
 st.caption(
     "Left: the input (hatched cells are padding), the kernel's taps outlined in orange. Middle: the products "
     "I·K at this position (red positive, blue negative). Right: the feature map, filled in one cell per step; "
-    "grey cells are not computed yet. **Play** runs in the browser; the slider under the picture scrubs "
-    "without the server. The buttons above move the step the rest of the page (formula, matrix row) follows."
+    "grey cells are not computed yet. **Play** runs in your browser from the current step (no server work per "
+    "frame); the slider under the picture scrubs there too (in strides of a few steps on long sweeps). The buttons "
+    "and the Position slider above move the step that the rest of the page (formula, matrix row) follows."
 )
 seen = sweep.coverage()[~sweep.padding_mask]
 if (seen == 0).any():
@@ -221,7 +222,7 @@ with mcol:
         f"M for the current settings; the orange row is step {k + 1} (A({i}, {j})), its marked columns the pixels under "
         "the kernel. Grey lines cut M into blocks, one per output row and input row: inside a block the same weights "
         "run along diagonals (a Toeplitz block), and the blocks repeat down the block diagonals: a doubly block Toeplitz "
-        "matrix. Hover for a weight."
+        "matrix. Hover for a weight; drag a box to zoom into a block."
     )
 with tcol:
     st.markdown(

@@ -14,7 +14,11 @@ CHART = ".st-key-sk_anim .js-plotly-plot"
 LISTEN = """() => { const gd = document.querySelector('%s'); window.__frames = [];
   gd.on('plotly_animatingframe', e => window.__frames.push([performance.now(), e.name])); }""" % CHART
 CAPTION = "() => document.querySelector('%s').data[8].text[0]" % CHART
-COVER_LEN = "() => document.querySelector('%s').data[6].x.length" % CHART
+# Area of the grey cover over the cells not computed yet (shoelace formula).
+COVER_AREA = """() => { const t = document.querySelector('%s').data[6]; let a = 0;
+  for (let i = 0; i < t.x.length; i++) { const j = (i + 1) %% t.x.length; a += t.x[i] * t.y[j] - t.x[j] * t.y[i]; }
+  return Math.abs(a) / 2; }""" % CHART
+PICTURES = "() => document.querySelectorAll('%s .imagelayer image').length" % CHART
 
 
 def _open(page, app_url):
@@ -33,14 +37,19 @@ def test_play_fills_the_map_and_the_gif_downloads(page, app_url):
         page.get_by_role("button", name="Step ▶").click()
         wait_idle(page)
     page.wait_for_function("() => document.querySelector('%s').data[8].text[0].startsWith('step 3 of 6')" % CHART)
-    assert page.evaluate(COVER_LEN) > 0  # three cells still blank
+    assert page.evaluate(COVER_AREA) == pytest.approx(3.0)  # three cells still blank
+    assert page.evaluate(PICTURES) == 2  # the input and the map
     page.evaluate(LISTEN)
     page.locator(CHART).get_by_text("Play").click()
     page.wait_for_function("() => document.querySelector('%s').data[8].text[0].startsWith('step 6 of 6')" % CHART, timeout=20_000)
+    page.wait_for_timeout(1000)  # it stops at the end
     names = [name for _, name in page.evaluate("window.__frames")]
     assert names == ["3", "4", "5"]  # on from the server's step, frame after frame, in the browser
-    assert page.evaluate(COVER_LEN) == 0  # the whole map is filled in
-    page.locator(CHART).screenshot(path=str(OUTPUT / "sliding_kernel_figure1_played.png"))
+    assert page.evaluate(CAPTION).startswith("step 6 of 6")
+    assert page.evaluate(COVER_AREA) == 0  # the whole map is filled in
+    assert page.evaluate(PICTURES) == 2  # and still drawn after the frames
+    page.locator(CHART).scroll_into_view_if_needed()
+    page.screenshot(path=str(OUTPUT / "sliding_kernel_figure1_played.png"))
     assert_no_exception(page)
 
     page.get_by_role("button", name="Make a GIF of the sweep").click()
@@ -64,7 +73,7 @@ def test_digit_plays_in_the_browser_and_pauses(page, app_url):
     page.wait_for_function("() => document.querySelector('%s') && document.querySelector('%s').data[8].text[0].includes('of 784')" % (CHART, CHART), timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)
-    start_cover = page.evaluate("() => document.querySelector('%s').data[6].y.slice()" % CHART)
+    assert page.evaluate(COVER_AREA) == pytest.approx(783)  # all but A(0, 0) blank
     page.evaluate(LISTEN)
     page.locator(CHART).get_by_text("Play").click()
     page.wait_for_timeout(4000)
@@ -76,11 +85,12 @@ def test_digit_plays_in_the_browser_and_pauses(page, app_url):
     assert len(frames) >= 10
     shown = int(frames[-1][1])
     assert page.evaluate(CAPTION).startswith(f"step {shown + 1} of 784")
-    assert page.evaluate("() => document.querySelector('%s').data[6].y.slice()" % CHART) != start_cover  # the blank area shrank
+    assert page.evaluate(COVER_AREA) == pytest.approx(784 - 1 - shown)  # one cell filled per frame shown
     # The measured rate is a benchmark, not a pass/fail goal (bench/bench_sliding.py prints it too).
     span = (frames[-1][0] - frames[0][0]) / 1000
     fps = (len(frames) - 1) / span
     (OUTPUT / "sliding_fps.json").write_text(json.dumps({"setting": 10, "frames": len(frames), "seconds": round(span, 3), "fps": round(fps, 2)}))
     print(f"digit sweep played at {fps:.1f} steps/s (setting 10/s) in headless Chromium")
-    page.locator(CHART).screenshot(path=str(OUTPUT / "sliding_kernel_digit_playing.png"))
+    assert page.evaluate(PICTURES) == 2
+    page.screenshot(path=str(OUTPUT / "sliding_kernel_digit_playing.png"))
     assert_no_exception(page)

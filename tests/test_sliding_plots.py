@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -51,12 +52,13 @@ def test_one_frame_per_position_and_the_cover_hides_exactly_the_cells_not_comput
     frames = d["frames"]
     assert len(frames) == sw.n_steps == _torch_map(sw).size
     assert len(d["layout"]["sliders"][0]["steps"]) == sw.n_steps
-    ox, oy = _cell_centres(d, "feature map")  # output cell centres on the shared axes
+    ox, oy = _cell_centres(d, "feature map")  # output cell centres on the shared axes, row by row
     ref = _torch_map(sw)
+    assert ox.size == ref.size
     for k, fr in enumerate(frames):
         assert fr["traces"] == list(MOVING.values())
         cover = fr["data"][2]
-        blank = np.array([[_inside(x, y, cover["x"], cover["y"]) if cover["x"] else False for x in ox] for y in oy])
+        blank = np.array([_inside(x, y, cover["x"], cover["y"]) for x, y in zip(ox, oy)]).reshape(ref.shape)
         expected = np.isnan(sw.partial(k))
         np.testing.assert_array_equal(blank, expected)
         assert not np.isnan(ref[~expected]).any()
@@ -98,13 +100,21 @@ def test_digit_animation_is_light_and_starts_at_the_server_step():
     gaps = np.diff([int(t) for t in stops])
     assert gaps.max() <= 8  # every part of the sweep is reachable from the figure's slider
     play = d["layout"]["updatemenus"][0]["buttons"][0]
-    assert play["args"][0][:2] == ["101", "102"] and play["args"][0][-1] == "100" and len(play["args"][0]) == 784
+    assert play["args"][0] == [str(t) for t in range(101, 784)]
+    restart = d["layout"]["updatemenus"][0]["buttons"][2]
+    assert restart["args"][0] is None and restart["args"][1]["fromcurrent"] is False
     assert play["args"][1]["fromcurrent"] is True
     assert play["args"][1]["frame"]["duration"] == 75 and play["args"][1]["frame"]["redraw"] is False
     # the static traces show step 100 as it is: cover after A(3, 16)
     assert d["data"][8]["text"][0].startswith("step 101 of 784: A(3, 16)")
-    # the input heatmap is sent as uint8
-    assert np.asarray(fig.data[0].z).dtype == np.uint8
+    # the input and the map are PNG layout images (they survive frames drawn without a redraw)
+    pictures = d["layout"]["images"]
+    assert len(pictures) == 2
+    png = Image.open(io.BytesIO(base64.b64decode(pictures[0]["source"].split(",", 1)[1])))
+    f = png.size[0] // 30
+    assert png.size == (30 * f, 30 * f) and (pictures[0]["sizex"], pictures[0]["sizey"]) == (30, 30)
+    digit = np.pad(np.asarray(Image.open(images.ASSETS / "digit_7.png").convert("L")), 1)
+    np.testing.assert_array_equal(np.asarray(png.convert("L"))[f // 2 :: f, f // 2 :: f], digit)
 
 
 def test_static_step_figure_has_no_frames():
