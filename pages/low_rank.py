@@ -328,7 +328,9 @@ if tab_why.open:
             "minimum over *all* rank-k matrices, can only be smaller.\n"
             "- **spectral ε-rank**: #{σᵢ > ε σ₁}, the smallest k with ‖X − X_k‖₂ ≤ ε‖X‖₂.\n"
             "- latent points uniform in [−1, 1]^d, seed 0; random matrix: independent uniform entries in [0, 1]. "
-            "Above n = 700 the leading singular triplets come from a randomized SVD, enlarged until the truncation meets ε."
+            "Above n = 700 the leading singular triplets come from a randomized SVD, enlarged until the truncation meets ε.\n"
+            "- The matrices here are square (m = n), so the theorem's 2n + 1 is m + n + 1: the number of points the "
+            "Johnson–Lindenstrauss step embeds (the m rows xᵢ, the n columns yⱼ and the origin)."
         )
     st.subheader("PCA in one view: eigendigits")
     try:

@@ -65,6 +65,29 @@ def test_images_part_colour_small_image_and_broken_upload(app_test):
     assert "PSNR" in _metrics(at)  # the page carries on with the sample
 
 
+def test_large_upload_uses_the_randomized_svd(app_test):
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:1500, 0:2000]
+    pic = (127 + 60 * np.sin(xx / 37.0) * np.cos(yy / 23.0) + rng.normal(0, 20, (1500, 2000))).clip(0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pic).save(buf, format="PNG")
+    at = _open(app_test)
+    at.selectbox(key="lr_side").set_value(1024).run()
+    at.radio(key="lr_img_source").set_value("Upload").run()
+    at.file_uploader(key="lr_img_upload").set_value(("big.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception
+    assert at.slider(key="lr_k").max == lowrank.RANDOMIZED_RANK
+    assert any("768×1024 pixels" in c.value and "Randomized SVD: 256" in c.value for c in at.caption)
+    m = _metrics(at)
+    measured, ey = float(m["Measured error"]), float(m["Eckart–Young error"])
+    assert abs(measured - ey) <= 0.01 * ey  # the randomized σ's give the Eckart–Young value to within 1%
+    assert m["Numbers stored"] == f"{at.slider(key='lr_k').value * (768 + 1024 + 1):,}"
+
+
 def test_why_low_rank_part_shows_the_shipped_sweep(app_test):
     at = _open(app_test, "Why low rank")
     m = _metrics(at)
