@@ -250,7 +250,7 @@ def _cells_image(rgb: np.ndarray, x0: float, y0: float, gaps: bool = False) -> d
         big[::f, :] = 255
         big[:, ::f] = 255
     buf = io.BytesIO()
-    Image.fromarray(big).save(buf, format="PNG", optimize=True)
+    Image.fromarray(big).save(buf, format="PNG")
     uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
     return dict(source=uri, xref="x", yref="y", x=x0, y=y0, sizex=w, sizey=h, sizing="stretch", layer="below",
                 xanchor="left", yanchor="top")
@@ -259,11 +259,13 @@ def _cells_image(rgb: np.ndarray, x0: float, y0: float, gaps: bool = False) -> d
 def _cell_marks(x, y, hover: list[str], text, font: int, name: str, rgb: np.ndarray):
     """Invisible markers on cell centres that show the hover text, and the numbers on small grids
     (white on dark cells, dark on light ones)."""
-    dark = (rgb.reshape(-1, 3).astype(float) @ [0.299, 0.587, 0.114]) < 110
+    font_spec = None
+    if text is not None:  # (a colour per cell costs Plotly's validator ~0.3 ms each: only when shown)
+        dark = (rgb.reshape(-1, 3).astype(float) @ [0.299, 0.587, 0.114]) < 110
+        font_spec = dict(size=font, color=np.where(dark, "white", "#222").tolist())
     return go.Scatter(
         x=np.asarray(x, dtype=np.float32), y=np.asarray(y, dtype=np.float32), mode="markers+text" if text is not None else "markers",
-        marker=dict(symbol="square", size=14, color="rgba(0,0,0,0)"), text=text,
-        textfont=dict(size=font or 12, color=np.where(dark, "white", "#222").tolist()),
+        marker=dict(symbol="square", size=14, color="rgba(0,0,0,0)"), text=text, textfont=font_spec,
         textposition="middle center", hovertext=hover, hoverinfo="text", name=name, showlegend=False,
     )
 

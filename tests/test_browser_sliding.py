@@ -74,6 +74,15 @@ def test_digit_plays_in_the_browser_and_pauses(page, app_url):
     wait_idle(page)
     assert_no_exception(page)
     assert page.evaluate(COVER_AREA) == pytest.approx(783)  # all but A(0, 0) blank
+    # The figure's own slider scrubs in the browser: half way along, no server run.
+    page.locator(CHART).scroll_into_view_if_needed()
+    rail = page.locator(CHART + " .slider-rail-touch-rect").bounding_box()
+    page.mouse.click(rail["x"] + rail["width"] / 2, rail["y"] + rail["height"] / 2)
+    page.wait_for_function("() => !document.querySelector('%s').data[8].text[0].startsWith('step 1 of')" % CHART)
+    scrubbed = int(page.evaluate(CAPTION).split()[1])
+    assert 300 < scrubbed < 490
+    assert page.locator('[data-testid="stStatusWidget"]').count() == 0
+    assert page.evaluate(COVER_AREA) == pytest.approx(784 - scrubbed)
     page.evaluate(LISTEN)
     page.locator(CHART).get_by_text("Play").click()
     page.wait_for_timeout(4000)
@@ -83,6 +92,7 @@ def test_digit_plays_in_the_browser_and_pauses(page, app_url):
     page.wait_for_timeout(700)
     assert len(page.evaluate("window.__frames")) == len(frames)  # paused: no more frames
     assert len(frames) >= 10
+    assert int(frames[0][1]) == scrubbed  # Play went on from where the slider left it (frame names count from 0)
     shown = int(frames[-1][1])
     assert page.evaluate(CAPTION).startswith(f"step {shown + 1} of 784")
     assert page.evaluate(COVER_AREA) == pytest.approx(784 - 1 - shown)  # one cell filled per frame shown
