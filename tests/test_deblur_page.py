@@ -77,6 +77,9 @@ def test_2d_tab_table_matches_the_core_and_the_cnn_wins(app_test):
     assert df.loc[d2.CNN_TIK, "PSNR (dB)"] >= best_classical + 1.0
     assert any("Where the CNN wins" in m.value for m in at.markdown)
     assert any("What the numbers teach" in h.value for h in at.subheader)
+    lesson = next(m.value for m in at.markdown if "inherits the boundary" in m.value)
+    assert f"{df.loc[d2.CNN_DIRECT, 'PSNR (dB)']:.2f} dB on reflexive" in lesson
+    assert f"{df.loc[d2.TIK_GCV, 'PSNR (dB)']:.2f} → {df.loc[d2.CNN_TIK, 'PSNR (dB)']:.2f} dB (reflexive)" in lesson
     crime = next(d.value for d in at.dataframe if "solver: periodic" in d.value.columns)
     assert crime.loc["data: reflexive", "solver: reflexive"] > 60 and crime.loc["data: reflexive", "solver: periodic"] < 10
 
