@@ -203,3 +203,34 @@ def test_every_source_runs(app_test, source):
     at.radio(key="sk_source").set_value(source).run()
     assert not at.exception
     assert at.metric
+
+
+def test_upload_is_shrunk_to_32_and_a_broken_upload_keeps_the_page(app_test):
+    import io
+
+    from PIL import Image
+
+    at = _open(app_test)
+    at.radio(key="sk_source").set_value(IMAGE).run()
+    at.radio(key="sk_img_source").set_value("Upload").run()
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (48, 64), dtype=np.uint8)).save(buf, format="PNG")
+    at.file_uploader(key="sk_img_upload").set_value(("noise.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception
+    assert _metric(at, "Padded input") == "26 × 34"  # 48×64 shrunk to 24×32, padding 1
+    at.file_uploader(key="sk_img_upload").set_value(("broken.png", b"not an image", "image/png")).run()
+    assert not at.exception
+    assert any("broken.png" in e.value for e in at.error)
+    assert _metric(at, "Padded input") == "34 × 34"  # the 256×256 sample, shrunk to 32×32, instead
+
+
+def test_a_kernel_cell_with_text_shows_a_message(app_test):
+    at = _open(app_test)
+    at.toggle(key="sk_fig1_kernel").set_value(False).run()
+    key = f"sk_k_grid_{at.session_state['sk_k_gen']}"  # ui.kernel_editor's grid of the current preset
+    at.session_state[key] = {"edited_rows": {0: {"1": "abc"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    assert any("row 1, column 2" in e.value for e in at.error)
+    assert any("Fix the input or the kernel" in i.value for i in at.info)
