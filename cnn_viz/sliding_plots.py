@@ -448,11 +448,11 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
                 "traces": moving,
             }
         )
-    # Plotly checks once per display refresh (every ~16.7 ms, later on a busy machine) whether
-    # `duration` has passed since the last frame started. Asking for 1.5 refreshes less than
-    # 1000/fps keeps the rate at or above `fps`: 10/s gives 12/s on an idle machine (every 5th
-    # refresh); measured 9–11/s at load 12 on 2 cores, where 1000/fps − 1 refresh gave 8–9.6/s.
-    duration = max(1, int(round(1000 / fps - 1.5 * REFRESH_MS)))
+    # Plotly checks once per display refresh (every ~16.7 ms; 20–35 ms on a busy machine)
+    # whether `duration` has passed since the last frame started. Asking for two refreshes
+    # less than 1000/fps keeps the rate at or above `fps`: 10/s plays at 12/s on an idle
+    # machine (every 5th refresh); 1000/fps − 1 refresh gave 8–9.6/s at load 12 on 2 cores.
+    duration = max(1, int(round(1000 / fps - 2 * REFRESH_MS)))
     play = dict(frame=dict(duration=duration, redraw=False), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     still = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
     fig.update_layout(

@@ -104,7 +104,7 @@ def test_digit_animation_is_light_and_starts_at_the_server_step():
     restart = d["layout"]["updatemenus"][0]["buttons"][2]
     assert restart["args"][0] is None and restart["args"][1]["fromcurrent"] is False
     assert play["args"][1]["fromcurrent"] is True
-    assert play["args"][1]["frame"]["duration"] == 75 and play["args"][1]["frame"]["redraw"] is False
+    assert play["args"][1]["frame"]["duration"] == 67 and play["args"][1]["frame"]["redraw"] is False
     # the static traces show step 100 as it is: cover after A(3, 16)
     assert d["data"][8]["text"][0].startswith("step 101 of 784: A(3, 16)")
     # the input and the map are PNG layout images (they survive frames drawn without a redraw)
