@@ -92,7 +92,8 @@ with st.sidebar:
     padding_mode = c2.selectbox("Padding mode", PADDING_MODES, key="sk_padding_mode", help="What the padding cells hold: zeros, a mirror, the edge, or the opposite side.")
     st.header("Playback")
     fps = st.select_slider("Speed (steps per second)", sliding_plots.SPEEDS, value=10, key="sk_fps",
-                           help="Play runs in your browser at this rate; the 28×28 digit takes 78 s at 10 steps per second.")
+                           help="Play runs in your browser at least this fast: the browser draws on its display refreshes, "
+                           "so 10/s plays at about 12/s and 30 or 60/s as fast as it can draw. The GIF uses the exact rate.")
 
 # ---------------------------------------------------------------------------------- the sweep
 if image is None or kernel is None:
