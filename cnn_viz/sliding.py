@@ -30,8 +30,16 @@ MAX_TERMS = 25  # products written out per channel in the formula before "⋯"
 CHANNEL_NAMES = ("R", "G", "B")
 
 
-def _fmt(v: float) -> str:
-    """A short number for formulas and cells: 3 significant digits, integers without a point."""
+def fmt_short(v: float) -> str:
+    """Two significant digits, for numbers written inside small cells."""
+    v = float(v)
+    if v == round(v) and abs(v) < 1000:
+        return str(int(round(v)))
+    return f"{v:.2g}"
+
+
+def fmt(v: float) -> str:
+    """A number for formulas and captions: 3 significant digits, integers without a point."""
     v = float(v)
     if v == 0:
         return "0"
@@ -41,7 +49,7 @@ def _fmt(v: float) -> str:
 
 
 def _paren(v: float) -> str:
-    s = _fmt(v)
+    s = fmt(v)
     return f"({s})" if s.startswith("-") else s
 
 
@@ -225,19 +233,19 @@ class Sweep:
             for c in range(self.channels):
                 _, _, num = self._terms(k, c)
                 name = CHANNEL_NAMES[c] if self.channels == 3 else str(c)
-                lines.append(rf"S_{{{name}}} &= " + self._joined(num, 5) + rf" = {_fmt(sums[c])}")
+                lines.append(rf"S_{{{name}}} &= " + self._joined(num, 5) + rf" = {fmt(sums[c])}")
             names = [CHANNEL_NAMES[c] if self.channels == 3 else str(c) for c in range(self.channels)]
             lines.append(
                 rf"A({i},{j}) &= " + " + ".join(f"S_{{{n}}}" for n in names) + bias + " = "
                 + " + ".join(_paren(s) for s in sums) + (rf" + {_paren(self.bias)}" if self.bias else "")
             )
-        lines.append(rf"&= {_fmt(value)}")
+        lines.append(rf"&= {fmt(value)}")
         return r"\begin{aligned}" + r"\\ ".join(lines) + r"\end{aligned}"
 
     def step_caption(self, k: int) -> str:
         """One line for the animation: where we are and what was computed."""
         i, j = self.position(k)
-        return f"step {k + 1} of {self.n_steps}: A({i}, {j}) = {_fmt(self.values[i, j])}"
+        return f"step {k + 1} of {self.n_steps}: A({i}, {j}) = {fmt(self.values[i, j])}"
 
 
 def make_sweep(

@@ -13,7 +13,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .sliding import CHANNEL_NAMES, Sweep
+from .sliding import CHANNEL_NAMES, Sweep, fmt_short
 
 N_INPUT = 64  # palette slots for the input's colours
 N_OUTPUT = 64  # palette slots for the feature map's ramp
@@ -79,11 +79,6 @@ class _Stamps:
         img.paste(fill, (int(round(xy[0] + left)), int(round(xy[1] + top))), mask)
 
 
-def _fmt(v: float) -> str:
-    v = float(v)
-    return str(int(round(v))) if v == round(v) and abs(v) < 1000 else f"{v:.2g}"
-
-
 def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540), hold_ms: int = 2000, progress=None) -> bytes:
     """Every step of the sweep as one GIF frame; the last frame is held ``hold_ms``.
 
@@ -145,7 +140,7 @@ def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540),
         g = sweep.padded[0]
         for r in range(hp):
             for q in range(wp):
-                d.text((x_in + q * cs + cs / 2, y_in + r * cs + cs / 2), _fmt(g[r, q]), fill=col["text"], font=small_font, anchor="mm")
+                d.text((x_in + q * cs + cs / 2, y_in + r * cs + cs / 2), fmt_short(g[r, q]), fill=col["text"], font=small_font, anchor="mm")
     for ch in range(c):
         y0 = y_pr + ch * (kh + 1) * pc
         for m in range(kh + 1):
@@ -176,7 +171,7 @@ def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540),
         if cs >= 40:
             for t in range(k + 1):
                 ti, tj = divmod(t, wo)
-                stamps.put(fr, (x_out + tj * cs + cs / 2, y_out + ti * cs + cs / 2), _fmt(vals[t]), out_font, col["text"])
+                stamps.put(fr, (x_out + tj * cs + cs / 2, y_out + ti * cs + cs / 2), fmt_short(vals[t]), out_font, col["text"])
         r0, c0 = i * sweep.stride[0], j * sweep.stride[1]
         for m in range(kh):
             for n in range(kw):
@@ -193,9 +188,9 @@ def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540),
                 for n in range(kw):
                     v = products[k, ch, m, n]
                     tint = col["pos"] if v > 0 else col["neg"] if v < 0 else col["text"]
-                    stamps.put(fr, (x_pr + n * pc + pc / 2, y0 + m * pc + pc / 2), _fmt(v), prod_font, tint)
+                    stamps.put(fr, (x_pr + n * pc + pc / 2, y0 + m * pc + pc / 2), fmt_short(v), prod_font, tint)
         bias = f" + b" if sweep.bias else ""
-        dr.text((width / 2, 8), f"step {k + 1} of {sweep.n_steps}:  A({i}, {j}) = sum of I·K{bias} = {_fmt(vals[k])}", fill=col["text"], font=title_font, anchor="ma")
+        dr.text((width / 2, 8), f"step {k + 1} of {sweep.n_steps}:  A({i}, {j}) = sum of I·K{bias} = {fmt_short(vals[k])}", fill=col["text"], font=title_font, anchor="ma")
         frames.append(fr)
         if progress is not None and (k % 50 == 0 or k == sweep.n_steps - 1):
             progress((k + 1) / sweep.n_steps)

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from .images import to_uint8
 from .plots import DIVERGING, FONT, _merge, layout
-from .sliding import CHANNEL_NAMES, Sweep, _fmt
+from .sliding import CHANNEL_NAMES, Sweep, fmt, fmt_short
 
 HIGHLIGHT = "#ff8c00"  # the current receptive field and output cell
 LINK = "rgba(255,140,0,0.55)"
@@ -61,14 +61,6 @@ class AnimatedFigure(go.Figure):
 
 LINE_PX = 24  # height of one line of text in the animation, in pixels
 CONTAINER_PX = 1100  # width the page gives the figure (wide layout with the sidebar open)
-
-
-def _short(v: float) -> str:
-    """Two significant digits, for numbers written inside small cells."""
-    v = float(v)
-    if v == round(v) and abs(v) < 1000:
-        return str(int(round(v)))
-    return f"{v:.2g}"
 
 
 def _font_for(cell_px: float, texts, largest: int = 18) -> int:
@@ -190,19 +182,19 @@ def _moving_all(sweep: Sweep, g: dict) -> list[dict[str, dict]]:
     # Products, their colours, and the captions.
     prods = (sweep.windows * sweep.kernel).reshape(n_steps, -1)
     show = sweep.kernel.size <= 3 * 49
-    fmt = np.vectorize(_short, otypes=[object])
-    text = fmt(prods).tolist() if show else [[""] * prods.shape[1]] * n_steps
+    fmt_all = np.vectorize(fmt_short, otypes=[object])
+    text = fmt_all(prods).tolist() if show else [[""] * prods.shape[1]] * n_steps
     colours = np.where(prods > 0, POS, np.where(prods < 0, NEG, "#555")).tolist()
     sums = prods.reshape(n_steps, sweep.channels, -1).sum(-1)
     values = sweep.values.ravel()
     caps = []
     for t in range(n_steps):
-        cap = [f"step {t + 1} of {n_steps}: A({int(ii[t])}, {int(jj[t])}) = {_fmt(values[t])}"]
+        cap = [f"step {t + 1} of {n_steps}: A({int(ii[t])}, {int(jj[t])}) = {fmt(values[t])}"]
         if sweep.channels > 1:
-            cap += [f"S_{CHANNEL_NAMES[c] if sweep.channels == 3 else c} = {_fmt(v)}" for c, v in enumerate(sums[t])]
-            cap += [f"ΣS + b = {' + '.join(_fmt(v) for v in sums[t])} + {_fmt(sweep.bias)}"]
+            cap += [f"S_{CHANNEL_NAMES[c] if sweep.channels == 3 else c} = {fmt(v)}" for c, v in enumerate(sums[t])]
+            cap += [f"ΣS + b = {' + '.join(fmt(v) for v in sums[t])} + {fmt(sweep.bias)}"]
         else:
-            cap += [f"Σ = {_fmt(sums[t, 0])}" + (f" + b ({_fmt(sweep.bias)})" if sweep.bias else "")]
+            cap += [f"Σ = {fmt(sums[t, 0])}" + (f" + b ({fmt(sweep.bias)})" if sweep.bias else "")]
         caps.append(cap)
     ox_l, oy_l, lx_l, ly_l, cx_l, cy_l = (_lists(a) for a in (ox_, oy_, lx, ly, cx, cy))
     out = []
@@ -327,11 +319,11 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
     x = sweep.padded
     rr, qq = np.indices((hp, wp))
     where = np.where(sweep.padding_mask, "padding", np.char.add(np.char.add("pixel (", (rr - ph).astype(str)), np.char.add(", ", np.char.add((qq - pw).astype(str), ")"))))
-    vals = np.vectorize(_fmt, otypes=[object])(x[0]) if sweep.channels == 1 else np.vectorize(
-        lambda r, q: ", ".join(_fmt(v) for v in x[:, r, q]), otypes=[object])(rr, qq)
+    vals = np.vectorize(fmt, otypes=[object])(x[0]) if sweep.channels == 1 else np.vectorize(
+        lambda r, q: ", ".join(fmt(v) for v in x[:, r, q]), otypes=[object])(rr, qq)
     hover = [f"I({r}, {q}) = {v}<br>{w}" for r, q, v, w in zip(rr.ravel(), qq.ravel(), vals.ravel(), where.ravel())]
     image_like = x.min() >= 0 and x.max() <= 1
-    in_text = np.vectorize(_short, otypes=[object])(x.mean(axis=0))
+    in_text = np.vectorize(fmt_short, otypes=[object])(x.mean(axis=0))
     in_font = _font_for(g["ppu"], in_text.ravel()) if max(hp, wp) <= 16 and sweep.channels == 1 else 0
     if sweep.channels == 3:
         in_rgb = to_uint8(np.moveaxis(x, 0, -1))
@@ -374,8 +366,8 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
     out = sweep.values
     zmax = float(np.max(np.abs(out))) or 1.0
     oi, oj = np.indices(out.shape)
-    ohover = [f"A({a}, {b}) = {_fmt(v)}" for a, b, v in zip(oi.ravel(), oj.ravel(), out.ravel())]
-    out_text = np.vectorize(_short, otypes=[object])(out)
+    ohover = [f"A({a}, {b}) = {fmt(v)}" for a, b, v in zip(oi.ravel(), oj.ravel(), out.ravel())]
+    out_text = np.vectorize(fmt_short, otypes=[object])(out)
     out_font = _font_for(g["ppu"], out_text.ravel()) if max(ho, wo) <= 16 else 0
     out_rgb = _colour(out, "RdBu_r", -zmax, zmax)
     images.append(_cells_image(out_rgb, ox0 - 0.5, oy0 - 0.5, gaps=bool(out_font)))
@@ -485,7 +477,7 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
 
 def _grid_trace(z: np.ndarray, zmax: float, hover: str):
     return go.Heatmap(
-        z=z, text=np.vectorize(_fmt)(z), texttemplate="%{text}", textfont=dict(size=16 if max(z.shape) <= 5 else 11),
+        z=z, text=np.vectorize(fmt_short)(z), texttemplate="%{text}", textfont=dict(size=16 if max(z.shape) <= 5 else 11),
         colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0, showscale=False, xgap=2, ygap=2,
         hovertemplate=hover + "<extra></extra>",
     )
@@ -499,7 +491,7 @@ def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
     titles = []
     for ch in range(c):
         name = f" {CHANNEL_NAMES[ch]}" if c == 3 else (f" {ch}" if c > 1 else "")
-        titles += [f"patch of I{name}", f"kernel K{name}", f"I ⊙ K{name} (sum {_fmt(sums[ch])})"]
+        titles += [f"patch of I{name}", f"kernel K{name}", f"I ⊙ K{name} (sum {fmt(sums[ch])})"]
     # Subplots laid out by hand in one layout dict (make_subplots + update_* is ~10× slower).
     hs, vs = 0.08, 0.12 if c > 1 else 0.05
     cw, rh = (1 - 2 * hs) / 3, (1 - (c - 1) * vs) / c
@@ -531,7 +523,7 @@ def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, he
     if rows * cols <= dense_limit:
         z = np.full((rows, cols), np.nan, dtype=np.float32)
         z[coo.row, coo.col] = coo.data
-        text = np.where(np.isnan(z), "", np.vectorize(_fmt)(np.nan_to_num(z))) if rows * cols <= 1200 else None
+        text = np.where(np.isnan(z), "", np.vectorize(fmt)(np.nan_to_num(z))) if rows * cols <= 1200 else None
         tr = go.Heatmap(
             z=z, colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0, xgap=1 if cols <= 60 else 0, ygap=1 if rows <= 60 else 0,
             text=text, texttemplate="%{text}" if text is not None else None,

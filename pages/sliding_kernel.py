@@ -137,7 +137,7 @@ ho, wo = sweep.out_shape
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Position", f"{k + 1} of {n}")
-m2.metric(f"Output A({i}, {j})", sliding._fmt(sweep.values[i, j]), help="The value this step computes.")
+m2.metric(f"Output A({i}, {j})", sliding.fmt(sweep.values[i, j]), help="The value this step computes.")
 m3.metric("Feature map", f"{ho} × {wo}")
 m4.metric("Padded input", f"{sweep.padded.shape[1]} × {sweep.padded.shape[2]}" + (f" × {sweep.channels}" if sweep.channels > 1 else ""))
 st.latex(sweep.output_size_latex())
@@ -192,8 +192,8 @@ with right:
     st.markdown(
         f"**What it adds up.** {sweep.kernel.size} products"
         + (f" ({sweep.channels} channels × {sweep.kernel_shape[0]}×{sweep.kernel_shape[1]})" if sweep.channels > 1 else "")
-        + (f", plus the bias {sliding._fmt(sweep.bias)}" if sweep.bias else "")
-        + f", give A({i}, {j}) = {sliding._fmt(sweep.values[i, j])}."
+        + (f", plus the bias {sliding.fmt(sweep.bias)}" if sweep.bias else "")
+        + f", give A({i}, {j}) = {sliding.fmt(sweep.values[i, j])}."
     )
 st.latex(sweep.formula_latex(k))
 st.caption(
@@ -215,7 +215,7 @@ a1, a2, a3, a4 = st.columns(4)
 a1.metric("Shape of M", f"{counts['rows']} × {counts['cols']}")
 a2.metric("Nonzeros of M", f"{counts['nnz']:,}", help="Weights that are exactly zero are not counted; taps on zero padding have no column.")
 a3.metric("Dense layer (m × n)", f"{counts['dense']:,}", delta=f"{counts['dense'] / max(counts['nnz'], 1):,.0f}× more", delta_color="off")
-a4.metric("Distinct weights", f"{counts['weights']}", help="Parameter sharing: every row reuses the same kernel weights.")
+a4.metric("Kernel weights", f"{counts['weights']}", help="Parameter sharing: every row of M reuses these same weights.")
 mcol, tcol = st.columns([3, 2], gap="large")
 with mcol:
     ui.plot(sliding_plots.matrix_figure(M, sweep, k), key="sk_matrix")
@@ -231,7 +231,7 @@ with tcol:
         f"needs m × n = {counts['dense']:,} weights; the convolution touches only {counts['connections']:,} "
         f"(input, output) pairs, k × n with k = {sweep.kernel.size} taps, and M has {counts['nnz']:,} nonzeros "
         f"({100 * counts['nnz'] / counts['dense']:.2f}% of the entries).\n"
-        f"- **Parameter sharing.** Those nonzeros take only {counts['weights']} distinct values: the kernel's weights, "
+        f"- **Parameter sharing.** Those nonzeros are copies of only {counts['weights']} numbers, the kernel's weights, "
         "repeated on every row.\n"
         f"- **It is the same computation.** max |M·vec(I) + b − vec(A)| = {check:.1e} for this input.\n"
         "- **Mᵀ** maps a feature map back to input space: it is the transposed convolution (the backward pass of "

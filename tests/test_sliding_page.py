@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from conftest import ROOT, plotly_figure
 
 from cnn_viz import images
-from cnn_viz.sliding import _fmt  # the page's number format, applied to torch's value
+from cnn_viz.sliding import fmt as _fmt  # the page's number format, applied to torch's value
 
 PAGE = "pages/sliding_kernel.py"
 DIGIT = "Handwritten digit (28×28)"
@@ -171,7 +171,7 @@ def test_rgb_image_with_three_channel_kernel_and_bias(app_test):
     assert _metric(at, "Output A(0, 0)") == f"{_fmt(ref[0, 0])}"
     at.radio(key="sk_kmode").set_value("A different slice per channel").run()
     assert not at.exception
-    assert _metric(at, "Distinct weights") == "27"
+    assert _metric(at, "Kernel weights") == "27"
 
 
 def test_gif_is_made_on_request_and_offered_for_download(app_test):

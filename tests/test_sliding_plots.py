@@ -63,7 +63,7 @@ def test_one_frame_per_position_and_the_cover_hides_exactly_the_cells_not_comput
         np.testing.assert_array_equal(blank, expected)
         assert not np.isnan(ref[~expected]).any()
         i, j = divmod(k, ref.shape[1])
-        assert fr["data"][4]["text"][0] == f"step {k + 1} of {sw.n_steps}: A({i}, {j}) = {sliding._fmt(ref[i, j])}"
+        assert fr["data"][4]["text"][0] == f"step {k + 1} of {sw.n_steps}: A({i}, {j}) = {sliding.fmt(ref[i, j])}"
 
 
 def test_frame_outlines_every_dilated_tap_and_products_are_torchs():
@@ -81,7 +81,7 @@ def test_frame_outlines_every_dilated_tap_and_products_are_torchs():
         i, j = divmod(k, sw.out_shape[1])
         assert centres == {(j * 2 + n * 2, i * 2 + m * 2) for m in range(3) for n in range(3)}
         prods = patches[k] * sw.kernel.ravel()
-        assert fr["data"][3]["text"] == [sliding_plots._short(v) for v in prods]
+        assert fr["data"][3]["text"] == [sliding.fmt_short(v) for v in prods]
         assert fr["data"][3]["textfont"]["color"] == [sliding_plots.POS if v > 0 else sliding_plots.NEG if v < 0 else "#555" for v in prods]
 
 
