@@ -126,32 +126,60 @@ def _as_float_array(a, name: str) -> np.ndarray:
     return arr
 
 
-def _shift_and_add(xp, w, out_hw, stride, dilation, dtype):
-    """xp: (C, Hp, Wp); w: (F, C, kh, kw) -> (F, Ho, Wo)."""
-    c, _, _ = xp.shape
+# Output rows per block: a block's input and output stay in the CPU cache across all the taps.
+BLOCK_ELEMENTS = 64 * 1024
+
+
+def _tap_range(n_out: int, n_in: int, offset: int, step: int, r0: int = 0, r1: int | None = None):
+    """Output indices i in [r0, r1) whose input index i*step + offset lies in [0, n_in), as (lo, hi)."""
+    r1 = n_out if r1 is None else r1
+    lo = max(r0, -(offset // step) if offset < 0 else 0)  # ceil(-offset / step)
+    hi = min(r1, (n_in - 1 - offset) // step + 1) if n_in - 1 - offset >= 0 else lo
+    return lo, max(lo, hi)
+
+
+def _shift_and_add(x, w, out_hw, stride, dilation, dtype, pads=((0, 0), (0, 0))):
+    """x: (C, H, W); w: (F, C, kh, kw) -> (F, Ho, Wo), one strided view of the input per tap.
+
+    ``pads`` are zero paddings applied implicitly: a tap simply skips the output cells whose
+    input pixel lies in the padding, so no padded copy of the image is made.
+    """
+    c, h, wd = x.shape
     f, _, kh, kw = w.shape
     ho, wo = out_hw
     sh, sw = stride
     dh, dw = dilation
+    (pt, _), (pl, _) = pads
     out = np.zeros((f, ho, wo), dtype=dtype)
-    tmp = np.empty((ho, wo), dtype=dtype)
-    for m in range(kh):
-        r0 = m * dh
-        rows = slice(r0, r0 + sh * (ho - 1) + 1, sh)
-        for n in range(kw):
-            c0 = n * dw
-            view = xp[:, rows, slice(c0, c0 + sw * (wo - 1) + 1, sw)]  # (C, Ho, Wo)
-            taps = w[:, :, m, n]  # (F, C)
-            if f * c <= 32:
-                # few maps: scalar multiply-adds on the strided views, no temporaries per tap
+    # few maps: scalar multiply-adds; many maps: one matrix product per tap mixes the channels
+    scalar = f * c <= 32
+    # blocks of output rows, so that a block's input and output stay in the CPU cache across the taps
+    block = max(1, BLOCK_ELEMENTS // max(wo, 1)) if scalar else ho
+    tmp = np.empty((min(block, ho), wo), dtype=dtype)
+    for r0 in range(0, ho, block):
+        r1 = min(ho, r0 + block)
+        for m in range(kh):
+            i0, i1 = _tap_range(ho, h, m * dh - pt, sh, r0, r1)
+            if i0 >= i1:
+                continue
+            rows = slice(i0 * sh + m * dh - pt, (i1 - 1) * sh + m * dh - pt + 1, sh)
+            for n in range(kw):
+                j0, j1 = _tap_range(wo, wd, n * dw - pl, sw)
+                if j0 >= j1:
+                    continue
+                cols = slice(j0 * sw + n * dw - pl, (j1 - 1) * sw + n * dw - pl + 1, sw)
+                view = x[:, rows, cols]
+                if not scalar:
+                    out[:, i0:i1, j0:j1] += np.tensordot(w[:, :, m, n], view, axes=(1, 0))
+                    continue
+                t = tmp[: i1 - i0, : j1 - j0]
                 for fi in range(f):
+                    o = out[fi, i0:i1, j0:j1]
                     for ci in range(c):
-                        t = taps[fi, ci]
-                        if t != 0:
-                            np.multiply(view[ci], t, out=tmp)
-                            out[fi] += tmp
-            else:
-                out += np.tensordot(taps, view, axes=(1, 0))
+                        tap = w[fi, ci, m, n]
+                        if tap != 0:
+                            np.multiply(view[ci], tap, out=t)
+                            o += t
     return out
 
 
@@ -259,20 +287,23 @@ def conv2d(
                 f"{n + p0 + p1} pixels across ({n} + {p0 + p1} padding): use a smaller kernel or more padding."
             )
         out_hw.append((n + p0 + p1 - span) // s + 1)
-    xp = pad(x3, pads, padding_mode) if any(p for pair in pads for p in pair) else x3
-    xp = xp.astype(dtype, copy=False)
+    x3 = x3.astype(dtype, copy=False)
     w4 = np.ascontiguousarray(w4, dtype=dtype)
     if method not in ("auto", "direct", "fft"):
         raise ValueError(f"method must be 'auto', 'direct' or 'fft', got {method!r}.")
     use_fft = method == "fft" or (method == "auto" and kh * kw >= FFT_MIN_TAPS and out_hw[0] * out_hw[1] >= 64 * 64)
-    if depthwise:
-        outs = [
-            (_fft_correlate if use_fft else _shift_and_add)(xp[i : i + 1], w4[i : i + 1], out_hw, stride, dilation, dtype)[0]
-            for i in range(c)
-        ]
-        out = np.stack(outs)
+    if use_fft or padding_mode != "zeros":
+        # pad for real (the FFT needs it; other modes copy pixels into the border)
+        xp = pad(x3, pads, padding_mode) if any(p for pair in pads for p in pair) else x3
+        run = _fft_correlate if use_fft else _shift_and_add
+        args = (out_hw, stride, dilation, dtype)
     else:
-        out = (_fft_correlate if use_fft else _shift_and_add)(xp, w4, out_hw, stride, dilation, dtype)
+        # zero padding stays implicit: taps skip the cells that would read it
+        xp, run, args = x3, _shift_and_add, (out_hw, stride, dilation, dtype, pads)
+    if depthwise:
+        out = np.stack([run(xp[i : i + 1], w4[i : i + 1], *args)[0] for i in range(c)])
+    else:
+        out = run(xp, w4, *args)
     if bias is not None:
         b = _as_float_array(bias, "bias").astype(dtype)
         if b.ndim == 0:

@@ -120,9 +120,12 @@ def signed_map_trace(fmap: np.ndarray, max_side: int = MAX_DISPLAY, zmax: float 
     )
 
 
-def signed_map_figure(fmap: np.ndarray, title: str | None = None, height: int | None = None, zmax: float | None = None) -> go.Figure:
-    """A feature map with a diverging scale centred on zero (blue < 0 < red) and a colour bar."""
-    return go.Figure(signed_map_trace(fmap, zmax=zmax), layout=layout(title, height))
+def signed_map_figure(fmap: np.ndarray, title: str | None = None, height: int | None = None, zmax: float | None = None,
+                      max_side: int = MAX_DISPLAY) -> go.Figure:
+    """A feature map with a diverging scale centred on zero (blue < 0 < red) and a colour bar.
+
+    Maps longer than ``max_side`` are thinned for display only (hover shows the real row and column)."""
+    return go.Figure(signed_map_trace(fmap, max_side=max_side, zmax=zmax), layout=layout(title, height))
 
 
 def kernel_figure(kernel: np.ndarray, title: str | None = None, height: int | None = None, decimals: int = 3) -> go.Figure:
@@ -156,33 +159,28 @@ def kernel_figure(kernel: np.ndarray, title: str | None = None, height: int | No
 
 def separable_figure(column: np.ndarray, row: np.ndarray, title: str | None = None) -> go.Figure:
     """Kernel = column · rowᵀ: the two factors of a rank-1 kernel drawn as a column and a row."""
-    from plotly.subplots import make_subplots
-
     col = np.asarray(column, dtype=np.float64)[:, None]
     rw = np.asarray(row, dtype=np.float64)[None, :]
     zmax = float(max(np.abs(col).max(), np.abs(rw).max())) or 1.0
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.2, 0.8], subplot_titles=("column u", "row vᵀ"), horizontal_spacing=0.08)
-    for c, arr in ((1, col), (2, rw)):
-        fig.add_trace(
-            go.Heatmap(
-                z=arr,
-                text=cell_text(arr),
-                texttemplate="%{text}",
-                colorscale=DIVERGING,
-                zmin=-zmax,
-                zmax=zmax,
-                showscale=False,
-                xgap=2,
-                ygap=2,
-                hovertemplate="%{z:.6g}<extra></extra>",
-            ),
-            row=1,
-            col=c,
+    traces = [
+        go.Heatmap(
+            z=arr, text=cell_text(arr), texttemplate="%{text}", colorscale=DIVERGING, zmin=-zmax, zmax=zmax,
+            showscale=False, xgap=2, ygap=2, hovertemplate="%{z:.6g}<extra></extra>", xaxis=xa, yaxis=ya,
         )
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed")
-    fig.update_layout(height=160 + 12 * col.shape[0], margin=dict(l=10, r=10, t=40, b=10), font=FONT, title=title)
-    return fig
+        for arr, xa, ya in ((col, "x", "y"), (rw, "x2", "y2"))
+    ]
+    axis = dict(showticklabels=False, showgrid=False, zeroline=False)
+    lay = layout(title, 160 + 12 * col.shape[0], square=False)
+    lay.update(
+        xaxis=dict(axis, domain=[0, 0.2]), yaxis=dict(axis, autorange="reversed"),
+        xaxis2=dict(axis, domain=[0.28, 1]), yaxis2=dict(axis, autorange="reversed", anchor="x2"),
+        annotations=[
+            dict(text=t, x=x, y=1.0, xref="paper", yref="paper", yanchor="bottom", showarrow=False)
+            for t, x in (("column u", 0.1), ("row vᵀ", 0.64))
+        ],
+    )
+    lay["margin"]["t"] = 40
+    return go.Figure(traces, layout=lay)
 
 
 def map_grid_figure(maps: np.ndarray, titles: list[str] | None = None, cols: int = 4, signed: bool = True, shared_scale: bool = True, height_per_row: int = 170) -> go.Figure:

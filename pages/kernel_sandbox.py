@@ -26,14 +26,7 @@ with st.sidebar:
         )
     st.header("Kernel")
     if colour and colour_mode == "3-channel kernel":
-        tabs = st.tabs(["R", "G", "B"])
-        slices = [ui.kernel_editor(f"k{c}", container=t, url=False) for c, t in zip("rgb", tabs)]
-        kernel = None
-        if all(s is not None for s in slices):
-            if len({s.shape for s in slices}) > 1:
-                st.error("The three channel slices must have the same size: " + ", ".join(f"{c} {s.shape[0]}×{s.shape[1]}" for c, s in zip("RGB", slices)))
-            else:
-                kernel = np.stack(slices)
+        kernel = ui.channel_kernel_editor("k")
     else:
         kernel = ui.kernel_editor("k")
     st.header("Sliding")
@@ -89,6 +82,7 @@ with col_out:
             f"Output {maps.shape[1]}×{maps.shape[2]}{' ×' + str(len(maps)) if len(maps) > 1 else ''}, values from "
             f"{maps.min():.3g} to {maps.max():.3g}. Red is positive, blue negative, white zero: an edge kernel answers "
             "with both signs on the two sides of an edge" + (" (ReLU has removed the negative side)." if relu else ".")
+            + (" One map per colour channel, below." if len(maps) > 1 else "")
         )
     else:
         st.info("No feature map until the kernel is valid.")
@@ -96,7 +90,7 @@ with col_out:
 if maps is not None and len(maps) > 1:
     for i, (c, m, label) in enumerate(zip(st.columns(len(maps)), maps, result.labels)):
         with c:
-            ui.plot(plots.signed_map_figure(m, title=label, height=380, zmax=zmax), key=f"out_fig_{i}")
+            ui.plot(plots.signed_map_figure(m, title=label, height=380, zmax=zmax, max_side=320), key=f"out_fig_{i}")
             ui.download_png(lambda m=m: sandbox.signed_to_rgb(m, zmax), f"feature_map_{'rgb'[i]}.png", f"{label} as PNG", key=f"dl_map_{i}")
     st.caption("One kernel, three channels: each colour channel gets its own feature map on one shared colour scale.")
 
@@ -113,7 +107,7 @@ if kernel is not None:
     with c1:
         st.markdown(
             f"**Rank {sep.rank}**{' (slice R)' if kernel.ndim == 3 else ''}: the numerical rank of the {show.shape[0]}×{show.shape[1]} "
-            "grid by SVD, singular values " + ", ".join(f"{v:.3g}" for v in sep.singular_values[:5])
+            "grid by SVD, singular values " + ", ".join(plots.cell_text(sep.singular_values[:5]))
             + ("…" if sep.singular_values.size > 5 else "") + "."
         )
         if sep.rank == 1:
