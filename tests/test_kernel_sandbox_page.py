@@ -73,14 +73,17 @@ def test_stride_padding_dilation_and_relu(sandbox):
     np.testing.assert_allclose(output_map(at), np.maximum(ref, 0), rtol=1e-5, atol=1e-5)
 
 
-def test_edited_kernel_is_used(app_test):
-    at = app_test()
-    at.run()
-    at.switch_page(PAGE).run()
-    grid_key = "k_grid_1"  # the editor of the first seed (a reset or preset change moves it on)
+def edit_kernel_cells(at, edited_rows: dict) -> None:
+    """Seed edits into the kernel grid as the browser would, then rerun."""
+    grid_key = f"k_grid_{at.session_state['k_gen']}"  # the editor's key moves on with each reseed
     assert grid_key in at.session_state
-    at.session_state[grid_key] = {"edited_rows": {1: {"1": 4.0}}, "added_rows": [], "deleted_rows": []}
+    at.session_state[grid_key] = {"edited_rows": edited_rows, "added_rows": [], "deleted_rows": []}
     at.run()
+
+
+def test_edited_kernel_is_used(sandbox):
+    at = sandbox
+    edit_kernel_cells(at, {1: {"1": 4.0}})
     assert not at.exception
     k = kernels.preset("Vertical edge (report)")
     k[1, 1] = 4.0
@@ -88,14 +91,9 @@ def test_edited_kernel_is_used(app_test):
     np.testing.assert_allclose(output_map(at), torch_ref(cam, k), rtol=1e-5, atol=1e-5)
 
 
-def test_empty_cell_shows_a_message_and_the_page_goes_on(app_test):
-    at = app_test()
-    at.run()
-    at.switch_page(PAGE).run()
-    grid_key = "k_grid_1"  # the editor of the first seed (a reset or preset change moves it on)
-    assert grid_key in at.session_state
-    at.session_state[grid_key] = {"edited_rows": {0: {"2": None}}, "added_rows": [], "deleted_rows": []}
-    at.run()
+def test_empty_cell_shows_a_message_and_the_page_goes_on(sandbox):
+    at = sandbox
+    edit_kernel_cells(at, {0: {"2": None}})
     assert not at.exception
     assert any("row 1, column 3 is empty" in e.value for e in at.error)
     plotly_figure(at, "input_fig")  # the input is still shown
@@ -151,14 +149,10 @@ def test_kernel_bigger_than_the_image(sandbox):
     plotly_figure(at, "kernel_fig_0")
 
 
-def test_normalize_reset_and_the_kernel_in_the_url(app_test):
-    at = app_test()
-    at.run()
-    at.switch_page(PAGE).run()
+def test_normalize_reset_and_the_kernel_in_the_url(sandbox):
+    at = sandbox
     at.selectbox(key="k_preset").select("Box blur 3×3").run()
-    grid_key = f"k_grid_{at.session_state['k_gen']}"  # the editor's key moves on with each reseed
-    at.session_state[grid_key] = {"edited_rows": {0: {"0": 1.0}}, "added_rows": [], "deleted_rows": []}
-    at.run()
+    edit_kernel_cells(at, {0: {"0": 1.0}})
     edited = np.full((3, 3), 1 / 9)
     edited[0, 0] = 1.0
     kz = plotly_array(plotly_figure(at, "kernel_fig_0")["data"][0]["z"])
