@@ -127,12 +127,9 @@ def test_shipped_sample_matches_mlxtends_csv():
 
 def test_load_mnist_falls_back_to_the_sample_offline(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist, "MNIST_HOST", ("127.0.0.1", 9))  # nothing listens: no network
-    import time
-
-    t = time.perf_counter()
     d = mnist.load_mnist("auto", root=tmp_path)
     assert d.source == "sample" and len(d) == 5000
-    assert time.perf_counter() - t < 3
+    assert not (tmp_path / "MNIST").exists()  # no half-downloaded folder left behind
     assert mnist.load_mnist("sample").source == "sample"
     with pytest.raises(ValueError):
         mnist.load_mnist("kaggle")
