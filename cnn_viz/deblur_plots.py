@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .plots import FONT, base_layout, image_trace, map_grid_figure
+from .plots import FONT, base_layout, image_trace, map_grid_figure, square_subplots
 
 COLORS = {
     "true": "#222222", "blurred": "#7f8c8d", "Naive solve": "#c0392b", "GCV": "#2471a3", "L-curve": "#d35400",
@@ -168,11 +168,7 @@ def gallery_figure(imgs: list[np.ndarray], titles: list[str], cols: int = 4, hei
             r0, r1, c0, c1 = box
             fig.add_shape(type="rect", x0=c0 - 0.5, x1=c1 - 0.5, y0=r0 - 0.5, y1=r1 - 0.5, line=dict(color="#f1c40f", width=2),
                           row=r + 1, col=c + 1)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
-    for i in range(n):
-        ax = "" if i == 0 else str(i + 1)
-        fig.layout[f"yaxis{ax}"].update(scaleanchor=f"x{ax}", scaleratio=1)
+    square_subplots(fig, n)
     fig.update_layout(height=height_per_row * rows + 40, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12))
     fig.update_annotations(font_size=13)
     return fig

@@ -183,6 +183,16 @@ def separable_figure(column: np.ndarray, row: np.ndarray, title: str | None = No
     return go.Figure(traces, layout=lay)
 
 
+def square_subplots(fig: go.Figure, n: int) -> go.Figure:
+    """Bare axes with square pixels and row 0 on top for the first ``n`` subplots of a grid."""
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
+    for i in range(n):
+        ax = "" if i == 0 else str(i + 1)
+        fig.layout[f"yaxis{ax}"].update(scaleanchor=f"x{ax}", scaleratio=1)
+    return fig
+
+
 def map_grid_figure(maps: np.ndarray, titles: list[str] | None = None, cols: int = 4, signed: bool = True, shared_scale: bool = True, height_per_row: int = 170) -> go.Figure:
     """A grid of small maps (N, H, W), one colour scale for all when ``shared_scale``."""
     from plotly.subplots import make_subplots
@@ -204,11 +214,7 @@ def map_grid_figure(maps: np.ndarray, titles: list[str] | None = None, cols: int
             tr = go.Heatmap(z=m, colorscale="gray", zmin=lo, zmax=hi if hi > lo else lo + 1, showscale=False,
                             hovertemplate="row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>")
         fig.add_trace(tr, row=r + 1, col=c + 1)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
-    for i in range(n):
-        ax = "" if i == 0 else str(i + 1)
-        fig.layout[f"yaxis{ax}"].update(scaleanchor=f"x{ax}", scaleratio=1)
+    square_subplots(fig, n)
     fig.update_layout(height=height_per_row * rows + 30, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12))
     if titles:
         fig.update_annotations(font_size=12)

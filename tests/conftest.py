@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -40,6 +39,23 @@ def app_test():
         return AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
 
     return make
+
+
+def heavy_modules_after(steps: str, timeout: float = 600) -> list[str]:
+    """Which of torch / torchvision a fresh interpreter has imported after running app.py under
+    AppTest and then ``steps`` (Python code that drives ``at``). Any exception in the app fails."""
+    import ast
+
+    code = (
+        "import sys\nfrom streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=300)\nat.run()\n"
+        f"{steps}\n"
+        "assert not at.exception, at.exception\n"
+        "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return ast.literal_eval(out.stdout.strip().splitlines()[-1])
 
 
 def plotly_figure(at, key: str) -> dict:

@@ -1,11 +1,9 @@
 """The app as a whole: every registered page exists and runs without an exception."""
 
 import ast
-import subprocess
-import sys
 
 import pytest
-from conftest import OUTPUT, ROOT, assert_no_exception, wait_idle
+from conftest import OUTPUT, ROOT, assert_no_exception, heavy_modules_after, wait_idle
 
 
 def registered_pages() -> list[tuple[str, str]]:
@@ -47,16 +45,7 @@ def test_every_page_runs(app_test, path, title):
 
 def test_the_home_page_does_not_import_torch():
     """Pages that need neither torch nor torchvision must not pay for them (2.5 s + 4 s here)."""
-    code = (
-        "import sys; from streamlit.testing.v1 import AppTest; "
-        f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=60); at.run(); "
-        "assert not at.exception; "
-        "at.switch_page('pages/kernel_sandbox.py').run(); assert not at.exception; "
-        "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert heavy_modules_after("assert not at.exception\nat.switch_page('pages/kernel_sandbox.py').run()") == []
 
 
 @pytest.mark.browser

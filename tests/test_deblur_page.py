@@ -1,8 +1,6 @@
 """The deblurring page under AppTest: both tabs, the numbers it shows against the core, method switches, bad input."""
 
 import io
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -120,18 +118,9 @@ def test_2d_other_settings_and_a_too_small_upload(app_test):
 
 
 def test_1d_tab_does_not_import_torch():
-    code = (
-        "import sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        "at = AppTest.from_file('app.py', default_timeout=300)\n"
-        "at.run(); at.switch_page('pages/deblurring.py').run()\n"
-        "assert not at.exception, at.exception\n"
-        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"
-    )
-    from conftest import ROOT
+    from conftest import heavy_modules_after
 
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert out.stdout.strip().endswith("NO-TORCH"), out.stdout + out.stderr
+    assert "torch" not in heavy_modules_after("at.switch_page('pages/deblurring.py').run()")
 
 
 def test_retrain_from_the_page_is_used_by_the_comparison(app_test):

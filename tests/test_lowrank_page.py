@@ -139,18 +139,6 @@ def test_cnn_part_shows_the_smallest_rank_within_half_a_point(app_test):
 @pytest.mark.parametrize("part", ["Images", "Why low rank"])
 def test_numpy_parts_do_not_import_torch(part):
     """A fresh interpreter renders the image and Udell–Townsend parts without importing torch."""
-    import subprocess
-    import sys
+    from conftest import heavy_modules_after
 
-    from conftest import ROOT
-
-    code = (
-        "import sys; from streamlit.testing.v1 import AppTest\n"
-        f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=180); at.run(); at.switch_page({PAGE!r})\n"
-        f"at.session_state['lr_part'] = {part!r}; at.run()\n"
-        "assert not at.exception, at.exception\n"
-        "print('torch' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert "torch" not in heavy_modules_after(f"at.switch_page({PAGE!r})\nat.session_state['lr_part'] = {part!r}\nat.run()")

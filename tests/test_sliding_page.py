@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import ROOT, plotly_figure
+from conftest import plotly_figure
 
 from cnn_viz import images
 from cnn_viz.sliding import fmt as _fmt  # the page's number format, applied to torch's value
@@ -185,16 +183,11 @@ def test_gif_is_made_on_request_and_offered_for_download(app_test):
 
 
 def test_the_page_does_not_import_torch():
-    code = (
-        "import sys; from streamlit.testing.v1 import AppTest; "
-        f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=120); at.run(); "
-        f"at.switch_page({PAGE!r}).run(); assert not at.exception, at.exception; "
-        "at.radio(key='sk_source').set_value('Handwritten digit (28×28)').run(); assert not at.exception; "
-        "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    from conftest import heavy_modules_after
+
+    steps = (f"at.switch_page({PAGE!r}).run()\nassert not at.exception, at.exception\n"
+             "at.radio(key='sk_source').set_value('Handwritten digit (28×28)').run()")
+    assert heavy_modules_after(steps) == []
 
 
 @pytest.mark.parametrize("source", [DIGIT, IMAGE, GRID])
