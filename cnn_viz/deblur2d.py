@@ -700,7 +700,8 @@ def compare(scene: Scene, solver_bc: str = "reflexive", methods=CLASSICAL, lam: 
 def lambda_sweep(scene: Scene, solver_bc: str = "reflexive", n: int = 40, solver_psf: np.ndarray | None = None,
                  noise: float | None = None) -> dict:
     """For the λ plot: PSNR of Tikhonov, the GCV function and the residual norm over a λ grid
-    (in the solver's fast basis), plus the λ each rule picks."""
+    (in the solver's fast basis), plus the λ each rule picks, the best PSNR on the grid and each
+    rule's PSNR (interpolated in log λ)."""
     sp = spectral(scene.psf if solver_psf is None else solver_psf, scene.blurred.shape, solver_bc)
     bh = [sp.fwd(c) for c in _channels(scene.blurred)]
     s_all = np.concatenate([np.broadcast_to(sp.s, c.shape).ravel() for c in bh])
@@ -715,7 +716,11 @@ def lambda_sweep(scene: Scene, solver_bc: str = "reflexive", n: int = 40, solver
         "discrepancy": rp.discrepancy_lambda(s_all, b_all, assumed_delta(scene, noise) * np.sqrt(sp.copies)),
         "L-curve": rp.lcurve_lambda(s_all, b_all),
     }
-    return {"lams": lams, "psnr": np.array(ps), "gcv": rp.gcv_function(s_all, b_all, lams), "picks": picks,
+    ps = np.array(ps)
+    order = np.argsort(lams)
+    pick_psnr = {rule: float(np.interp(np.log(lam), np.log(lams[order]), ps[order])) for rule, lam in picks.items()}
+    return {"lams": lams, "psnr": ps, "gcv": rp.gcv_function(s_all, b_all, lams), "picks": picks,
+            "best_psnr": float(ps.max()), "pick_psnr": pick_psnr,
             "exact": spectral_is_exact(sp, solver_bc), "kind": sp.kind}
 
 

@@ -435,10 +435,8 @@ def render_2d() -> None:
         with st.spinner("Sweeping λ…"):
             sw = sweep_for(scene, solver_bc, solver_psf, assumed_noise)
         ui.plot(dp.lambda_figure(sw, float(lam)), key="db_lambda")
-        best = float(np.max(sw["psnr"]))
-        g_ps = float(np.interp(np.log(sw["picks"]["GCV"]), np.log(sw["lams"][::-1]), sw["psnr"][::-1]))
         st.caption(f"Tikhonov's PSNR against λ ({'exact ' + solver_bc if sw['exact'] else 'mirror-FFT'} model) with the GCV "
-                   f"function. GCV lands {best - g_ps:.2f} dB below the best λ here. Too small a λ lets noise through, "
+                   f"function. GCV lands {sw['best_psnr'] - sw['pick_psnr']['GCV']:.2f} dB below the best λ here. Too small a λ lets noise through, "
                    "too large a λ blurs again.")
     with c2:
         with st.spinner("Running Richardson–Lucy with three boundary conditions…"):
@@ -521,9 +519,9 @@ def lessons(scene: d2.Scene, sw: dict, curves: dict, cnn_table: dict | None) -> 
     rg, rnote = les[("reflexive", d2.TIK_GCV)]
     pd_, _ = les[("periodic", d2.TIK_DP)]
     rd_, _ = les[("reflexive", d2.TIK_DP)]
-    best = float(np.max(sw["psnr"]))
+    best = sw["best_psnr"]
     lc = sw["picks"]["L-curve"]
-    lc_ps = float(np.interp(np.log(lc), np.log(sw["lams"][::-1]), sw["psnr"][::-1]))
+    lc_ps = sw["pick_psnr"]["L-curve"]
 
     def rl_text(bc):
         c = curves[bc]

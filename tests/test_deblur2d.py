@@ -287,3 +287,17 @@ def test_a_solver_with_a_wrong_psf_and_an_assumed_noise_level():
     res = d2.compare(scene, "reflexive", (d2.TIK_DP, d2.TIK_USER), lam=0.1, solver_psf=solver_psf, noise=0.05)
     np.testing.assert_allclose(res[0].raw.ravel(), x, atol=1e-6)
     np.testing.assert_allclose(res[1].raw.ravel(), dense_tikhonov(A, b, 0.1), atol=1e-9)
+
+
+def test_lambda_sweep_reports_the_psnr_at_each_rule_and_the_best():
+    img = np.random.default_rng(6).random((18, 16))
+    scene = d2.make_scene(img, d2.gaussian_psf(1.0), "reflexive", 0.02, seed=3)
+    sw = d2.lambda_sweep(scene, "reflexive")
+    A = dense_blur(img.shape, scene.psf, "reflexive")
+    b = scene.blurred.ravel()
+    direct = [d2.psnr(np.clip(dense_tikhonov(A, b, lam).reshape(img.shape), 0, 1), img) for lam in sw["lams"]]
+    np.testing.assert_allclose(sw["psnr"], direct, atol=1e-8)
+    assert sw["best_psnr"] == pytest.approx(max(direct))
+    for rule, lam in sw["picks"].items():
+        ref = np.interp(np.log(lam), np.log(sw["lams"][::-1]), np.asarray(direct)[::-1])
+        assert sw["pick_psnr"][rule] == pytest.approx(ref, abs=1e-8)
