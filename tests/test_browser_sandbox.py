@@ -10,6 +10,13 @@ from PIL import Image
 pytestmark = pytest.mark.browser
 
 
+def expect_one(page, pattern: str) -> None:
+    """Exactly one element matches: waited for, since a rerun may still be drawing after wait_idle."""
+    loc = page.get_by_text(re.compile(pattern))
+    loc.first.wait_for(timeout=60_000)
+    assert loc.count() == 1
+
+
 def test_home_lists_the_pages(page, app_url):
     page.goto(app_url)
     wait_idle(page)
@@ -24,8 +31,7 @@ def test_sandbox_upload_and_edit(page, app_url, tmp_path):
     wait_idle(page)
     assert_no_exception(page)
     assert page.get_by_text("Feature map", exact=True).first.is_visible()
-    caption = page.get_by_text(re.compile(r"^Output 510×510"))
-    assert caption.count() == 1
+    expect_one(page, r"^Output 510×510")
 
     # upload a 120×90 picture through the real file chooser
     y, x = np.mgrid[0:90, 0:120]
@@ -36,7 +42,7 @@ def test_sandbox_upload_and_edit(page, app_url, tmp_path):
     page.get_by_text(re.compile(r"^checks\.png: 90×120 pixels")).wait_for(timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)
-    assert page.get_by_text(re.compile(r"^Output 88×118")).count() == 1
+    expect_one(page, r"^Output 88×118")
     page.screenshot(path=str(OUTPUT / "sandbox-upload.png"), full_page=True)
 
     # a broken file: a message, and the page keeps working
@@ -45,14 +51,14 @@ def test_sandbox_upload_and_edit(page, app_url, tmp_path):
     page.get_by_text(re.compile("not an image that can be read")).wait_for(timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)
-    assert page.get_by_text(re.compile(r"^Output 510×510")).count() == 1
+    expect_one(page, r"^Output 510×510")
 
 
 def test_settings_live_in_the_url(page, app_url):
     page.goto(app_url + "/kernel_sandbox?k_preset=Sobel+y&stride=2&padding=1")
     wait_idle(page)
     assert_no_exception(page)
-    assert page.get_by_text(re.compile(r"^Output 256×256")).count() == 1  # floor((512 + 2 - 2 - 1) / 2) + 1
+    expect_one(page, r"^Output 256×256")  # floor((512 + 2 - 2 - 1) / 2) + 1
     assert page.get_by_text("Vertical derivative with smoothing", exact=False).count() >= 1
     page.screenshot(path=str(OUTPUT / "sandbox-url.png"), full_page=True)
 
