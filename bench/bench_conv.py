@@ -1,4 +1,4 @@
-"""Time cnn_viz.conv.conv2d against torch and SciPy, and the sandbox's whole server-side rerun.
+"""Time cnn_viz.common.conv.conv2d against torch and SciPy, and the sandbox's whole server-side rerun.
 
     python bench/bench_conv.py [--repeat 9]
 
@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cnn_viz.conv import conv2d  # noqa: E402
+from cnn_viz.common.conv import conv2d  # noqa: E402
 
 
 def median_ms(fn, repeat: int) -> float:

@@ -25,8 +25,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from bench_conv import median_ms  # noqa: E402  (median of repeated timings, in ms)
 
-from cnn_viz import deblur2d as d2  # noqa: E402
-from cnn_viz.images import load_sample, resize_max  # noqa: E402
+from cnn_viz.deblur import restore as d2  # noqa: E402
+from cnn_viz.common.linalg import one_blas_thread  # noqa: E402
+from cnn_viz.common.metrics import psnr, ssim  # noqa: E402
+from cnn_viz.common.images import load_sample, resize_max  # noqa: E402
 
 
 def main() -> int:
@@ -37,7 +39,7 @@ def main() -> int:
 
     import torch
 
-    from cnn_viz import deblur_cnn as dc
+    from cnn_viz.deblur import cnn as dc
 
     torch.set_num_threads(1)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; torch threads 1, BLAS threads 1")
@@ -47,10 +49,10 @@ def main() -> int:
     cnn = {name: (lambda img, m=m: dc.restore(m, img)) for name, m in models.items()}
     methods = d2.CLASSICAL + tuple(n for n in d2.LEARNED if n in cnn)
 
-    with d2.blas_one_thread():
+    with one_blas_thread():
         res = {r.name: r for r in d2.compare(scene, "reflexive", methods, cnn=cnn)}
         print(f"\ncameraman {truth.shape[0]}×{truth.shape[1]}, σ = 2 px, 1 % noise, reflexive; blurred "
-              f"{d2.psnr(np.clip(scene.blurred, 0, 1), truth):.2f} dB")
+              f"{psnr(np.clip(scene.blurred, 0, 1), truth):.2f} dB")
         print(f"{'method':<28}{'PSNR':>8}{'SSIM':>8}{'ms':>9}   details")
         times = {}
         for name in methods:
@@ -83,8 +85,8 @@ def main() -> int:
              lambda: restoration.wiener(b, psf, 1e-3, clip=False)),
             ("Richardson–Lucy, zero pad, 30 it.", lambda: d2.richardson_lucy(np.maximum(b, 0), op, 30, normalize=False),
              lambda: restoration.richardson_lucy(np.maximum(b, 0), psf, 30, clip=False)),
-            ("SSIM", lambda: d2.ssim(x, truth), lambda: metrics.structural_similarity(truth, x, data_range=1.0)),
-            ("PSNR", lambda: d2.psnr(x, truth), lambda: metrics.peak_signal_noise_ratio(truth, x, data_range=1.0)),
+            ("SSIM", lambda: ssim(x, truth), lambda: metrics.structural_similarity(truth, x, data_range=1.0)),
+            ("PSNR", lambda: psnr(x, truth), lambda: metrics.peak_signal_noise_ratio(truth, x, data_range=1.0)),
         ]
         print(f"\n{'against scikit-image':<36}{'ours ms':>9}{'skimage':>9}{'ratio':>7}")
         for name, ours, ref in rows:

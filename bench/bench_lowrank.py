@@ -26,8 +26,11 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cnn_viz import images, lowrank, plots  # noqa: E402
-from cnn_viz import lowrank_plots as lp  # noqa: E402
+from cnn_viz.common import images  # noqa: E402
+from cnn_viz.lowrank import svd as lowrank  # noqa: E402
+from cnn_viz.common.metrics import relative_error  # noqa: E402
+from cnn_viz.figures import builders as plots  # noqa: E402
+from cnn_viz.lowrank import figures as lp  # noqa: E402
 from bench_conv import median_ms  # noqa: E402  (this folder is on the path when run as a script)
 
 
@@ -81,7 +84,7 @@ def bench_svd(imgs, repeat: int, use_torch: bool) -> None:
         best = {k: np.sqrt(np.sum(s_exact[k:] ** 2)) / norm for k in (50, 256)}
         ours_rand = median_ms(lambda: lowrank.image_svd(a, "randomized"), repeat)
         f = lowrank.image_svd(a, "randomized")
-        extra = {k: lowrank.relative_error(a, lowrank.rebuild(f, k)) / best[k] - 1 for k in (50, 256)}
+        extra = {k: relative_error(lowrank.rebuild(f, k), a) / best[k] - 1 for k in (50, 256)}
         print(f"  randomized top {f.rank}, ours (NumPy/SciPy range finder, 2 LU power iterations): {ours_rand:.0f} ms "
               f"(vs numpy full SVD: {numpy_default / ours_rand:.1f}× faster); extra error at k=50 {100 * extra[50]:.3f}%, "
               f"k=256 {100 * extra[256]:.3f}%")
@@ -92,7 +95,7 @@ def bench_svd(imgs, repeat: int, use_torch: bool) -> None:
             t = torch.from_numpy(a.copy())
             ms = median_ms(lambda: torch.svd_lowrank(t, q=256 + 64, niter=2), repeat)
             u, s, v = torch.svd_lowrank(t, q=256 + 64, niter=2)
-            ex = {k: lowrank.relative_error(a, ((u[:, :k] * s[:k]) @ v[:, :k].T).numpy()) / best[k] - 1 for k in (50, 256)}
+            ex = {k: relative_error(((u[:, :k] * s[:k]) @ v[:, :k].T).numpy(), a) / best[k] - 1 for k in (50, 256)}
             print(f"  torch.svd_lowrank(q=320, niter=2), 1 thread: {ms:.0f} ms, ratio {ms / ours_rand:.2f}; extra error "
                   f"k=50 {100 * ex[50]:.3f}%, k=256 {100 * ex[256]:.3f}%")
         try:
@@ -102,7 +105,7 @@ def bench_svd(imgs, repeat: int, use_torch: bool) -> None:
             with threadpool_limits(1, user_api="blas"):
                 ms = median_ms(lambda: randomized_svd(a, 256, n_oversamples=64, n_iter=2, power_iteration_normalizer="QR", random_state=0), max(3, repeat // 2))
                 u, s, vt = randomized_svd(a, 256, n_oversamples=64, n_iter=2, power_iteration_normalizer="QR", random_state=0)
-            ex = {k: lowrank.relative_error(a, (u[:, :k] * s[:k]) @ vt[:k]) / best[k] - 1 for k in (50, 256)}
+            ex = {k: relative_error((u[:, :k] * s[:k]) @ vt[:k], a) / best[k] - 1 for k in (50, 256)}
             print(f"  sklearn randomized_svd(256, oversample 64, 2 QR iterations), 1 thread: {ms:.0f} ms, ratio {ms / ours_rand:.2f}; "
                   f"extra error k=50 {100 * ex[50]:.3f}%, k=256 {100 * ex[256]:.3f}%")
         except ImportError:
@@ -112,8 +115,9 @@ def bench_svd(imgs, repeat: int, use_torch: bool) -> None:
 def bench_cnn(repeat: int) -> None:
     import torch
 
-    from cnn_viz import compress, mnist
-    from cnn_viz.model import load_pretrained
+    from cnn_viz.lowrank import compress
+    from cnn_viz.mnist import data as mnist
+    from cnn_viz.mnist.model import load_pretrained
 
     torch.set_num_threads(1)
     model = load_pretrained()

@@ -2,7 +2,7 @@
 
     python bench/bench_mnist.py [--repeat 51] [--epochs 2] [--skip-train]
 
-1. One digit through SimpleCNN with all 13 intermediates (cnn_viz.model.activations), against the
+1. One digit through SimpleCNN with all 13 intermediates (cnn_viz.mnist.model.activations), against the
    model's own forward (the reference: what torch does anyway). Goal: < 20 ms.
 2. The page's server-side work after a new drawing, function by function as the page calls them
    (preprocess the 280×280 canvas, activations, probabilities, every figure of the default view,
@@ -31,7 +31,7 @@ from bench_conv import median_ms  # noqa: E402  (median of repeated timings, in 
 def bench_forward(net, digit, repeat: int) -> None:
     import torch
 
-    from cnn_viz import model
+    from cnn_viz.mnist import model
 
     x = model.as_input(digit)
 
@@ -48,7 +48,10 @@ def bench_forward(net, digit, repeat: int) -> None:
 
 
 def bench_rerun(net, canvas, repeat: int) -> None:
-    from cnn_viz import digit_prep, mnist_plots, model, plots
+    from cnn_viz.mnist import prep as digit_prep
+    from cnn_viz.mnist import figures as mnist_plots
+    from cnn_viz.mnist import model
+    from cnn_viz.figures import builders as plots
 
     def page_work():
         prep = digit_prep.prepare(canvas)
@@ -77,7 +80,7 @@ def bench_rerun(net, canvas, repeat: int) -> None:
 def bench_apptest(repeat: int) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from cnn_viz import mnist
+    from cnn_viz.mnist import data as mnist
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
@@ -97,7 +100,8 @@ def bench_apptest(repeat: int) -> None:
 def bench_train(epochs: int) -> None:
     import torch
 
-    from cnn_viz import mnist, train
+    from cnn_viz.mnist import data as mnist
+    from cnn_viz.mnist import train
 
     tr, held = mnist.train_test_split()
     for threads in (1, 2):
@@ -119,7 +123,8 @@ def main() -> None:
 
     import torch
 
-    from cnn_viz import mnist, model
+    from cnn_viz.mnist import data as mnist
+    from cnn_viz.mnist import model
 
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")

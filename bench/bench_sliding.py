@@ -24,8 +24,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench_conv import median_ms  # noqa: E402
 
-from cnn_viz import images, sliding, sliding_gif, sliding_plots  # noqa: E402
-from cnn_viz.conv import conv2d  # noqa: E402
+from cnn_viz.common import images  # noqa: E402
+from cnn_viz.sliding import ops as sliding  # noqa: E402
+from cnn_viz.sliding import gif as sliding_gif  # noqa: E402
+from cnn_viz.sliding import figures as sliding_plots  # noqa: E402
+from cnn_viz.common.conv import conv2d  # noqa: E402
 
 KERNEL = np.array([[-1.0, 0, 1]] * 3)
 

@@ -1,4 +1,4 @@
-"""Time the ReLU and pooling page's pipeline (cnn_viz.stages, NumPy) against the same pipeline in torch.
+"""Time the ReLU and pooling page's pipeline (cnn_viz.pooling.stages, NumPy) against the same pipeline in torch.
 
     python bench/bench_stages.py [--repeat 9]
 
@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench_conv import median_ms  # noqa: E402  (this folder is on the path when run as a script)
 
-from cnn_viz import images, stages  # noqa: E402
+from cnn_viz.common import images  # noqa: E402
+from cnn_viz.pooling import stages  # noqa: E402
 
 
 def main() -> None:

@@ -4,9 +4,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_viz import deblur1d, images, ui
-from cnn_viz import deblur2d as d2
-from cnn_viz import deblur_plots as dp
+from cnn_viz.deblur import signal1d as deblur1d
+from cnn_viz.common import fmt, images, metrics
+from cnn_viz import ui
+from cnn_viz.deblur import restore as d2
+from cnn_viz.deblur import figures as dp
 
 st.title("Deblurring")
 st.markdown(
@@ -21,10 +23,6 @@ tab_1d, tab_2d = st.tabs(["1-D: the integral equation", "2-D: images"], key="db_
 LAM_1D = [float(v) for v in np.logspace(-8, 0, 81)]
 LAM_2D = [float(v) for v in np.logspace(-4, 0, 41)]
 RULE_NAMES = {"gcv": "GCV", "lcurve": "L-curve corner", "discrepancy": "discrepancy principle", "best": "best λ (oracle)", "slider": "your λ"}
-
-
-def _fmt_lam(v: float) -> str:
-    return f"{v:.1e}"
 
 
 # ============================================================================ 1-D
@@ -83,7 +81,7 @@ def render_1d() -> None:
                           help="g(s) = ∫ exp(−(s−t)²/σ²) f(t) dt: a wider kernel blurs more and makes A worse conditioned.")
         noise = st.slider("Noise ‖e‖/‖b‖ (%)", 0.0, 10.0, 1.0, 0.1, key="db1_noise", bind="query-params") / 100
         seed = st.number_input("Noise seed", 0, 9999, 0, key="db1_seed", bind="query-params")
-        lam = st.select_slider("Your λ", LAM_1D, value=LAM_1D[50], format_func=_fmt_lam, key="db1_lam", bind="query-params",
+        lam = st.select_slider("Your λ", LAM_1D, value=LAM_1D[50], format_func=fmt.sci, key="db1_lam", bind="query-params",
                                help="Tikhonov's λ for the 'your λ' curve; the rules choose their own.")
         auto_k = st.toggle("TSVD k by GCV", True, key="db1_autok", bind="query-params")
         k = None if auto_k else st.slider("TSVD k", 1, int(n), min(20, int(n)), key="db1_k", bind="query-params")
@@ -215,7 +213,7 @@ def shipped_cnns():
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
-    from cnn_viz import deblur_cnn as dc
+    from cnn_viz.deblur import cnn as dc
 
     torch.set_num_threads(1)
     return {kind: dc.load(path) for kind, path in dc.WEIGHTS.items() if path.exists()}
@@ -223,14 +221,14 @@ def shipped_cnns():
 
 @st.cache_resource(show_spinner=False)
 def training_pairs(kind: str):
-    from cnn_viz import deblur_cnn as dc
+    from cnn_viz.deblur import cnn as dc
 
     return dc.make_pairs(kind, dc.Degradation(), sides=(256,), draws=1)
 
 
 def cnn_models() -> tuple[dict, dict, str]:
     """{method name: (model, meta)} using this session's retrained networks where there are any."""
-    from cnn_viz import deblur_cnn as dc
+    from cnn_viz.deblur import cnn as dc
 
     models = {dc.KINDS[k]: v for k, v in shipped_cnns().items()}
     stamp = "shipped"
@@ -241,11 +239,11 @@ def cnn_models() -> tuple[dict, dict, str]:
 
 
 def retrain_panel() -> None:
-    from cnn_viz import deblur_cnn as dc
+    from cnn_viz.deblur import cnn as dc
 
     st.markdown("Train a network here, on this machine, from the shipped weights or from scratch. It is used for "
                 "your session only (the shipped weights stay). The shipped ones were trained for about 14 minutes "
-                "each by `python -m cnn_viz.deblur_train`; a minute here shows the loss falling, not the final quality.")
+                "each by `python -m cnn_viz.deblur.train`; a minute here shows the loss falling, not the final quality.")
     c1, c2, c3 = st.columns(3)
     kind = c1.selectbox("Network", list(dc.KINDS), format_func=dc.KINDS.get, key="db_rt_kind")
     secs = c2.slider("Training time (s)", 10, 300, 60, 10, key="db_rt_secs")
@@ -322,7 +320,7 @@ def render_2d() -> None:
             assumed_noise = st.slider("Noise level it assumes (%)", 0.0, 10.0, 2.0, 0.1, key="db_n_assumed", bind="query-params") / 100
         solver_bc = st.selectbox("Boundary in the solver", d2.BOUNDARIES, format_func=d2.BC_LABELS.get, key="db_solver_bc",
                                  bind="query-params", help="periodic → FFT; reflexive → DCT (symmetric PSFs); zero → conjugate gradients.")
-        lam = st.select_slider("Your λ (Tikhonov)", LAM_2D, value=LAM_2D[28], format_func=_fmt_lam, key="db_lam", bind="query-params")
+        lam = st.select_slider("Your λ (Tikhonov)", LAM_2D, value=LAM_2D[28], format_func=fmt.sci, key="db_lam", bind="query-params")
         iters = st.slider("Richardson–Lucy iterations", 1, 200, 30, key="db_iters", bind="query-params")
         methods = st.multiselect("Methods", d2.METHODS, default=list(d2.METHODS), key="db_methods",
                                  help="The CNNs load PyTorch the first time (a few seconds).")
@@ -340,7 +338,7 @@ def render_2d() -> None:
 
     cnn, metas, stamp = None, {}, "none"
     if any(m in d2.LEARNED for m in methods):
-        from cnn_viz import deblur_cnn as dc
+        from cnn_viz.deblur import cnn as dc
 
         models, metas, stamp = cnn_models()
         if not models:
@@ -356,7 +354,7 @@ def render_2d() -> None:
     if not results:
         st.info("Nothing to show: the chosen methods need trained CNN weights.")
         return
-    blurred_psnr = d2.psnr(np.clip(scene.blurred, 0, 1), scene.truth)
+    blurred_psnr = metrics.psnr(np.clip(scene.blurred, 0, 1), scene.truth)
     shape = "×".join(str(v) for v in truth.shape[:2])
 
     c1, c2, c3 = st.columns([1, 2, 2])

@@ -3,8 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from cnn_viz import kernels, plots, sandbox, ui
-from cnn_viz.conv import PADDING_MODES
+from cnn_viz.common import fmt, kernels
+from cnn_viz.figures import builders as plots
+from cnn_viz.figures import palette
+from cnn_viz.sandbox import core as sandbox
+from cnn_viz import ui
+from cnn_viz.common.conv import PADDING_MODES
 
 st.title("Kernel sandbox")
 st.markdown(
@@ -77,7 +81,7 @@ with col_out:
         zmax = float(np.max(np.abs(maps))) or 1.0
         if len(maps) == 1:
             ui.plot(plots.signed_map_figure(maps[0], height=430, zmax=zmax), key="out_fig_0")
-            ui.download_png(lambda: sandbox.signed_to_rgb(maps[0], zmax), "feature_map.png", "Feature map as PNG", key="dl_map_0")
+            ui.download_png(lambda: palette.signed_to_rgb(maps[0], zmax), "feature_map.png", "Feature map as PNG", key="dl_map_0")
         st.caption(
             f"Output {maps.shape[1]}×{maps.shape[2]}{' ×' + str(len(maps)) if len(maps) > 1 else ''}, values from "
             f"{maps.min():.3g} to {maps.max():.3g}. Red is positive, blue negative, white zero: an edge kernel answers "
@@ -91,7 +95,7 @@ if maps is not None and len(maps) > 1:
     for i, (c, m, label) in enumerate(zip(st.columns(len(maps)), maps, result.labels)):
         with c:
             ui.plot(plots.signed_map_figure(m, title=label, height=380, zmax=zmax, max_side=320), key=f"out_fig_{i}")
-            ui.download_png(lambda m=m: sandbox.signed_to_rgb(m, zmax), f"feature_map_{'rgb'[i]}.png", f"{label} as PNG", key=f"dl_map_{i}")
+            ui.download_png(lambda m=m: palette.signed_to_rgb(m, zmax), f"feature_map_{'rgb'[i]}.png", f"{label} as PNG", key=f"dl_map_{i}")
     st.caption("One kernel, three channels: each colour channel gets its own feature map on one shared colour scale.")
 
 if result is not None:
@@ -107,7 +111,7 @@ if kernel is not None:
     with c1:
         st.markdown(
             f"**Rank {sep.rank}**{' (slice R)' if kernel.ndim == 3 else ''}: the numerical rank of the {show.shape[0]}×{show.shape[1]} "
-            "grid by SVD, singular values " + ", ".join(plots.cell_text(sep.singular_values[:5]))
+            "grid by SVD, singular values " + ", ".join(fmt.cells(sep.singular_values[:5]))
             + ("…" if sep.singular_values.size > 5 else "") + "."
         )
         if sep.rank == 1:

@@ -7,10 +7,15 @@ import time
 import numpy as np
 import streamlit as st
 
-from cnn_viz import images, latent, lowrank, plots, ui
-from cnn_viz import lowrank_plots as lp
+from cnn_viz.common import assets, images
+from cnn_viz.lowrank import latent
+from cnn_viz.lowrank import svd as lowrank
+from cnn_viz.figures import builders as plots
+from cnn_viz import ui
+from cnn_viz.ui import cached
+from cnn_viz.lowrank import figures as lp
 
-SWEEP_ASSET = images.ASSETS / "lowrank_sweep.json"
+SWEEP_ASSET = assets.LOWRANK_SWEEP
 EPS_TARGETS = [0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001]
 SIDES = [256, 512, 1024]
 
@@ -187,7 +192,7 @@ def small_pair(kind: str, d: int) -> tuple[np.ndarray, np.ndarray]:
 
 @st.cache_data(show_spinner="Principal components of 4,000 digits…")
 def digit_pca():
-    train, _ = ui.mnist_split()
+    train, _ = cached.mnist_split()
     x = train.images.reshape(len(train), -1).astype(np.float64) / 255.0
     return lowrank.pca(x, 64), x[:200]
 
@@ -355,7 +360,7 @@ if tab_why.open:
 @st.cache_data(max_entries=4, show_spinner="Accuracy of the network with the layer at every rank k on 1,000 held-out "
                "digits (fc1 about 2 s, conv2 about 10 s; once per server, then cached)…")
 def cnn_sweep(layer: str, weights_stamp: str, _model, _images, _labels):
-    from cnn_viz import compress
+    from cnn_viz.lowrank import compress
 
     return compress.rank_sweep(_model, _images, _labels, layer)
 
@@ -394,9 +399,9 @@ def layer_panel(sw, n_digits: int) -> None:
 @st.cache_data(show_spinner=False)
 def separable_checks():
     """The separable presets and, for the rank-1 ones, max |two 1-D passes − full 2-D convolution| on the cameraman."""
-    from cnn_viz import compress
+    from cnn_viz.lowrank import compress
 
-    cam = ui.load_sample("Cameraman")
+    cam = cached.load_sample("Cameraman")
     cases = compress.separable_cases()
     return [(c, compress.separable_error(cam, c.kernel, c.column, c.row) if c.rank == 1 else None) for c in cases]
 
@@ -409,14 +414,14 @@ if tab_cnn.open:
         "convolution to k channels followed by a 1 × 1 convolution to 32. No retraining: just the SVD."
     )
     try:
-        model = ui.load_mnist_model()
-        _, held_out = ui.mnist_split()
+        model = cached.load_mnist_model()
+        _, held_out = cached.mnist_split()
     except (OSError, ValueError) as exc:
         st.warning(f"The trained network is not available, so this part cannot run: {exc}")
         model = None
     if model is not None:
-        from cnn_viz import compress
-        from cnn_viz import model as cnn_model
+        from cnn_viz.lowrank import compress
+        from cnn_viz.mnist import model as cnn_model
 
         stamp = str(cnn_model.WEIGHTS_PATH.stat().st_mtime_ns)
         sweeps = {}

@@ -3,10 +3,15 @@
 import numpy as np
 import streamlit as st
 
-from cnn_viz import digit_prep, images, mnist_plots, plots, ui
-from cnn_viz import mnist as mn
-from cnn_viz import model as cnn  # imports torch: only this page does
-from cnn_viz import train as tr
+from cnn_viz.mnist import prep as digit_prep
+from cnn_viz.common import images
+from cnn_viz.mnist import figures as mnist_plots
+from cnn_viz.figures import builders as plots
+from cnn_viz import ui
+from cnn_viz.ui import cached
+from cnn_viz.mnist import data as mn
+from cnn_viz.mnist import model as cnn  # imports torch: only this page does
+from cnn_viz.mnist import train as tr
 
 SOURCES = ["Gallery", "Draw", "Upload"]
 MAP_LAYERS = ["conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2"]
@@ -46,8 +51,8 @@ st.markdown(
     "mattered for its answer, and lets you train your own copy."
 )
 
-shipped = ui.load_mnist_model()
-train_set, held = ui.mnist_split()
+shipped = cached.load_mnist_model()
+train_set, held = cached.mnist_split()
 gallery_idx = mn.gallery(held)
 
 with st.sidebar:

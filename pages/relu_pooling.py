@@ -4,7 +4,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_viz import images, kernels, plots, sandbox, stages, stages_plots, ui, why_cnn
+from cnn_viz.common import images
+from cnn_viz.common import kernels
+from cnn_viz.figures import builders as plots
+from cnn_viz.figures import palette
+from cnn_viz.sandbox import core as sandbox
+from cnn_viz.pooling import stages
+from cnn_viz.pooling import figures as stages_plots
+from cnn_viz import ui
+from cnn_viz.pooling import why_cnn
 
 ACT_LABELS = {"relu": "ReLU", "none": "None", "leaky": "Leaky ReLU"}
 POOL_LABELS = {"max": "Max", "avg": "Average"}
@@ -179,7 +187,7 @@ with c2:
     ui.plot(figure("signed_map_figure", ex["before"], title="before ReLU", height=380, zmax=z), key="rp_edge_before")
     st.caption(f"Both signs: **{100 * ex['positive']:.1f}%** of the pixels are positive (red, dark → bright going right) and "
                f"**{100 * ex['negative']:.1f}%** negative (blue, bright → dark); values from {ex['min']:.3g} to {ex['max']:.3g}.")
-    ui.download_png(sandbox.signed_to_rgb(ex["before"], z), "edge_before_relu.png", "Before ReLU as PNG", key="rp_dl_before")
+    ui.download_png(palette.signed_to_rgb(ex["before"], z), "edge_before_relu.png", "Before ReLU as PNG", key="rp_dl_before")
 with c3:
     ui.plot(figure("signed_map_figure", ex["after"], title="after ReLU", height=380, zmax=z), key="rp_edge_after")
     st.caption(f"ReLU(x) = max(0, x): only the positive side is left, the {100 * ex['negative']:.1f}% negative pixels are now 0 "

@@ -6,8 +6,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_viz import images, sliding, sliding_gif, sliding_plots, ui
-from cnn_viz.conv import PADDING_MODES
+from cnn_viz.common import fmt, images
+from cnn_viz.sliding import ops as sliding
+from cnn_viz.sliding import gif as sliding_gif
+from cnn_viz.sliding import figures as sliding_plots
+from cnn_viz import ui
+from cnn_viz.ui import cached
+from cnn_viz.common.conv import PADDING_MODES
 
 FIGURE1 = "Figure 1 of the report (3×4 input, 2×2 kernel)"
 DIGIT = "Handwritten digit (28×28)"
@@ -43,7 +48,7 @@ with st.sidebar:
         image = sliding.FIGURE1_INPUT
         st.caption("The report's Figure 1: input cells a … l, kernel w x / y z. Six patches make a 2×3 map.")
     elif source == DIGIT:
-        image = ui.load_sample("Handwritten 7 (MNIST)")
+        image = cached.load_sample("Handwritten 7 (MNIST)")
         st.caption("A 28×28 MNIST digit: 784 positions with padding 1, the size the report's network reads.")
     elif source == IMAGE:
         picked = ui.image_picker("sk_img", default="Star chart (edges at every angle)", camera=False)
@@ -137,7 +142,7 @@ ho, wo = sweep.out_shape
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Position", f"{k + 1} of {n}")
-m2.metric(f"Output A({i}, {j})", sliding.fmt(sweep.values[i, j]), help="The value this step computes.")
+m2.metric(f"Output A({i}, {j})", fmt.num(sweep.values[i, j]), help="The value this step computes.")
 m3.metric("Feature map", f"{ho} × {wo}")
 m4.metric("Padded input", f"{sweep.padded.shape[1]} × {sweep.padded.shape[2]}" + (f" × {sweep.channels}" if sweep.channels > 1 else ""))
 st.latex(sweep.output_size_latex())
@@ -192,8 +197,8 @@ with right:
     st.markdown(
         f"**What it adds up.** {sweep.kernel.size} products"
         + (f" ({sweep.channels} channels × {sweep.kernel_shape[0]}×{sweep.kernel_shape[1]})" if sweep.channels > 1 else "")
-        + (f", plus the bias {sliding.fmt(sweep.bias)}" if sweep.bias else "")
-        + f", give A({i}, {j}) = {sliding.fmt(sweep.values[i, j])}."
+        + (f", plus the bias {fmt.num(sweep.bias)}" if sweep.bias else "")
+        + f", give A({i}, {j}) = {fmt.num(sweep.values[i, j])}."
     )
 st.latex(sweep.formula_latex(k))
 st.caption(

@@ -172,18 +172,21 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
+# True once Streamlit's script state has read "notRunning" (no status widget) on three polls in a row:
+# a rerun that a click has just requested shows as "rerunRequested" or "running" before then.
+_IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const idle = !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+      && !document.querySelector('[data-testid="stStatusWidget"]');
+  window.__cnnVizIdle = idle ? (window.__cnnVizIdle || 0) + 1 : 0;
+  return window.__cnnVizIdle >= 3;
+}"""
+
+
 def wait_idle(page, timeout: float = 60) -> None:
-    """Wait until Streamlit has finished rerunning (no running-status widget, app rendered)."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
-    page.wait_for_timeout(500)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
-            page.wait_for_timeout(300)
-            if page.locator('[data-testid="stStatusWidget"]').count() == 0:
-                return
-        page.wait_for_timeout(200)
-    raise AssertionError("the app was still running after %.0f s" % timeout)
+    """Wait until Streamlit has finished rerunning: the app's own script state (``data-test-script-state``
+    on ``stApp``) is "notRunning" and no running-status widget shows, on three polls 100 ms apart."""
+    page.wait_for_function(_IDLE_JS, polling=100, timeout=timeout * 1000)
 
 
 def assert_no_exception(page) -> None:

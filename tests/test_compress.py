@@ -8,9 +8,12 @@ import torch
 import torch.nn.functional as F
 from skimage import data
 
-from cnn_viz import compress, kernels, mnist
-from cnn_viz import lowrank_plots as lp
-from cnn_viz.model import SimpleCNN, accuracy, load_pretrained
+from cnn_viz.lowrank import compress
+from cnn_viz.common import kernels
+from cnn_viz.common.torch_tools import count_parameters
+from cnn_viz.mnist import data as mnist
+from cnn_viz.lowrank import figures as lp
+from cnn_viz.mnist.model import SimpleCNN, accuracy, load_pretrained
 
 torch.set_num_threads(1)
 
@@ -52,7 +55,7 @@ def test_factorized_linear_is_the_product_of_its_factors_and_the_truncation(net,
     x = torch.randn(5, 1568)
     with torch.no_grad():
         torch.testing.assert_close(seq(x).double(), F.linear(x.double(), wk, net.fc1.bias.double()), atol=1e-4, rtol=1e-4)
-    assert compress.count_parameters(seq) == compress.layer_parameters("fc1", k) == k * (1568 + 128) + 128
+    assert count_parameters(seq) == compress.layer_parameters("fc1", k) == k * (1568 + 128) + 128
 
 
 def test_full_rank_linear_reproduces_the_layer(net):
@@ -74,7 +77,7 @@ def test_factorized_conv_is_the_truncated_kernel_matrix(net, k):
         torch.testing.assert_close(seq(x).double(), ref, atol=1e-4, rtol=1e-4)
         if k == 32:
             torch.testing.assert_close(seq(x), net.conv2(x), atol=1e-4, rtol=1e-4)
-    assert compress.count_parameters(seq) == compress.layer_parameters("conv2", k) == k * (400 + 32) + 32
+    assert count_parameters(seq) == compress.layer_parameters("conv2", k) == k * (400 + 32) + 32
 
 
 def test_compressed_model_at_full_rank_reproduces_the_model_and_leaves_it_alone(net):
@@ -90,7 +93,7 @@ def test_compressed_model_at_full_rank_reproduces_the_model_and_leaves_it_alone(
     assert isinstance(net.fc1, torch.nn.Linear) and isinstance(net.conv2, torch.nn.Conv2d)
     for n, p in net.state_dict().items():
         assert torch.equal(p, before[n]), n
-    assert compress.count_parameters(m) == compress.count_parameters(net) - (128 * 1568) + 128 * (1568 + 128) - 32 * 400 + 32 * 432
+    assert count_parameters(m) == count_parameters(net) - (128 * 1568) + 128 * (1568 + 128) - 32 * 400 + 32 * 432
     with pytest.raises(ValueError, match="between 1 and 128"):
         compress.factorize_linear(net.fc1, 129)
 
@@ -103,7 +106,7 @@ def test_fast_sweep_equals_full_forward_passes_of_the_compressed_model(trained, 
     for k, acc, mp in zip(sw.ranks, sw.accuracy, sw.model_params):
         model = compress.compressed(trained, **{f"{layer}_rank": int(k)})
         assert acc == pytest.approx(100 * accuracy(model, imgs, labels)), k
-        assert mp == compress.count_parameters(model)
+        assert mp == count_parameters(model)
     assert sw.accuracy[-1] == pytest.approx(sw.full_accuracy)  # full rank changes nothing
 
 

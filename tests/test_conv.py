@@ -1,4 +1,4 @@
-"""cnn_viz.conv against torch.nn.functional.conv2d / pad and SciPy."""
+"""cnn_viz.common.conv against torch.nn.functional.conv2d / pad and SciPy."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage, signal
 
-from cnn_viz.conv import PADDING_MODES, conv2d, output_size, pad
+from cnn_viz.common.conv import PADDING_MODES, conv2d, output_size, pad
 
 TORCH_MODE = {"reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 

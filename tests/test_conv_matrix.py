@@ -1,4 +1,4 @@
-"""cnn_viz.conv.conv_matrix against torch: M·vec(x) = conv2d(x) and Mᵀ·vec(y) = conv_transpose2d(y)."""
+"""cnn_viz.common.conv.conv_matrix against torch: M·vec(x) = conv2d(x) and Mᵀ·vec(y) = conv_transpose2d(y)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from cnn_viz.conv import conv2d, conv_matrix
+from cnn_viz.common.conv import conv2d, conv_matrix
 
 torch.set_num_threads(1)
 RNG_SEED = 20240603

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from scipy import integrate, linalg
 
-from cnn_viz import deblur1d as d1
-from cnn_viz import deblur_lambda as rp
-from cnn_viz.deblur2d import blas_one_thread
+from cnn_viz.deblur import signal1d as d1
+from cnn_viz.deblur import lambda_rules as rp
+from cnn_viz.common.linalg import one_blas_thread
 
 
 @pytest.fixture(autouse=True)
 def _one_blas_thread():
-    with blas_one_thread():
+    with one_blas_thread():
         yield
 
 

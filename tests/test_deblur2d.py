@@ -6,14 +6,16 @@ import pytest
 from scipy import ndimage
 from skimage import metrics, restoration
 
-from cnn_viz import deblur2d as d2
-from cnn_viz import deblur_lambda as rp
+from cnn_viz.deblur import restore as d2
+from cnn_viz.common.linalg import one_blas_thread
+from cnn_viz.common.metrics import psnr, relative_error, ssim
+from cnn_viz.deblur import lambda_rules as rp
 
 
 @pytest.fixture(autouse=True)
 def _one_blas_thread():
     """The dense references run on one BLAS thread (two were ~10× slower on the shared box)."""
-    with d2.blas_one_thread():
+    with one_blas_thread():
         yield
 
 
@@ -186,10 +188,10 @@ def test_richardson_lucy_through_the_dct_equals_the_padded_convolution():
 def test_psnr_ssim_relative_error_against_scikit_image(shape):
     ref = RNG.random(shape)
     x = np.clip(ref + 0.1 * RNG.standard_normal(shape), 0, 1)
-    assert d2.psnr(x, ref) == pytest.approx(metrics.peak_signal_noise_ratio(ref, x, data_range=1.0), rel=1e-12)
+    assert psnr(x, ref) == pytest.approx(metrics.peak_signal_noise_ratio(ref, x, data_range=1.0), rel=1e-12)
     kw = {"channel_axis": -1} if len(shape) == 3 else {}
-    assert d2.ssim(x, ref) == pytest.approx(metrics.structural_similarity(ref, x, data_range=1.0, **kw), rel=1e-9)
-    assert d2.relative_error(x, ref) == pytest.approx(metrics.normalized_root_mse(ref, x, normalization="euclidean"), rel=1e-12)
+    assert ssim(x, ref) == pytest.approx(metrics.structural_similarity(ref, x, data_range=1.0, **kw), rel=1e-9)
+    assert relative_error(x, ref) == pytest.approx(metrics.normalized_root_mse(ref, x, normalization="euclidean"), rel=1e-12)
 
 
 def test_inverse_crime_naive_inverse_is_perfect_only_with_the_matching_model():
@@ -204,11 +206,11 @@ def test_inverse_crime_naive_inverse_is_perfect_only_with_the_matching_model():
 def test_compare_on_cameraman_reproduces_the_measured_numbers():
     """The field notes' numbers (cameraman 256², σ = 2 px, 1 % noise, reflexive): blurred 24.4 dB,
     Tikhonov best λ 27.1, GCV 26.4, discrepancy 27.1, L-curve 21.6, naive 4.8; periodic GCV collapses."""
-    from cnn_viz.images import load_sample
+    from cnn_viz.common.images import load_sample
 
     truth = load_sample("Cameraman", 256).astype(np.float64)
     scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, seed=0)
-    assert d2.psnr(np.clip(scene.blurred, 0, 1), truth) == pytest.approx(24.4, abs=0.1)
+    assert psnr(np.clip(scene.blurred, 0, 1), truth) == pytest.approx(24.4, abs=0.1)
     res = {r.name: r for r in d2.compare(scene, "reflexive")}
     assert res[d2.NAIVE].psnr == pytest.approx(4.8, abs=0.2)
     assert res[d2.TIK_BEST].psnr == pytest.approx(27.1, abs=0.1)
@@ -295,7 +297,7 @@ def test_lambda_sweep_reports_the_psnr_at_each_rule_and_the_best():
     sw = d2.lambda_sweep(scene, "reflexive")
     A = dense_blur(img.shape, scene.psf, "reflexive")
     b = scene.blurred.ravel()
-    direct = [d2.psnr(np.clip(dense_tikhonov(A, b, lam).reshape(img.shape), 0, 1), img) for lam in sw["lams"]]
+    direct = [psnr(np.clip(dense_tikhonov(A, b, lam).reshape(img.shape), 0, 1), img) for lam in sw["lams"]]
     np.testing.assert_allclose(sw["psnr"], direct, atol=1e-8)
     assert sw["best_psnr"] == pytest.approx(max(direct))
     for rule, lam in sw["picks"].items():

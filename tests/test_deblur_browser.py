@@ -3,7 +3,7 @@
 import pytest
 from conftest import OUTPUT, assert_no_exception, wait_idle
 
-from cnn_viz import deblur2d as d2
+from cnn_viz.deblur import restore as d2
 
 
 def _table(page, until=bool, timeout_s: float = 120) -> dict[str, list[str]]:

@@ -5,22 +5,25 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz import deblur2d as d2
-from cnn_viz import deblur_cnn as dc
-from cnn_viz.images import load_sample
+from cnn_viz.deblur import restore as d2
+from cnn_viz.common.linalg import one_blas_thread
+from cnn_viz.common.metrics import psnr
+from cnn_viz.common.torch_tools import count_parameters
+from cnn_viz.deblur import cnn as dc
+from cnn_viz.common.images import load_sample
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     torch.set_num_threads(1)
-    with d2.blas_one_thread():
+    with one_blas_thread():
         yield
 
 
 def test_architecture_is_the_8_layer_56k_network():
     for kind in ("direct", "tikcnn"):
         m = dc.ResidualCNN(**dc.ARCH[kind])
-        assert dc.n_params(m) == (9 * 32 + 32) + 6 * (9 * 32 * 32 + 32) + (9 * 32 + 1) == 56_097
+        assert count_parameters(m) == (9 * 32 + 32) + 6 * (9 * 32 * 32 + 32) + (9 * 32 + 1) == 56_097
         assert sum(isinstance(x, torch.nn.Conv2d) for x in m.modules()) == 8
 
 
@@ -39,10 +42,10 @@ def test_forward_is_input_plus_the_conv_stack():
 
 def test_shipped_weights_are_small_and_never_saw_the_evaluation_image():
     for kind, path in dc.WEIGHTS.items():
-        assert path.exists(), f"{path} missing: run python -m cnn_viz.deblur_train --kind {kind}"
+        assert path.exists(), f"{path} missing: run python -m cnn_viz.deblur.train --kind {kind}"
         assert path.stat().st_size < 1_000_000
         model, meta = dc.load(path)
-        assert meta["kind"] == kind and dc.n_params(model) == 56_097
+        assert meta["kind"] == kind and count_parameters(model) == 56_097
         assert dc.HELD_OUT not in meta["train_images"] and meta["validation"] not in meta["train_images"]
         assert meta["degradation"] == {"psf_kind": "Gaussian", "psf_size": 2.0, "bc": "reflexive", "noise": 0.01, "lam_rule": "gcv"}
         assert meta["train_seconds"] <= 16 * 60
@@ -57,7 +60,7 @@ def test_goal_tikhonov_plus_cnn_beats_the_best_classical_method_by_1_db():
     res = {r.name: r for r in d2.compare(scene, "reflexive", d2.METHODS, cnn=cnn)}
     best_classical = max(r.psnr for n, r in res.items() if n in d2.CLASSICAL)  # the oracle λ included
     assert res[d2.CNN_TIK].psnr >= best_classical + 1.0
-    assert res[d2.CNN_DIRECT].psnr > d2.psnr(np.clip(scene.blurred, 0, 1), truth) + 1.0
+    assert res[d2.CNN_DIRECT].psnr > psnr(np.clip(scene.blurred, 0, 1), truth) + 1.0
     # the network's input is exactly Tikhonov with GCV's λ
     x_gcv = d2.tikhonov_auto(scene.blurred, scene.psf, "reflexive", "gcv")[0]
     np.testing.assert_allclose(res[d2.CNN_TIK].raw, dc.restore(models[d2.CNN_TIK], x_gcv), atol=1e-5)

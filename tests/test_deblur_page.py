@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_viz import deblur1d as d1
-from cnn_viz import deblur2d as d2
-from cnn_viz.images import load_sample, resize_max
+from cnn_viz.deblur import signal1d as d1
+from cnn_viz.deblur import restore as d2
+from cnn_viz.common.images import load_sample, resize_max
 
 PAGE = "pages/deblurring.py"
 TAB_2D = "2-D: images"

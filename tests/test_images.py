@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from cnn_viz import images
+from cnn_viz.common import images
 
 
 def encode(im: Image.Image, fmt: str, **kw) -> bytes:

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from PIL import Image
 from conftest import plotly_array, plotly_figure
 
-from cnn_viz import images, kernels
+from cnn_viz.common import images
+from cnn_viz.common import kernels
 
 PAGE = "pages/kernel_sandbox.py"
 

@@ -5,8 +5,8 @@ import pytest
 from scipy import ndimage
 from skimage import filters
 
-from cnn_viz import kernels
-from cnn_viz.conv import conv2d
+from cnn_viz.common import kernels
+from cnn_viz.common.conv import conv2d
 
 REQUIRED = [
     "Identity", "Box blur 3×3", "Box blur 5×5", "Sharpen", "Sobel x", "Sobel y", "Prewitt x", "Prewitt y",

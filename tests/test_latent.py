@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from cnn_viz import latent
-from cnn_viz import lowrank_plots as lp
-from cnn_viz.images import ASSETS
+from cnn_viz.lowrank import latent
+from cnn_viz.lowrank import figures as lp
+from cnn_viz.common import assets
 
 
 def _trunc_max_err(x, k, svd=None):
@@ -126,7 +126,7 @@ def test_sweep_matches_the_direct_functions():
 
 def test_shipped_sweep_is_what_the_code_measures():
     """The precomputed sweep in assets/ agrees with a fresh measurement at the small sizes."""
-    shipped = json.loads((ASSETS / "lowrank_sweep.json").read_text())["sweeps"]
+    shipped = json.loads(assets.LOWRANK_SWEEP.read_text())["sweeps"]
     d2 = latent.Sweep.from_dict(next(s for s in shipped if s["d"] == 2 and s["kind"] == "gaussian"))
     assert d2.eps == 0.01 and d2.ns[-1] == 4000
     for i, n in enumerate(d2.ns[:3]):

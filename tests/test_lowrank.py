@@ -7,8 +7,10 @@ from PIL import Image
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
-from cnn_viz import images, lowrank
-from cnn_viz import lowrank_plots as lp
+from cnn_viz.common import images
+from cnn_viz.common.metrics import psnr, relative_error
+from cnn_viz.lowrank import svd as lowrank
+from cnn_viz.lowrank import figures as lp
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def test_colour_channels_are_compressed_one_by_one():
         np.testing.assert_allclose(approx[..., c], _truncate(u, s, vt, 12), atol=2e-5)
     all_s = np.linalg.svd(np.moveaxis(img, -1, 0).astype(np.float64), compute_uv=False)
     tail = np.sqrt(np.sum(all_s[:, 12:] ** 2) / np.sum(img.astype(np.float64) ** 2))
-    assert lowrank.relative_error(img, approx) == pytest.approx(tail, rel=1e-4)
+    assert relative_error(approx, img) == pytest.approx(tail, rel=1e-4)
 
 
 def test_randomized_svd_against_the_exact_one(camera):
@@ -79,7 +81,7 @@ def test_randomized_svd_against_the_exact_one(camera):
     norm = np.linalg.norm(big.astype(np.float64))
     for k in (10, 50, 150, 256):
         best = np.sqrt(np.sum(exact[k:] ** 2)) / norm
-        got = lowrank.relative_error(big, lowrank.rebuild(f, k))
+        got = relative_error(lowrank.rebuild(f, k), big)
         assert best * (1 - 1e-6) <= got <= 1.01 * best, (k, got, best)
         # The Eckart–Young value computed from the randomized σ's is close to the measured error.
         assert lowrank.eckart_young_error(f, k) == pytest.approx(got, rel=0.01)
@@ -101,7 +103,7 @@ def test_psnr_matches_scikit_image_and_the_measured_camera_values(camera, camera
         assert stats.psnr == pytest.approx(ref, abs=1e-6)
         assert stats.psnr == pytest.approx(notes_db, abs=0.06)  # /work/shared/NOTES.md, measured independently
         assert stats.rel_error == pytest.approx(stats.eckart_young, rel=1e-4)
-    assert lowrank.psnr(camera, camera) == float("inf")
+    assert psnr(camera, camera) == float("inf")
 
 
 def test_storage_counts():

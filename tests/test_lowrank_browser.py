@@ -9,7 +9,8 @@ import re
 import pytest
 from conftest import OUTPUT, ROOT, assert_no_exception, wait_idle
 
-from cnn_viz import images, lowrank
+from cnn_viz.common import images
+from cnn_viz.lowrank import svd as lowrank
 
 PSNR = "PSNR"
 MEASURED = "Measured error"

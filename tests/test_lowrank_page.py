@@ -4,8 +4,12 @@ computes (themselves tested against NumPy/torch references), and bad input gets 
 import numpy as np
 import pytest
 
-from cnn_viz import compress, images, latent, lowrank, mnist
-from cnn_viz.model import load_pretrained
+from cnn_viz.lowrank import compress
+from cnn_viz.common import images
+from cnn_viz.lowrank import latent
+from cnn_viz.lowrank import svd as lowrank
+from cnn_viz.mnist import data as mnist
+from cnn_viz.mnist.model import load_pretrained
 
 PAGE = "pages/low_rank.py"
 

@@ -91,7 +91,8 @@ def test_draw_a_digit_and_see_the_prediction(page, app_url):
 
 @pytest.mark.slow
 def test_drawn_digits_fixture(page, app_url):
-    from cnn_viz import digit_prep, model
+    from cnn_viz.mnist import prep as digit_prep
+    from cnn_viz.mnist import model
 
     net = model.load_pretrained()
     canvas = open_draw(page, app_url)

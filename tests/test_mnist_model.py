@@ -10,7 +10,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnn_viz import mnist, model
+from cnn_viz.mnist import data as mnist
+from cnn_viz.mnist import model
+from cnn_viz.common.torch_tools import count_parameters
 from conftest import ROOT
 
 torch.set_num_threads(1)
@@ -46,7 +48,7 @@ def randomized_bn_model(seed=3):
 
 def test_parameter_count_matches_the_report_layer_by_layer():
     m = model.SimpleCNN()
-    assert model.count_parameters(m) == 215_466
+    assert count_parameters(m) == 215_466
     # by hand: conv1 16*25+16, bn1 2*16, conv2 32*16*25+32, bn2 2*32, fc1 1568*128+128, fc2 128*10+10
     assert 16 * 25 + 16 + 32 + 32 * 16 * 25 + 32 + 64 + 1568 * 128 + 128 + 1280 + 10 == 215_466
     assert [n for n, _ in m.named_children()] == ["conv1", "bn1", "pool", "conv2", "bn2", "fc1", "fc2"]
@@ -180,7 +182,7 @@ def test_as_input_rejects_wrong_shapes():
 
 def test_accuracy_on_digits_drawn_in_the_browser(shipped):
     """tests/fixtures/drawn_digits.npz: 20 digits drawn with the mouse on the page's canvas (test_mnist_browser.py)."""
-    from cnn_viz import digit_prep
+    from cnn_viz.mnist import prep as digit_prep
 
     z = np.load(ROOT / "tests" / "fixtures" / "drawn_digits.npz")
     digits = np.stack([digit_prep.prepare(a).digit for a in z["canvas"]])

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_viz import digit_prep, mnist, model
+from cnn_viz.mnist import prep as digit_prep
+from cnn_viz.mnist import data as mnist
+from cnn_viz.mnist import model
 
 PAGE = "pages/mnist_activations.py"
 TABS = ["Layer by layer", "Learned filters", "Figure 5: patches", "Saliency & Grad-CAM", "Train your own"]

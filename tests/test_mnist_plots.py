@@ -7,8 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz import digit_prep, mnist, mnist_plots, model
-from cnn_viz.train import EpochStats
+from cnn_viz.mnist import prep as digit_prep
+from cnn_viz.mnist import data as mnist
+from cnn_viz.mnist import figures as mnist_plots
+from cnn_viz.mnist import model
+from cnn_viz.mnist.train import EpochStats
 
 torch.set_num_threads(1)
 

@@ -9,7 +9,9 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from cnn_viz import digit_prep, mnist
+from cnn_viz.common import assets
+from cnn_viz.mnist import prep as digit_prep
+from cnn_viz.mnist import data as mnist
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -112,7 +114,7 @@ def test_split_is_fixed_stratified_and_holds_out_the_demo_seven():
     again = mnist.train_test_split()
     assert np.array_equal(again[1].rows, held.rows)
     # digit_7.png is that row
-    seven = np.asarray(Image.open(mnist.ASSETS / "digit_7.png"))
+    seven = np.asarray(Image.open(assets.DIGIT_7))
     assert np.array_equal(held.images[list(held.rows).index(mnist.DIGIT_7_ROW)], seven)
     other = mnist.train_test_split(seed=5)[1]
     assert not np.array_equal(other.rows, held.rows) and mnist.DIGIT_7_ROW in other.rows

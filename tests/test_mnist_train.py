@@ -7,7 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz import mnist, model, train
+from cnn_viz.mnist import data as mnist
+from cnn_viz.mnist import model
+from cnn_viz.mnist import train
 
 torch.set_num_threads(1)
 

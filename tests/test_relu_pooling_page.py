@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from conftest import OUTPUT, ROOT, assert_no_exception, wait_idle
 
-from cnn_viz import images, kernels
+from cnn_viz.common import images
+from cnn_viz.common import kernels
 
 torch.set_num_threads(1)
 PAGE = "pages/relu_pooling.py"
@@ -236,8 +237,8 @@ def test_parameter_inputs(app_test):
 def test_the_page_does_not_import_torch():
     """The page is NumPy only: importing torch would cost every new server seconds and ~500 MB."""
     code = ("import sys, ast, importlib; src = open('pages/relu_pooling.py').read(); "
-            "mods = [a.name for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom) for a in n.names if n.module == 'cnn_viz']; "
-            "[importlib.import_module('cnn_viz.' + m) for m in mods]; "
+            "mods = [n.module + '.' + a.name for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom) and (n.module or '').startswith('cnn_viz') for a in n.names]; "
+            "[__import__(m.rsplit('.', 1)[0], fromlist=[m.rsplit('.', 1)[1]]) for m in mods]; "
             "print(len(mods), 'torch' in sys.modules, 'torchvision' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     assert int(out[0]) >= 6 and out[1:] == ["False", "False"]

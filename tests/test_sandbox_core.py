@@ -6,8 +6,11 @@ import torch
 import torch.nn.functional as F
 from conftest import plotly_array
 
-from cnn_viz import kernels, plots, sandbox
-from cnn_viz.conv import output_size
+from cnn_viz.common import kernels
+from cnn_viz.figures import builders as plots
+from cnn_viz.figures import palette
+from cnn_viz.sandbox import core as sandbox
+from cnn_viz.common.conv import output_size
 
 
 def torch_ref(x_chw, w_fchw, s: sandbox.Settings):
@@ -57,7 +60,7 @@ def test_large_stride_is_noted_and_impossible_settings_explained():
 
 
 def test_signed_to_rgb_is_blue_white_red():
-    rgb = sandbox.signed_to_rgb(np.array([[-2.0, 0.0, 2.0, 1.0]]))
+    rgb = palette.signed_to_rgb(np.array([[-2.0, 0.0, 2.0, 1.0]]))
     np.testing.assert_array_equal(rgb[0, 0], [33, 102, 172])
     np.testing.assert_array_equal(rgb[0, 1], [247, 247, 247])
     np.testing.assert_array_equal(rgb[0, 2], [178, 24, 43])

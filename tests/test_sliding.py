@@ -1,4 +1,4 @@
-"""cnn_viz.sliding: every step of the sweep against torch (conv2d, unfold, autograd)."""
+"""cnn_viz.sliding.ops: every step of the sweep against torch (conv2d, unfold, autograd)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz import sliding
-from cnn_viz.conv import conv2d
+from cnn_viz.sliding import ops as sliding
+from cnn_viz.common.conv import conv2d
 
 torch.set_num_threads(1)
 
@@ -91,7 +91,7 @@ def test_every_frame_of_random_sweeps_matches_torch():
 
 
 def test_digit_with_padding_one_has_784_frames_equal_to_conv2d():
-    from cnn_viz import images
+    from cnn_viz.common import images
 
     digit = images.load_sample("Handwritten 7 (MNIST)")
     assert digit.shape == (28, 28)

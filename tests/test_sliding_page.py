@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from conftest import plotly_figure
 
-from cnn_viz import images
-from cnn_viz.sliding import fmt as _fmt  # the page's number format, applied to torch's value
+from cnn_viz.common import images
+from cnn_viz.common.fmt import num as _fmt  # the page's number format, applied to torch's value
 
 PAGE = "pages/sliding_kernel.py"
 DIGIT = "Handwritten digit (28×28)"

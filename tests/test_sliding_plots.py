@@ -14,7 +14,10 @@ import torch.nn.functional as F
 from conftest import plotly_array
 from PIL import Image
 
-from cnn_viz import images, sliding, sliding_gif, sliding_plots
+from cnn_viz.common import assets, fmt, images
+from cnn_viz.sliding import ops as sliding
+from cnn_viz.sliding import gif as sliding_gif
+from cnn_viz.sliding import figures as sliding_plots
 
 torch.set_num_threads(1)
 MOVING = {"outline": 4, "link": 5, "cover": 6, "products": 7, "caption": 8}
@@ -63,7 +66,7 @@ def test_one_frame_per_position_and_the_cover_hides_exactly_the_cells_not_comput
         np.testing.assert_array_equal(blank, expected)
         assert not np.isnan(ref[~expected]).any()
         i, j = divmod(k, ref.shape[1])
-        assert fr["data"][4]["text"][0] == f"step {k + 1} of {sw.n_steps}: A({i}, {j}) = {sliding.fmt(ref[i, j])}"
+        assert fr["data"][4]["text"][0] == f"step {k + 1} of {sw.n_steps}: A({i}, {j}) = {fmt.num(ref[i, j])}"
 
 
 def test_frame_outlines_every_dilated_tap_and_products_are_torchs():
@@ -81,7 +84,7 @@ def test_frame_outlines_every_dilated_tap_and_products_are_torchs():
         i, j = divmod(k, sw.out_shape[1])
         assert centres == {(j * 2 + n * 2, i * 2 + m * 2) for m in range(3) for n in range(3)}
         prods = patches[k] * sw.kernel.ravel()
-        assert fr["data"][3]["text"] == [sliding.fmt_short(v) for v in prods]
+        assert fr["data"][3]["text"] == [fmt.short(v) for v in prods]
         assert fr["data"][3]["textfont"]["color"] == [sliding_plots.POS if v > 0 else sliding_plots.NEG if v < 0 else "#555" for v in prods]
 
 
@@ -113,7 +116,7 @@ def test_digit_animation_is_light_and_starts_at_the_server_step():
     png = Image.open(io.BytesIO(base64.b64decode(pictures[0]["source"].split(",", 1)[1])))
     f = png.size[0] // 30
     assert png.size == (30 * f, 30 * f) and (pictures[0]["sizex"], pictures[0]["sizey"]) == (30, 30)
-    digit = np.pad(np.asarray(Image.open(images.ASSETS / "digit_7.png").convert("L")), 1)
+    digit = np.pad(np.asarray(Image.open(assets.DIGIT_7).convert("L")), 1)
     np.testing.assert_array_equal(np.asarray(png.convert("L"))[f // 2 :: f, f // 2 :: f], digit)
 
 

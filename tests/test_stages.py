@@ -1,4 +1,4 @@
-"""cnn_viz.stages against torch.nn.functional: activations, pooling (values and argmax
+"""cnn_viz.pooling.stages against torch.nn.functional: activations, pooling (values and argmax
 indices), the pooling window inspector and the whole conv → activation → pool pipeline."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz import images, kernels, stages
+from cnn_viz.common import images
+from cnn_viz.common import kernels
+from cnn_viz.pooling import stages
 
 torch.set_num_threads(1)
 

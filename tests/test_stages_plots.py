@@ -7,7 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz import images, stages, stages_plots, why_cnn
+from cnn_viz.common import images
+from cnn_viz.pooling import stages
+from cnn_viz.pooling import figures as stages_plots
+from cnn_viz.pooling import why_cnn
 
 torch.set_num_threads(1)
 DIGIT = images.load_sample("Handwritten 7 (MNIST)")

@@ -1,4 +1,4 @@
-"""cnn_viz.why_cnn against torch: parameter counts, receptive fields (by autograd) and
+"""cnn_viz.pooling.why_cnn against torch: parameter counts, receptive fields (by autograd) and
 translation equivariance of convolution, then of pooling."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnn_viz import images, kernels, why_cnn
+from cnn_viz.common import images
+from cnn_viz.common import kernels
+from cnn_viz.pooling import why_cnn
 
 torch.set_num_threads(1)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cnn_viz import latent  # noqa: E402
+from cnn_viz.lowrank import latent  # noqa: E402
 
 OUT = ROOT / "assets" / "lowrank_sweep.json"
 SETTINGS = [dict(kind="gaussian", d=2, eps=0.01), dict(kind="gaussian", d=3, eps=0.01)]

@@ -1,0 +1,12 @@
+"""Every file the app ships in assets/ (assets/README.md says where each came from)."""
+
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+
+MNIST_SAMPLE = ASSETS / "mnist_5k.npz"
+SIMPLE_CNN_WEIGHTS = ASSETS / "simple_cnn.pt"
+DEBLUR_WEIGHTS = {"direct": ASSETS / "deblur_direct_cnn.pt", "tikcnn": ASSETS / "deblur_tikhonov_cnn.pt"}
+LOWRANK_SWEEP = ASSETS / "lowrank_sweep.json"
+STAR_CHART = ASSETS / "star_chart.png"
+DIGIT_7 = ASSETS / "digit_7.png"

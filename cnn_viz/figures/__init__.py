@@ -1,0 +1,1 @@
+"""The one palette and the shared Plotly builders."""

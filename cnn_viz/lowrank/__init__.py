@@ -1,0 +1,1 @@
+"""Low-rank lesson: truncated and randomized SVDs, latent-variable matrices, compressing the CNN."""

@@ -1,0 +1,345 @@
+"""Plotly figures of the trained-MNIST page: the digit, preprocessing, probabilities, feature maps,
+filters, the report's Figure 5, saliency / Grad-CAM overlays and the training curves.
+
+NumPy in, figures out (no torch, no Streamlit), so every builder is testable. Speed matters (every
+rerun of every student builds them): layouts are plain dicts given to ``go.Figure`` once (no
+``update_*``, ``add_annotation`` or ``make_subplots``, which cost 10-100 ms each), and grids of
+maps are one mosaic heatmap with gaps instead of one subplot per map. Hovering shows which map,
+the row, the column and the true value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from cnn_viz.common import fmt
+from cnn_viz.figures.builders import image_trace, layout
+from cnn_viz.figures.palette import DIVERGING, FONT
+
+PROB_COLOUR, TOP_COLOUR, OWN_COLOUR = "#95a5a6", "#c0392b", "#2471a3"
+NO_TICKS = dict(showticklabels=False, ticks="", showline=False, showgrid=False, zeroline=False)
+# Overlay colour scales fade to transparent at zero, so the digit stays visible where nothing happens.
+SIGNED_OVERLAY = [[0.0, "rgba(33,102,172,1)"], [0.35, "rgba(103,169,207,0.75)"], [0.5, "rgba(255,255,255,0)"],
+                  [0.65, "rgba(239,138,98,0.75)"], [1.0, "rgba(178,24,43,1)"]]
+HEAT_OVERLAY = [[0.0, "rgba(0,0,0,0)"], [0.25, "rgba(120,0,0,0.35)"], [0.55, "rgba(220,40,0,0.65)"],
+                [0.8, "rgba(255,160,0,0.8)"], [1.0, "rgba(255,255,120,0.9)"]]
+
+
+def _image_layout(title: str | None, height: int | None, **extra) -> dict:
+    """The house square-pixel layout without ticks, plus ``extra`` top-level keys (shapes, annotations, ...)."""
+    lay = layout(title, height)
+    lay["xaxis"].update(NO_TICKS)
+    lay["yaxis"].update(NO_TICKS)
+    lay.update(extra)
+    return lay
+
+
+def _ax(i: int) -> str:
+    return "" if i == 0 else str(i + 1)
+
+
+def _grid_layout(rows: int, cols: int, titles: list[str] | None = None, square: list[bool] | None = None,
+                 widths: list[float] | None = None, hspace: float = 0.03, vspace: float = 0.05) -> dict:
+    """Axes for a rows×cols grid of panels (what make_subplots does, as a dict): panel i uses axes x{i+1}, y{i+1}."""
+    widths = widths or [1.0] * cols
+    total = sum(widths)
+    usable_w, usable_h = 1 - hspace * (cols - 1), 1 - vspace * (rows - 1)
+    lay, annotations = {}, []
+    for r in range(rows):
+        top = min(1.0, max(0.0, 1 - r * (usable_h / rows + vspace)))
+        bottom = min(1.0, max(0.0, top - usable_h / rows))
+        left = 0.0
+        for c in range(cols):
+            i = r * cols + c
+            right = min(1.0, left + usable_w * widths[c] / total)
+            sq = square[c] if square else True
+            lay[f"xaxis{_ax(i)}"] = dict(domain=[left, right], anchor=f"y{_ax(i)}", **(NO_TICKS if sq else {}))
+            lay[f"yaxis{_ax(i)}"] = dict(domain=[bottom, top], anchor=f"x{_ax(i)}",
+                                         **(dict(NO_TICKS, autorange="reversed", scaleanchor=f"x{_ax(i)}", scaleratio=1,
+                                                 constrain="domain") if sq else {}))
+            if sq:
+                lay[f"xaxis{_ax(i)}"]["constrain"] = "domain"
+            if titles and i < len(titles) and titles[i]:
+                annotations.append(dict(text=titles[i], x=(left + right) / 2, y=top, xref="paper", yref="paper", xanchor="center",
+                                        yanchor="bottom", showarrow=False, font=dict(size=12)))
+            left = right + hspace
+    lay["annotations"] = annotations
+    return lay
+
+
+def _gray_u8(a: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(np.asarray(a, dtype=np.float32), 0, 1) * 255).astype(np.uint8)
+
+
+def _gray_heatmap(a: np.ndarray, axis: int = 0, **kwargs) -> go.Heatmap:
+    return go.Heatmap(z=_gray_u8(a), colorscale="gray", zmin=0, zmax=255, showscale=False, xaxis=f"x{_ax(axis)}",
+                      yaxis=f"y{_ax(axis)}", hovertemplate="row %{y}, col %{x}<br>%{z}/255<extra></extra>", **kwargs)
+
+
+BOX20 = dict(type="rect", x0=3.5, y0=3.5, x1=23.5, y1=23.5, line=dict(color="#f1c40f", width=1, dash="dot"))
+
+
+def digit_figure(digit: np.ndarray, title: str | None = None, height: int = 300, box20: bool = False) -> go.Figure:
+    """The 28×28 image the network reads (0-255 on hover), optionally with MNIST's central 20×20 box."""
+    return go.Figure(image_trace(np.asarray(digit, dtype=np.float32)), layout=_image_layout(title, height, shapes=[BOX20] if box20 else []))
+
+
+def preprocessing_figure(prep, height: int = 270) -> go.Figure:
+    """The four stages of ``digit_prep.prepare``: as given, cleaned with the crop box, scaled into 20×20, final 28×28."""
+    step = max(1, int(np.ceil(max(prep.cleaned.shape) / 140)))
+    titles = ["1. as given" + (" (inverted)" if prep.inverted else ""), "2. ink only, cropped",
+              f"3. scaled to {prep.boxed.shape[0]}×{prep.boxed.shape[1]}", "4. 28×28, centred"]
+    lay = _grid_layout(1, 4, titles, hspace=0.04)
+    data = [_gray_heatmap(a, i) for i, a in enumerate([prep.gray[::step, ::step], prep.cleaned[::step, ::step], prep.boxed, prep.digit])]
+    cy, cx = prep.centre_of_mass
+    data.append(go.Scatter(x=[cx], y=[cy], xaxis="x4", yaxis="y4", mode="markers", marker=dict(symbol="x", size=9, color="#e74c3c"),
+                           showlegend=False, hovertemplate="centre of mass<br>row %{y:.2f}, col %{x:.2f}<extra></extra>"))
+    r0, r1, c0, c1 = prep.bbox
+    lay["shapes"] = [dict(type="rect", xref="x2", yref="y2", x0=c0 / step - 0.5, x1=c1 / step - 0.5, y0=r0 / step - 0.5,
+                          y1=r1 / step - 0.5, line=dict(color="#f1c40f", width=2)), dict(BOX20, xref="x4", yref="y4")]
+    lay.update(height=height, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12), paper_bgcolor="rgba(0,0,0,0)",
+               plot_bgcolor="rgba(0,0,0,0)")
+    return go.Figure(data, layout=lay)
+
+
+def _pct(values) -> list[str]:
+    return [f"{v:.0%}" if v >= 0.01 else "" for v in values]
+
+
+def probability_figure(probs: np.ndarray, other: np.ndarray | None = None, names: tuple[str, str] = ("shipped", "yours"),
+                       height: int = 280) -> go.Figure:
+    """Probability of each digit 0-9 as bars (the winner in red); with ``other``, two models side by side."""
+    p = np.asarray(probs, dtype=np.float64)
+    digits = [str(d) for d in range(10)]
+    if other is None:
+        colours = [TOP_COLOUR if d == int(np.argmax(p)) else PROB_COLOUR for d in range(10)]
+        data = [go.Bar(x=digits, y=p, marker_color=colours, text=_pct(p), textposition="outside", name=names[0],
+                       hovertemplate="digit %{x}: %{y:.4f}<extra></extra>")]
+    else:
+        data = [go.Bar(x=digits, y=vals, name=name, marker_color=colour, text=_pct(vals), textposition="outside",
+                       hovertemplate=name + " · digit %{x}: %{y:.4f}<extra></extra>")
+                for vals, name, colour in ((p, names[0], TOP_COLOUR), (np.asarray(other, dtype=np.float64), names[1], OWN_COLOUR))]
+    lay = dict(height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT, paper_bgcolor="rgba(0,0,0,0)",
+               yaxis=dict(range=[0, 1.12], tickformat=".0%", title="probability"), xaxis=dict(title="digit", type="category"))
+    if other is not None:
+        lay.update(barmode="group", legend=dict(orientation="h", y=1.12, x=0))
+    return go.Figure(data, layout=lay)
+
+
+def mosaic(maps: np.ndarray, cols: int, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Tile (N, H, W) maps into one array with NaN gaps; also the map index of every cell (-1 in gaps)."""
+    maps = np.asarray(maps, dtype=np.float32)
+    n, h, w = maps.shape
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    big = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan, np.float32)
+    idx = np.full(big.shape, -1, np.int32)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        big[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = maps[k]
+        idx[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = k
+    return big, idx
+
+
+def map_grid_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, signed: bool = True, title: str | None = None,
+                    labels: list[str] | None = None, tile_px: int = 64, highlight: int | None = None,
+                    clickable: bool = True) -> go.Figure:
+    """Feature maps (N, H, W) as a labelled grid: one colour scale for all (``shared_scale``) or each
+    map scaled to its own largest |value|. Hover: map number, row, column, true value. With
+    ``clickable`` each tile's number is a point that Streamlit's ``on_select`` receives (customdata = [map]);
+    otherwise the numbers are written above the tiles (better for tiny tiles such as 5×5 kernels)."""
+    maps = np.asarray(maps, dtype=np.float32)
+    n, h, w = maps.shape
+    gap = 1
+    ncols = max(1, min(cols, n))
+    nrows = -(-n // ncols)
+    values, idx = mosaic(maps, ncols)
+    rr, cc = np.indices(values.shape)
+    where = np.stack([idx, rr % (h + gap), cc % (w + gap)], axis=-1)
+    zmin_of = (lambda t: -t) if signed else (lambda t: 0.0)
+    if shared_scale:
+        # The true values are the colours: small uint8 customdata (map, row, col) is all hover needs.
+        top = float(np.max(np.abs(maps))) if signed else float(maps.max())
+        top = top if top > 0 else 1.0
+        heat = go.Heatmap(z=values, customdata=np.where(where < 0, 255, where).astype(np.uint8), zmin=zmin_of(top), zmax=top,
+                          colorbar=dict(thickness=12, len=0.8),
+                          hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>value %{z:.4g}<extra></extra>")
+    else:
+        top = np.max(np.abs(maps.reshape(n, -1)), axis=1) if signed else maps.reshape(n, -1).max(axis=1)
+        shown, _ = mosaic(maps / np.where(top > 0, top, 1.0)[:, None, None], ncols)
+        custom = np.concatenate([where.astype(np.float32), np.nan_to_num(values)[..., None]], axis=-1)
+        heat = go.Heatmap(z=shown, customdata=custom, zmin=zmin_of(1.0), zmax=1.0, showscale=False,
+                          hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>value %{customdata[3]:.4g}<extra></extra>")
+    heat.update(colorscale=DIVERGING if signed else "gray", zmid=0 if signed else None, hoverongaps=False)
+    pos = np.array([divmod(k, ncols) for k in range(n)])
+    text = labels if labels else [str(k) for k in range(n)]
+    data, annotations = [heat], []
+    if clickable:
+        data.append(go.Scatter(
+            x=pos[:, 1] * (w + gap) + w * 0.12, y=pos[:, 0] * (h + gap) + h * 0.12, mode="markers+text", text=text,
+            textfont=dict(size=10, color="#111"), textposition="middle center",
+            marker=dict(symbol="square", size=16, color="rgba(255,255,255,0.75)", line=dict(width=0)),
+            customdata=np.arange(n)[:, None], hovertemplate="map %{customdata[0]}: click to see it large<extra></extra>", showlegend=False,
+            unselected=dict(marker=dict(opacity=1), textfont=dict(color="#111")),
+        ))
+    else:
+        annotations = [dict(x=c * (w + gap) - 0.5, y=r * (h + gap) - 0.5, text=text[k], showarrow=False, xanchor="left",
+                            yanchor="bottom", font=dict(size=10, color="#555")) for k, (r, c) in enumerate(pos)]
+    shapes = []
+    if highlight is not None and 0 <= highlight < n:
+        r, c = divmod(highlight, ncols)
+        shapes.append(dict(type="rect", x0=c * (w + gap) - 0.5, x1=c * (w + gap) + w - 0.5, y0=r * (h + gap) - 0.5,
+                           y1=r * (h + gap) + h - 0.5, line=dict(color="#f1c40f", width=3)))
+    height = int(nrows * tile_px * max(1.0, h / w)) + (40 if title else 10) + (0 if clickable else 14)
+    return go.Figure(data, layout=_image_layout(title, height, annotations=annotations, shapes=shapes))
+
+
+def gallery_figure(digits: np.ndarray, labels: list[int], selected: int | None = None, per_class: int = 3) -> go.Figure:
+    """The gallery: ``per_class`` digits of each class as columns 0-9 (as ``mnist.gallery`` orders them);
+    click target k (point index and customdata) is gallery position k. The selected one is framed."""
+    d = np.asarray(digits, dtype=np.uint8)
+    n = d.shape[0]
+    order = np.arange(n).reshape(-1, per_class).T.ravel()  # class-major positions -> per_class rows of 10 columns
+    cols = n // per_class
+    z, _ = mosaic(d[order].astype(np.float32), cols, gap=2)
+    slot = np.argsort(order)  # where gallery position k is drawn; the click targets go in position order
+    rc = np.array([divmod(int(slot[k]), cols) for k in range(n)])
+    data = [go.Heatmap(z=np.nan_to_num(z, nan=255.0).astype(np.uint8), colorscale="gray", zmin=0, zmax=255, showscale=False, hoverinfo="skip"),
+            go.Scatter(x=rc[:, 1] * 30 + 13.5, y=rc[:, 0] * 30 + 13.5, mode="markers", customdata=np.arange(n)[:, None],
+                       text=[str(v) for v in labels], marker=dict(symbol="square", size=26, color="rgba(255,255,255,0.01)"),
+                       hovertemplate="a held-out %{text}: click to use it<extra></extra>", showlegend=False)]
+    shapes = []
+    if selected is not None and selected in order:
+        r, c = divmod(int(np.flatnonzero(order == selected)[0]), cols)
+        shapes.append(dict(type="rect", x0=c * 30 - 1.5, x1=c * 30 + 28.5, y0=r * 30 - 1.5, y1=r * 30 + 28.5,
+                           line=dict(color="#c0392b", width=3)))
+    return go.Figure(data, layout=_image_layout(None, 40 + per_class * 80, shapes=shapes))
+
+
+def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, height: int = 170) -> go.Figure:
+    """A vector (the 128 fc1 units) as an 8×16 grid of cells: hover gives the unit number and value."""
+    v = np.asarray(values, dtype=np.float32).ravel()
+    rows = -(-v.size // cols)
+    z = np.full(rows * cols, np.nan, np.float32)
+    z[:v.size] = v
+    top = float(np.max(np.abs(v))) or 1.0
+    heat = go.Heatmap(z=z.reshape(rows, cols), customdata=np.arange(rows * cols, dtype=np.uint16).reshape(rows, cols), colorscale=DIVERGING,
+                      zmin=-top, zmax=top, zmid=0, xgap=1, ygap=1, colorbar=dict(thickness=12),
+                      hovertemplate="unit %{customdata}<br>value %{z:.4g}<extra></extra>")
+    return go.Figure(heat, layout=_image_layout(title, height))
+
+
+def logits_figure(logits: np.ndarray, height: int = 240) -> go.Figure:
+    """The 10 logits (fc2 outputs) as signed bars."""
+    z = np.asarray(logits, dtype=np.float64).ravel()
+    bar = go.Bar(x=[str(d) for d in range(10)], y=z, marker_color=np.where(z >= 0, TOP_COLOUR, OWN_COLOUR).tolist(),
+                 text=[f"{v:.2f}" for v in z], textposition="outside", hovertemplate="digit %{x}: logit %{y:.4f}<extra></extra>")
+    return go.Figure(bar, layout=dict(height=height, margin=dict(l=10, r=10, t=20, b=10), font=FONT, paper_bgcolor="rgba(0,0,0,0)",
+                                      xaxis=dict(title="digit", type="category"), yaxis=dict(title="logit", zeroline=True, zerolinecolor="#555")))
+
+
+def conv2_filters_figure(weight: np.ndarray, highlight_out: int | None = None, tile_px: int = 22) -> go.Figure:
+    """All 32×16 conv2 kernels (5×5) as one grid: row = output map, column = input map; one shared scale."""
+    wgt = np.asarray(weight, dtype=np.float32)
+    n_out, n_in, kh, kw = wgt.shape
+    gap = 1
+    z = np.full((n_out * (kh + gap) - gap, n_in * (kw + gap) - gap), np.nan, np.float32)
+    custom = np.full(z.shape + (3,), 255, np.uint8)
+    taps = (np.arange(kh)[:, None] * kw + np.arange(kw)[None, :]).astype(np.uint8)
+    for o in range(n_out):
+        for i in range(n_in):
+            r0, c0 = o * (kh + gap), i * (kw + gap)
+            z[r0:r0 + kh, c0:c0 + kw] = wgt[o, i]
+            custom[r0:r0 + kh, c0:c0 + kw] = np.stack(np.broadcast_arrays(np.uint8(o), np.uint8(i), taps), axis=-1)
+    top = float(np.max(np.abs(wgt))) or 1.0
+    heat = go.Heatmap(z=z, customdata=custom, colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, hoverongaps=False, colorbar=dict(thickness=12),
+                      hovertemplate="output map %{customdata[0]} ← input map %{customdata[1]}<br>tap %{customdata[2]}: %{z:.4g}<extra></extra>")
+    shapes = []
+    if highlight_out is not None:
+        shapes.append(dict(type="rect", x0=-0.5, x1=z.shape[1] - 0.5, y0=highlight_out * (kh + gap) - 0.5,
+                           y1=highlight_out * (kh + gap) + kh - 0.5, line=dict(color="#f1c40f", width=2)))
+    lay = layout(None, n_out * tile_px * (kh + gap) // 5 + 40)
+    lay["xaxis"].update(title="input map (pool1 channel)", tickmode="array", tickvals=[i * (kw + gap) + 2 for i in range(n_in)],
+                        ticktext=[str(i) for i in range(n_in)], side="top")
+    lay["yaxis"].update(title="output map (conv2 channel)", tickmode="array", tickvals=[o * (kh + gap) + 2 for o in range(n_out)],
+                        ticktext=[str(o) for o in range(n_out)])
+    lay["shapes"] = shapes
+    return go.Figure(heat, layout=lay)
+
+
+def figure5(patches: list[dict], fmap: np.ndarray, map_index: int) -> tuple[go.Figure, go.Figure]:
+    """The report's Figure 5: for each sampled position, the 5×5 input patch, the kernel, their product
+    (element by element) and the activation Σ(product) + bias; then the feature map with the positions marked."""
+    n = len(patches)
+    titles = []
+    for p in patches:
+        titles += [f"patch at ({p['row']}, {p['col']})", "kernel", "patch × kernel", f"activation {p['activation']:+.3f}"]
+    lay = _grid_layout(n, 4, titles, square=[True, True, True, False], hspace=0.05, vspace=0.25 / max(n, 1))
+    amax = max(1e-6, max(abs(p["activation"]) for p in patches)) * 1.35
+    data = []
+    for i, p in enumerate(patches):
+        a = 4 * i
+        data.append(go.Heatmap(z=p["patch"], colorscale="gray", zmin=0, zmax=1, showscale=False, xgap=1, ygap=1, xaxis=f"x{_ax(a)}",
+                               yaxis=f"y{_ax(a)}", text=fmt.cells(p["patch"], 2), texttemplate="%{text}", textfont=dict(size=9),
+                               hovertemplate="pixel %{z:.3f}<extra></extra>"))
+        for j, arr in ((1, p["kernel"]), (2, p["product"])):
+            top = float(np.max(np.abs(arr))) or 1.0
+            data.append(go.Heatmap(z=arr, colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, showscale=False, xgap=1, ygap=1,
+                                   xaxis=f"x{_ax(a + j)}", yaxis=f"y{_ax(a + j)}", text=fmt.cells(arr, 2), texttemplate="%{text}",
+                                   textfont=dict(size=9), hovertemplate="%{z:.4g}<extra></extra>"))
+        act = p["activation"]
+        data.append(go.Bar(x=[0], y=[act], marker_color=TOP_COLOUR if act >= 0 else OWN_COLOUR, width=0.6, text=[f"{act:+.3f}"],
+                           textposition="outside", xaxis=f"x{_ax(a + 3)}", yaxis=f"y{_ax(a + 3)}",
+                           hovertemplate=f"Σ product = {p['sum']:.4f}<br>+ bias {p['bias']:.4f}<br>= {act:.4f}<extra></extra>"))
+        lay[f"yaxis{_ax(a + 3)}"].update(range=[-amax, amax], zeroline=True, zerolinecolor="#555")
+        lay[f"xaxis{_ax(a + 3)}"].update(showticklabels=False, range=[-1, 1])
+    lay.update(height=175 * n + 30, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12), showlegend=False,
+               paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    fig = go.Figure(data, layout=lay)
+
+    top = float(np.max(np.abs(fmap))) or 1.0
+    marks = [dict(type="rect", x0=p["col"] - 0.5, x1=p["col"] + 0.5, y0=p["row"] - 0.5, y1=p["row"] + 0.5, line=dict(color="#f1c40f", width=2))
+             for p in patches]
+    labels = [dict(x=p["col"], y=p["row"], text=str(i + 1), showarrow=False, yshift=12, font=dict(color="#111", size=12),
+                   bgcolor="rgba(241,196,15,0.8)") for i, p in enumerate(patches)]
+    big = go.Figure(go.Heatmap(z=np.asarray(fmap, np.float32), colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, colorbar=dict(thickness=12),
+                               hovertemplate="row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>"),
+                    layout=dict(layout(f"conv1 feature map {map_index} (28×28): the sampled positions", 420), shapes=marks, annotations=labels))
+    return fig, big
+
+
+def overlay_figure(digit: np.ndarray, heat: np.ndarray, title: str | None = None, signed: bool = False,
+                   height: int = 360) -> go.Figure:
+    """The digit in dimmed gray with a heat map over it: saliency (signed: blue < 0 < red) or Grad-CAM (0-1, hot).
+    Values near zero are transparent."""
+    h = np.asarray(heat, dtype=np.float32)
+    top = float(np.max(np.abs(h))) if signed else float(np.max(h))
+    top = top if top > 0 else 1.0
+    data = [go.Heatmap(z=np.rint(np.asarray(digit, dtype=np.float32) * 150).astype(np.uint8), colorscale="gray", zmin=0, zmax=255,
+                       showscale=False, hoverinfo="skip"),
+            go.Heatmap(z=h, colorscale=SIGNED_OVERLAY if signed else HEAT_OVERLAY, zmin=-top if signed else 0.0, zmax=top,
+                       colorbar=dict(thickness=12),
+                       hovertemplate="row %{y}, col %{x}<br>" + ("gradient" if signed else "Grad-CAM") + " %{z:.4g}<extra></extra>")]
+    return go.Figure(data, layout=_image_layout(title, height))
+
+
+def training_figure(history: list, reference_acc: float | None = None, height: int = 300) -> go.Figure:
+    """Loss and accuracy per epoch (training on augmented digits, and held-out), with the shipped model's accuracy as a line."""
+    lay = _grid_layout(1, 2, ["loss (cross-entropy)", "accuracy"], square=[False, False], hspace=0.1)
+    ep = [h.epoch for h in history]
+    series = [("train loss", [h.train_loss for h in history], 0, "#7f8c8d"), ("held-out loss", [h.test_loss for h in history], 0, TOP_COLOUR),
+              ("train accuracy", [h.train_acc for h in history], 1, "#7f8c8d"), ("held-out accuracy", [h.test_acc for h in history], 1, TOP_COLOUR)]
+    data = [go.Scatter(x=ep, y=ys, name=name, mode="lines+markers", line=dict(color=colour, dash="dot" if "train" in name else "solid"),
+                       xaxis=f"x{_ax(ax)}", yaxis=f"y{_ax(ax)}", hovertemplate=name + ", epoch %{x}: %{y:.4f}<extra></extra>")
+            for name, ys, ax, colour in series]
+    if reference_acc is not None:
+        data.append(go.Scatter(x=[min(ep, default=1) - 0.5, max(ep, default=1) + 0.5], y=[reference_acc] * 2, mode="lines", xaxis="x2", yaxis="y2",
+                               name=f"shipped network {reference_acc:.1%}", line=dict(color=OWN_COLOUR, dash="dash"),
+                               hovertemplate="shipped: %{y:.4f}<extra></extra>"))
+    for ax in ("xaxis", "xaxis2"):
+        lay[ax].update(title="epoch", dtick=1 if len(ep) <= 20 else None)
+    lay["yaxis2"].update(tickformat=".0%")
+    lay.update(height=height, margin=dict(l=10, r=10, t=30, b=10), font=dict(size=13), legend=dict(orientation="h", y=-0.3),
+               paper_bgcolor="rgba(0,0,0,0)")
+    return go.Figure(data, layout=lay)

@@ -1,0 +1,1 @@
+"""ReLU and pooling lesson: conv → activation → pooling stages, and why CNNs work."""

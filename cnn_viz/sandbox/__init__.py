@@ -1,0 +1,1 @@
+"""Kernel sandbox lesson: any kernel over any image."""

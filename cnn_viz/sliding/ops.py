@@ -1,0 +1,333 @@
+"""The kernel's sweep over an image, one output entry at a time (the report's Figures 1 and 2).
+
+At step k (row-major over the output) the kernel sits on the patch whose top-left tap is
+(i·s, j·s) of the padded input; its taps are (i·s + m·d, j·s + n·d); the element-wise
+product with the pixels under it sums (over channels too, plus the bias) to A(i, j).
+Everything here is in *padded* coordinates, like the report's formula, so the padding
+cells are real cells of the picture.
+
+NumPy only: the products are gathered from the padded input directly, independently of
+``conv.conv2d``, so the tests can hold one against the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from cnn_viz.common import conv, fmt
+from cnn_viz.common import kernels
+
+# The report's Figure 1 (Goodfellow et al., Fig. 9.1): a 3×4 input, a 2×2 kernel, a 2×3 map.
+FIGURE1_INPUT = np.array([[3.0, 1.0, 0.0, 2.0], [1.0, 4.0, 2.0, 0.0], [0.0, 2.0, 1.0, 3.0]])
+FIGURE1_KERNEL = np.array([[1.0, 0.0], [-1.0, 2.0]])
+FIGURE1_INPUT_LABELS = np.array(list("abcdefghijkl")).reshape(3, 4)
+FIGURE1_KERNEL_LABELS = np.array(list("wxyz")).reshape(2, 2)
+
+MAX_SIDE = 64  # largest input side the sweep accepts (64² = 4096 steps)
+MAX_TERMS = 25  # products written out per channel in the formula before "⋯"
+CHANNEL_NAMES = ("R", "G", "B")
+
+
+def _paren(v: float) -> str:
+    s = fmt.num(v)
+    return f"({s})" if s.startswith("-") else s
+
+
+def parse_grid(values, max_side: int = 16) -> np.ndarray:
+    """A grid typed by the user (strings, numbers, None) as a float array, or ValueError naming the bad cell."""
+    try:
+        return kernels.validate_kernel(values, max_size=max_side)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("kernel", "input grid").replace("A input", "An input")) from None
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One image, one kernel and the settings; every step of the sweep is derived from these."""
+
+    image: np.ndarray  # (C, H, W)
+    kernel: np.ndarray  # (C, kh, kw)
+    bias: float
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    padding_mode: str
+    input_labels: np.ndarray | None = None  # (H, W) of str, for a symbolic formula (Figure 1)
+    kernel_labels: np.ndarray | None = None  # (kh, kw) of str
+
+    # ---- shapes -------------------------------------------------------------------------
+    @property
+    def channels(self) -> int:
+        return self.image.shape[0]
+
+    @property
+    def kernel_shape(self) -> tuple[int, int]:
+        return self.kernel.shape[1], self.kernel.shape[2]
+
+    @cached_property
+    def padded(self) -> np.ndarray:
+        """(C, H + 2ph, W + 2pw): the input with its padding cells."""
+        ph, pw = self.padding
+        return conv.pad(self.image, (ph, pw), self.padding_mode) if ph or pw else self.image
+
+    @cached_property
+    def padding_mask(self) -> np.ndarray:
+        """(Hp, Wp) bool: True on padding cells."""
+        ph, pw = self.padding
+        mask = np.ones(self.padded.shape[1:], dtype=bool)
+        mask[ph : ph + self.image.shape[1], pw : pw + self.image.shape[2]] = False
+        return mask
+
+    @cached_property
+    def out_shape(self) -> tuple[int, int]:
+        return tuple(
+            conv.output_size(n, k, s, p, d)
+            for n, k, s, p, d in zip(self.image.shape[1:], self.kernel_shape, self.stride, self.padding, self.dilation)
+        )
+
+    @property
+    def n_steps(self) -> int:
+        return self.out_shape[0] * self.out_shape[1]
+
+    # ---- one step ---------------------------------------------------------------------
+    def _check(self, k: int) -> int:
+        if not 0 <= k < self.n_steps:
+            raise ValueError(f"Step {k} is outside the sweep (0 to {self.n_steps - 1}).")
+        return int(k)
+
+    def position(self, k: int) -> tuple[int, int]:
+        """Output cell (i, j) computed at step k (row by row, left to right)."""
+        return divmod(self._check(k), self.out_shape[1])
+
+    def taps(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Padded rows (kh,) and columns (kw,) under the kernel at step k: i·s + m·d and j·s + n·d."""
+        i, j = self.position(k)
+        kh, kw = self.kernel_shape
+        return i * self.stride[0] + np.arange(kh) * self.dilation[0], j * self.stride[1] + np.arange(kw) * self.dilation[1]
+
+    def patch(self, k: int) -> np.ndarray:
+        """(C, kh, kw): the input values under the kernel's taps."""
+        rows, cols = self.taps(k)
+        return self.padded[:, rows[:, None], cols[None, :]]
+
+    def products(self, k: int) -> np.ndarray:
+        """(C, kh, kw): element-wise products I · K at step k."""
+        return self.patch(k) * self.kernel
+
+    def channel_sums(self, k: int) -> np.ndarray:
+        """(C,): the sum of the products in each channel."""
+        return self.products(k).sum(axis=(1, 2))
+
+    # ---- the whole sweep --------------------------------------------------------------
+    @cached_property
+    def windows(self) -> np.ndarray:
+        """(Ho, Wo, C, kh, kw): every patch, gathered from the padded input."""
+        ho, wo = self.out_shape
+        kh, kw = self.kernel_shape
+        rows = (np.arange(ho) * self.stride[0])[:, None] + (np.arange(kh) * self.dilation[0])[None, :]
+        cols = (np.arange(wo) * self.stride[1])[:, None] + (np.arange(kw) * self.dilation[1])[None, :]
+        w = self.padded[:, rows[:, None, :, None], cols[None, :, None, :]]  # (C, Ho, Wo, kh, kw)
+        return np.moveaxis(w, 0, 2)
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        """(Ho, Wo): A(i, j) = Σ_c Σ_m Σ_n I_c(i·s + m·d, j·s + n·d) K_c(m, n) + b, from the patches."""
+        return np.einsum("hwcmn,cmn->hw", self.windows, self.kernel) + self.bias
+
+    def partial(self, k: int) -> np.ndarray:
+        """(Ho, Wo): the feature map after step k; entries not yet computed are NaN."""
+        k = self._check(k)
+        out = np.full(self.n_steps, np.nan)
+        out[: k + 1] = self.values.ravel()[: k + 1]
+        return out.reshape(self.out_shape)
+
+    def coverage(self) -> np.ndarray:
+        """(Hp, Wp) int: how many steps read each padded cell (0 = never seen, e.g. stride > span)."""
+        counts = np.zeros(self.padded.shape[1:], dtype=np.int64)
+        ho, wo = self.out_shape
+        kh, kw = self.kernel_shape
+        rows = ((np.arange(ho) * self.stride[0])[:, None] + (np.arange(kh) * self.dilation[0])[None, :]).ravel()
+        cols = ((np.arange(wo) * self.stride[1])[:, None] + (np.arange(kw) * self.dilation[1])[None, :]).ravel()
+        np.add.at(counts, (rows[:, None], cols[None, :]), 1)
+        return counts
+
+    # ---- words and formulas ------------------------------------------------------------
+    def output_size_latex(self) -> str:
+        """⌊(n + 2p − d(k−1) − 1)/s⌋ + 1 for both axes with the current numbers."""
+        lines = []
+        for axis, n, k, s, p, d, o in zip(
+            ("H", "W"), self.image.shape[1:], self.kernel_shape, self.stride, self.padding, self.dilation, self.out_shape
+        ):
+            lines.append(
+                rf"{axis}_\text{{out}} &= \left\lfloor \frac{{{axis} + 2p - d(k-1) - 1}}{{s}} \right\rfloor + 1"
+                rf" = \left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}} \right\rfloor + 1 = {o}"
+            )
+        return r"\begin{aligned}" + r"\\".join(lines) + r"\end{aligned}"
+
+    def _terms(self, k: int, c: int) -> tuple[list[str], list[str], list[str]]:
+        """Per product m, n: the index form, the symbolic form (if labelled) and the numeric form."""
+        rows, cols = self.taps(k)
+        patch, kern = self.patch(k)[c], self.kernel[c]
+        ph, pw = self.padding
+        sub = f"_{CHANNEL_NAMES[c]}" if self.channels == 3 else (f"_{c}" if self.channels > 1 else "")
+        idx, sym, num = [], [], []
+        for m, r in enumerate(rows):
+            for n, q in enumerate(cols):
+                idx.append(rf"I{sub}({r},{q})\,K{sub}({m},{n})")
+                if self.input_labels is not None and self.kernel_labels is not None:
+                    inside = 0 <= r - ph < self.input_labels.shape[0] and 0 <= q - pw < self.input_labels.shape[1]
+                    a = self.input_labels[r - ph, q - pw] if inside else "0"
+                    sym.append(f"{a}{self.kernel_labels[m, n]}")
+                num.append(rf"{_paren(patch[m, n])}\cdot{_paren(kern[m, n])}")
+        return idx, sym, num
+
+    @staticmethod
+    def _joined(terms: list[str], per_line: int) -> str:
+        if len(terms) > MAX_TERMS:
+            terms = terms[:4] + [r"\cdots"] + terms[-2:]
+        chunks = [" + ".join(terms[i : i + per_line]) for i in range(0, len(terms), per_line)]
+        return r" \\ &\quad + ".join(chunks)
+
+    def formula_latex(self, k: int) -> str:
+        """The report's A(i, j) = Σ Σ I(i·s + m·d, j·s + n·d) K(m, n) with step k's numbers substituted."""
+        i, j = self.position(k)
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        kh, kw = self.kernel_shape
+        value = float(self.values[i, j])
+        bias = rf" + b" if self.bias else ""
+        csum = r"\sum_{c}" if self.channels > 1 else ""
+        isub = "_c" if self.channels > 1 else ""
+        head = (
+            rf"A({i},{j}) &= {csum}\sum_{{m=0}}^{{{kh - 1}}}\sum_{{n=0}}^{{{kw - 1}}} "
+            rf"I{isub}({i}\cdot{sh} + m\cdot{dh},\ {j}\cdot{sw} + n\cdot{dw})\,K{isub}(m,n){bias}"
+        )
+        lines = [head]
+        if self.channels == 1:
+            idx, sym, num = self._terms(k, 0)
+            lines.append("&= " + self._joined(idx, 3))
+            if sym:
+                lines.append("&= " + " + ".join(sym))
+            lines.append("&= " + self._joined(num, 5) + (rf" + {_paren(self.bias)}" if self.bias else ""))
+        else:
+            sums = self.channel_sums(k)
+            for c in range(self.channels):
+                _, _, num = self._terms(k, c)
+                name = CHANNEL_NAMES[c] if self.channels == 3 else str(c)
+                lines.append(rf"S_{{{name}}} &= " + self._joined(num, 5) + rf" = {fmt.num(sums[c])}")
+            names = [CHANNEL_NAMES[c] if self.channels == 3 else str(c) for c in range(self.channels)]
+            lines.append(
+                rf"A({i},{j}) &= " + " + ".join(f"S_{{{n}}}" for n in names) + bias + " = "
+                + " + ".join(_paren(s) for s in sums) + (rf" + {_paren(self.bias)}" if self.bias else "")
+            )
+        lines.append(rf"&= {fmt.num(value)}")
+        return r"\begin{aligned}" + r"\\ ".join(lines) + r"\end{aligned}"
+
+    def step_caption(self, k: int) -> str:
+        """One line for the animation: where we are and what was computed."""
+        i, j = self.position(k)
+        return f"step {k + 1} of {self.n_steps}: A({i}, {j}) = {fmt.num(self.values[i, j])}"
+
+
+def make_sweep(
+    image,
+    kernel,
+    *,
+    stride=1,
+    padding=0,
+    dilation=1,
+    padding_mode: str = "zeros",
+    bias: float = 0.0,
+    input_labels=None,
+    kernel_labels=None,
+) -> Sweep:
+    """Validate the settings and build the sweep.
+
+    ``image`` is (H, W) or (C, H, W); ``kernel`` is (kh, kw) — used on every channel and
+    summed, like one filter of a conv layer — or (C, kh, kw). Raises ValueError with a
+    student-readable message for a combination that cannot slide.
+    """
+    x = conv._as_float_array(image, "image").astype(np.float64)
+    w = conv._as_float_array(kernel, "kernel").astype(np.float64)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError(f"The image must be (H, W) or (C, H, W) and not empty; got shape {np.shape(image)}.")
+    if max(x.shape[1:]) > MAX_SIDE:
+        raise ValueError(f"The image is {x.shape[1]}×{x.shape[2]}; the sweep shows at most {MAX_SIDE}×{MAX_SIDE} (shrink it first).")
+    if w.ndim == 2:
+        w = np.repeat(w[None], x.shape[0], axis=0)
+    if w.ndim != 3 or w.shape[0] != x.shape[0]:
+        raise ValueError(f"The kernel has shape {np.shape(kernel)} but the image has {x.shape[0]} channel(s).")
+    if w.size == 0:
+        raise ValueError("The kernel is empty.")
+    if padding_mode not in conv.PADDING_MODES:
+        raise ValueError(f"The padding mode must be one of {', '.join(conv.PADDING_MODES)}; got {padding_mode!r}.")
+    s, p, d = conv._pair(stride, "stride"), conv._pair(padding, "padding"), conv._pair(dilation, "dilation")
+    if min(s) < 1:
+        raise ValueError(f"The stride must be at least 1 (the kernel has to move), got {min(s)}.")
+    if min(d) < 1:
+        raise ValueError(f"The dilation must be at least 1, got {min(d)}.")
+    if min(p) < 0:
+        raise ValueError(f"The padding cannot be negative, got {min(p)}.")
+    for n, k, st, pp, dd, axis in zip(x.shape[1:], w.shape[1:], s, p, d, ("tall", "wide")):
+        conv.output_size(n, k, st, pp, dd)  # raises when the kernel does not fit
+        if st > n + 2 * pp:
+            raise ValueError(
+                f"The stride {st} is larger than the padded image, which is only {n + 2 * pp} pixels {axis} "
+                f"({n} + 2×{pp} padding): the kernel could never take a step. Use a stride of at most {n + 2 * pp}."
+            )
+    if padding_mode == "reflect" and (p[0] >= x.shape[1] or p[1] >= x.shape[2]):
+        raise ValueError(f"Reflect padding must be smaller than the image ({x.shape[1]}×{x.shape[2]}); use less padding or another mode.")
+    b = float(bias)
+    if not np.isfinite(b):
+        raise ValueError("The bias must be a finite number.")
+    labels_ok = input_labels is not None and np.shape(input_labels) == x.shape[1:] and np.shape(kernel_labels) == w.shape[1:]
+    return Sweep(
+        image=x,
+        kernel=w,
+        bias=b,
+        stride=s,
+        padding=p,
+        dilation=d,
+        padding_mode=padding_mode,
+        input_labels=np.asarray(input_labels) if labels_ok else None,
+        kernel_labels=np.asarray(kernel_labels) if labels_ok else None,
+    )
+
+
+def figure1_sweep() -> Sweep:
+    """The report's Figure 1: 3×4 input, 2×2 kernel, stride 1, no padding: 6 patches, a 2×3 map."""
+    return make_sweep(
+        FIGURE1_INPUT, FIGURE1_KERNEL, input_labels=FIGURE1_INPUT_LABELS, kernel_labels=FIGURE1_KERNEL_LABELS
+    )
+
+
+def matrix_counts(sweep: Sweep) -> dict[str, int]:
+    """Sizes for "sparse interactions": nonzeros of M, the m×n of a dense layer, the distinct weights."""
+    m = sweep.n_steps
+    n = sweep.image.size
+    structural = conv_matrix_of(sweep, ones=True).nnz
+    return {
+        "rows": m,
+        "cols": n,
+        "dense": m * n,
+        "nnz": conv_matrix_of(sweep).nnz,
+        "connections": structural,
+        "weights": int(sweep.kernel.size),
+    }
+
+
+def conv_matrix_of(sweep: Sweep, ones: bool = False):
+    """M with vec(A) = M · vec(I) + b for this sweep (the kernel summed over channels)."""
+    w = np.ones_like(sweep.kernel) if ones else sweep.kernel
+    return conv.conv_matrix(
+        sweep.image.shape, w, stride=sweep.stride, padding=sweep.padding, dilation=sweep.dilation, padding_mode=sweep.padding_mode
+    )
+
+
+def row_columns(matrix, k: int) -> np.ndarray:
+    """Columns (indices into vec(I)) that row k of a CSR matrix touches: the pixels step k reads."""
+    return matrix.indices[matrix.indptr[k] : matrix.indptr[k + 1]].copy()

@@ -1,0 +1,213 @@
+"""Widgets shared by the pages: image picker, kernel editors, charts and downloads."""
+
+from __future__ import annotations
+
+import io
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cnn_viz.common import images, kernels
+from cnn_viz.ui import cached
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+}
+
+
+class Picked(NamedTuple):
+    image: np.ndarray  # float32 in [0, 1], (H, W) or (H, W, 3)
+    name: str
+
+
+def image_picker(
+    key: str,
+    *,
+    default: str = "Cameraman",
+    samples: list[str] | None = None,
+    max_side: int = images.DEFAULT_MAX_SIDE,
+    camera: bool = True,
+    colour: str = "choose",
+    container=None,
+) -> Picked:
+    """Pick an image: a bundled sample, an upload, or the camera.
+
+    ``colour`` is "choose" (a toggle when the image has colour), "gray" or "keep".
+    A broken upload shows a message and the sample is used instead, so the page goes on.
+    """
+    box = container or st
+    names = samples or list(images.SAMPLES)
+    sources = ["Sample", "Upload"] + (["Camera"] if camera else [])
+    source = box.radio("Image source", sources, horizontal=True, key=f"{key}_source", bind="query-params")
+    sample = box.selectbox(
+        "Sample image", names, index=names.index(default) if default in names else 0, key=f"{key}_sample",
+        bind="query-params", disabled=source != "Sample",
+    )
+    img, name = None, sample
+    if source in ("Upload", "Camera"):
+        if source == "Upload":
+            f = box.file_uploader("Your image (PNG, JPEG, GIF, BMP, WebP, TIFF)", type=UPLOAD_TYPES, key=f"{key}_upload")
+        else:
+            f = box.camera_input("Take a picture", key=f"{key}_camera")
+        if f is not None:
+            try:
+                img = cached.load_image(f.getvalue(), max_side)
+                name = getattr(f, "name", "camera") or "camera"
+            except images.ImageLoadError as exc:
+                box.error(f"Could not use **{getattr(f, 'name', 'the picture')}**: {exc} Showing the sample image instead.")
+        else:
+            box.caption("No image yet: showing the sample until you choose one.")
+    if img is None:
+        img = cached.load_sample(sample, max_side)
+    if img.ndim == 3:
+        if colour == "gray":
+            img = images.to_gray(img)
+        elif colour == "choose":
+            keep = box.toggle("Keep colour (3 channels)", value=False, key=f"{key}_colour", bind="query-params")
+            if not keep:
+                img = images.to_gray(img)
+    return Picked(img, name)
+
+
+GAUSSIAN = "Gaussian (choose size and σ)"
+CUSTOM = "Blank grid (choose size)"
+
+
+def _kernel_to_text(k: np.ndarray) -> str:
+    return ";".join(",".join(f"{v:.6g}" for v in row) for row in k)
+
+
+def _kernel_from_text(s: str) -> np.ndarray | None:
+    try:
+        return kernels.validate_kernel([row.split(",") for row in s.split(";")])
+    except (ValueError, AttributeError):
+        return None
+
+
+def kernel_editor(key: str, *, default: str = kernels.DEFAULT_PRESET, container=None, url: bool = True) -> np.ndarray | None:
+    """Preset picker plus an editable grid. Returns the validated kernel, or None after
+    showing what is wrong with it (the rest of the page carries on)."""
+    box = container or st
+    options = list(kernels.PRESETS) + [GAUSSIAN, CUSTOM]
+    state = st.session_state
+    gen_key, base_key = f"{key}_gen", f"{key}_base"
+
+    def reseed(kernel: np.ndarray) -> None:
+        state[base_key] = np.asarray(kernel, dtype=np.float64)
+        state[gen_key] = state.get(gen_key, 0) + 1
+
+    choice = box.selectbox(
+        "Kernel preset", options, index=options.index(default) if default in options else 0,
+        key=f"{key}_preset", bind="query-params" if url else None,
+    )
+    if choice == GAUSSIAN:
+        c1, c2 = box.columns(2)
+        size = c1.slider("Size", 1, kernels.MAX_KERNEL_SIZE, 5, step=2, key=f"{key}_gsize", bind="query-params" if url else None)
+        sigma = c2.slider("σ", 0.3, 5.0, 1.0, step=0.1, key=f"{key}_gsigma", bind="query-params" if url else None)
+        seed, seed_id = kernels.gaussian(size, sigma), f"g{size}_{sigma:.2f}"
+    elif choice == CUSTOM:
+        c1, c2 = box.columns(2)
+        rows = c1.number_input("Rows", 1, kernels.MAX_KERNEL_SIZE, 3, key=f"{key}_rows", bind="query-params" if url else None)
+        cols = c2.number_input("Columns", 1, kernels.MAX_KERNEL_SIZE, 3, key=f"{key}_cols", bind="query-params" if url else None)
+        seed = np.zeros((int(rows), int(cols)))
+        seed[(int(rows) - 1) // 2, (int(cols) - 1) // 2] = 1.0
+        seed_id = f"c{rows}x{cols}"
+    else:
+        seed, seed_id = kernels.preset(choice), choice
+        box.caption(kernels.PRESETS[choice].description)
+
+    if state.get(f"{key}_seed_id") != seed_id:
+        state[f"{key}_seed_id"] = seed_id
+        from_url = _kernel_from_text(st.query_params.get(f"{key}_k", "")) if url and base_key not in state else None
+        reseed(from_url if from_url is not None else seed)
+
+    base = state[base_key]
+    grid = pd.DataFrame(base, columns=[str(j) for j in range(base.shape[1])])
+    edited = box.data_editor(
+        grid,
+        key=f"{key}_grid_{state[gen_key]}",
+        hide_index=False,
+        num_rows="fixed",
+        column_config={c: st.column_config.NumberColumn(c, step=0.1, format="%.4g") for c in grid.columns},
+        width="content",
+    )
+    c1, c2 = box.columns(2)
+    try:
+        k = kernels.validate_kernel(edited.to_numpy(dtype=object))
+    except ValueError as exc:
+        box.error(f"{exc}")
+        if c2.button("Reset to the preset", key=f"{key}_reset_err"):
+            reseed(seed)
+            st.rerun()
+        return None
+    if c1.button("Normalize (÷ sum)", key=f"{key}_norm", help="Divide every entry by the sum, so flat areas keep their brightness."):
+        try:
+            reseed(kernels.normalize(k))
+            st.rerun()
+        except ValueError as exc:
+            box.warning(str(exc))
+    if c2.button("Reset to the preset", key=f"{key}_reset"):
+        reseed(seed)
+        if url:
+            st.query_params.pop(f"{key}_k", None)
+        st.rerun()
+    if url:
+        if np.array_equal(k, seed):
+            st.query_params.pop(f"{key}_k", None)
+        else:
+            st.query_params[f"{key}_k"] = _kernel_to_text(k)
+    return k
+
+
+def channel_kernel_editor(key: str, *, container=None, url: bool = False) -> np.ndarray | None:
+    """One kernel editor per colour channel (tabs R, G, B). Returns the (3, kh, kw) kernel of a
+    conv layer reading an RGB image, or None after saying what is wrong (slices of different sizes)."""
+    box = container or st
+    tabs = box.tabs(["R", "G", "B"])
+    slices = [kernel_editor(f"{key}{c}", container=t, url=url) for c, t in zip("rgb", tabs)]
+    if any(s is None for s in slices):
+        return None
+    if len({s.shape for s in slices}) > 1:
+        box.error("The three slices must have the same size: " + ", ".join(f"{c} {s.shape[0]}×{s.shape[1]}" for c, s in zip("RGB", slices)))
+        return None
+    return np.stack(slices)
+
+
+def plot(fig, key: str, **kwargs):
+    """st.plotly_chart with a stable key and a PNG download in the figure's toolbar."""
+    return st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, **kwargs)
+
+
+def download_png(img, filename: str, label: str = "Download PNG", key: str | None = None, container=None):
+    """A PNG download of an image array (or of a function returning one), encoded only on click."""
+    make = img if callable(img) else (lambda: img)
+    (container or st).download_button(
+        label, lambda: images.to_png_bytes(make()), file_name=filename, mime="image/png", key=key, icon="⬇️", on_click="ignore"
+    )
+
+
+def csv_text(arr: np.ndarray) -> str:
+    buf = io.StringIO()
+    np.savetxt(buf, np.atleast_2d(arr), delimiter=",", fmt="%.8g")
+    return buf.getvalue()
+
+
+def download_csv(arr: np.ndarray, filename: str, label: str = "Download CSV", key: str | None = None, container=None):
+    (container or st).download_button(label, csv_text(arr), file_name=filename, mime="text/csv", key=key, icon="⬇️", on_click="ignore")
+
+
+# ============================== pooling
+
+
+# ============================== mnist
+
+
+# ============================== deblur
+
+
+# ============================== lowrank
