@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from cnn_viz.common import fmt
 from cnn_viz.common.images import to_uint8
-from cnn_viz.figures.palette import DIVERGING, FONT
+from cnn_viz.figures.palette import FONT, signed_scale
 
 MAX_DISPLAY = 512
 
@@ -95,16 +95,12 @@ def signed_map_trace(fmap: np.ndarray, max_side: int = MAX_DISPLAY, zmax: float 
     shown = fmap[::step, ::step]
     if zmax is None:
         zmax = float(np.max(np.abs(fmap))) if fmap.size else 1.0
-    zmax = zmax if zmax > 0 else 1.0
     h, w = shown.shape
     return go.Heatmap(
         z=shown,
         x=np.arange(w) * step,
         y=np.arange(h) * step,
-        colorscale=DIVERGING,
-        zmin=-zmax,
-        zmax=zmax,
-        zmid=0,
+        **signed_scale(zmax),
         showscale=colorbar,
         colorbar=dict(thickness=12, len=0.9) if colorbar else None,
         hovertemplate="row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>",
@@ -132,10 +128,7 @@ def kernel_figure(kernel: np.ndarray, title: str | None = None, height: int | No
             text=text,
             texttemplate="%{text}",
             textfont=dict(size=fontsize),
-            colorscale=DIVERGING,
-            zmin=-zmax,
-            zmax=zmax,
-            zmid=0,
+            **signed_scale(zmax),
             showscale=False,
             xgap=2,
             ygap=2,
@@ -156,8 +149,7 @@ def separable_figure(column: np.ndarray, row: np.ndarray, title: str | None = No
     zmax = float(max(np.abs(col).max(), np.abs(rw).max())) or 1.0
     traces = [
         go.Heatmap(
-            z=arr, text=fmt.cells(arr), texttemplate="%{text}", colorscale=DIVERGING, zmin=-zmax, zmax=zmax,
-            showscale=False, xgap=2, ygap=2, hovertemplate="%{z:.6g}<extra></extra>", xaxis=xa, yaxis=ya,
+            z=arr, text=fmt.cells(arr), texttemplate="%{text}", **signed_scale(zmax), showscale=False, xgap=2, ygap=2, hovertemplate="%{z:.6g}<extra></extra>", xaxis=xa, yaxis=ya,
         )
         for arr, xa, ya in ((col, "x", "y"), (rw, "x2", "y2"))
     ]

@@ -12,6 +12,12 @@ DIVERGING = [[0.0, "rgb(33,102,172)"], [0.5, "rgb(247,247,247)"], [1.0, "rgb(178
 HIGHLIGHT = "#e67e22"  # orange: the current step, row or window
 
 
+def signed_scale(zmax: float) -> dict:
+    """Heatmap keywords that put zero at white and ±zmax at the ends of the diverging scale."""
+    zmax = float(zmax) if zmax and zmax > 0 else 1.0
+    return dict(colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0)
+
+
 def _stops(scale) -> tuple[np.ndarray, np.ndarray]:
     """(positions, RGB rows) of a colour scale: DIVERGING-style [[pos, "rgb(...)"], ...] or a Plotly name."""
     import plotly.colors as pc
