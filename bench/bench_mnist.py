@@ -5,7 +5,7 @@
 1. One digit through SimpleCNN with all 13 intermediates (cnn_viz.mnist.model.activations), against the
    model's own forward (the reference: what torch does anyway). Goal: < 20 ms.
 2. The page's server-side work after a new drawing, function by function as the page calls them
-   (preprocess the 280×280 canvas, activations, probabilities, every figure of the default view,
+   (preprocess the 280×280 canvas, the reading of every layer, every figure of the default view,
    Plotly JSON as st.plotly_chart sends it), and the whole page rerun under AppTest. Goal: < 300 ms.
 3. Seconds per epoch of training (4,000 digits, batch 64, augmentation) with 1 and 2 torch threads.
 """
@@ -48,26 +48,22 @@ def bench_forward(net, digit, repeat: int) -> None:
 
 
 def bench_rerun(net, canvas, repeat: int) -> None:
-    from cnn_viz.mnist import prep as digit_prep
-    from cnn_viz.mnist import figures as mnist_plots
-    from cnn_viz.mnist import model
-    from cnn_viz.figures import builders as plots
+    from cnn_viz.figures import builders
+    from cnn_viz.mnist import explain, figures, model, prep
 
     def page_work():
-        prep = digit_prep.prepare(canvas)
-        acts = {k: v.numpy()[0] for k, v in model.activations(net, prep.digit).items()}
-        w = model.weights(net)
-        figs = [mnist_plots.preprocessing_figure(prep), mnist_plots.probability_figure(acts["softmax"])]
-        for name in ["conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2"]:
-            figs.append(mnist_plots.map_grid_figure(acts[name], cols=16 if acts[name].shape[0] > 16 else 8,
-                                                    signed=not name.startswith(("relu", "pool"))))
-        figs += [mnist_plots.vector_figure(acts["fc1"]), mnist_plots.logits_figure(acts["fc2"]),
-                 plots.signed_map_figure(acts["conv1"][0]), plots.kernel_figure(w["conv1.weight"][0, 0])]
+        prepared = prep.prepare(canvas)
+        reading = explain.read(net, prepared.digit)
+        big = explain.big_map(reading, explain.filters(net), "conv1", 0)
+        figs = [figures.preprocessing_figure(prepared), figures.probability_figure(reading.probs)]
+        figs += [figures.layer_figure(name, reading.maps[name]) for name in explain.MAP_LAYERS]
+        figs += [figures.vector_figure(reading.maps["fc1"]), figures.logits_figure(reading.maps["fc2"]),
+                 builders.signed_map_figure(big.values), builders.kernel_figure(big.kernel)]
         return sum(len(f.to_json()) for f in figs)
 
     parts = {
-        "preprocess the canvas": lambda: digit_prep.prepare(canvas),
-        "activations": lambda: model.activations(net, digit_prep.prepare(canvas).digit),
+        "preprocess the canvas": lambda: prep.prepare(canvas),
+        "activations": lambda: model.activations(net, prep.prepare(canvas).digit),
     }
     for name, fn in parts.items():
         print(f"  {name}: {median_ms(fn, repeat):.2f} ms")
@@ -80,13 +76,13 @@ def bench_rerun(net, canvas, repeat: int) -> None:
 def bench_apptest(repeat: int) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from cnn_viz.mnist import data as mnist
+    from cnn_viz.mnist import data
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
     at.switch_page("pages/mnist_activations.py").run()
-    held = mnist.train_test_split()[1]
-    gallery = mnist.gallery(held)
+    held = data.train_test_split()[1]
+    gallery = data.gallery(held)
     times = []
     for i in range(repeat):
         t = time.perf_counter()
@@ -100,10 +96,9 @@ def bench_apptest(repeat: int) -> None:
 def bench_train(epochs: int) -> None:
     import torch
 
-    from cnn_viz.mnist import data as mnist
-    from cnn_viz.mnist import train
+    from cnn_viz.mnist import data, train
 
-    tr, held = mnist.train_test_split()
+    tr, held = data.train_test_split()
     for threads in (1, 2):
         torch.set_num_threads(threads)
         res = train.train(tr, held_out=held, epochs=epochs, seed=0)
@@ -123,14 +118,13 @@ def main() -> None:
 
     import torch
 
-    from cnn_viz.mnist import data as mnist
-    from cnn_viz.mnist import model
+    from cnn_viz.mnist import data, model
 
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     net = model.load_pretrained()
-    held = mnist.train_test_split()[1]
-    digit = held.images[list(held.rows).index(mnist.DIGIT_7_ROW)]
+    held = data.train_test_split()[1]
+    digit = held.images[list(held.rows).index(data.DIGIT_7_ROW)]
     canvas = np.load(ROOT / "tests" / "fixtures" / "drawn_digits.npz")["canvas"][14]
     bench_forward(net, digit, args.repeat)
     bench_rerun(net, canvas, args.repeat)

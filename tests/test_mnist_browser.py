@@ -15,12 +15,37 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from conftest import OUTPUT, ROOT, assert_no_exception, wait_idle
 from drawn_strokes import DIGITS, to_canvas, variants
 
 pytestmark = pytest.mark.browser
 FIXTURE = ROOT / "tests" / "fixtures" / "drawn_digits.npz"
+METRIC = '[data-testid="stMetric"]'
+
+# How many runs of the script this tab has seen start: Streamlit's script state (data-test-script-state on
+# stApp) leaving "notRunning". Every mutation record is counted, so two quick runs are not taken for one.
+_RUNS_JS = """() => {
+  if (window.__mnRuns === undefined) {
+    window.__mnRuns = 0;
+    const app = document.querySelector('[data-testid="stApp"]');
+    new MutationObserver(records => {
+      for (const r of records) if (r.oldValue === 'notRunning') window.__mnRuns += 1;
+    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state'], attributeOldValue: true});
+  }
+  return window.__mnRuns;
+}"""
+
+
+def runs(page) -> int:
+    return page.evaluate(_RUNS_JS)
+
+
+def wait_rerun(page, before: int) -> None:
+    """Wait until a run started after ``before`` (a ``runs`` count) has finished."""
+    page.wait_for_function("n => window.__mnRuns > n", arg=before)
+    wait_idle(page)
 
 
 def open_draw(page, app_url):
@@ -29,28 +54,33 @@ def open_draw(page, app_url):
     canvas = page.locator("canvas.upper-canvas")
     canvas.wait_for(state="visible", timeout=60_000)
     canvas.scroll_into_view_if_needed()
+    runs(page)  # start counting the runs
     return canvas
 
 
 def draw(page, canvas, digit: int, placement: dict) -> None:
+    """Draw the digit stroke by stroke; each stroke is sent to the app, which reruns: wait for that run
+    (and, after the first stroke, for the prediction it produces) before the next stroke."""
     box = canvas.bounding_box()
     for stroke in DIGITS[digit]:
+        before = runs(page)
         pts = [to_canvas(u, v, placement) for u, v in stroke]
         page.mouse.move(box["x"] + pts[0][0], box["y"] + pts[0][1])
         page.mouse.down()
         for x, y in pts[1:]:
             page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
         page.mouse.up()
-        page.wait_for_timeout(150)
+        wait_rerun(page, before)
+        page.locator(METRIC).first.wait_for()
 
 
 def prediction(page) -> tuple[str, str]:
-    metric = page.locator('[data-testid="stMetric"]').first
+    metric = page.locator(METRIC).first
     return metric.locator('[data-testid="stMetricValue"]').inner_text().strip(), metric.inner_text()
 
 
 def wait_for_prediction(page, timeout_ms: int = 30_000) -> str:
-    page.wait_for_selector('[data-testid="stMetric"]', timeout=timeout_ms)
+    page.wait_for_selector(METRIC, timeout=timeout_ms)
     wait_idle(page)
     value, _ = prediction(page)
     return value
@@ -64,14 +94,17 @@ def canvas_pixels(page) -> np.ndarray:
 
 
 def clear(page):
+    """Clear the canvas and wait until the prediction has gone (the blank canvas has been read)."""
+    before = runs(page)
     page.locator('button[aria-label="Reset canvas & history"]').first.click()
-    page.wait_for_timeout(300)
+    wait_rerun(page, before)
+    expect(page.locator(METRIC)).to_have_count(0)
     wait_idle(page)
 
 
 def test_draw_a_digit_and_see_the_prediction(page, app_url):
     canvas = open_draw(page, app_url)
-    assert page.locator('[data-testid="stMetric"]').count() == 0  # nothing drawn: no prediction yet
+    assert page.locator(METRIC).count() == 0  # nothing drawn: no prediction yet
     draw(page, canvas, 7, variants()[14][1])
     value = wait_for_prediction(page)
     assert_no_exception(page)
@@ -83,16 +116,13 @@ def test_draw_a_digit_and_see_the_prediction(page, app_url):
     assert page.get_by_text("16 maps of 28×28").count() >= 1
     # clearing the canvas removes the prediction again
     clear(page)
-    page.wait_for_timeout(1500)
-    wait_idle(page)
-    assert page.locator('[data-testid="stMetric"]').count() == 0
+    assert page.locator(METRIC).count() == 0
     assert_no_exception(page)
 
 
 @pytest.mark.slow
 def test_drawn_digits_fixture(page, app_url):
-    from cnn_viz.mnist import prep as digit_prep
-    from cnn_viz.mnist import model
+    from cnn_viz.mnist import model, prep
 
     net = model.load_pretrained()
     canvas = open_draw(page, app_url)
@@ -109,7 +139,7 @@ def test_drawn_digits_fixture(page, app_url):
     labels = np.array(labels)
     shown = np.array(shown)
     # the page's answer is the core's answer on the canvas pixels
-    core = np.array([int(np.argmax(model.predict(net, digit_prep.prepare(a).digit))) for a in arrays])
+    core = np.array([int(np.argmax(model.predict(net, prep.prepare(a).digit))) for a in arrays])
     assert np.array_equal(shown, core), (shown, core)
     print(f"accuracy on {len(labels)} browser-drawn digits: {(shown == labels).mean():.0%}; page said {shown.tolist()}")
     if os.environ.get("MAKE_DRAWN_FIXTURE"):
@@ -130,19 +160,19 @@ def test_train_your_own_live_then_stop(page, app_url):
     page.wait_for_selector('[data-testid="stProgress"]', timeout=30_000)
     page.get_by_text("epoch 1: held-out accuracy").wait_for(timeout=120_000)
     tab.get_by_role("button", name="Stop").click()
-    page.wait_for_timeout(1000)
+    page.get_by_text(re.compile(r"Stopped: your network keeps the \d+ finished epoch")).wait_for(timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)
     alerts = " ".join(a.inner_text() for a in page.locator('[data-testid="stAlert"]').all())
     m = re.search(r"Stopped: your network keeps the (\d+) finished epoch", alerts)
     assert m and 1 <= int(m.group(1)) < 5, alerts
-    metrics = page.locator('[data-testid="stMetric"]')
+    metrics = page.locator(METRIC)
     texts = [metrics.nth(i).inner_text() for i in range(metrics.count())]
     assert any(f"{m.group(1)} of 5 epochs" in t and "stopped" in t for t in texts), texts
     page.screenshot(path=str(OUTPUT / "mnist-train-stopped.png"), full_page=True)
     # the trained network is offered in the sidebar, and looking inside it works
     page.get_by_test_id("stSidebar").get_by_text("Yours (trained here)").click()
-    page.wait_for_timeout(500)
+    page.get_by_text("Your network reads").wait_for()
     wait_idle(page)
     assert_no_exception(page)
     assert page.get_by_text("Your network reads").count() == 1

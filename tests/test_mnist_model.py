@@ -10,10 +10,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnn_viz.mnist import data as mnist
-from cnn_viz.mnist import model
 from cnn_viz.common.torch_tools import count_parameters
+from cnn_viz.mnist import data, model
 from conftest import ROOT
+from mnist_fixtures import net, split  # noqa: F401  (pytest fixtures)
 
 torch.set_num_threads(1)
 
@@ -22,16 +22,6 @@ SHAPES = {
     "conv2": (1, 32, 14, 14), "bn2": (1, 32, 14, 14), "relu2": (1, 32, 14, 14), "pool2": (1, 32, 7, 7),
     "flatten": (1, 1568), "fc1": (1, 128), "relu": (1, 128), "fc2": (1, 10), "softmax": (1, 10),
 }
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return model.load_pretrained()
-
-
-@pytest.fixture(scope="module")
-def split():
-    return mnist.train_test_split()
 
 
 def randomized_bn_model(seed=3):
@@ -55,11 +45,11 @@ def test_parameter_count_matches_the_report_layer_by_layer():
     assert m.conv1.kernel_size == (5, 5) and m.conv1.padding == (2, 2) and m.conv2.in_channels == 16
 
 
-def test_every_activation_has_its_shape_in_order(shipped, split):
-    acts = model.activations(shipped, split[1].images[0])
+def test_every_activation_has_its_shape_in_order(net, split):
+    acts = model.activations(net, split[1].images[0])
     assert list(acts) == list(model.LAYERS) == list(SHAPES)
     assert {k: tuple(v.shape) for k, v in acts.items()} == SHAPES
-    batch = model.activations(shipped, split[1].images[:5])
+    batch = model.activations(net, split[1].images[:5])
     assert tuple(batch["pool2"].shape) == (5, 32, 7, 7)
 
 
@@ -92,51 +82,51 @@ def test_activations_equal_the_models_own_forward_and_functional_reference(split
     assert np.allclose(model.predict(m, x), torch.softmax(out, 1).numpy(), atol=1e-6)
 
 
-def test_activations_leave_the_model_untouched(shipped, split):
-    before = copy.deepcopy(shipped.state_dict())
-    hooks = (len(shipped._forward_hooks), len(shipped.conv1._forward_hooks))
-    model.activations(shipped, split[1].images[0])
-    model.saliency(shipped, split[1].images[0])
-    model.grad_cam(shipped, split[1].images[0])
-    after = shipped.state_dict()
+def test_activations_leave_the_model_untouched(net, split):
+    before = copy.deepcopy(net.state_dict())
+    hooks = (len(net._forward_hooks), len(net.conv1._forward_hooks))
+    model.activations(net, split[1].images[0])
+    model.saliency(net, split[1].images[0])
+    model.grad_cam(net, split[1].images[0])
+    after = net.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert all(p.grad is None for p in shipped.parameters())
-    assert (len(shipped._forward_hooks), len(shipped.conv1._forward_hooks)) == hooks == (0, 0)
-    assert not shipped.training
+    assert all(p.grad is None for p in net.parameters())
+    assert (len(net._forward_hooks), len(net.conv1._forward_hooks)) == hooks == (0, 0)
+    assert not net.training
 
 
-def test_conv1_entry_is_the_report_dot_product(shipped, split):
+def test_conv1_entry_is_the_report_dot_product(net, split):
     """A(i, j) = Σ_m Σ_n I(i+m, j+n) K(m, n) + b on the zero-padded input (report eq. for one entry)."""
     img = split[1].images[3].astype(np.float64) / 255
-    acts = model.activations(shipped, img.astype(np.float32))
-    k = shipped.conv1.weight.detach().numpy()[5, 0].astype(np.float64)
-    b = float(shipped.conv1.bias.detach()[5])
+    acts = model.activations(net, img.astype(np.float32))
+    k = net.conv1.weight.detach().numpy()[5, 0].astype(np.float64)
+    b = float(net.conv1.bias.detach()[5])
     padded = np.pad(img, 2)
     for i, j in [(0, 0), (10, 13), (27, 27), (14, 5)]:
         expect = float((padded[i:i + 5, j:j + 5] * k).sum() + b)
         assert acts["conv1"][0, 5, i, j].item() == pytest.approx(expect, abs=1e-5)
 
 
-def test_saliency_equals_autograd_on_the_input(shipped, split):
+def test_saliency_equals_autograd_on_the_input(net, split):
     x = split[1].images[7]
-    sal, c = model.saliency(shipped, x, target=None)
-    ref_model = copy.deepcopy(shipped)
+    sal, c = model.saliency(net, x, target=None)
+    ref_model = copy.deepcopy(net)
     t = torch.from_numpy(x.astype(np.float32) / 255)[None, None].requires_grad_(True)
     logits = ref_model(t)
     assert c == int(logits.argmax())
     logits[0, c].backward()
     np.testing.assert_allclose(sal, t.grad[0, 0].numpy(), rtol=1e-5, atol=1e-7)
     # another class gives another gradient
-    other, c2 = model.saliency(shipped, x, target=(c + 1) % 10)
+    other, c2 = model.saliency(net, x, target=(c + 1) % 10)
     assert c2 == (c + 1) % 10 and not np.allclose(other, sal)
     with pytest.raises(ValueError):
-        model.saliency(shipped, x, target=12)
+        model.saliency(net, x, target=12)
 
 
-def test_grad_cam_matches_a_hook_based_reference(shipped, split):
+def test_grad_cam_matches_a_hook_based_reference(net, split):
     x = split[1].images[11]
-    cam, c = model.grad_cam(shipped, x)
-    ref = copy.deepcopy(shipped)
+    cam, c = model.grad_cam(net, x)
+    ref = copy.deepcopy(net)
     store = {}
 
     def fwd_hook(_m, _i, out):
@@ -162,11 +152,11 @@ def test_grad_cam_matches_a_hook_based_reference(shipped, split):
     np.testing.assert_allclose(cam, up, atol=1e-4)
 
 
-def test_shipped_weights_reach_the_stated_held_out_accuracy(shipped, split):
+def test_shipped_weights_reach_the_stated_held_out_accuracy(net, split):
     meta = model.load_meta()
     held = split[1]
-    acc = model.accuracy(shipped, held.images, held.labels)
-    assert len(held) == 1000 and mnist.DIGIT_7_ROW in held.rows
+    acc = model.accuracy(net, held.images, held.labels)
+    assert len(held) == 1000 and data.DIGIT_7_ROW in held.rows
     assert acc >= 0.985
     assert acc == pytest.approx(meta["held_out_accuracy"], abs=1e-9)
     # and it never saw them
@@ -180,12 +170,12 @@ def test_as_input_rejects_wrong_shapes():
     assert model.as_input(np.full((28, 28), 255, np.uint8)).max().item() == 1.0
 
 
-def test_accuracy_on_digits_drawn_in_the_browser(shipped):
+def test_accuracy_on_digits_drawn_in_the_browser(net):
     """tests/fixtures/drawn_digits.npz: 20 digits drawn with the mouse on the page's canvas (test_mnist_browser.py)."""
-    from cnn_viz.mnist import prep as digit_prep
+    from cnn_viz.mnist import prep
 
     z = np.load(ROOT / "tests" / "fixtures" / "drawn_digits.npz")
-    digits = np.stack([digit_prep.prepare(a).digit for a in z["canvas"]])
-    pred = model.predict(shipped, digits).argmax(1)
+    digits = np.stack([prep.prepare(a).digit for a in z["canvas"]])
+    pred = model.predict(net, digits).argmax(1)
     acc = float((pred == z["labels"]).mean())
     assert acc >= 0.9, (pred, z["labels"])

@@ -8,22 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_viz.mnist import prep as digit_prep
-from cnn_viz.mnist import data as mnist
-from cnn_viz.mnist import model
+from cnn_viz.mnist import data, model, prep
+from mnist_fixtures import held, net  # noqa: F401  (pytest fixtures)
 
 PAGE = "pages/mnist_activations.py"
 TABS = ["Layer by layer", "Learned filters", "Figure 5: patches", "Saliency & Grad-CAM", "Train your own"]
-
-
-@pytest.fixture(scope="module")
-def net():
-    return model.load_pretrained()
-
-
-@pytest.fixture(scope="module")
-def held():
-    return mnist.train_test_split()[1]
 
 
 def open_page(app_test, tab: str | None = None, **state):
@@ -45,7 +34,7 @@ def shown_digit(at) -> int:
 def test_default_run_reads_the_reports_seven(app_test, net, held):
     at = open_page(app_test)
     assert at.title[0].value == "Trained-MNIST activations"
-    seven = held.images[list(held.rows).index(mnist.DIGIT_7_ROW)]
+    seven = held.images[list(held.rows).index(data.DIGIT_7_ROW)]
     probs = model.predict(net, seven)
     assert shown_digit(at) == int(np.argmax(probs)) == 7
     assert f"{probs[7]:.1%} sure" in at.metric[0].delta and "true label 7" in at.metric[0].delta
@@ -53,12 +42,12 @@ def test_default_run_reads_the_reports_seven(app_test, net, held):
     text = " ".join(m.value for m in at.markdown)
     for line in ["16 maps of 28×28", "16 maps of 14×14", "32 maps of 14×14", "32 maps of 7×7", "128 hidden units", "10 logits"]:
         assert line in text
-    assert at.selectbox(key="mn_gallery").value == mnist.gallery(held)[21]
+    assert at.selectbox(key="mn_gallery").value == data.gallery(held)[21]
 
 
 def test_gallery_choice_changes_the_prediction(app_test, net, held):
     at = open_page(app_test)
-    gallery = mnist.gallery(held)
+    gallery = data.gallery(held)
     for pos in (gallery[0], gallery[9], gallery[13]):  # a 0, a 3, a 4
         at.selectbox(key="mn_gallery").set_value(pos).run()
         assert not at.exception
@@ -80,13 +69,13 @@ def _photo_of(digit: np.ndarray) -> bytes:
 def test_upload_of_a_digit_photo(app_test, net, held):
     at = open_page(app_test, mn_source="Upload")
     assert any("Upload a picture" in i.value for i in at.info)
-    pos = mnist.gallery(held)[12]  # a 4
-    data = _photo_of(held.images[pos])
-    at.file_uploader(key="mn_upload").set_value(("four.jpg", data, "image/jpeg")).run()
+    pos = data.gallery(held)[12]  # a 4
+    photo = _photo_of(held.images[pos])
+    at.file_uploader(key="mn_upload").set_value(("four.jpg", photo, "image/jpeg")).run()
     assert not at.exception
-    prep = digit_prep.prepare(np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float32) / 255)
-    assert prep.inverted
-    assert shown_digit(at) == int(np.argmax(model.predict(net, prep.digit))) == 4
+    prepared = prep.prepare(np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"), dtype=np.float32) / 255)
+    assert prepared.inverted
+    assert shown_digit(at) == int(np.argmax(model.predict(net, prepared.digit))) == 4
     assert any("inverted to white on black" in c.value for c in at.caption)
 
 
@@ -153,10 +142,10 @@ def test_train_your_own_then_compare(app_test):
     at.button(key="mn_tr_go").click().run(timeout=120)
     assert not at.exception
     own = at.session_state["mn_own"]
-    assert own["finished"] and len(own["history"]) == 2 and own["config"]["n_train"] == 1000
-    acc = own["history"][-1].test_acc
-    held = mnist.train_test_split()[1]
-    assert acc == model.accuracy(own["model"], held.images, held.labels)  # the stored network is the one measured
+    assert own.finished and len(own.history) == 2 and own.config.n_train == 1000
+    acc = own.history[-1].test_acc
+    held = data.train_test_split()[1]
+    assert acc == model.accuracy(own.model, held.images, held.labels)  # the stored network is the one measured
     assert 0.5 < acc < 0.99  # two epochs on 1,000 digits learn a lot, not everything
     values = [m.value for m in at.metric]
     assert f"{acc:.2%}" in values

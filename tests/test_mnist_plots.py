@@ -7,29 +7,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz.mnist import prep as digit_prep
-from cnn_viz.mnist import data as mnist
-from cnn_viz.mnist import figures as mnist_plots
-from cnn_viz.mnist import model
+from cnn_viz.mnist import data, explain, figures, model, prep
 from cnn_viz.mnist.train import EpochStats
+from mnist_fixtures import net, seven  # noqa: F401  (pytest fixtures)
 
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def net():
-    return model.load_pretrained()
-
-
-@pytest.fixture(scope="module")
-def seven():
-    held = mnist.train_test_split()[1]
-    return held.images[list(held.rows).index(mnist.DIGIT_7_ROW)].astype(np.float32) / 255
-
-
 def test_mosaic_places_every_map_and_leaves_nan_gaps():
     maps = np.arange(5 * 3 * 4, dtype=np.float32).reshape(5, 3, 4)
-    big, idx = mnist_plots.mosaic(maps, cols=2)
+    big, idx = figures.mosaic(maps, cols=2)
     assert big.shape == (3 * 3 + 2, 2 * 4 + 1)
     np.testing.assert_array_equal(big[4:7, 5:9], maps[3])  # map 3: second row, second column
     assert np.isnan(big[3]).all() and np.isnan(big[:, 4]).all()
@@ -39,56 +26,56 @@ def test_mosaic_places_every_map_and_leaves_nan_gaps():
 def test_map_grid_hover_carries_the_true_values_with_either_scale(net, seven):
     acts = model.activations(net, seven)["conv2"].numpy()[0]
     # map 20 sits in row 1, column 4 of a 16-column grid of 14×14 tiles: cells (15 + r, 60 + c)
-    shared = mnist_plots.map_grid_figure(acts, cols=16, shared_scale=True).data[0]
+    shared = figures.mosaic_figure(acts, cols=16, shared_scale=True).data[0]
     np.testing.assert_allclose(np.asarray(shared.z)[15:29, 60:74], acts[20], rtol=1e-6)  # colours are the values
     custom = np.asarray(shared.customdata)
     assert (custom[15:29, 60:74, 0] == 20).all() and (custom[15:29, 60:74, 1] == np.arange(14)[:, None]).all()
     assert shared.zmax == pytest.approx(np.abs(acts).max()) and shared.zmin == -shared.zmax
-    own = mnist_plots.map_grid_figure(acts, cols=16, shared_scale=False)
+    own = figures.mosaic_figure(acts, cols=16, shared_scale=False)
     heat = own.data[0]
     np.testing.assert_allclose(np.asarray(heat.customdata)[15:29, 60:74, 3], acts[20], rtol=1e-6)  # hover: true values
     np.testing.assert_allclose(np.asarray(heat.z)[15:29, 60:74], acts[20] / np.abs(acts[20]).max(), rtol=1e-5)
     assert np.isnan(np.asarray(heat.z)[14]).all()  # the gap row between tile rows
     clicks = own.data[1]
     assert [int(c[0]) for c in clicks.customdata] == list(range(32))
-    relu = mnist_plots.map_grid_figure(np.maximum(acts, 0), signed=False)
+    relu = figures.mosaic_figure(np.maximum(acts, 0), signed=False)
     assert relu.data[0].zmin == 0 and relu.data[0].colorscale[0][1] in ("rgb(0,0,0)", "#000000", "rgb(0, 0, 0)")
 
 
 def test_figure5_activation_is_the_conv1_output(net, seven):
     w = model.weights(net)
     k = 6
-    patches = model.figure5_patches(seven, w["conv1.weight"][k, 0], w["conv1.bias"][k], n=5, seed=3)
+    patches = explain.figure5_patches(seven, w["conv1.weight"][k, 0], w["conv1.bias"][k], n=5, seed=3)
     ref = F.conv2d(torch.from_numpy(seven)[None, None], net.conv1.weight, net.conv1.bias, padding=2)[0, k].detach().numpy()
-    assert len(patches) == 5 and len({(p["row"], p["col"]) for p in patches}) == 5
+    assert len(patches) == 5 and len({(p.row, p.col) for p in patches}) == 5
     for p in patches:
-        assert p["activation"] == pytest.approx(float(ref[p["row"], p["col"]]), abs=1e-5)
-        np.testing.assert_allclose(p["product"], p["patch"] * p["kernel"])
-        assert p["patch"].max() > 0.1  # on_ink: every patch touches the digit
-    again = model.figure5_patches(seven, w["conv1.weight"][k, 0], w["conv1.bias"][k], n=5, seed=3)
-    other = model.figure5_patches(seven, w["conv1.weight"][k, 0], w["conv1.bias"][k], n=5, seed=4)
-    assert [(p["row"], p["col"]) for p in again] == [(p["row"], p["col"]) for p in patches]
-    assert [(p["row"], p["col"]) for p in other] != [(p["row"], p["col"]) for p in patches]
-    fig, big = mnist_plots.figure5(patches, ref, k)
+        assert p.activation == pytest.approx(float(ref[p.row, p.col]), abs=1e-5)
+        np.testing.assert_allclose(p.product, p.patch * p.kernel)
+        assert p.patch.max() > 0.1  # on_ink: every patch touches the digit
+    again = explain.figure5_patches(seven, w["conv1.weight"][k, 0], w["conv1.bias"][k], n=5, seed=3)
+    other = explain.figure5_patches(seven, w["conv1.weight"][k, 0], w["conv1.bias"][k], n=5, seed=4)
+    assert [(p.row, p.col) for p in again] == [(p.row, p.col) for p in patches]
+    assert [(p.row, p.col) for p in other] != [(p.row, p.col) for p in patches]
+    fig, big = figures.figure5(patches, ref, k)
     bars = [t for t in fig.data if t.type == "bar"]
-    assert [float(b.y[0]) for b in bars] == pytest.approx([p["activation"] for p in patches])
+    assert [float(b.y[0]) for b in bars] == pytest.approx([p.activation for p in patches])
     assert len(big.layout.shapes) == 5
     with pytest.raises(ValueError):
-        model.figure5_patches(np.zeros((10, 10)), np.zeros((5, 5)), 0.0)
+        explain.figure5_patches(np.zeros((10, 10)), np.zeros((5, 5)), 0.0)
 
 
 def test_probability_bars_show_the_softmax(net, seven):
     p = model.predict(net, seven)
-    fig = mnist_plots.probability_figure(p)
+    fig = figures.probability_figure(p)
     np.testing.assert_allclose(np.asarray(fig.data[0].y), p)
-    assert fig.data[0].marker.color[7] == mnist_plots.TOP_COLOUR
-    both = mnist_plots.probability_figure(p, p[::-1], names=("shipped", "yours"))
+    assert fig.data[0].marker.color[7] == figures.TOP_COLOUR
+    both = figures.probability_figure(p, p[::-1], names=("shipped", "yours"))
     assert [t.name for t in both.data] == ["shipped", "yours"] and both.layout.barmode == "group"
 
 
 def test_conv2_filter_grid_hover_names_the_right_weight(net):
     w2 = model.weights(net)["conv2.weight"]
-    fig = mnist_plots.conv2_filters_figure(w2, highlight_out=3)
+    fig = figures.conv2_filters_figure(w2, highlight_out=3)
     custom = np.asarray(fig.data[0].customdata)
     # output map 5, input map 11, tap (2, 4): cell (5*6 + 2, 11*6 + 4)
     o, i, tap = custom[32, 70]
@@ -98,9 +85,9 @@ def test_conv2_filter_grid_hover_names_the_right_weight(net):
 
 
 def test_gallery_figure_click_targets_return_gallery_positions():
-    held = mnist.train_test_split()[1]
-    g = mnist.gallery(held)
-    fig = mnist_plots.gallery_figure(held.images[g], [int(held.labels[i]) for i in g], selected=21)
+    held = data.train_test_split()[1]
+    g = data.gallery(held)
+    fig = figures.gallery_figure(held.images[g], [int(held.labels[i]) for i in g], selected=21)
     pts = fig.data[1]
     # column = class, row = which of the three: the target at column 7, row 0 is gallery position 21
     # point k is gallery position k (Streamlit reports the point index of a click)
@@ -115,26 +102,38 @@ def test_preprocessing_and_overlays(seven, net):
 
     im = Image.new("L", (200, 240), 255)
     ImageDraw.Draw(im).line([(40, 40), (160, 40), (90, 210)], fill=20, width=14)
-    prep = digit_prep.prepare(np.asarray(im, dtype=np.float32) / 255)
-    fig = mnist_plots.preprocessing_figure(prep)
+    prepared = prep.prepare(np.asarray(im, dtype=np.float32) / 255)
+    fig = figures.preprocessing_figure(prepared)
     assert len([t for t in fig.data if t.type == "heatmap"]) == 4
-    np.testing.assert_array_equal(np.asarray(fig.data[3].z), np.rint(prep.digit * 255).astype(np.uint8))
+    np.testing.assert_array_equal(np.asarray(fig.data[3].z), np.rint(prepared.digit * 255).astype(np.uint8))
     assert "inverted" in fig.layout.annotations[0].text
     sal, _ = model.saliency(net, seven)
-    ov = mnist_plots.overlay_figure(seven, sal, signed=True)
+    ov = figures.overlay_figure(seven, sal, signed=True)
     assert ov.data[1].zmin == -ov.data[1].zmax == pytest.approx(-np.abs(sal).max())
     cam, _ = model.grad_cam(net, seven)
-    ov = mnist_plots.overlay_figure(seven, cam)
+    ov = figures.overlay_figure(seven, cam)
     assert ov.data[1].zmin == 0 and ov.data[1].zmax == pytest.approx(1.0)
 
 
 def test_training_figure_and_vector_figures():
     hist = [EpochStats(e, 1.0 / e, 0.5 + e / 10, 1.2 / e, 0.45 + e / 10, 2.0) for e in (1, 2, 3)]
-    fig = mnist_plots.training_figure(hist, reference_acc=0.989)
+    fig = figures.training_figure(hist, reference_acc=0.989)
     held_acc = next(t for t in fig.data if t.name == "held-out accuracy")
     assert list(held_acc.y) == pytest.approx([0.55, 0.65, 0.75])
     v = np.linspace(-1, 1, 128)
-    vf = mnist_plots.vector_figure(v)
+    vf = figures.vector_figure(v)
     assert np.asarray(vf.data[0].z).shape == (8, 16) and np.asarray(vf.data[0].z)[7, 15] == pytest.approx(1.0)
-    lf = mnist_plots.logits_figure(np.arange(10) - 4.5)
+    lf = figures.logits_figure(np.arange(10) - 4.5)
     assert list(lf.data[0].y) == pytest.approx(list(np.arange(10) - 4.5))
+
+
+def test_layer_figure_sizes_and_scales_each_layer(net, seven):
+    acts = {k: v.numpy()[0] for k, v in model.activations(net, seven).items()}
+    conv2 = figures.layer_figure("conv2", acts["conv2"])
+    assert np.asarray(conv2.data[0].z).shape == (2 * 15 - 1, 16 * 15 - 1)  # 32 maps of 14×14 in 16 columns, 1-px gaps
+    assert conv2.data[0].zmin == -conv2.data[0].zmax == pytest.approx(-np.abs(acts["conv2"]).max())
+    relu1 = figures.layer_figure("relu1", acts["relu1"])
+    assert np.asarray(relu1.data[0].z).shape == (2 * 29 - 1, 8 * 29 - 1) and relu1.data[0].zmin == 0  # 16 maps in 8 columns
+    own = figures.layer_figure("pool2", acts["pool2"], shared_scale=False)
+    np.testing.assert_allclose(np.asarray(own.data[0].z)[:7, :7], acts["pool2"][0] / acts["pool2"][0].max(), rtol=1e-5)
+    assert figures.layer_figure("pool2", acts["pool2"]).layout.height < conv2.layout.height  # 7×7 tiles are smaller

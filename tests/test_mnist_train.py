@@ -7,16 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz.mnist import data as mnist
-from cnn_viz.mnist import model
-from cnn_viz.mnist import train
+from cnn_viz.mnist import data, model, train
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
 def small():
-    tr, held = mnist.train_test_split()
+    tr, held = data.train_test_split()
     return tr.subset(np.arange(len(tr))[::8]), held.subset(np.arange(len(held))[::5])  # 500 / 200 digits, all classes
 
 
@@ -62,7 +60,7 @@ def test_should_stop_keeps_what_was_trained(small):
 
 
 def test_augmentation_identity_and_range():
-    held = mnist.train_test_split()[1]
+    held = data.train_test_split()[1]
     x = model.as_input(held.images[:16])
     gen = torch.Generator().manual_seed(0)
     same = train.augment_batch(x, gen, train.Augment(rotate_deg=0, scale=0, shift_px=0, thickness=0))
@@ -76,7 +74,7 @@ def test_augmentation_identity_and_range():
 
 
 def test_bad_settings_raise():
-    tr = mnist.train_test_split()[0]
+    tr = data.train_test_split()[0]
     with pytest.raises(ValueError):
         train.train(tr, epochs=0)
     with pytest.raises(ValueError):
@@ -90,8 +88,32 @@ def test_cli_writes_weights_that_load(tmp_path, capsys):
     assert "4000 training, 1000 held-out" in text and "held-out accuracy" in text
     net = model.load_pretrained(out)
     meta = model.load_meta(out)
-    held = mnist.train_test_split()[1]
+    held = data.train_test_split()[1]
     assert meta["held_out_accuracy"] == model.accuracy(net, held.images, held.labels)
     assert meta["epochs"] == 1 and meta["seed"] == 3 and meta["batch_size"] == 128 and "--epochs 1" in meta["command"]
     with pytest.raises(ValueError, match="No trained weights"):
         model.load_pretrained(tmp_path / "missing.pt")
+
+
+def test_run_config_describes_the_run():
+    cfg = train.RunConfig(epochs=3, n_train=1000, lr=3e-4, batch=32, seed=7, augment=False)
+    assert cfg.describe() == "1000 digits, batch 32, learning rate 0.0003, seed 7, augmentation off"
+    assert train.RunConfig().describe() == "4000 digits, batch 64, learning rate 0.001, seed 0, augmentation on"
+
+
+def test_train_own_keeps_a_copy_after_every_epoch(small):
+    tr, held = small
+    full = data.train_test_split()[0]
+    snaps = []
+    cfg = train.RunConfig(epochs=2, n_train=500, batch=64, seed=5, augment=True)
+    own = train.train_own(full, held, cfg, on_epoch=snaps.append)
+    assert own.finished and own.config.n_train == 500 and [len(s.history) for s in snaps] == [1, 2]
+    assert not any(s.finished for s in snaps) and all(s.model is not own.model for s in snaps)
+    assert same_weights(snaps[-1].model, own.model) and not same_weights(snaps[0].model, own.model)
+    # the same run by hand: 500 digits at stride 8, the page's settings passed to train
+    ref = train.train(full.subset(np.arange(len(full))[::8]), held_out=held, epochs=2, batch_size=64, lr=1e-3, seed=5,
+                      augment=train.Augment())
+    assert same_weights(ref.model, own.model)
+    assert own.accuracy == model.accuracy(own.model, held.images, held.labels) == snaps[-1].accuracy
+    assert own.epochs_done == 2 and own.seconds == pytest.approx(sum(h.seconds for h in own.history))
+    assert own.points_over(0.5) == pytest.approx((own.accuracy - 0.5) * 100)

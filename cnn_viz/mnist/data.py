@@ -46,6 +46,11 @@ class Digits:
         rows = self.rows[idx] if self.rows is not None else idx
         return Digits(self.images[idx], self.labels[idx], self.source + suffix, rows)
 
+    def spread(self, n: int) -> "Digits":
+        """``n`` digits taken at an even stride through the set (all of them when it holds no more than ``n``)."""
+        n = max(1, int(n))
+        return self.subset(np.arange(len(self))[:: max(1, len(self) // n)][:n])
+
 
 def load_sample(path: Path | str = SAMPLE_PATH) -> Digits:
     """The shipped 5,000-digit sample (always available, no network)."""
@@ -143,12 +148,9 @@ def load_split(source: str = "sample", **kwargs) -> tuple[Digits, Digits]:
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 digits -> float32 in [0, 1] shaped (N, 1, 28, 28), the network's input."""
+    """Digits or pictures as float32 in [0, 1], shape kept: uint8 is divided by 255, floats are only cast."""
     a = np.asarray(images)
-    a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
-    if a.ndim == 2:
-        a = a[None]
-    return a[:, None]
+    return a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
 
 
 def gallery(held_out: Digits, per_class: int = 3) -> list[int]:
@@ -162,3 +164,47 @@ def gallery(held_out: Digits, per_class: int = 3) -> list[int]:
         idx = pinned + [i for i in idx if i not in pinned]
         out += [int(i) for i in idx[:per_class]]
     return out
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """The page's gallery of held-out digits: ``positions`` in ``digits`` as ``gallery`` orders them."""
+
+    digits: Digits
+    positions: tuple[int, ...]
+
+    @property
+    def default(self) -> int:
+        """The report's demo 7 (row 3999) when the gallery holds it, else the first digit."""
+        return next((i for i in self.positions if self.row(i) == DIGIT_7_ROW), self.positions[0])
+
+    @property
+    def images(self) -> np.ndarray:
+        return self.digits.images[list(self.positions)]
+
+    @property
+    def labels(self) -> list[int]:
+        return [self.label(i) for i in self.positions]
+
+    def row(self, position: int) -> int:
+        return int(self.digits.rows[position]) if self.digits.rows is not None else int(position)
+
+    def label(self, position: int) -> int:
+        return int(self.digits.labels[position])
+
+    def digit(self, position: int) -> np.ndarray:
+        """The digit at ``position`` as the network reads it: (28, 28) float32 in [0, 1]."""
+        return to_float(self.digits.images[position])
+
+    def name(self, position: int) -> str:
+        """How the digit is listed: its label and sample row, the demo 7 marked."""
+        demo = "  · the report's 7" if self.row(position) == DIGIT_7_ROW else ""
+        return f"{self.label(position)}  (sample row {self.row(position)}){demo}"
+
+    def index(self, position: int) -> int | None:
+        """Where ``position`` is in the gallery (its click target), None when it is not there."""
+        return self.positions.index(position) if position in self.positions else None
+
+
+def make_gallery(held_out: Digits, per_class: int = 3) -> Gallery:
+    return Gallery(held_out, tuple(gallery(held_out, per_class)))

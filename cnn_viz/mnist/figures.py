@@ -14,14 +14,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cnn_viz.common import fmt
-from cnn_viz.figures.builders import image_trace, layout
-from cnn_viz.figures.palette import DIVERGING, FONT
+from cnn_viz.figures.builders import image_trace, layout, signed_map_trace
+from cnn_viz.figures.palette import BLUE, DIVERGING, FONT, RED
 
 PROB_COLOUR, TOP_COLOUR, OWN_COLOUR = "#95a5a6", "#c0392b", "#2471a3"
 NO_TICKS = dict(showticklabels=False, ticks="", showline=False, showgrid=False, zeroline=False)
 # Overlay colour scales fade to transparent at zero, so the digit stays visible where nothing happens.
-SIGNED_OVERLAY = [[0.0, "rgba(33,102,172,1)"], [0.35, "rgba(103,169,207,0.75)"], [0.5, "rgba(255,255,255,0)"],
-                  [0.65, "rgba(239,138,98,0.75)"], [1.0, "rgba(178,24,43,1)"]]
+SIGNED_OVERLAY = [[0.0, "rgba({},{},{},1)".format(*BLUE)], [0.35, "rgba(103,169,207,0.75)"], [0.5, "rgba(255,255,255,0)"],
+                  [0.65, "rgba(239,138,98,0.75)"], [1.0, "rgba({},{},{},1)".format(*RED)]]  # the palette's ends
 HEAT_OVERLAY = [[0.0, "rgba(0,0,0,0)"], [0.25, "rgba(120,0,0,0.35)"], [0.55, "rgba(220,40,0,0.65)"],
                 [0.8, "rgba(255,160,0,0.8)"], [1.0, "rgba(255,255,120,0.9)"]]
 
@@ -41,10 +41,12 @@ def _ax(i: int) -> str:
 
 def _grid_layout(rows: int, cols: int, titles: list[str] | None = None, square: list[bool] | None = None,
                  widths: list[float] | None = None, hspace: float = 0.03, vspace: float = 0.05) -> dict:
-    """Axes for a rows×cols grid of panels (what make_subplots does, as a dict): panel i uses axes x{i+1}, y{i+1}."""
+    """Axes for a rows×cols grid of panels (what make_subplots does, as a dict): panel i uses axes x{i+1}, y{i+1};
+    square panels get the house square-pixel axes (``layout``) without ticks."""
     widths = widths or [1.0] * cols
     total = sum(widths)
     usable_w, usable_h = 1 - hspace * (cols - 1), 1 - vspace * (rows - 1)
+    house = layout()
     lay, annotations = {}, []
     for r in range(rows):
         top = min(1.0, max(0.0, 1 - r * (usable_h / rows + vspace)))
@@ -53,13 +55,11 @@ def _grid_layout(rows: int, cols: int, titles: list[str] | None = None, square: 
         for c in range(cols):
             i = r * cols + c
             right = min(1.0, left + usable_w * widths[c] / total)
-            sq = square[c] if square else True
-            lay[f"xaxis{_ax(i)}"] = dict(domain=[left, right], anchor=f"y{_ax(i)}", **(NO_TICKS if sq else {}))
-            lay[f"yaxis{_ax(i)}"] = dict(domain=[bottom, top], anchor=f"x{_ax(i)}",
-                                         **(dict(NO_TICKS, autorange="reversed", scaleanchor=f"x{_ax(i)}", scaleratio=1,
-                                                 constrain="domain") if sq else {}))
-            if sq:
-                lay[f"xaxis{_ax(i)}"]["constrain"] = "domain"
+            x, y = dict(domain=[left, right], anchor=f"y{_ax(i)}"), dict(domain=[bottom, top], anchor=f"x{_ax(i)}")
+            if square[c] if square else True:
+                x.update(house["xaxis"], **NO_TICKS)
+                y.update(house["yaxis"], **NO_TICKS, scaleanchor=f"x{_ax(i)}")
+            lay[f"xaxis{_ax(i)}"], lay[f"yaxis{_ax(i)}"] = x, y
             if titles and i < len(titles) and titles[i]:
                 annotations.append(dict(text=titles[i], x=(left + right) / 2, y=top, xref="paper", yref="paper", xanchor="center",
                                         yanchor="bottom", showarrow=False, font=dict(size=12)))
@@ -69,12 +69,9 @@ def _grid_layout(rows: int, cols: int, titles: list[str] | None = None, square: 
 
 
 def _gray_u8(a: np.ndarray) -> np.ndarray:
+    """[0, 1] -> 0..255 by ``np.rint`` (halves to even), the levels this page has always shown and tested;
+    ``images.to_uint8`` rounds halves up, which would move a few levels of a prepared digit by one."""
     return np.rint(np.clip(np.asarray(a, dtype=np.float32), 0, 1) * 255).astype(np.uint8)
-
-
-def _gray_heatmap(a: np.ndarray, axis: int = 0, **kwargs) -> go.Heatmap:
-    return go.Heatmap(z=_gray_u8(a), colorscale="gray", zmin=0, zmax=255, showscale=False, xaxis=f"x{_ax(axis)}",
-                      yaxis=f"y{_ax(axis)}", hovertemplate="row %{y}, col %{x}<br>%{z}/255<extra></extra>", **kwargs)
 
 
 BOX20 = dict(type="rect", x0=3.5, y0=3.5, x1=23.5, y1=23.5, line=dict(color="#f1c40f", width=1, dash="dot"))
@@ -85,19 +82,20 @@ def digit_figure(digit: np.ndarray, title: str | None = None, height: int = 300,
     return go.Figure(image_trace(np.asarray(digit, dtype=np.float32)), layout=_image_layout(title, height, shapes=[BOX20] if box20 else []))
 
 
-def preprocessing_figure(prep, height: int = 270) -> go.Figure:
-    """The four stages of ``digit_prep.prepare``: as given, cleaned with the crop box, scaled into 20×20, final 28×28."""
-    step = max(1, int(np.ceil(max(prep.cleaned.shape) / 140)))
+def preprocessing_figure(prep, height: int = 270, max_side: int = 140) -> go.Figure:
+    """The four stages of ``prep.prepare``: as given, cleaned with the crop box, scaled into 20×20, final 28×28.
+    Large pictures are thinned to ``max_side`` for display (hover gives the real row and column)."""
     titles = ["1. as given" + (" (inverted)" if prep.inverted else ""), "2. ink only, cropped",
               f"3. scaled to {prep.boxed.shape[0]}×{prep.boxed.shape[1]}", "4. 28×28, centred"]
     lay = _grid_layout(1, 4, titles, hspace=0.04)
-    data = [_gray_heatmap(a, i) for i, a in enumerate([prep.gray[::step, ::step], prep.cleaned[::step, ::step], prep.boxed, prep.digit])]
+    data = [image_trace(_gray_u8(a), max_side=max_side, xaxis=f"x{_ax(i)}", yaxis=f"y{_ax(i)}")
+            for i, a in enumerate([prep.gray, prep.cleaned, prep.boxed, prep.digit])]
     cy, cx = prep.centre_of_mass
     data.append(go.Scatter(x=[cx], y=[cy], xaxis="x4", yaxis="y4", mode="markers", marker=dict(symbol="x", size=9, color="#e74c3c"),
                            showlegend=False, hovertemplate="centre of mass<br>row %{y:.2f}, col %{x:.2f}<extra></extra>"))
     r0, r1, c0, c1 = prep.bbox
-    lay["shapes"] = [dict(type="rect", xref="x2", yref="y2", x0=c0 / step - 0.5, x1=c1 / step - 0.5, y0=r0 / step - 0.5,
-                          y1=r1 / step - 0.5, line=dict(color="#f1c40f", width=2)), dict(BOX20, xref="x4", yref="y4")]
+    lay["shapes"] = [dict(type="rect", xref="x2", yref="y2", x0=c0 - 0.5, x1=c1 - 0.5, y0=r0 - 0.5, y1=r1 - 0.5,
+                          line=dict(color="#f1c40f", width=2)), dict(BOX20, xref="x4", yref="y4")]
     lay.update(height=height, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12), paper_bgcolor="rgba(0,0,0,0)",
                plot_bgcolor="rgba(0,0,0,0)")
     return go.Figure(data, layout=lay)
@@ -142,13 +140,16 @@ def mosaic(maps: np.ndarray, cols: int, gap: int = 1) -> tuple[np.ndarray, np.nd
     return big, idx
 
 
-def map_grid_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, signed: bool = True, title: str | None = None,
-                    labels: list[str] | None = None, tile_px: int = 64, highlight: int | None = None,
-                    clickable: bool = True) -> go.Figure:
-    """Feature maps (N, H, W) as a labelled grid: one colour scale for all (``shared_scale``) or each
-    map scaled to its own largest |value|. Hover: map number, row, column, true value. With
+def mosaic_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, signed: bool = True, title: str | None = None,
+                  labels: list[str] | None = None, tile_px: int = 64, highlight: int | None = None,
+                  clickable: bool = True) -> go.Figure:
+    """Feature maps (N, H, W) as a labelled grid in one mosaic heatmap: one colour scale for all (``shared_scale``)
+    or each map scaled to its own largest |value|. Hover: map number, row, column, true value. With
     ``clickable`` each tile's number is a point that Streamlit's ``on_select`` receives (customdata = [map]);
-    otherwise the numbers are written above the tiles (better for tiny tiles such as 5×5 kernels)."""
+    otherwise the numbers are written above the tiles (better for tiny tiles such as 5×5 kernels).
+
+    Not ``figures.builders.map_grid_figure`` (one subplot per map, each with its title): a layer's 32 maps
+    drawn that way cost far more to build and send on every rerun, and have no click targets."""
     maps = np.asarray(maps, dtype=np.float32)
     n, h, w = maps.shape
     gap = 1
@@ -195,8 +196,19 @@ def map_grid_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, 
     return go.Figure(data, layout=_image_layout(title, height, annotations=annotations, shapes=shapes))
 
 
+def layer_figure(layer: str, maps: np.ndarray, shared_scale: bool = True) -> go.Figure:
+    """The maps of one layer of the forward pass (``model.LAYERS``), sized for the page: 16 columns for 32 maps,
+    8 for 16; ReLU and pooling outputs (never negative) in gray, the others on the diverging scale."""
+    maps = np.asarray(maps, dtype=np.float32)
+    n, h = maps.shape[:2]
+    wide = n > 16
+    tile = {28: 105, 14: 62 if wide else 85, 7: 52}.get(h, 64)
+    return mosaic_figure(maps, cols=16 if wide else 8, shared_scale=shared_scale, tile_px=tile,
+                         signed=not layer.startswith(("relu", "pool")))
+
+
 def gallery_figure(digits: np.ndarray, labels: list[int], selected: int | None = None, per_class: int = 3) -> go.Figure:
-    """The gallery: ``per_class`` digits of each class as columns 0-9 (as ``mnist.gallery`` orders them);
+    """The gallery: ``per_class`` digits of each class as columns 0-9 (as ``data.gallery`` orders them);
     click target k (point index and customdata) is gallery position k. The selected one is framed."""
     d = np.asarray(digits, dtype=np.uint8)
     n = d.shape[0]
@@ -223,10 +235,9 @@ def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, 
     rows = -(-v.size // cols)
     z = np.full(rows * cols, np.nan, np.float32)
     z[:v.size] = v
-    top = float(np.max(np.abs(v))) or 1.0
-    heat = go.Heatmap(z=z.reshape(rows, cols), customdata=np.arange(rows * cols, dtype=np.uint16).reshape(rows, cols), colorscale=DIVERGING,
-                      zmin=-top, zmax=top, zmid=0, xgap=1, ygap=1, colorbar=dict(thickness=12),
-                      hovertemplate="unit %{customdata}<br>value %{z:.4g}<extra></extra>")
+    heat = signed_map_trace(z.reshape(rows, cols), zmax=float(np.max(np.abs(v))), xgap=1, ygap=1,
+                            customdata=np.arange(rows * cols, dtype=np.uint16).reshape(rows, cols))
+    heat.update(colorbar=dict(thickness=12), hovertemplate="unit %{customdata}<br>value %{z:.4g}<extra></extra>")
     return go.Figure(heat, layout=_image_layout(title, height))
 
 
@@ -252,9 +263,9 @@ def conv2_filters_figure(weight: np.ndarray, highlight_out: int | None = None, t
             r0, c0 = o * (kh + gap), i * (kw + gap)
             z[r0:r0 + kh, c0:c0 + kw] = wgt[o, i]
             custom[r0:r0 + kh, c0:c0 + kw] = np.stack(np.broadcast_arrays(np.uint8(o), np.uint8(i), taps), axis=-1)
-    top = float(np.max(np.abs(wgt))) or 1.0
-    heat = go.Heatmap(z=z, customdata=custom, colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, hoverongaps=False, colorbar=dict(thickness=12),
-                      hovertemplate="output map %{customdata[0]} ← input map %{customdata[1]}<br>tap %{customdata[2]}: %{z:.4g}<extra></extra>")
+    heat = signed_map_trace(z, zmax=float(np.max(np.abs(wgt))), customdata=custom, hoverongaps=False)
+    heat.update(colorbar=dict(thickness=12),
+                hovertemplate="output map %{customdata[0]} ← input map %{customdata[1]}<br>tap %{customdata[2]}: %{z:.4g}<extra></extra>")
     shapes = []
     if highlight_out is not None:
         shapes.append(dict(type="rect", x0=-0.5, x1=z.shape[1] - 0.5, y0=highlight_out * (kh + gap) - 0.5,
@@ -268,44 +279,41 @@ def conv2_filters_figure(weight: np.ndarray, highlight_out: int | None = None, t
     return go.Figure(heat, layout=lay)
 
 
-def figure5(patches: list[dict], fmap: np.ndarray, map_index: int) -> tuple[go.Figure, go.Figure]:
+def figure5(patches: list, fmap: np.ndarray, map_index: int) -> tuple[go.Figure, go.Figure]:
     """The report's Figure 5: for each sampled position, the 5×5 input patch, the kernel, their product
-    (element by element) and the activation Σ(product) + bias; then the feature map with the positions marked."""
+    (element by element) and the activation Σ(product) + bias; then the feature map with the positions marked.
+    ``patches`` are ``explain.Patch`` results."""
     n = len(patches)
     titles = []
     for p in patches:
-        titles += [f"patch at ({p['row']}, {p['col']})", "kernel", "patch × kernel", f"activation {p['activation']:+.3f}"]
+        titles += [f"patch at ({p.row}, {p.col})", "kernel", "patch × kernel", f"activation {p.activation:+.3f}"]
     lay = _grid_layout(n, 4, titles, square=[True, True, True, False], hspace=0.05, vspace=0.25 / max(n, 1))
-    amax = max(1e-6, max(abs(p["activation"]) for p in patches)) * 1.35
+    amax = max(1e-6, max(abs(p.activation) for p in patches)) * 1.35
     data = []
     for i, p in enumerate(patches):
         a = 4 * i
-        data.append(go.Heatmap(z=p["patch"], colorscale="gray", zmin=0, zmax=1, showscale=False, xgap=1, ygap=1, xaxis=f"x{_ax(a)}",
-                               yaxis=f"y{_ax(a)}", text=fmt.cells(p["patch"], 2), texttemplate="%{text}", textfont=dict(size=9),
+        data.append(go.Heatmap(z=p.patch, colorscale="gray", zmin=0, zmax=1, showscale=False, xgap=1, ygap=1, xaxis=f"x{_ax(a)}",
+                               yaxis=f"y{_ax(a)}", text=fmt.cells(p.patch, 2), texttemplate="%{text}", textfont=dict(size=9),
                                hovertemplate="pixel %{z:.3f}<extra></extra>"))
-        for j, arr in ((1, p["kernel"]), (2, p["product"])):
-            top = float(np.max(np.abs(arr))) or 1.0
-            data.append(go.Heatmap(z=arr, colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, showscale=False, xgap=1, ygap=1,
-                                   xaxis=f"x{_ax(a + j)}", yaxis=f"y{_ax(a + j)}", text=fmt.cells(arr, 2), texttemplate="%{text}",
-                                   textfont=dict(size=9), hovertemplate="%{z:.4g}<extra></extra>"))
-        act = p["activation"]
+        data += [signed_map_trace(arr, colorbar=False, xgap=1, ygap=1, xaxis=f"x{_ax(a + j)}", yaxis=f"y{_ax(a + j)}",
+                                  text=fmt.cells(arr, 2), texttemplate="%{text}", textfont=dict(size=9))
+                 for j, arr in ((1, p.kernel), (2, p.product))]
+        act = p.activation
         data.append(go.Bar(x=[0], y=[act], marker_color=TOP_COLOUR if act >= 0 else OWN_COLOUR, width=0.6, text=[f"{act:+.3f}"],
                            textposition="outside", xaxis=f"x{_ax(a + 3)}", yaxis=f"y{_ax(a + 3)}",
-                           hovertemplate=f"Σ product = {p['sum']:.4f}<br>+ bias {p['bias']:.4f}<br>= {act:.4f}<extra></extra>"))
+                           hovertemplate=f"Σ product = {p.sum:.4f}<br>+ bias {p.bias:.4f}<br>= {act:.4f}<extra></extra>"))
         lay[f"yaxis{_ax(a + 3)}"].update(range=[-amax, amax], zeroline=True, zerolinecolor="#555")
         lay[f"xaxis{_ax(a + 3)}"].update(showticklabels=False, range=[-1, 1])
     lay.update(height=175 * n + 30, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12), showlegend=False,
                paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
     fig = go.Figure(data, layout=lay)
 
-    top = float(np.max(np.abs(fmap))) or 1.0
-    marks = [dict(type="rect", x0=p["col"] - 0.5, x1=p["col"] + 0.5, y0=p["row"] - 0.5, y1=p["row"] + 0.5, line=dict(color="#f1c40f", width=2))
+    marks = [dict(type="rect", x0=p.col - 0.5, x1=p.col + 0.5, y0=p.row - 0.5, y1=p.row + 0.5, line=dict(color="#f1c40f", width=2))
              for p in patches]
-    labels = [dict(x=p["col"], y=p["row"], text=str(i + 1), showarrow=False, yshift=12, font=dict(color="#111", size=12),
+    labels = [dict(x=p.col, y=p.row, text=str(i + 1), showarrow=False, yshift=12, font=dict(color="#111", size=12),
                    bgcolor="rgba(241,196,15,0.8)") for i, p in enumerate(patches)]
-    big = go.Figure(go.Heatmap(z=np.asarray(fmap, np.float32), colorscale=DIVERGING, zmin=-top, zmax=top, zmid=0, colorbar=dict(thickness=12),
-                               hovertemplate="row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>"),
-                    layout=dict(layout(f"conv1 feature map {map_index} (28×28): the sampled positions", 420), shapes=marks, annotations=labels))
+    big = go.Figure(signed_map_trace(fmap), layout=dict(layout(f"conv1 feature map {map_index} (28×28): the sampled positions", 420),
+                                                        shapes=marks, annotations=labels))
     return fig, big
 
 

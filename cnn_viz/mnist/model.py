@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnn_viz.common import assets
+from cnn_viz.mnist.data import to_float
 
 WEIGHTS_PATH = assets.SIMPLE_CNN_WEIGHTS
 
@@ -64,9 +65,7 @@ def as_input(x) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         t = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     else:
-        a = np.asarray(x)
-        a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
-        t = torch.from_numpy(np.ascontiguousarray(a))
+        t = torch.from_numpy(np.ascontiguousarray(to_float(x)))
     if t.ndim == 2:
         t = t[None, None]
     elif t.ndim == 3:
@@ -184,32 +183,3 @@ def grad_cam(model: SimpleCNN, digit, target: int | None = None) -> tuple[np.nda
     top = float(cam.max())
     return (cam / top if top > 0 else cam).numpy().copy(), c
 
-
-def figure5_patches(digit: np.ndarray, kernel: np.ndarray, bias: float, n: int = 5, seed: int = 0,
-                    on_ink: bool = True) -> list[dict]:
-    """The report's Figure 5: ``n`` random 5×5 patches of the zero-padded digit, each with the kernel,
-    their element-wise product and the conv1 activation Σ(patch × kernel) + bias at that position.
-
-    ``digit`` is (28, 28) in [0, 1]; ``kernel`` is one conv1 kernel (5, 5). With ``on_ink`` the
-    positions are drawn among those whose patch touches the digit (more telling than empty black).
-    The same seed gives the same positions.
-    """
-    d = np.asarray(digit, dtype=np.float64)
-    k = np.asarray(kernel, dtype=np.float64)
-    if d.shape != (28, 28) or k.shape != (5, 5):
-        raise ValueError("Figure 5 needs a 28×28 digit and a 5×5 kernel.")
-    padded = np.pad(d, 2)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (5, 5))  # (28, 28, 5, 5)
-    candidates = np.argwhere(windows.max(axis=(2, 3)) > 0.1) if on_ink else np.argwhere(np.ones((28, 28), bool))
-    if len(candidates) == 0:
-        candidates = np.argwhere(np.ones((28, 28), bool))
-    rng = np.random.default_rng(seed)
-    pick = candidates[rng.choice(len(candidates), size=min(n, len(candidates)), replace=False)]
-    out = []
-    for r, c in pick:
-        patch = windows[r, c].copy()
-        product = patch * k
-        s = float(product.sum())
-        out.append(dict(row=int(r), col=int(c), patch=patch, kernel=k, product=product, sum=s, bias=float(bias),
-                        activation=s + float(bias)))
-    return out

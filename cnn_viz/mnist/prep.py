@@ -22,12 +22,14 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from cnn_viz.common.images import to_gray
+from cnn_viz.common.images import load_image, to_gray
+from cnn_viz.mnist.data import to_float
 
 BOX = 20
 SIZE = 28
 CENTRE = 14.0  # MNIST's centre of mass, measured on the shipped sample: (13.99, 14.00)
 INK = 0.1  # a pixel is ink when it is above this fraction of the brightest one
+UPLOAD_MAX_SIDE = 512  # an upload is decoded this small: plenty for a 20-pixel digit
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,21 @@ class Prepared:
     digit: np.ndarray  # (28, 28) float32 in [0, 1], centre of mass at (14, 14)
     centre_of_mass: tuple[float, float]  # of ``digit`` (row, column)
 
+    @property
+    def caption(self) -> str:
+        """The recipe as it went for this picture: inverted or not, the crop's size, the centre of mass."""
+        r0, r1, c0, c1 = self.bbox
+        cy, cx = self.centre_of_mass
+        return ("MNIST's recipe, step by step: " + ("dark ink on light paper was inverted to white on black; " if self.inverted else "")
+                + f"the background and faint noise removed; the digit cropped to its box ({r1 - r0}×{c1 - c0} px) "
+                f"and scaled so its longer side is {BOX} px; then placed in {SIZE}×{SIZE} with its centre of mass "
+                f"(×, at row {cy:.1f}, col {cx:.1f}) on pixel ({CENTRE:.0f}, {CENTRE:.0f}). The dotted square is the central {BOX}×{BOX}.")
+
 
 def picture_gray(img: np.ndarray) -> np.ndarray:
     """A photo or a drawing, (H, W), (H, W, 3) or (H, W, 4) in [0, 1] or uint8 -> (H, W) float32 in [0, 1].
     RGBA (a drawing canvas) is laid over black: transparent pixels are background."""
-    a = np.asarray(img)
-    if a.dtype == np.uint8:
-        a = a.astype(np.float32) / 255.0
-    a = a.astype(np.float32)
+    a = to_float(img)
     if a.ndim == 2:
         g = a
     elif a.ndim == 3 and a.shape[2] in (3, 4):
@@ -133,7 +142,7 @@ def prepare(img: np.ndarray, invert: bool | None = None) -> Prepared:
     return Prepared(g, bool(invert), x, (r0, r1, c0, c1), boxed, out, (float(com[0]), float(com[1])))
 
 
-def is_mnist_like(img: np.ndarray) -> bool:
-    """True for a 28×28 picture that already looks like an MNIST digit (white on black), which needs no preprocessing."""
-    g = picture_gray(img)
-    return g.shape == (SIZE, SIZE) and float(np.median(_border(g))) < 0.1
+def prepare_upload(data: bytes, max_side: int = UPLOAD_MAX_SIDE) -> Prepared:
+    """``prepare`` on an uploaded file (any common image format, decoded at most ``max_side`` pixels a side).
+    Raises ValueError (an ``ImageLoadError`` for a file that is not a picture) with a message for the user."""
+    return prepare(load_image(data, max_side=max_side))

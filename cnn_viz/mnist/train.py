@@ -1,4 +1,4 @@
-"""Training the report's SimpleCNN on MNIST: one function for the CLI and for the page.
+"""Training the report's SimpleCNN on MNIST: one loop (``train``) for the CLI and for the page.
 
     python -m cnn_viz.mnist.train --epochs 15 --batch-size 64 --lr 1e-3 --seed 0 --data sample --out assets/simple_cnn.pt
 
@@ -6,6 +6,9 @@ Adam with a cosine learning-rate decay, cross-entropy, and light augmentation dr
 per digit from a seeded generator: rotation, scaling and shift (one affine warp per
 batch with ``affine_grid``) and stroke thickness (blending with a 3×3 dilation or
 erosion). The same seed, data and thread count give the same weights.
+
+The page trains through ``train_own``: its settings (``RunConfig``) in, and after every epoch
+a copy of the network so far (``OwnNetwork``), which the session keeps.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnn_viz.mnist import data as mnist
+from cnn_viz.common import fmt
+from cnn_viz.mnist.data import Digits, load_split
 from cnn_viz.mnist.model import WEIGHTS_PATH, SimpleCNN, accuracy, as_input
 
 _INIT_LOCK = threading.Lock()  # model init uses torch's global RNG; sessions may train at once
@@ -72,7 +76,7 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator, aug: Augment) -> torch.
     return torch.where(t >= 0, x + t * (thick - x), x + (-t / 2) * (thin - x)).clamp_(0, 1)
 
 
-def evaluate(model: SimpleCNN, digits: mnist.Digits, batch: int = 500) -> tuple[float, float]:
+def evaluate(model: SimpleCNN, digits: Digits, batch: int = 500) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of an eval-mode model on ``digits``."""
     loss, right = 0.0, 0
     with torch.inference_mode():
@@ -85,9 +89,9 @@ def evaluate(model: SimpleCNN, digits: mnist.Digits, batch: int = 500) -> tuple[
 
 
 def train(
-    train_set: mnist.Digits,
+    train_set: Digits,
     *,
-    held_out: mnist.Digits | None = None,
+    held_out: Digits | None = None,
     epochs: int = 15,
     batch_size: int = 64,
     lr: float = 1e-3,
@@ -163,6 +167,69 @@ def copy_model(model: SimpleCNN) -> SimpleCNN:
     return clone.eval()
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """The settings of a run started from the page ("Train your own")."""
+
+    epochs: int = 5
+    n_train: int = 4000  # training digits, spread evenly over the training set
+    lr: float = 1e-3
+    batch: int = 64
+    seed: int = 0
+    augment: bool = True
+
+    def describe(self) -> str:
+        return (f"{self.n_train} digits, batch {self.batch}, learning rate {fmt.num(self.lr)}, seed {self.seed}, "
+                f"augmentation {'on' if self.augment else 'off'}")
+
+
+@dataclass(frozen=True)
+class OwnNetwork:
+    """A network trained from the page, as far as its run got: kept in the session, so a Stop keeps the epochs done."""
+
+    model: SimpleCNN
+    history: tuple[EpochStats, ...]
+    config: RunConfig  # with the number of digits actually used
+    finished: bool = False
+
+    @property
+    def accuracy(self) -> float | None:
+        """Held-out accuracy after the last finished epoch."""
+        return self.history[-1].test_acc
+
+    @property
+    def epochs_done(self) -> int:
+        return self.history[-1].epoch
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(h.seconds for h in self.history))
+
+    def points_over(self, reference: float) -> float:
+        """Held-out accuracy minus ``reference`` (another network's), in percentage points."""
+        return (self.accuracy - reference) * 100
+
+
+def train_own(train_set: Digits, held_out: Digits, config: RunConfig, *,
+              on_batch: Callable[[int, int], None] | None = None,
+              on_epoch: Callable[[OwnNetwork], None] | None = None) -> OwnNetwork:
+    """``train`` with the page's settings on ``config.n_train`` digits spread over ``train_set``.
+    ``on_epoch`` receives, after every epoch, the network so far (an independent copy: training goes on).
+    Returns the finished network."""
+    digits = train_set.spread(config.n_train)
+    config = replace(config, n_train=len(digits))
+    history: list[EpochStats] = []
+
+    def snapshot(stats: EpochStats, model: SimpleCNN) -> None:
+        history.append(stats)
+        if on_epoch:
+            on_epoch(OwnNetwork(copy_model(model), tuple(history), config))
+
+    res = train(digits, held_out=held_out, epochs=config.epochs, batch_size=config.batch, lr=config.lr, seed=config.seed,
+                augment=Augment() if config.augment else None, on_batch=on_batch, on_epoch=snapshot)
+    return OwnNetwork(res.model, tuple(res.history), config, finished=True)
+
+
 def save(result: TrainResult, path: Path | str, **meta) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    train_set, held_out = mnist.load_split(args.data)
+    train_set, held_out = load_split(args.data)
     print(f"data: {train_set.source} ({len(train_set)} training, {len(held_out)} held-out digits); "
           f"torch threads: {torch.get_num_threads()}", flush=True)
 

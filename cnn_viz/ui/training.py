@@ -5,6 +5,51 @@ from __future__ import annotations
 import streamlit as st
 
 # ============================== mnist
+MNIST_RUN = "mn_own"  # the network trained in this session: a cnn_viz.mnist.train.OwnNetwork
+
+
+def mnist_own():
+    """The MNIST network trained in this session (``train.OwnNetwork``, possibly stopped early), or None."""
+    return st.session_state.get(MNIST_RUN)
+
+
+def mnist_training(train_set, held_out, config, start: bool, reference_acc: float | None):
+    """The training area of the MNIST page; returns the session's network (``mnist_own``) or None.
+
+    With ``start`` (Train clicked) a fresh network is trained (``train.train_own``) with a progress bar;
+    after every epoch the live chart and the epoch's numbers are drawn, and the network so far goes into
+    the session (a Stop click, which reruns the page, keeps it); when the run ends the page reruns to show
+    it. Otherwise the chart of the session's network is drawn in the same place."""
+    from cnn_viz.mnist import figures, train
+    from cnn_viz.ui.widgets import plot
+
+    chart, status = st.empty(), st.empty()
+    if start:
+        bar = st.progress(0.0, text="Starting…")
+
+        def on_batch(done: int, total: int) -> None:
+            if done % 5 == 0 or done == total:
+                bar.progress(done / total, text=f"batch {done} of {total}")
+
+        def on_epoch(own) -> None:
+            st.session_state[MNIST_RUN] = own
+            last = own.history[-1]
+            with chart.container():
+                plot(figures.training_figure(own.history, reference_acc), key=f"mn_tr_live_{last.epoch}")
+            status.caption(f"epoch {last.epoch}: held-out accuracy {last.test_acc:.2%} ({last.seconds:.1f} s)")
+
+        try:
+            st.session_state[MNIST_RUN] = train.train_own(train_set, held_out, config, on_batch=on_batch, on_epoch=on_epoch)
+        except ValueError as exc:
+            st.error(f"Training could not run: {exc}")
+        else:
+            bar.progress(1.0, text="Done")
+            st.rerun()
+    own = mnist_own()
+    if own is not None and not start:
+        with chart.container():
+            plot(figures.training_figure(own.history, reference_acc), key="mn_tr_chart")
+    return own
 
 
 # ============================== deblur

@@ -205,6 +205,78 @@ def download_csv(arr: np.ndarray, filename: str, label: str = "Download CSV", ke
 
 
 # ============================== mnist
+def _clicked_point(chart_key: str) -> int | None:
+    """Index of the clicked point of a figure's clickable trace (trace 1: one point per tile, in tile order)."""
+    points = st.session_state.get(chart_key, {}).get("selection", {}).get("points", [])
+    hits = [p for p in points if p.get("curve_number") == 1 and p.get("point_index") is not None]
+    return int(hits[0]["point_index"]) if hits else None
+
+
+def mnist_gallery(gallery) -> int:
+    """The held-out gallery (``data.Gallery``): a figure to click and the same digits in a list (key
+    ``mn_gallery``, the report's 7 at first). Returns the chosen position in the held-out digits."""
+    from cnn_viz.mnist import figures
+
+    state = st.session_state
+    if "mn_gallery" not in state:
+        state["mn_gallery"] = gallery.default
+
+    def on_click() -> None:
+        k = _clicked_point("mn_gallery_fig")
+        if k is not None:
+            state["mn_gallery"] = gallery.positions[k]
+
+    fig = figures.gallery_figure(gallery.images, gallery.labels, selected=gallery.index(state["mn_gallery"]))
+    plot(fig, key="mn_gallery_fig", on_select=on_click, selection_mode="points")
+    return st.selectbox("Digit", gallery.positions, format_func=gallery.name, key="mn_gallery")
+
+
+def mnist_layer_grid(fig, layer: str) -> None:
+    """A layer's grid of maps (``figures.layer_figure``); a click on a map's number shows that map large
+    below the grids (it sets ``mn_big_layer`` and ``mn_big_map``)."""
+    key = f"mn_grid_{layer}"
+
+    def on_click() -> None:
+        k = _clicked_point(key)
+        if k is not None:
+            st.session_state["mn_big_layer"], st.session_state["mn_big_map"] = layer, k
+
+    plot(fig, key=key, on_select=on_click, selection_mode="points")
+
+
+def mnist_map_picker(reading) -> tuple[str, int]:
+    """Layer and map of "one map, large" (keys ``mn_big_layer``, ``mn_big_map``); a map number beyond the
+    chosen layer's maps goes back to 0. ``reading`` is the ``explain.Reading`` shown."""
+    from cnn_viz.mnist.explain import MAP_LAYERS
+
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox("Layer", MAP_LAYERS, key="mn_big_layer")
+    n = reading.n_maps(layer)
+    if st.session_state.get("mn_big_map", 0) >= n:
+        st.session_state["mn_big_map"] = 0
+    return layer, c2.number_input(f"Map (0-{n - 1})", 0, n - 1, key="mn_big_map")
+
+
+def mnist_train_settings():
+    """The "Train your own" settings (keys ``mn_tr_*``) with the Train and Stop buttons:
+    returns (``train.RunConfig``, Train clicked, Stop clicked)."""
+    from cnn_viz.common import fmt
+    from cnn_viz.mnist.train import RunConfig
+
+    c1, c2, c3, c4 = st.columns(4)
+    epochs = c1.slider("Epochs", 1, 30, 5, key="mn_tr_epochs", help="Passes over the training digits. The shipped network had 30.")
+    n_train = c2.select_slider("Training digits", [500, 1000, 2000, 4000], 4000, key="mn_tr_n")
+    lr = c3.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], 1e-3, key="mn_tr_lr", format_func=fmt.num)
+    seed = c4.number_input("Seed", 0, 9999, 0, key="mn_tr_seed", help="Same seed and settings: the same network again.")
+    c1, c2, c3 = st.columns(3)
+    batch = c1.select_slider("Batch size", [16, 32, 64, 128, 256], 64, key="mn_tr_batch")
+    augment = c2.toggle("Augmentation (shift, rotate, thickness)", value=True, key="mn_tr_aug",
+                        help="Random small shifts, rotations, zooms and stroke thickness changes: drawn digits are read much better.")
+    start = c3.button("Train", type="primary", key="mn_tr_go", icon="▶️")
+    stop = c3.button("Stop", key="mn_tr_stop", icon="⏹️", help="Stops after the current batch; the epochs done so far are kept.")
+    config = RunConfig(epochs=int(epochs), n_train=int(n_train), lr=float(lr), batch=int(batch), seed=int(seed), augment=bool(augment))
+    return config, start, stop
+
 
 
 # ============================== deblur

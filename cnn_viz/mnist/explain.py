@@ -1,0 +1,199 @@
+"""What the page shows of a network reading one digit, as NumPy results (no tensors leave this module).
+
+* ``read``: every intermediate of the forward pass, the probabilities and the answer;
+* ``filters``: the learned conv1 and conv2 kernels;
+* ``big_map``: one feature map with the kernel that made it;
+* ``figure5``: the report's Figure 5, random 5×5 patches and their conv1 dot products;
+* ``evidence``: saliency and Grad-CAM for the predicted class or any digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnn_viz.mnist import model
+
+MAP_LAYERS = ("conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2")  # the layers made of feature maps
+CONV1_LAYERS = MAP_LAYERS[:4]  # their maps come from one conv1 kernel each
+PREDICTION = "the prediction"
+TARGETS = (PREDICTION,) + tuple(str(d) for d in range(10))  # whose score saliency and Grad-CAM explain
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One digit through one network: every intermediate (``model.LAYERS`` order) for this digit alone."""
+
+    digit: np.ndarray  # (28, 28) float32 in [0, 1]
+    maps: dict[str, np.ndarray]  # layer name -> (C, H, W) maps, or (N,) values after flatten
+
+    @property
+    def probs(self) -> np.ndarray:
+        return self.maps["softmax"]
+
+    @property
+    def guess(self) -> int:
+        return int(np.argmax(self.probs))
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probs[self.guess])
+
+    @property
+    def active_units(self) -> int:
+        """How many of the 128 hidden units are above zero after their ReLU."""
+        return int(np.count_nonzero(self.maps["relu"] > 0))
+
+    def n_maps(self, layer: str) -> int:
+        return int(self.maps[layer].shape[0])
+
+    def shape_text(self, layer: str) -> str:
+        """E.g. "16 maps of 28×28"."""
+        n, h, w = self.maps[layer].shape
+        return f"{n} maps of {h}×{w}"
+
+
+def read(net: model.SimpleCNN, digit: np.ndarray) -> Reading:
+    """``digit`` (28, 28) in [0, 1] through ``net`` (eval mode), every intermediate kept."""
+    return Reading(np.asarray(digit, dtype=np.float32), {k: v.numpy()[0] for k, v in model.activations(net, digit).items()})
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The learned kernels of the two convolutions."""
+
+    conv1: np.ndarray  # (16, 5, 5): one kernel per conv1 map (the input has one channel)
+    conv1_bias: np.ndarray  # (16,)
+    conv2: np.ndarray  # (32, 16, 5, 5): output map, pool1 map it reads, 5×5
+    conv2_bias: np.ndarray  # (32,)
+
+    @property
+    def conv1_rows(self) -> np.ndarray:
+        """One row of 25 weights per conv1 kernel (a CSV)."""
+        return self.conv1.reshape(len(self.conv1), -1)
+
+    @property
+    def conv2_rows(self) -> np.ndarray:
+        """One row of 16·25 weights per conv2 output map (a CSV)."""
+        return self.conv2.reshape(len(self.conv2), -1)
+
+
+def filters(net: model.SimpleCNN) -> Filters:
+    w = model.weights(net)
+    return Filters(w["conv1.weight"][:, 0], w["conv1.bias"], w["conv2.weight"], w["conv2.bias"])
+
+
+@dataclass(frozen=True)
+class BigMap:
+    """One feature map and the kernel that made it: a conv1 kernel (5, 5) for the conv1 block's maps,
+    the 16 slices (16, 5, 5) of a conv2 kernel for the conv2 block's."""
+
+    layer: str
+    index: int
+    values: np.ndarray  # (H, W)
+    kernel: np.ndarray
+    bias: float
+
+    @property
+    def from_conv1(self) -> bool:
+        return self.layer in CONV1_LAYERS
+
+    @property
+    def title(self) -> str:
+        h, w = self.values.shape
+        return f"{self.layer} map {self.index} ({h}×{w})"
+
+    @property
+    def after_conv(self) -> str:
+        """What happened to a conv1 map between the convolution and this layer ("" for conv1 itself)."""
+        if self.layer not in CONV1_LAYERS[1:]:
+            return ""
+        steps = ["Then BN rescales it"] + ([] if self.layer == "bn1" else ["ReLU clips negatives"])
+        return ", ".join(steps) + (", and 2×2 max pooling halves its size." if self.layer == "pool1" else ".")
+
+
+def big_map(reading: Reading, kernels: Filters, layer: str, index: int) -> BigMap:
+    """Map ``index`` of ``layer`` with its kernel and bias (conv1's for the conv1 block, conv2's after)."""
+    if layer not in MAP_LAYERS or not 0 <= index < reading.n_maps(layer):
+        raise ValueError(f"No map {index} in layer {layer!r}.")
+    if layer in CONV1_LAYERS:
+        kernel, bias = kernels.conv1[index], kernels.conv1_bias[index]
+    else:
+        kernel, bias = kernels.conv2[index], kernels.conv2_bias[index]
+    return BigMap(layer, int(index), reading.maps[layer][index], kernel, float(bias))
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One position of Figure 5: the 5×5 patch of the zero-padded digit centred there, the kernel,
+    their element-wise product and the activation Σ(product) + bias."""
+
+    row: int
+    col: int
+    patch: np.ndarray
+    kernel: np.ndarray
+    product: np.ndarray
+    sum: float
+    bias: float
+    activation: float
+
+
+def figure5_patches(digit: np.ndarray, kernel: np.ndarray, bias: float, n: int = 5, seed: int = 0,
+                    on_ink: bool = True) -> list[Patch]:
+    """The report's Figure 5: ``n`` random 5×5 patches of the zero-padded digit, each with the kernel,
+    their element-wise product and the conv1 activation Σ(patch × kernel) + bias at that position.
+
+    ``digit`` is (28, 28) in [0, 1]; ``kernel`` is one conv1 kernel (5, 5). With ``on_ink`` the
+    positions are drawn among those whose patch touches the digit (more telling than empty black).
+    The same seed gives the same positions.
+    """
+    d = np.asarray(digit, dtype=np.float64)
+    k = np.asarray(kernel, dtype=np.float64)
+    if d.shape != (28, 28) or k.shape != (5, 5):
+        raise ValueError("Figure 5 needs a 28×28 digit and a 5×5 kernel.")
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(d, 2), (5, 5))  # (28, 28, 5, 5)
+    candidates = np.argwhere(windows.max(axis=(2, 3)) > 0.1) if on_ink else np.empty((0, 2), int)
+    if len(candidates) == 0:
+        candidates = np.argwhere(np.ones((28, 28), bool))
+    rng = np.random.default_rng(seed)
+    pick = candidates[rng.choice(len(candidates), size=min(n, len(candidates)), replace=False)]
+    out = []
+    for r, c in pick:
+        patch = windows[r, c].copy()
+        product = patch * k
+        s = float(product.sum())
+        out.append(Patch(int(r), int(c), patch, k, product, s, float(bias), s + float(bias)))
+    return out
+
+
+@dataclass(frozen=True)
+class Figure5:
+    map_index: int
+    patches: tuple[Patch, ...]
+    fmap: np.ndarray  # the whole conv1 map (28, 28) the patches sample
+
+
+def figure5(reading: Reading, kernels: Filters, map_index: int, seed: int = 0, on_ink: bool = True, n: int = 5) -> Figure5:
+    """Figure 5 for conv1 map ``map_index`` of ``reading``."""
+    k = int(map_index)
+    patches = figure5_patches(reading.digit, kernels.conv1[k], kernels.conv1_bias[k], n=n, seed=seed, on_ink=on_ink)
+    return Figure5(k, tuple(patches), reading.maps["conv1"][k])
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Which pixels and regions made ``target``'s score: saliency and Grad-CAM, both (28, 28)."""
+
+    target: int
+    saliency: np.ndarray
+    cam: np.ndarray
+
+
+def evidence(net: model.SimpleCNN, digit: np.ndarray, target: str | int | None = PREDICTION) -> Evidence:
+    """Saliency and Grad-CAM of the score of ``target``: a digit (0-9, or its text as in ``TARGETS``),
+    or ``PREDICTION`` / None for the class the network predicts."""
+    c = None if target in (None, PREDICTION) else int(target)
+    sal, used = model.saliency(net, digit, c)
+    cam, _ = model.grad_cam(net, digit, used)
+    return Evidence(used, sal, cam)
