@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from conftest import OUTPUT, ROOT, assert_no_exception, wait_idle
 
-from cnn_viz.common import images
-from cnn_viz.common import kernels
+from cnn_viz.common import images, kernels
 
 torch.set_num_threads(1)
 PAGE = "pages/relu_pooling.py"

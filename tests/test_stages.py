@@ -8,8 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz.common import images
-from cnn_viz.common import kernels
+from cnn_viz.common import images, kernels
 from cnn_viz.pooling import stages
 
 torch.set_num_threads(1)
@@ -206,7 +205,8 @@ def test_make_bank_centres_smaller_kernels_without_changing_their_same_output():
 
 
 def test_preset_bank_with_negatives():
-    bank, labels = stages.preset_bank(["Vertical edge (report)", "Prewitt y"], with_negatives=True)
+    b = stages.preset_bank(["Vertical edge (report)", "Prewitt y"], with_negatives=True)
+    bank, labels = b.weights, b.labels
     assert bank.shape == (4, 3, 3) and len(labels) == 4
     np.testing.assert_array_equal(bank[2], -kernels.preset("Vertical edge (report)"))
 
@@ -248,7 +248,8 @@ def _torch_reference(x_chw, w1, w2, act, pool, size, stride, padding, conv_paddi
 )
 def test_pipeline_matches_a_torch_reference(sample, act, pool, size, stride, padding, second, conv_padding):
     img = images.load_sample(sample, 64)
-    bank, labels = stages.preset_bank(stages.DEFAULT_BANK, with_negatives=True)
+    b = stages.preset_bank(stages.DEFAULT_BANK, with_negatives=True)
+    bank, labels = b.weights, list(b.labels)
     bank2 = stages.random_bank(5, bank.shape[0], 3, seed=2) if second else None
     out = stages.run_pipeline(img, bank, labels=labels, activation=act, negative_slope=0.1, pool=pool,
                               pool_size=size, pool_stride=stride, pool_padding=padding, bank2=bank2, conv_padding=conv_padding)
@@ -276,8 +277,8 @@ def test_pipeline_matches_a_torch_reference(sample, act, pool, size, stride, pad
 
 def test_pipeline_report_shapes_and_params():
     img = images.load_sample("Handwritten 7 (MNIST)")
-    bank, labels = stages.preset_bank(stages.DEFAULT_BANK)
-    out = stages.run_pipeline(img, bank, labels=labels, bank2=stages.random_bank(8, 4, 3))
+    b = stages.preset_bank(stages.DEFAULT_BANK)
+    out = stages.run_pipeline(img, b.weights, labels=list(b.labels), bank2=stages.random_bank(8, 4, 3))
     assert [s.shape_text for s in out] == ["28×28×1", "28×28×4", "28×28×4", "14×14×4", "14×14×8", "14×14×8", "7×7×8"]
     assert [s.params for s in out if s.kind == "conv"] == [
         sum(p.numel() for p in torch.nn.Conv2d(1, 4, 3, bias=False).parameters()),
@@ -287,7 +288,7 @@ def test_pipeline_report_shapes_and_params():
 
 def test_pipeline_error_keeps_the_stages_before_it():
     img = images.load_sample("Handwritten 7 (MNIST)")
-    bank, _ = stages.preset_bank(stages.DEFAULT_BANK)
+    bank = stages.preset_bank(stages.DEFAULT_BANK).weights
     with pytest.raises(stages.PipelineError, match="Max pool 2: .*larger than the map") as info:
         stages.run_pipeline(img, bank, pool_size=8, pool_stride=4, bank2=bank)
     assert [s.name for s in info.value.stages] == ["Input", "Conv 1", "ReLU 1", "Max pool 1", "Conv 2", "ReLU 2"]
@@ -300,19 +301,18 @@ def test_edge_example_is_the_report_kernel_with_padding_1():
     ex = stages.edge_example(img)
     k = np.array([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]], dtype=np.float64)
     ref = F.conv2d(_t(img.astype(np.float64))[None, None], _t(k)[None, None], padding=1)[0, 0].numpy()
-    np.testing.assert_allclose(ex["before"], ref, atol=1e-6)
-    np.testing.assert_array_equal(ex["after"], F.relu(_t(ex["before"])).numpy())
-    assert ex["before"].shape == img.shape
-    assert ex["min"] < 0 < ex["max"] and ex["negative"] > 0.05 and ex["positive"] > 0.05
-    assert ex["after"].min() == 0
+    np.testing.assert_allclose(ex.before, ref, atol=1e-6)
+    np.testing.assert_array_equal(ex.after, F.relu(_t(ex.before)).numpy())
+    assert ex.before.shape == img.shape
+    assert ex.min < 0 < ex.max and ex.negative > 0.05 and ex.positive > 0.05
+    assert ex.after.min() == 0
 
 
 def test_stages_npz_round_trip():
     import io
 
     img = images.load_sample("Handwritten 7 (MNIST)")
-    bank, _ = stages.preset_bank(stages.DEFAULT_BANK)
-    out = stages.run_pipeline(img, bank)
+    out = stages.run_pipeline(img, stages.preset_bank(stages.DEFAULT_BANK).weights)
     data = np.load(io.BytesIO(stages.stages_npz(out)))
     assert sorted(data.files) == ["00_input", "01_conv_1", "02_relu_1", "03_max_pool_1", "03_max_pool_1_indices"]
     np.testing.assert_array_equal(data["03_max_pool_1"], out[3].maps)

@@ -9,8 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnn_viz.common import images
-from cnn_viz.common import kernels
+from cnn_viz.common import images, kernels
 from cnn_viz.pooling import why_cnn
 
 torch.set_num_threads(1)
@@ -40,15 +39,15 @@ def test_parameter_counts_equal_torch_layers(h, w, c, hidden, k, f):
     kh, kw = (k, k) if isinstance(k, int) else k
     out = F.conv2d(torch.zeros(1, c, h, w), torch.zeros(f, c, kh, kw), padding="same")
     m = why_cnn.multiplications(h, w, c, hidden, k, f)
-    assert m["conv"] == out.numel() * c * kh * kw
-    assert m["dense"] == linear.weight.numel() and m["reuse"] == h * w
+    assert m.conv == out.numel() * c * kh * kw
+    assert m.dense == linear.weight.numel() and m.reuse == h * w
 
 
 def test_param_curve_grows_with_the_square_of_the_side_only_for_dense():
     curve = why_cnn.param_curve([8, 16, 128, 1024], 3, 512, 3, 20)
-    np.testing.assert_array_equal(curve["dense"], np.array([8, 16, 128, 1024]) ** 2 * 3 * 512)
-    np.testing.assert_array_equal(curve["conv"], [540] * 4)
-    assert curve["dense"][2] == 25_165_824
+    np.testing.assert_array_equal(curve.dense, np.array([8, 16, 128, 1024]) ** 2 * 3 * 512)
+    np.testing.assert_array_equal(curve.conv, [540] * 4)
+    assert curve.dense[2] == 25_165_824
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
@@ -152,10 +151,10 @@ def test_circular_equivariance_residual_is_exactly_zero(img, kname):
     for dy, dx in [(0, 1), (3, -2), (-5, 7), (x.shape[0] - 1, 1), (17, 0)]:
         for act in ("none", "relu", "leaky"):
             e = why_cnn.equivariance(x, k, dy, dx, "circular", act, negative_slope=0.2)
-            assert e["max_abs"] == 0.0 and np.array_equal(e["conv_of_shift"], e["shift_of_conv"])
+            assert e.max_abs == 0.0 and np.array_equal(e.conv_of_shift, e.shift_of_conv)
             # ... and both are the real thing: torch's circular convolution of the rolled image.
             ref = _torch_feature(np.roll(x, (dy, dx), axis=(0, 1)), k, "circular", act, 0.2)
-            np.testing.assert_allclose(e["conv_of_shift"], ref, atol=1e-12)
+            np.testing.assert_allclose(e.conv_of_shift, ref, atol=1e-12)
 
 
 @pytest.mark.parametrize("img", ["camera", "noise"])
@@ -166,8 +165,8 @@ def test_zero_padding_residual_is_nonzero_but_confined_to_the_borders(img, kname
     h, w = x.shape
     for dy, dx in [(2, 3), (-4, 1), (0, -5)]:
         e = why_cnn.equivariance(x, k, dy, dx, "zeros")
-        res = e["residual"]
-        assert e["max_abs"] > 1e-3
+        res = e.residual
+        assert e.max_abs > 1e-3
         # Interior: at least half a kernel from the border, before and after the shift.
         top, bottom = (kh - 1) // 2 + max(dy, 0), kh // 2 + max(-dy, 0)
         left, right = (kw - 1) // 2 + max(dx, 0), kw // 2 + max(-dx, 0)
@@ -175,7 +174,7 @@ def test_zero_padding_residual_is_nonzero_but_confined_to_the_borders(img, kname
         assert interior.size > 0.5 * res.size
         assert np.max(np.abs(interior)) == 0.0
         ref = _torch_feature(why_cnn.shift(x, dy, dx, "zeros"), k, "zeros", "none")
-        np.testing.assert_allclose(e["conv_of_shift"], ref, atol=1e-12)
+        np.testing.assert_allclose(e.conv_of_shift, ref, atol=1e-12)
         # How far in the differences reach, counted directly: the distance to the nearest border.
         rr, cc = np.indices(res.shape)
         dist = np.minimum(np.minimum(rr, h - 1 - rr), np.minimum(cc, w - 1 - cc))
@@ -206,12 +205,12 @@ def test_pooled_shift_against_torch(mode, size, stride):
         f0 = _torch_feature(x, k, "circular", "relu")
         f1 = _torch_feature(np.roll(x, (dy, dx), axis=(0, 1)), k, "circular", "relu")
         p0, p1 = _torch_pool(f0, mode, size, stride), _torch_pool(f1, mode, size, stride)
-        np.testing.assert_allclose(r["pooled"], p0, atol=1e-12)
-        np.testing.assert_allclose(r["pooled_shifted"], p1, atol=1e-12)
-        assert r["change"] == pytest.approx(np.linalg.norm(p1 - p0) / np.linalg.norm(p0), abs=1e-12)
-        assert r["map_change"] == pytest.approx(np.linalg.norm(f1 - f0) / np.linalg.norm(f0), abs=1e-12)
+        np.testing.assert_allclose(r.pooled, p0, atol=1e-12)
+        np.testing.assert_allclose(r.pooled_shifted, p1, atol=1e-12)
+        assert r.change == pytest.approx(np.linalg.norm(p1 - p0) / np.linalg.norm(p0), abs=1e-12)
+        assert r.map_change == pytest.approx(np.linalg.norm(f1 - f0) / np.linalg.norm(f0), abs=1e-12)
         if (dy, dx) == (0, 0):
-            assert r["change"] == 0 and r["unchanged"] == 1.0
+            assert r.change == 0 and r.unchanged == 1.0
 
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
@@ -220,9 +219,9 @@ def test_shift_by_the_stride_is_exactly_a_shift_of_the_pooled_map(mode):
     for s in (2, 3):
         for dy, dx in [(s, 0), (0, -s), (2 * s, s)]:
             r = why_cnn.pooled_shift(x, k, dy, dx, mode, s, s, "circular", "relu")
-            assert r["coarse_residual"] == 0.0
-            assert r["change"] > 0.1  # it moved: invariance it is not, equivariance on the coarse grid it is
-        assert why_cnn.pooled_shift(x, k, 1, 0, mode, s, s)["coarse_residual"] is None
+            assert r.coarse_residual == 0.0
+            assert r.change > 0.1  # it moved: invariance it is not, equivariance on the coarse grid it is
+        assert why_cnn.pooled_shift(x, k, 1, 0, mode, s, s).coarse_residual is None
 
 
 @pytest.mark.parametrize("img", ["digit", "camera"])
@@ -230,15 +229,15 @@ def test_max_pooling_changes_less_than_the_map_for_a_small_shift(img):
     """The report: pooling makes the output 'less likely to change if a feature moves slightly'."""
     for kname in ("report", "gauss5"):
         c = why_cnn.invariance_curve(IMAGES[img], KERNELS[kname], "max", 2, 2, direction=(0, 1))
-        np.testing.assert_array_equal(c["shift"], [0, 1, 2])
-        assert c["map_change"][0] == 0 == c["pooled_change"][0]
-        assert c["pooled_change"][1] < c["map_change"][1]
+        np.testing.assert_array_equal(c.shift, [0, 1, 2])
+        assert c.map_change[0] == 0 == c.pooled_change[0]
+        assert c.pooled_change[1] < c.map_change[1]
         # A 1-pixel shift leaves many window maxima where they were; almost no map value survives.
-        assert c["pooled_unchanged"][1] > max(0.05, 10 * c["map_unchanged"][1])
+        assert c.pooled_unchanged[1] > max(0.05, 10 * c.map_unchanged[1])
     # A larger window forgives more: a 1-pixel shift changes a 4×4-pooled map less than a 2×2 one.
     c2 = why_cnn.invariance_curve(IMAGES[img], KERNELS["report"], "max", 2, 2, max_shift=1)
     c4 = why_cnn.invariance_curve(IMAGES[img], KERNELS["report"], "max", 4, 4, max_shift=1)
-    assert c4["pooled_change"][1] < c2["pooled_change"][1]
+    assert c4.pooled_change[1] < c2.pooled_change[1]
 
 
 def test_border_reach_of_a_zero_residual():
