@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from cnn_viz.common import images
+from cnn_viz.figures import builders
 from cnn_viz.pooling import figures, stages, why_cnn
 
 torch.set_num_threads(1)
@@ -120,3 +121,38 @@ def test_equivariance_figures_carry_the_lab_numbers():
     cfig = figures.invariance_figure(curve, "max-pooled map")
     np.testing.assert_allclose(cfig.data[1].y, curve.pooled_change)
     np.testing.assert_allclose(cfig.data[3].y, 100 * curve.pooled_unchanged)
+
+
+def test_window_figure_is_a_number_grid_at_input_coordinates():
+    relu = F.relu(F.conv2d(torch.from_numpy(DIGIT)[None, None], torch.tensor([[[[-1.0, 0, 1]] * 3]]), padding=1))
+    fmap = relu[0, 0].numpy()
+    win = stages.pool_window(fmap, (6, 7), "max", 3, 2, 1)
+    fig = figures.window_figure(win, zmax=5.0)
+    tr = fig.data[0]
+    assert list(tr.x) == [13, 14, 15] and list(tr.y) == [11, 12, 13]  # input columns and rows, as torch indexes them
+    np.testing.assert_array_equal(np.asarray(tr.z), fmap[11:14, 13:16])
+    assert (tr.zmin, tr.zmax) == (-5.0, 5.0)
+    _, ti = F.max_pool2d(relu, 3, 2, 1, return_indices=True)
+    r, c = divmod(int(ti[0, 0, 6, 7]), 28)
+    box = fig.layout.shapes[-1]
+    assert (box.x0, box.x1, box.y0, box.y1) == (c - 0.5, c + 0.5, r - 0.5, r + 0.5) and box.line.color == "gold"
+
+
+def test_the_lab_figures_show_the_lab_maps():
+    k = np.array([[-1.0, 0, 1]] * 3)
+    eq = why_cnn.equivariance(DIGIT, k, 0, 2, "zeros", "relu")
+    ps = why_cnn.pooled_shift(DIGIT, k, 0, 2)
+    for fig, maps in ((figures.equivariance_figure(eq), eq.maps), (figures.pooled_shift_figure(ps), ps.maps)):
+        assert len(fig.data) == 3
+        for tr, m in zip(fig.data, maps):
+            np.testing.assert_allclose(np.asarray(tr.z, dtype=np.float64), m, rtol=1e-6)
+    assert [a.text for a in figures.pooled_shift_figure(ps).layout.annotations] == ["pool(f(x))", "pool(f(shift(x)))", "difference"]
+
+
+def test_pipeline_columns_share_the_diverging_scale_of_the_builders(pipe):
+    fig = figures.pipeline_figure(pipe)
+    assert fig.data[0].colorscale[0][1].replace(" ", "") == "rgb(0,0,0)"  # the input in gray
+    for tr, st in zip(fig.data[1:], pipe[1:]):
+        zmax = float(np.abs(st.maps).max())
+        assert (tr.zmin, tr.zmax, tr.zmid) == pytest.approx((-zmax, zmax, 0)) and not tr.showscale
+        assert [c for _, c in tr.colorscale] == [c for _, c in builders.signed_map_trace(np.ones((2, 2))).colorscale]

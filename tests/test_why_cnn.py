@@ -257,3 +257,81 @@ def test_unchanged_fraction():
 def test_equivariance_refuses_colour():
     with pytest.raises(ValueError, match="grayscale"):
         why_cnn.equivariance(np.zeros((8, 8, 3)), KERNELS["report"], 1, 1)
+
+
+# ----------------------------------------------------------------------------- what the page shows, from the core
+
+
+def test_parameter_sharing_against_torch_layers():
+    ps = why_cnn.parameter_sharing(28, 28, 1, 128, 5, 16)
+    linear, conv = nn.Linear(784, 128, device="meta"), nn.Conv2d(1, 16, 5, device="meta")
+    assert (ps.dense.weights, ps.dense.biases) == _numel(linear) and (ps.conv.weights, ps.conv.biases) == _numel(conv)
+    assert ps.ratio == linear.weight.numel() / conv.weight.numel()
+    assert ps.side == 28 and why_cnn.parameter_sharing(100, 64, 3, 10, 3, 4).side == 80  # √(100·64)
+    out = F.conv2d(torch.zeros(1, 1, 28, 28), torch.zeros(16, 1, 5, 5), padding="same")
+    assert ps.mults.conv == out.numel() * 25 and ps.mults.reuse == 28 * 28
+    text = ps.describe()
+    assert f"28·28·1·128 = **{linear.weight.numel():,} weights** (+128 biases)" in text
+    assert f"5·5·1·16 = **{conv.weight.numel():,} weights** (+16 biases)" in text
+    assert f"to store: {4 * (conv.weight.numel() + 16):,} bytes against {4 * (linear.weight.numel() + 128) / 2**20:,.1f} MB" in text
+    # The curve: square sides from 8 to 2048, log-spaced, each count as torch's layers have it.
+    sides = ps.curve.side
+    assert sides[0] == 8 and sides[-1] == 2048 and np.all(np.diff(sides) > 0)
+    assert np.allclose(np.diff(np.log(sides[-20:])), np.log(2048 / 8) / 59, rtol=0.1)
+    for k in (0, len(sides) // 2, -1):
+        assert ps.curve.dense[k] == nn.Linear(int(sides[k]) ** 2, 128, device="meta").weight.numel()
+    np.testing.assert_array_equal(ps.curve.csv, np.column_stack([sides, ps.curve.dense, ps.curve.conv]))
+
+
+def test_stack_fields_table_against_torch():
+    rf = why_cnn.stack_fields("vgg", 2, (40, 33), (10, 20))
+    x = torch.zeros(1, 1, 40, 33)
+    outputs = ["40×33"]
+    for m in _torch_stack(rf.layers):
+        x = m(x)
+        outputs.append(f"{x.shape[-2]}×{x.shape[-1]}")
+    t = rf.table
+    assert t["output"] == outputs and t["layer"][0] == "input"
+    assert t["inputs/unit"] == [1] + [m.weight[0, 0].numel() if isinstance(m, nn.Conv2d) else m.kernel_size ** 2
+                                      for m in _torch_stack(rf.layers)]
+    assert t["field"][-1] == "16×16"  # r = 1 → 3 → 5 → 6 (grid step 2 from here) → 10 → 14 → 16
+    assert t["field"] == [f"{f.size}×{f.size}" for f in why_cnn.receptive_fields(rf.layers, 40)]
+    with pytest.raises(ValueError, match="does not fit"):
+        why_cnn.stack_fields("vgg", 6, (28, 28), (3, 3))
+
+
+def test_equivariance_texts():
+    x = IMAGES["camera"]
+    e = why_cnn.equivariance(x, KERNELS["report"], 2, 3, "zeros")
+    rr, cc = np.indices(x.shape)
+    dist = np.minimum(np.minimum(rr, x.shape[0] - 1 - rr), np.minimum(cc, x.shape[1] - 1 - cc))
+    assert e.reach_text == f"{dist[e.residual != 0].max() + 1} px" and e.max_abs_text == f"{np.abs(e.residual).max():.3g}"
+    z = why_cnn.equivariance(x, KERNELS["report"], 2, 3, "circular")
+    assert (z.max_abs_text, z.reach_text) == ("0 exactly", "nowhere")
+    for a, b in zip(z.maps, (z.conv_of_shift, z.shift_of_conv, z.residual)):
+        assert a is b
+
+
+def test_pooled_shift_coarse_shift():
+    x, k = IMAGES["camera"], KERNELS["report"]
+    r = why_cnn.pooled_shift(x, k, 4, -2, "max", 2, 2)
+    assert r.coarse_shift == (2, -1) and r.coarse_text == "0 exactly"
+    p0 = _torch_pool(_torch_feature(x, k, "circular", "relu"), "max", 2, 2)
+    np.testing.assert_array_equal(r.pooled_shifted, np.roll(p0, (2, -1), axis=(0, 1)))
+    odd = why_cnn.pooled_shift(x, k, 1, 0, "max", 2, 2)
+    assert odd.coarse_shift is None and odd.coarse_residual is None and odd.coarse_text == ""
+
+
+def test_invariance_curve_csv_and_caption_against_torch():
+    x, k = IMAGES["digit"], KERNELS["report"]
+    c = why_cnn.invariance_curve(x, k, "max", 2, 2, max_shift=3, direction=why_cnn.SHIFT_DIRECTIONS["diagonal"])
+    f0 = _torch_feature(x, k, "circular", "relu")
+    f1 = _torch_feature(np.roll(x, (1, 1), axis=(0, 1)), k, "circular", "relu")
+    p0, p1 = _torch_pool(f0, "max", 2, 2), _torch_pool(f1, "max", 2, 2)
+    pooled, feature = np.linalg.norm(p1 - p0) / np.linalg.norm(p0), np.linalg.norm(f1 - f0) / np.linalg.norm(f0)
+    assert c.pooled_change[1] == pytest.approx(pooled) and c.map_change[1] == pytest.approx(feature)
+    np.testing.assert_array_equal(c.csv, np.column_stack([[0, 1, 2, 3], c.map_change, c.pooled_change, c.map_unchanged, c.pooled_unchanged]))
+    text = c.describe()
+    assert text.startswith(f"The shift grows from 0 to 3 pixels. At 1 pixel the feature map changes by {100 * feature:.0f}% "
+                           f"but the pooled map by {100 * pooled:.0f}%")
+    assert why_cnn.SHIFT_DIRECTIONS == {"right": (0, 1), "down": (1, 0), "diagonal": (1, 1)}

@@ -428,7 +428,8 @@ class PooledShift:
 
     @property
     def coarse_text(self) -> str:
-        return _exactly(self.coarse_residual)
+        """The coarse residual as the page writes it ("" when the stride does not divide the shift)."""
+        return "" if self.coarse_residual is None else _exactly(self.coarse_residual)
 
 
 def pooled_shift(x, kernel, dy: int, dx: int, pool_mode: str = "max", size: int = 2, stride: int | None = None,
