@@ -634,7 +634,7 @@ class Pipeline:
     def table(self, input_name: str) -> dict[str, list]:
         """The stage table, column by column: name, size, numbers held, weights, what it does."""
         return {
-            "stage": [s.name for s in self.stages],
+            "stage": self.names,
             "H×W×C": [s.shape_text for s in self.stages],
             "numbers": [s.size for s in self.stages],
             "weights": [s.params for s in self.stages],
@@ -642,7 +642,7 @@ class Pipeline:
         }
 
     def pool_detail(self, which: int, channel: int) -> PoolDetail:
-        """Map ``channel`` of pooling stage ``which`` (an index of ``pool_stages``) and its input."""
+        """Map ``channel`` of the pooling stage ``which`` (one of ``pool_stages``) and the map it pools."""
         if which not in self.pool_stages:
             raise ValueError(f"Stage {which} is not a pooling stage.")
         return PoolDetail(self.stages[which - 1], self.stages[which], int(channel), self.settings)

@@ -239,7 +239,6 @@ def pipeline_settings(key: str = "rp"):
     return stages.Settings(conv_padding, act, slope, pool, size, stride, padding, second)
 
 
-
 # ============================== mnist
 
 
