@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from bench_conv import median_ms  # noqa: E402  (this folder is on the path when run as a script)
 
 from cnn_viz.common import images  # noqa: E402
+from cnn_viz.common.conv import conv2d  # noqa: E402
 from cnn_viz.pooling import stages  # noqa: E402
 
 
@@ -35,12 +36,13 @@ def main() -> None:
 
     torch.set_num_threads(1)
     img = images.to_gray(images.load_sample("Cameraman", 512))
-    bank, labels = stages.preset_bank(stages.DEFAULT_BANK)
+    preset = stages.preset_bank(stages.DEFAULT_BANK)
+    bank, labels = preset.weights, list(preset.labels)
     bank2 = stages.random_bank(8, bank.shape[0], 3, seed=0)
     w1 = torch.from_numpy(bank[:, None].astype(np.float32))
     w2 = torch.from_numpy(bank2.astype(np.float32))
     x = torch.from_numpy(img)[None, None]
-    relu_np = stages.relu(stages.conv2d(img, bank[:, None].astype(np.float32), padding=1))
+    relu_np = stages.relu(conv2d(img, bank[:, None].astype(np.float32), padding=1))
     relu_t = torch.from_numpy(relu_np)[None]
 
     def torch_pipeline(second: bool):

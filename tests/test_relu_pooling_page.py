@@ -1,5 +1,5 @@
 """The ReLU and pooling page: AppTest of every control that matters, with the numbers it shows
-checked against torch, and a real browser that switches the pooling mode."""
+checked against torch (the real browser is in test_relu_pooling_browser.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import OUTPUT, ROOT, assert_no_exception, wait_idle
+from conftest import ROOT
 
-from cnn_viz.common import images
-from cnn_viz.common import kernels
+from cnn_viz.common import images, kernels
 
 torch.set_num_threads(1)
 PAGE = "pages/relu_pooling.py"
@@ -242,56 +241,3 @@ def test_the_page_does_not_import_torch():
             "print(len(mods), 'torch' in sys.modules, 'torchvision' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     assert int(out[0]) >= 6 and out[1:] == ["False", "False"]
-
-
-# ----------------------------------------------------------------------------- the real browser
-
-
-def _plot_z(page, key):
-    """The z values of the first trace of a Plotly chart, as plotly.js decoded them in the browser."""
-    return np.array(page.evaluate(
-        """(key) => { const gd = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
-                      return Array.from(gd._fullData[0].z, row => Array.from(row)); }""", key), dtype=np.float64)
-
-
-@pytest.mark.browser
-def test_browser_switches_pooling_mode_and_the_maps_follow(page, app_url):
-    page.goto(app_url)  # the home page first: a fresh server only knows st.navigation once app.py has run
-    wait_idle(page)
-    page.goto(app_url + "/relu_pooling")
-    wait_idle(page)
-    assert_no_exception(page)
-    page.get_by_text("28×28×4").first.wait_for()
-    page.locator(".st-key-rp_pool_out .js-plotly-plot").wait_for()
-    z_max = _plot_z(page, "rp_pool_out")
-    relu = _torch_relu_map()
-    np.testing.assert_allclose(z_max, F.max_pool2d(relu, 2, 2)[0, 0].numpy(), atol=1e-5)
-    assert page.get_by_text(re.compile(r"Largest value")).count() >= 1
-    page.screenshot(path=str(OUTPUT / "relu_pooling-max.png"), full_page=True)
-
-    page.locator('[data-testid="stSidebar"]').get_by_text("Average", exact=True).click()
-    page.get_by_text(re.compile(r"Mean = ")).first.wait_for(timeout=60_000)
-    wait_idle(page)
-    assert_no_exception(page)
-    z_avg = _plot_z(page, "rp_pool_out")
-    np.testing.assert_allclose(z_avg, F.avg_pool2d(relu, 2, 2)[0, 0].numpy(), atol=1e-5)
-    assert not np.allclose(z_avg, z_max)
-    # The pipeline overview changed too: its last column is now the average-pooled maps.
-    names = page.evaluate("""() => Array.from(document.querySelectorAll('.st-key-rp_pipeline .annotation-text'), e => e.textContent)""")
-    assert "Avg pool 1" in names and "14×14×4" in names
-    page.screenshot(path=str(OUTPUT / "relu_pooling-avg.png"), full_page=True)
-
-    # The download holds every stage as computed on the server.
-    with page.expect_download() as dl:
-        page.get_by_text("All stages (.npz)").click()
-    data = np.load(dl.value.path())
-    assert sorted(data.files) == ["00_input", "01_conv_1", "02_relu_1", "03_avg_pool_1"]
-    np.testing.assert_allclose(data["03_avg_pool_1"][0], F.avg_pool2d(relu, 2, 2)[0, 0].numpy(), atol=1e-5)
-
-    # A pooling window larger than the map: a message, no traceback.
-    size = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInput"]').filter(has_text="Size").locator("input")
-    size.fill("40")
-    size.press("Enter")
-    page.get_by_text(re.compile("larger than the map it pools")).first.wait_for(timeout=60_000)
-    wait_idle(page)
-    assert_no_exception(page)

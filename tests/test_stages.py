@@ -8,8 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz.common import images
-from cnn_viz.common import kernels
+from cnn_viz.common import images, kernels
 from cnn_viz.pooling import stages
 
 torch.set_num_threads(1)
@@ -206,7 +205,8 @@ def test_make_bank_centres_smaller_kernels_without_changing_their_same_output():
 
 
 def test_preset_bank_with_negatives():
-    bank, labels = stages.preset_bank(["Vertical edge (report)", "Prewitt y"], with_negatives=True)
+    b = stages.preset_bank(["Vertical edge (report)", "Prewitt y"], with_negatives=True)
+    bank, labels = b.weights, b.labels
     assert bank.shape == (4, 3, 3) and len(labels) == 4
     np.testing.assert_array_equal(bank[2], -kernels.preset("Vertical edge (report)"))
 
@@ -248,7 +248,8 @@ def _torch_reference(x_chw, w1, w2, act, pool, size, stride, padding, conv_paddi
 )
 def test_pipeline_matches_a_torch_reference(sample, act, pool, size, stride, padding, second, conv_padding):
     img = images.load_sample(sample, 64)
-    bank, labels = stages.preset_bank(stages.DEFAULT_BANK, with_negatives=True)
+    b = stages.preset_bank(stages.DEFAULT_BANK, with_negatives=True)
+    bank, labels = b.weights, list(b.labels)
     bank2 = stages.random_bank(5, bank.shape[0], 3, seed=2) if second else None
     out = stages.run_pipeline(img, bank, labels=labels, activation=act, negative_slope=0.1, pool=pool,
                               pool_size=size, pool_stride=stride, pool_padding=padding, bank2=bank2, conv_padding=conv_padding)
@@ -276,8 +277,8 @@ def test_pipeline_matches_a_torch_reference(sample, act, pool, size, stride, pad
 
 def test_pipeline_report_shapes_and_params():
     img = images.load_sample("Handwritten 7 (MNIST)")
-    bank, labels = stages.preset_bank(stages.DEFAULT_BANK)
-    out = stages.run_pipeline(img, bank, labels=labels, bank2=stages.random_bank(8, 4, 3))
+    b = stages.preset_bank(stages.DEFAULT_BANK)
+    out = stages.run_pipeline(img, b.weights, labels=list(b.labels), bank2=stages.random_bank(8, 4, 3))
     assert [s.shape_text for s in out] == ["28×28×1", "28×28×4", "28×28×4", "14×14×4", "14×14×8", "14×14×8", "7×7×8"]
     assert [s.params for s in out if s.kind == "conv"] == [
         sum(p.numel() for p in torch.nn.Conv2d(1, 4, 3, bias=False).parameters()),
@@ -287,7 +288,7 @@ def test_pipeline_report_shapes_and_params():
 
 def test_pipeline_error_keeps_the_stages_before_it():
     img = images.load_sample("Handwritten 7 (MNIST)")
-    bank, _ = stages.preset_bank(stages.DEFAULT_BANK)
+    bank = stages.preset_bank(stages.DEFAULT_BANK).weights
     with pytest.raises(stages.PipelineError, match="Max pool 2: .*larger than the map") as info:
         stages.run_pipeline(img, bank, pool_size=8, pool_stride=4, bank2=bank)
     assert [s.name for s in info.value.stages] == ["Input", "Conv 1", "ReLU 1", "Max pool 1", "Conv 2", "ReLU 2"]
@@ -300,19 +301,156 @@ def test_edge_example_is_the_report_kernel_with_padding_1():
     ex = stages.edge_example(img)
     k = np.array([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]], dtype=np.float64)
     ref = F.conv2d(_t(img.astype(np.float64))[None, None], _t(k)[None, None], padding=1)[0, 0].numpy()
-    np.testing.assert_allclose(ex["before"], ref, atol=1e-6)
-    np.testing.assert_array_equal(ex["after"], F.relu(_t(ex["before"])).numpy())
-    assert ex["before"].shape == img.shape
-    assert ex["min"] < 0 < ex["max"] and ex["negative"] > 0.05 and ex["positive"] > 0.05
-    assert ex["after"].min() == 0
+    np.testing.assert_allclose(ex.before, ref, atol=1e-6)
+    np.testing.assert_array_equal(ex.after, F.relu(_t(ex.before)).numpy())
+    assert ex.before.shape == img.shape
+    assert ex.min < 0 < ex.max and ex.negative > 0.05 and ex.positive > 0.05
+    assert ex.after.min() == 0
 
 
 def test_stages_npz_round_trip():
     import io
 
     img = images.load_sample("Handwritten 7 (MNIST)")
-    bank, _ = stages.preset_bank(stages.DEFAULT_BANK)
-    out = stages.run_pipeline(img, bank)
+    out = stages.run_pipeline(img, stages.preset_bank(stages.DEFAULT_BANK).weights)
     data = np.load(io.BytesIO(stages.stages_npz(out)))
     assert sorted(data.files) == ["00_input", "01_conv_1", "02_relu_1", "03_max_pool_1", "03_max_pool_1_indices"]
     np.testing.assert_array_equal(data["03_max_pool_1"], out[3].maps)
+
+
+# ----------------------------------------------------------------------------- the page's pipeline, in the core
+
+
+def test_preset_bank_with_own_kernel_and_negatives():
+    own = np.arange(25, dtype=np.float64).reshape(5, 5)
+    b = stages.preset_bank(["Sobel x", "Prewitt y"], with_negatives=True, own=own)
+    assert b.labels == ("Sobel x", "Prewitt y", "my kernel", "−(Sobel x)", "−(Prewitt y)", "−(my kernel)")
+    assert len(b) == 6 and [k.shape for k in b.kernels] == [(3, 3), (3, 3), (5, 5)] * 2
+    np.testing.assert_array_equal(b.kernels[5], -own)
+    w = b.weights  # the 3×3 kernels centred in 5×5
+    assert w.shape == (6, 5, 5)
+    np.testing.assert_array_equal(w[0, 1:4, 1:4], kernels.preset("Sobel x"))
+    assert w[0].sum() == 0 and np.abs(w[0]).sum() == np.abs(kernels.preset("Sobel x")).sum()
+    # The equivariance lab's kernel: the bank's own, else the report's.
+    np.testing.assert_array_equal(b.kernel(2), own)
+    empty = stages.preset_bank([])
+    assert len(empty) == 0
+    np.testing.assert_array_equal(empty.kernel(None), [[-1, 0, 1]] * 3)
+    with pytest.raises(ValueError, match="empty"):
+        empty.weights
+
+
+def test_pipeline_of_the_page_against_torch_shapes_and_counts():
+    img = images.load_sample("Handwritten 7 (MNIST)")
+    bank = stages.preset_bank(stages.DEFAULT_BANK)
+    pipe = stages.pipeline(img, bank, stages.Settings(second=stages.SecondLayer("random", 6, 5, seed=3)))
+    assert pipe.error is None
+    x = torch.from_numpy(img)[None, None]
+    c1 = torch.nn.Conv2d(1, 4, 3, padding=1, bias=False)
+    p1 = F.max_pool2d(F.relu(c1(x)), 2, 2)
+    c2 = torch.nn.Conv2d(4, 6, 5, padding=2, bias=False)
+    p2 = F.max_pool2d(F.relu(c2(p1)), 2, 2)
+    table = pipe.table("my digit")
+    assert table["stage"] == pipe.names == ["Input", "Conv 1", "ReLU 1", "Max pool 1", "Conv 2", "ReLU 2", "Max pool 2"]
+    assert table["numbers"] == [x.numel(), c1(x).numel(), c1(x).numel(), p1.numel(), c2(p1).numel(), c2(p1).numel(), p2.numel()]
+    assert table["weights"] == [0, c1.weight.numel(), 0, 0, c2.weight.numel(), 0, 0]
+    assert table["what it does"][:3] == ["my digit", "4 kernels of 3×3×1", "ReLU on every value"]
+    assert table["what it does"][3] == "2×2 windows, stride 2"
+    assert pipe.stages[4].labels == [f"random {i}" for i in range(1, 7)]
+    # The random layer is random_bank's, drawn from the same seed.
+    direct = stages.run_pipeline(img, bank.weights, bank2=stages.random_bank(6, 4, 5, seed=3))
+    np.testing.assert_array_equal(pipe.stages[-1].maps, direct[-1].maps)
+    assert pipe.default_stage == 2 and pipe.pool_stages == [3, 6] and pipe.most_maps == 6
+    # The layer-1 bank again: its labels say so, and the maps are the bank on the mean of the 4 maps.
+    again = stages.pipeline(img, bank, stages.Settings(second=stages.SecondLayer("bank")))
+    assert again.stages[4].labels == [f"{n} (layer 2)" for n in stages.DEFAULT_BANK]
+    np.testing.assert_allclose(again.stages[4].maps, stages.run_pipeline(img, bank.weights, bank2=bank.weights)[4].maps)
+    with pytest.raises(ValueError, match="'random' or 'bank'"):
+        stages.SecondLayer("learned").weights(bank)
+
+
+def test_pipeline_of_the_page_reports_what_cannot_be_computed():
+    img = images.load_sample("Handwritten 7 (MNIST)")
+    empty = stages.pipeline(img, stages.preset_bank([]))
+    assert empty.stages == () and empty.error == stages.EMPTY_BANK and empty.pool_stages == []
+    big = stages.pipeline(img, stages.preset_bank(stages.DEFAULT_BANK), stages.Settings(pool_size=40))
+    assert big.names == ["Input", "Conv 1", "ReLU 1"]
+    assert big.error.startswith("Max pool 1: ") and "larger than the map it pools (28 pixels)" in big.error
+    none = stages.pipeline(img, stages.preset_bank(["Sobel x"]), stages.Settings(activation="none"))
+    assert none.names == ["Input", "Conv 1", "Max pool 1"] and none.default_stage == 1
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_pool_detail_against_torch(pool):
+    img = images.load_sample("Cameraman", 40)
+    settings = stages.Settings(pool=pool, pool_size=3, pool_stride=2, pool_padding=1)
+    pipe = stages.pipeline(img, stages.preset_bank(stages.DEFAULT_BANK), settings)
+    d = pipe.pool_detail(3, 2)
+    relu = F.relu(F.conv2d(torch.from_numpy(img)[None, None],
+                           torch.from_numpy(kernels.preset("Laplacian (4-neighbour)")).float()[None, None], padding=1))
+    np.testing.assert_allclose(d.fmap, relu[0, 0].numpy(), atol=1e-5)
+    tv, ti = F.max_pool2d(relu, 3, 2, 1, return_indices=True)
+    if pool == "max":
+        np.testing.assert_array_equal(d.indices, ti[0, 0].numpy())
+        ref = tv[0, 0]
+    else:
+        assert d.indices is None
+        ref = F.avg_pool2d(relu, 3, 2, 1)[0, 0]
+    np.testing.assert_allclose(d.pooled_map, ref.numpy(), atol=1e-5)
+    assert d.largest == divmod(int(torch.argmax(ref)), ref.shape[1])
+    assert d.zmax == pytest.approx(float(relu.abs().max()))
+    win = d.window((0, 0))  # the corner window hangs over the padding
+    assert win.has_padding and win.csv[0].tolist() == [0, 0, 0] and not np.isnan(win.csv).any()
+    assert win.value == pytest.approx(float(ref[0, 0]), abs=1e-6)
+    assert win.total == pytest.approx(float(relu[0, 0, :2, :2].sum()), rel=1e-5)
+    text = win.describe()
+    assert text.startswith("Rows -1–1, columns -1–1 of the input map.") and text.endswith("**(0, 0)**.")
+    if pool == "max":
+        r, c = divmod(int(ti[0, 0, 0, 0]), relu.shape[-1])
+        assert f"**Largest value {float(ref[0, 0]):.4g}** at row {r}, column {c}" in text
+        assert "Every black dot" in d.input_caption
+    else:
+        assert f"**Mean = {win.total:.4g} / 9 = {float(ref[0, 0]):.4g}**" in text
+        assert "average pooling keeps no position" in d.input_caption
+    assert d.caption.startswith(f"**{pipe.stages[3].name}** ({ref.shape[0]}×{ref.shape[1]}): each cell")
+    assert d.caption.endswith("With stride 2 and size 3 the windows overlap.")
+    with pytest.raises(ValueError, match="not a pooling stage"):
+        pipe.pool_detail(2, 0)
+
+
+@pytest.mark.parametrize("size, stride, words", [(3, 2, "overlap"), (2, 2, "do not overlap"), (2, 3, "skip pixels")])
+def test_settings_say_how_the_windows_meet(size, stride, words):
+    # Count how often the windows along a 12-pixel axis cover each pixel, up to the end of the last one.
+    starts = range(0, 12 - size + 1, stride)
+    cover = np.zeros(12, dtype=int)
+    for start in starts:
+        cover[start : start + size] += 1
+    cover = cover[: starts[-1] + size]
+    expected = "overlap" if cover.max() > 1 else "skip pixels" if cover.min() == 0 else "do not overlap"
+    assert stages.Settings(pool_size=size, pool_stride=stride).overlap == words == expected
+
+
+def test_stage_caption_and_size():
+    img = images.load_sample("Handwritten 7 (MNIST)")
+    pipe = stages.pipeline(img, stages.preset_bank(stages.DEFAULT_BANK))
+    conv = pipe.stages[1]
+    bank = np.stack([kernels.preset(n) for n in stages.DEFAULT_BANK])[:, None].astype(np.float32)  # all 3×3
+    ref = F.conv2d(torch.from_numpy(img)[None, None], torch.from_numpy(bank), padding=1)
+    assert conv.size == ref.numel()
+    assert conv.caption.startswith(f"**Conv 1: 28×28×4** (4 maps of 28×28), values from {float(ref.min()):.3g} to {float(ref.max()):.3g}")
+    assert conv.caption.endswith(stages.STAGE_EXPLAIN["conv"])
+
+
+def test_argmax_position_and_largest_abs():
+    rng = np.random.default_rng(4)
+    a = np.round(rng.normal(size=(7, 9)), 1)
+    a[5, 2] = a[1, 6] = a.max() + 1  # a tie: the first in row-major order, as torch.argmax
+    assert stages.argmax_position(a) == divmod(int(torch.argmax(torch.from_numpy(a))), 9) == (1, 6)
+    assert stages.largest_abs(a) == float(torch.from_numpy(a).abs().max())
+    assert stages.largest_abs(np.zeros((3, 3))) == 1.0 and stages.largest_abs(np.zeros(0)) == 1.0
+
+
+def test_edge_example_colour_scale():
+    img = images.to_gray(images.load_sample("Cameraman", 64))
+    ex = stages.edge_example(img)
+    assert ex.zmax == max(-ex.min, ex.max) == float(np.abs(ex.before).max())

@@ -8,9 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from cnn_viz.common import images
-from cnn_viz.pooling import stages
-from cnn_viz.pooling import figures as stages_plots
-from cnn_viz.pooling import why_cnn
+from cnn_viz.figures import builders
+from cnn_viz.pooling import figures, stages, why_cnn
 
 torch.set_num_threads(1)
 DIGIT = images.load_sample("Handwritten 7 (MNIST)")
@@ -18,12 +17,12 @@ DIGIT = images.load_sample("Handwritten 7 (MNIST)")
 
 @pytest.fixture(scope="module")
 def pipe():
-    bank, labels = stages.preset_bank(stages.DEFAULT_BANK, with_negatives=True)
-    return stages.run_pipeline(DIGIT, bank, labels=labels, bank2=stages.random_bank(3, 8, 3, seed=1))
+    bank = stages.preset_bank(stages.DEFAULT_BANK, with_negatives=True)
+    return stages.run_pipeline(DIGIT, bank.weights, labels=list(bank.labels), bank2=stages.random_bank(3, 8, 3, seed=1))
 
 
 def test_pipeline_figure_one_column_per_stage_at_one_scale(pipe):
-    fig = stages_plots.pipeline_figure(pipe, max_maps=8)
+    fig = figures.pipeline_figure(pipe, max_maps=8)
     assert len(fig.data) == len(pipe)
     texts = [a.text for a in fig.layout.annotations]
     for st in pipe:
@@ -45,9 +44,8 @@ def test_pipeline_figure_one_column_per_stage_at_one_scale(pipe):
 
 def test_pipeline_figure_shows_large_maps_every_few_pixels():
     img = images.load_sample("Cameraman", 256)
-    bank, _ = stages.preset_bank(stages.DEFAULT_BANK)
-    out = stages.run_pipeline(img, bank)
-    fig = stages_plots.pipeline_figure(out, max_side=64)
+    out = stages.run_pipeline(img, stages.preset_bank(stages.DEFAULT_BANK).weights)
+    fig = figures.pipeline_figure(out, max_side=64)
     tr = fig.data[1]
     np.testing.assert_array_equal(np.asarray(tr.x), np.arange(64) * 4)
     np.testing.assert_allclose(np.asarray(tr.z, dtype=np.float64)[:64, :64], out[1].maps[0, ::4, ::4], rtol=1e-6)
@@ -55,7 +53,7 @@ def test_pipeline_figure_shows_large_maps_every_few_pixels():
 
 def test_stage_grid_figure_has_every_map(pipe):
     st = pipe[1]
-    fig = stages_plots.stage_grid_figure(st, cols=4)
+    fig = figures.stage_grid_figure(st, cols=4)
     assert len(fig.data) == st.maps.shape[0]
     for tr, m in zip(fig.data, st.maps):
         np.testing.assert_allclose(np.asarray(tr.z, dtype=np.float64), m, rtol=1e-6)
@@ -67,7 +65,7 @@ def test_pool_detail_figures_agree_with_torch():
     pooled, idx = F.max_pool2d(relu, 2, 2, return_indices=True)
     ours, ours_idx = stages.max_pool2d(fmap, 2, 2)
     win = stages.pool_window(fmap, (6, 7), "max", 2, 2)
-    fig = stages_plots.pool_input_figure(fmap, win, ours_idx, size=2, stride=2)
+    fig = figures.pool_input_figure(fmap, win, ours_idx, size=2, stride=2)
     dots = next(t for t in fig.data if t.name == "argmax")
     t_idx = idx[0, 0].numpy()
     kept = pooled[0, 0].numpy() > 0.01 * fmap.max()
@@ -79,16 +77,16 @@ def test_pool_detail_figures_agree_with_torch():
     assert (box.x0, box.x1, box.y0, box.y1) == (13.5, 15.5, 11.5, 13.5)
     assert sum(s.type == "line" for s in fig.layout.shapes) == 2 * 13  # the window grid
 
-    wfig = stages_plots.window_figure(win)
+    wfig = figures.window_figure(win)
     np.testing.assert_array_equal(np.asarray(wfig.data[0].z), fmap[12:14, 14:16])
-    pfig = stages_plots.pooled_figure(ours, (6, 7))
+    pfig = figures.pooled_figure(ours, (6, 7))
     np.testing.assert_allclose(np.asarray(pfig.data[0].z, dtype=np.float64), pooled[0, 0].numpy(), rtol=1e-6)
 
 
 def test_window_figure_marks_padding():
     fmap = np.arange(16, dtype=np.float64).reshape(4, 4)
     win = stages.pool_window(fmap, (0, 0), "avg", 3, 2, 1)
-    fig = stages_plots.window_figure(win)
+    fig = figures.window_figure(win)
     text = np.asarray(fig.data[0].text)
     assert (text[0] == "pad").all() and (text[:, 0] == "pad").all() and text[1, 1] == "0"
     assert win.value == pytest.approx(float(F.avg_pool2d(torch.from_numpy(fmap)[None, None], 3, 2, 1)[0, 0, 0, 0]))
@@ -96,7 +94,7 @@ def test_window_figure_marks_padding():
 
 def test_params_figure_counts_equal_torch_layers():
     sides = np.array([8, 28, 128])
-    fig = stages_plots.params_figure(why_cnn.param_curve(sides, 3, 512, 3, 20), 128, 3)
+    fig = figures.params_figure(why_cnn.param_curve(sides, 3, 512, 3, 20), 128, 3)
     dense = [torch.nn.Linear(s * s * 3, 512, device="meta").weight.numel() for s in sides]
     assert list(fig.data[0].y) == dense and list(fig.data[1].y) == [torch.nn.Conv2d(3, 20, 3, device="meta").weight.numel()] * 3
     assert list(fig.data[2].y) == [25_165_824, 540]
@@ -105,7 +103,7 @@ def test_params_figure_counts_equal_torch_layers():
 def test_receptive_field_figure_draws_each_box():
     layers = why_cnn.stack("report", 2)
     boxes = why_cnn.boxes_at(layers, (28, 28), (14, 10))
-    fig = stages_plots.receptive_field_figure(DIGIT, boxes, (14, 10))
+    fig = figures.receptive_field_figure(DIGIT, boxes, (14, 10))
     drawn = [t for t in fig.data if t.type == "scatter" and t.mode == "lines"]
     assert len(drawn) == len(layers)
     for tr, b in zip(drawn, boxes[1:]):
@@ -117,9 +115,44 @@ def test_receptive_field_figure_draws_each_box():
 def test_equivariance_figures_carry_the_lab_numbers():
     k = np.array([[-1.0, 0, 1]] * 3)
     eq = why_cnn.equivariance(DIGIT, k, 1, 2)
-    fig = stages_plots.compare_figure([eq["conv_of_shift"], eq["shift_of_conv"], eq["residual"]], ["a", "b", "c"])
+    fig = figures.compare_figure([eq.conv_of_shift, eq.shift_of_conv, eq.residual], ["a", "b", "c"])
     assert len(fig.data) == 3 and not np.asarray(fig.data[2].z).any()
     curve = why_cnn.invariance_curve(DIGIT, k, "max", 2, 2)
-    cfig = stages_plots.invariance_figure(curve, "max-pooled map")
-    np.testing.assert_allclose(cfig.data[1].y, curve["pooled_change"])
-    np.testing.assert_allclose(cfig.data[3].y, 100 * curve["pooled_unchanged"])
+    cfig = figures.invariance_figure(curve, "max-pooled map")
+    np.testing.assert_allclose(cfig.data[1].y, curve.pooled_change)
+    np.testing.assert_allclose(cfig.data[3].y, 100 * curve.pooled_unchanged)
+
+
+def test_window_figure_is_a_number_grid_at_input_coordinates():
+    relu = F.relu(F.conv2d(torch.from_numpy(DIGIT)[None, None], torch.tensor([[[[-1.0, 0, 1]] * 3]]), padding=1))
+    fmap = relu[0, 0].numpy()
+    win = stages.pool_window(fmap, (6, 7), "max", 3, 2, 1)
+    fig = figures.window_figure(win, zmax=5.0)
+    tr = fig.data[0]
+    assert list(tr.x) == [13, 14, 15] and list(tr.y) == [11, 12, 13]  # input columns and rows, as torch indexes them
+    np.testing.assert_array_equal(np.asarray(tr.z), fmap[11:14, 13:16])
+    assert (tr.zmin, tr.zmax) == (-5.0, 5.0)
+    _, ti = F.max_pool2d(relu, 3, 2, 1, return_indices=True)
+    r, c = divmod(int(ti[0, 0, 6, 7]), 28)
+    box = fig.layout.shapes[-1]
+    assert (box.x0, box.x1, box.y0, box.y1) == (c - 0.5, c + 0.5, r - 0.5, r + 0.5) and box.line.color == "gold"
+
+
+def test_the_lab_figures_show_the_lab_maps():
+    k = np.array([[-1.0, 0, 1]] * 3)
+    eq = why_cnn.equivariance(DIGIT, k, 0, 2, "zeros", "relu")
+    ps = why_cnn.pooled_shift(DIGIT, k, 0, 2)
+    for fig, maps in ((figures.equivariance_figure(eq), eq.maps), (figures.pooled_shift_figure(ps), ps.maps)):
+        assert len(fig.data) == 3
+        for tr, m in zip(fig.data, maps):
+            np.testing.assert_allclose(np.asarray(tr.z, dtype=np.float64), m, rtol=1e-6)
+    assert [a.text for a in figures.pooled_shift_figure(ps).layout.annotations] == ["pool(f(x))", "pool(f(shift(x)))", "difference"]
+
+
+def test_pipeline_columns_share_the_diverging_scale_of_the_builders(pipe):
+    fig = figures.pipeline_figure(pipe)
+    assert fig.data[0].colorscale[0][1].replace(" ", "") == "rgb(0,0,0)"  # the input in gray
+    for tr, st in zip(fig.data[1:], pipe[1:]):
+        zmax = float(np.abs(st.maps).max())
+        assert (tr.zmin, tr.zmax, tr.zmid) == pytest.approx((-zmax, zmax, 0)) and not tr.showscale
+        assert [c for _, c in tr.colorscale] == [c for _, c in builders.signed_map_trace(np.ones((2, 2))).colorscale]

@@ -9,8 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnn_viz.common import images
-from cnn_viz.common import kernels
+from cnn_viz.common import images, kernels
 from cnn_viz.pooling import why_cnn
 
 torch.set_num_threads(1)
@@ -40,15 +39,15 @@ def test_parameter_counts_equal_torch_layers(h, w, c, hidden, k, f):
     kh, kw = (k, k) if isinstance(k, int) else k
     out = F.conv2d(torch.zeros(1, c, h, w), torch.zeros(f, c, kh, kw), padding="same")
     m = why_cnn.multiplications(h, w, c, hidden, k, f)
-    assert m["conv"] == out.numel() * c * kh * kw
-    assert m["dense"] == linear.weight.numel() and m["reuse"] == h * w
+    assert m.conv == out.numel() * c * kh * kw
+    assert m.dense == linear.weight.numel() and m.reuse == h * w
 
 
 def test_param_curve_grows_with_the_square_of_the_side_only_for_dense():
     curve = why_cnn.param_curve([8, 16, 128, 1024], 3, 512, 3, 20)
-    np.testing.assert_array_equal(curve["dense"], np.array([8, 16, 128, 1024]) ** 2 * 3 * 512)
-    np.testing.assert_array_equal(curve["conv"], [540] * 4)
-    assert curve["dense"][2] == 25_165_824
+    np.testing.assert_array_equal(curve.dense, np.array([8, 16, 128, 1024]) ** 2 * 3 * 512)
+    np.testing.assert_array_equal(curve.conv, [540] * 4)
+    assert curve.dense[2] == 25_165_824
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
@@ -152,10 +151,10 @@ def test_circular_equivariance_residual_is_exactly_zero(img, kname):
     for dy, dx in [(0, 1), (3, -2), (-5, 7), (x.shape[0] - 1, 1), (17, 0)]:
         for act in ("none", "relu", "leaky"):
             e = why_cnn.equivariance(x, k, dy, dx, "circular", act, negative_slope=0.2)
-            assert e["max_abs"] == 0.0 and np.array_equal(e["conv_of_shift"], e["shift_of_conv"])
+            assert e.max_abs == 0.0 and np.array_equal(e.conv_of_shift, e.shift_of_conv)
             # ... and both are the real thing: torch's circular convolution of the rolled image.
             ref = _torch_feature(np.roll(x, (dy, dx), axis=(0, 1)), k, "circular", act, 0.2)
-            np.testing.assert_allclose(e["conv_of_shift"], ref, atol=1e-12)
+            np.testing.assert_allclose(e.conv_of_shift, ref, atol=1e-12)
 
 
 @pytest.mark.parametrize("img", ["camera", "noise"])
@@ -166,8 +165,8 @@ def test_zero_padding_residual_is_nonzero_but_confined_to_the_borders(img, kname
     h, w = x.shape
     for dy, dx in [(2, 3), (-4, 1), (0, -5)]:
         e = why_cnn.equivariance(x, k, dy, dx, "zeros")
-        res = e["residual"]
-        assert e["max_abs"] > 1e-3
+        res = e.residual
+        assert e.max_abs > 1e-3
         # Interior: at least half a kernel from the border, before and after the shift.
         top, bottom = (kh - 1) // 2 + max(dy, 0), kh // 2 + max(-dy, 0)
         left, right = (kw - 1) // 2 + max(dx, 0), kw // 2 + max(-dx, 0)
@@ -175,7 +174,7 @@ def test_zero_padding_residual_is_nonzero_but_confined_to_the_borders(img, kname
         assert interior.size > 0.5 * res.size
         assert np.max(np.abs(interior)) == 0.0
         ref = _torch_feature(why_cnn.shift(x, dy, dx, "zeros"), k, "zeros", "none")
-        np.testing.assert_allclose(e["conv_of_shift"], ref, atol=1e-12)
+        np.testing.assert_allclose(e.conv_of_shift, ref, atol=1e-12)
         # How far in the differences reach, counted directly: the distance to the nearest border.
         rr, cc = np.indices(res.shape)
         dist = np.minimum(np.minimum(rr, h - 1 - rr), np.minimum(cc, w - 1 - cc))
@@ -206,12 +205,12 @@ def test_pooled_shift_against_torch(mode, size, stride):
         f0 = _torch_feature(x, k, "circular", "relu")
         f1 = _torch_feature(np.roll(x, (dy, dx), axis=(0, 1)), k, "circular", "relu")
         p0, p1 = _torch_pool(f0, mode, size, stride), _torch_pool(f1, mode, size, stride)
-        np.testing.assert_allclose(r["pooled"], p0, atol=1e-12)
-        np.testing.assert_allclose(r["pooled_shifted"], p1, atol=1e-12)
-        assert r["change"] == pytest.approx(np.linalg.norm(p1 - p0) / np.linalg.norm(p0), abs=1e-12)
-        assert r["map_change"] == pytest.approx(np.linalg.norm(f1 - f0) / np.linalg.norm(f0), abs=1e-12)
+        np.testing.assert_allclose(r.pooled, p0, atol=1e-12)
+        np.testing.assert_allclose(r.pooled_shifted, p1, atol=1e-12)
+        assert r.change == pytest.approx(np.linalg.norm(p1 - p0) / np.linalg.norm(p0), abs=1e-12)
+        assert r.map_change == pytest.approx(np.linalg.norm(f1 - f0) / np.linalg.norm(f0), abs=1e-12)
         if (dy, dx) == (0, 0):
-            assert r["change"] == 0 and r["unchanged"] == 1.0
+            assert r.change == 0 and r.unchanged == 1.0
 
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
@@ -220,9 +219,9 @@ def test_shift_by_the_stride_is_exactly_a_shift_of_the_pooled_map(mode):
     for s in (2, 3):
         for dy, dx in [(s, 0), (0, -s), (2 * s, s)]:
             r = why_cnn.pooled_shift(x, k, dy, dx, mode, s, s, "circular", "relu")
-            assert r["coarse_residual"] == 0.0
-            assert r["change"] > 0.1  # it moved: invariance it is not, equivariance on the coarse grid it is
-        assert why_cnn.pooled_shift(x, k, 1, 0, mode, s, s)["coarse_residual"] is None
+            assert r.coarse_residual == 0.0
+            assert r.change > 0.1  # it moved: invariance it is not, equivariance on the coarse grid it is
+        assert why_cnn.pooled_shift(x, k, 1, 0, mode, s, s).coarse_residual is None
 
 
 @pytest.mark.parametrize("img", ["digit", "camera"])
@@ -230,15 +229,15 @@ def test_max_pooling_changes_less_than_the_map_for_a_small_shift(img):
     """The report: pooling makes the output 'less likely to change if a feature moves slightly'."""
     for kname in ("report", "gauss5"):
         c = why_cnn.invariance_curve(IMAGES[img], KERNELS[kname], "max", 2, 2, direction=(0, 1))
-        np.testing.assert_array_equal(c["shift"], [0, 1, 2])
-        assert c["map_change"][0] == 0 == c["pooled_change"][0]
-        assert c["pooled_change"][1] < c["map_change"][1]
+        np.testing.assert_array_equal(c.shift, [0, 1, 2])
+        assert c.map_change[0] == 0 == c.pooled_change[0]
+        assert c.pooled_change[1] < c.map_change[1]
         # A 1-pixel shift leaves many window maxima where they were; almost no map value survives.
-        assert c["pooled_unchanged"][1] > max(0.05, 10 * c["map_unchanged"][1])
+        assert c.pooled_unchanged[1] > max(0.05, 10 * c.map_unchanged[1])
     # A larger window forgives more: a 1-pixel shift changes a 4×4-pooled map less than a 2×2 one.
     c2 = why_cnn.invariance_curve(IMAGES[img], KERNELS["report"], "max", 2, 2, max_shift=1)
     c4 = why_cnn.invariance_curve(IMAGES[img], KERNELS["report"], "max", 4, 4, max_shift=1)
-    assert c4["pooled_change"][1] < c2["pooled_change"][1]
+    assert c4.pooled_change[1] < c2.pooled_change[1]
 
 
 def test_border_reach_of_a_zero_residual():
@@ -258,3 +257,81 @@ def test_unchanged_fraction():
 def test_equivariance_refuses_colour():
     with pytest.raises(ValueError, match="grayscale"):
         why_cnn.equivariance(np.zeros((8, 8, 3)), KERNELS["report"], 1, 1)
+
+
+# ----------------------------------------------------------------------------- what the page shows, from the core
+
+
+def test_parameter_sharing_against_torch_layers():
+    ps = why_cnn.parameter_sharing(28, 28, 1, 128, 5, 16)
+    linear, conv = nn.Linear(784, 128, device="meta"), nn.Conv2d(1, 16, 5, device="meta")
+    assert (ps.dense.weights, ps.dense.biases) == _numel(linear) and (ps.conv.weights, ps.conv.biases) == _numel(conv)
+    assert ps.ratio == linear.weight.numel() / conv.weight.numel()
+    assert ps.side == 28 and why_cnn.parameter_sharing(100, 64, 3, 10, 3, 4).side == 80  # √(100·64)
+    out = F.conv2d(torch.zeros(1, 1, 28, 28), torch.zeros(16, 1, 5, 5), padding="same")
+    assert ps.mults.conv == out.numel() * 25 and ps.mults.reuse == 28 * 28
+    text = ps.describe()
+    assert f"28·28·1·128 = **{linear.weight.numel():,} weights** (+128 biases)" in text
+    assert f"5·5·1·16 = **{conv.weight.numel():,} weights** (+16 biases)" in text
+    assert f"to store: {4 * (conv.weight.numel() + 16):,} bytes against {4 * (linear.weight.numel() + 128) / 2**20:,.1f} MB" in text
+    # The curve: square sides from 8 to 2048, log-spaced, each count as torch's layers have it.
+    sides = ps.curve.side
+    assert sides[0] == 8 and sides[-1] == 2048 and np.all(np.diff(sides) > 0)
+    assert np.allclose(np.diff(np.log(sides[-20:])), np.log(2048 / 8) / 59, rtol=0.1)
+    for k in (0, len(sides) // 2, -1):
+        assert ps.curve.dense[k] == nn.Linear(int(sides[k]) ** 2, 128, device="meta").weight.numel()
+    np.testing.assert_array_equal(ps.curve.csv, np.column_stack([sides, ps.curve.dense, ps.curve.conv]))
+
+
+def test_stack_fields_table_against_torch():
+    rf = why_cnn.stack_fields("vgg", 2, (40, 33), (10, 20))
+    x = torch.zeros(1, 1, 40, 33)
+    outputs = ["40×33"]
+    for m in _torch_stack(rf.layers):
+        x = m(x)
+        outputs.append(f"{x.shape[-2]}×{x.shape[-1]}")
+    t = rf.table
+    assert t["output"] == outputs and t["layer"][0] == "input"
+    assert t["inputs/unit"] == [1] + [m.weight[0, 0].numel() if isinstance(m, nn.Conv2d) else m.kernel_size ** 2
+                                      for m in _torch_stack(rf.layers)]
+    assert t["field"][-1] == "16×16"  # r = 1 → 3 → 5 → 6 (grid step 2 from here) → 10 → 14 → 16
+    assert t["field"] == [f"{f.size}×{f.size}" for f in why_cnn.receptive_fields(rf.layers, 40)]
+    with pytest.raises(ValueError, match="does not fit"):
+        why_cnn.stack_fields("vgg", 6, (28, 28), (3, 3))
+
+
+def test_equivariance_texts():
+    x = IMAGES["camera"]
+    e = why_cnn.equivariance(x, KERNELS["report"], 2, 3, "zeros")
+    rr, cc = np.indices(x.shape)
+    dist = np.minimum(np.minimum(rr, x.shape[0] - 1 - rr), np.minimum(cc, x.shape[1] - 1 - cc))
+    assert e.reach_text == f"{dist[e.residual != 0].max() + 1} px" and e.max_abs_text == f"{np.abs(e.residual).max():.3g}"
+    z = why_cnn.equivariance(x, KERNELS["report"], 2, 3, "circular")
+    assert (z.max_abs_text, z.reach_text) == ("0 exactly", "nowhere")
+    for a, b in zip(z.maps, (z.conv_of_shift, z.shift_of_conv, z.residual)):
+        assert a is b
+
+
+def test_pooled_shift_coarse_shift():
+    x, k = IMAGES["camera"], KERNELS["report"]
+    r = why_cnn.pooled_shift(x, k, 4, -2, "max", 2, 2)
+    assert r.coarse_shift == (2, -1) and r.coarse_text == "0 exactly"
+    p0 = _torch_pool(_torch_feature(x, k, "circular", "relu"), "max", 2, 2)
+    np.testing.assert_array_equal(r.pooled_shifted, np.roll(p0, (2, -1), axis=(0, 1)))
+    odd = why_cnn.pooled_shift(x, k, 1, 0, "max", 2, 2)
+    assert odd.coarse_shift is None and odd.coarse_residual is None and odd.coarse_text == ""
+
+
+def test_invariance_curve_csv_and_caption_against_torch():
+    x, k = IMAGES["digit"], KERNELS["report"]
+    c = why_cnn.invariance_curve(x, k, "max", 2, 2, max_shift=3, direction=why_cnn.SHIFT_DIRECTIONS["diagonal"])
+    f0 = _torch_feature(x, k, "circular", "relu")
+    f1 = _torch_feature(np.roll(x, (1, 1), axis=(0, 1)), k, "circular", "relu")
+    p0, p1 = _torch_pool(f0, "max", 2, 2), _torch_pool(f1, "max", 2, 2)
+    pooled, feature = np.linalg.norm(p1 - p0) / np.linalg.norm(p0), np.linalg.norm(f1 - f0) / np.linalg.norm(f0)
+    assert c.pooled_change[1] == pytest.approx(pooled) and c.map_change[1] == pytest.approx(feature)
+    np.testing.assert_array_equal(c.csv, np.column_stack([[0, 1, 2, 3], c.map_change, c.pooled_change, c.map_unchanged, c.pooled_unchanged]))
+    text = c.describe()
+    assert text.startswith(f"The shift grows from 0 to 3 pixels. At 1 pixel the feature map changes by {100 * feature:.0f}% "
+                           f"but the pooled map by {100 * pooled:.0f}%")
+    assert why_cnn.SHIFT_DIRECTIONS == {"right": (0, 1), "down": (1, 0), "diagonal": (1, 1)}

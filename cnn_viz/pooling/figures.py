@@ -2,7 +2,7 @@
 up close, parameter counts, receptive fields and the equivariance lab.
 
 Built on the generic builders of ``cnn_viz.figures.builders`` (same colour conventions: blue < 0 <
-red, row 0 at the top, values on hover).
+red, row 0 at the top, values on hover). Each takes a result of ``stages`` or ``why_cnn``.
 """
 
 from __future__ import annotations
@@ -11,23 +11,18 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnn_viz.figures import builders as plots
-from cnn_viz.figures import palette
-from cnn_viz.pooling.stages import PoolWindow, Stage, indices_to_rowcol
-from cnn_viz.pooling.why_cnn import FieldBox
+from cnn_viz.common import fmt
+from cnn_viz.figures import builders
+from cnn_viz.pooling.stages import PoolWindow, Stage, indices_to_rowcol, largest_abs
+from cnn_viz.pooling.why_cnn import Equivariance, FieldBox, InvarianceCurve, ParamCurve, PooledShift
 
 LAYER_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#666666"]
-
-
-def _zmax(a) -> float:
-    m = float(np.max(np.abs(a))) if np.size(a) else 0.0
-    return m if m > 0 else 1.0
 
 
 def _column_trace(st: Stage, rows: int, slot: int, step: int, where: dict) -> go.Heatmap:
     """All maps of one stage as one heatmap: map r drawn in the vertical slot r (slot pixels
     tall), NaN elsewhere, shown every ``step`` pixels. One trace per stage keeps the figure
-    light: a trace per map costs ~15 ms of Plotly validation each."""
+    light: Plotly validates every trace, so a trace per map would multiply that cost."""
     maps = st.maps[:rows, ::step, ::step]
     c, h, w = maps.shape
     per = int(np.ceil(slot / step))
@@ -38,15 +33,12 @@ def _column_trace(st: Stage, rows: int, slot: int, step: int, where: dict) -> go
         custom[r * per : r * per + h, :, 0] = r + 1
         custom[r * per : r * per + h, :, 1] = (np.arange(h) * step)[:, None]
     y = (np.arange(rows * per) // per) * slot + (np.arange(rows * per) % per) * step
+    place = dict(x=np.arange(w) * step, y=y, customdata=custom,
+                 hovertemplate=f"<b>{st.name}</b>, map %{{customdata[0]}}<br>row %{{customdata[1]}}, col %{{x}}<br>value %{{z:.4g}}<extra></extra>")
     if st.kind == "input":
-        scale = dict(colorscale="gray", zmin=0, zmax=1)
-    else:
-        zmax = _zmax(st.maps)
-        scale = dict(colorscale=palette.DIVERGING, zmin=-zmax, zmax=zmax, zmid=0)
-    return go.Heatmap(
-        z=z, x=np.arange(w) * step, y=y, customdata=custom, showscale=False, hoverongaps=False, **scale, **where,
-        hovertemplate=f"<b>{st.name}</b>, map %{{customdata[0]}}<br>row %{{customdata[1]}}, col %{{x}}<br>value %{{z:.4g}}<extra></extra>",
-    )
+        return go.Heatmap(z=z, colorscale="gray", zmin=0, zmax=1, showscale=False, hoverongaps=False, **place, **where)
+    trace = builders.signed_map_trace(z, max_side=max(z.shape), zmax=largest_abs(st.maps), colorbar=False, hoverongaps=False, **where)
+    return trace.update(place)  # the slots' own coordinates and hover text
 
 
 def pipeline_figure(stages: list[Stage], max_maps: int = 8, max_side: int = 128, cell_px: int | None = None) -> go.Figure:
@@ -73,15 +65,15 @@ def pipeline_figure(stages: list[Stage], max_maps: int = 8, max_side: int = 128,
         notes.append(dict(text=f"<b>{st.name}</b>", x=xc, y=1.0, xref="paper", yref="paper", yanchor="bottom", showarrow=False, font=dict(size=13)))
         notes.append(dict(text=st.shape_text, x=xc, y=0.0, xref="paper", yref="paper", yanchor="top", showarrow=False, font=dict(size=14)))
     cell_px = int(np.clip(720 / rows, 80, 170)) if cell_px is None else cell_px
-    layout.update(annotations=notes, height=int(cell_px * rows * min(1.0, 7 / n)) + 70, margin=dict(l=5, r=5, t=30, b=35),
-                  font=dict(size=12), paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", showlegend=False)
-    return go.Figure(data=traces, layout=layout)
+    lay = builders.layout(height=int(cell_px * rows * min(1.0, 7 / n)) + 70, square=False)
+    lay.update(layout, annotations=notes, margin=dict(l=5, r=5, t=30, b=35), font=dict(size=12), showlegend=False)
+    return go.Figure(data=traces, layout=lay)
 
 
 def stage_grid_figure(st: Stage, cols: int = 4, height_per_row: int = 190) -> go.Figure:
     """One stage's maps in a grid on one colour scale (the input in gray)."""
-    return plots.map_grid_figure(st.maps, titles=list(st.labels[: st.maps.shape[0]]), cols=cols,
-                                 signed=st.kind != "input", height_per_row=height_per_row)
+    return builders.map_grid_figure(st.maps, titles=list(st.labels[: st.maps.shape[0]]), cols=cols,
+                                    signed=st.kind != "input", height_per_row=height_per_row)
 
 
 def _rect(fig, r0, r1, c0, c1, colour="black", width=3, dash=None, **where):
@@ -93,13 +85,13 @@ def pool_input_figure(fmap: np.ndarray, win: PoolWindow, indices: np.ndarray | N
                       max_markers: int = 20000, size: int = 2, stride: int = 2, padding: int = 0) -> go.Figure:
     """The map being pooled, the chosen window outlined, and (max pooling) a dot on the winner
     of every window: where each pooled value came from."""
-    fig = plots.signed_map_figure(fmap, height=height)
+    fig = builders.signed_map_figure(fmap, height=height)
     if indices is not None and indices.size <= max_markers:
         rows, cols = indices_to_rowcol(indices, fmap.shape[1])
         ii, jj = np.indices(indices.shape)
         # Only windows with something in them: in an all-zero window (common after ReLU) the
         # "winner" is just its first pixel, and a dot there would be noise.
-        keep = np.abs(fmap[rows, cols]) > 0.01 * _zmax(fmap)
+        keep = np.abs(fmap[rows, cols]) > 0.01 * largest_abs(fmap)
         fig.add_trace(go.Scatter(
             x=cols[keep], y=rows[keep], mode="markers", name="argmax",
             marker=dict(symbol="circle", size=float(np.clip(0.35 * 330 / max(fmap.shape), 2, 9)), color="black", line=dict(width=0)),
@@ -125,47 +117,41 @@ def pool_input_figure(fmap: np.ndarray, win: PoolWindow, indices: np.ndarray | N
 
 
 def window_figure(win: PoolWindow, zmax: float | None = None, height: int = 300) -> go.Figure:
-    """The window's numbers, labelled with their input rows and columns; the winner boxed,
-    padding cells marked 'pad'."""
-    v = win.values
-    zmax = _zmax(np.nan_to_num(v)) if zmax is None else zmax
-    text = np.where(np.isnan(v), "pad", np.vectorize(lambda a: f"{a:.3g}")(np.nan_to_num(v)))
-    fig = go.Figure(go.Heatmap(
-        z=v, x=[str(c) for c in win.cols], y=[str(r) for r in win.rows], text=text, texttemplate="%{text}",
-        textfont=dict(size=16 if v.shape[0] <= 4 else 12), colorscale=palette.DIVERGING, zmin=-zmax, zmax=zmax, zmid=0,
-        showscale=False, xgap=2, ygap=2, hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>",
-    ))
-    plots.base_layout(fig, height=height)
-    fig.update_xaxes(type="category", side="top", title_text="input column")
-    fig.update_yaxes(type="category", title_text="input row")
+    """The window's numbers (a ``kernel_figure`` grid) at their input rows and columns; the winner
+    boxed, padding cells marked 'pad'."""
+    v = np.nan_to_num(win.values)
+    zmax = largest_abs(v) if zmax is None else zmax
+    fig = builders.kernel_figure(v, height=height)
+    fig.update_traces(z=win.values, x=win.cols, y=win.rows, zmin=-zmax, zmax=zmax,
+                      text=np.where(np.isnan(win.values), "pad", fmt.cells(v)), hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>")
+    fig.update_xaxes(title_text="input column")
+    fig.update_yaxes(title_text="input row")
     if win.winner is not None:
-        a = int(np.where(win.rows == win.winner[0])[0][0])
-        b = int(np.where(win.cols == win.winner[1])[0][0])
-        fig.add_shape(type="rect", x0=b - 0.5, x1=b + 0.5, y0=a - 0.5, y1=a + 0.5, line=dict(color="gold", width=5))
+        _rect(fig, win.winner[0], win.winner[0], win.winner[1], win.winner[1], colour="gold", width=5)
     return fig
 
 
 def pooled_figure(pooled: np.ndarray, pos: tuple[int, int], zmax: float | None = None, height: int = 430) -> go.Figure:
     """The pooled map with the cell the chosen window lands in outlined."""
-    fig = plots.signed_map_figure(pooled, height=height, zmax=zmax)
+    fig = builders.signed_map_figure(pooled, height=height, zmax=zmax)
     _rect(fig, pos[0], pos[0], pos[1], pos[1], colour="#111111", width=3)
     return fig
 
 
-def params_figure(curve: dict, side: int, channels: int) -> go.Figure:
+def params_figure(curve: ParamCurve, side: int, channels: int) -> go.Figure:
     """Weights of a dense layer and of a conv layer against the input size (log scale)."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=curve["side"], y=curve["dense"], mode="lines", name="fully connected",
+    fig.add_trace(go.Scatter(x=curve.side, y=curve.dense, mode="lines", name="fully connected",
                              line=dict(color="#c0392b", width=3),
                              hovertemplate=f"%{{x}}×%{{x}}×{channels} input<br>%{{y:,}} weights<extra>dense</extra>"))
-    fig.add_trace(go.Scatter(x=curve["side"], y=curve["conv"], mode="lines", name="convolutional",
+    fig.add_trace(go.Scatter(x=curve.side, y=curve.conv, mode="lines", name="convolutional",
                              line=dict(color="#2471a3", width=3),
                              hovertemplate=f"%{{x}}×%{{x}}×{channels} input<br>%{{y:,}} weights<extra>conv</extra>"))
-    k = int(np.argmin(np.abs(curve["side"] - side)))
-    fig.add_trace(go.Scatter(x=[curve["side"][k]] * 2, y=[curve["dense"][k], curve["conv"][k]], mode="markers", showlegend=False,
+    k = int(np.argmin(np.abs(curve.side - side)))
+    fig.add_trace(go.Scatter(x=[curve.side[k]] * 2, y=[curve.dense[k], curve.conv[k]], mode="markers", showlegend=False,
                              marker=dict(size=12, color=["#c0392b", "#2471a3"], line=dict(color="black", width=1)),
                              hovertemplate="%{y:,} weights<extra>your sizes</extra>"))
-    plots.base_layout(fig, height=360, square=False)
+    builders.base_layout(fig, height=360, square=False)
     fig.update_xaxes(title_text="input side n (an n×n image)", type="log", showgrid=True)
     fig.update_yaxes(title_text="weights (log scale)", type="log", showgrid=True, exponentformat="power", dtick=1)
     fig.update_layout(legend=dict(x=0.02, y=0.98))
@@ -174,7 +160,7 @@ def params_figure(curve: dict, side: int, channels: int) -> go.Figure:
 
 def receptive_field_figure(img: np.ndarray, boxes: list[FieldBox], point: tuple[int, int], height: int = 520) -> go.Figure:
     """The input with one rectangle per layer: the pixels one unit of that layer can see."""
-    fig = plots.image_figure(img, height=height)
+    fig = builders.image_figure(img, height=height)
     for n, b in enumerate(boxes[1:], start=1):
         colour = LAYER_COLOURS[(n - 1) % len(LAYER_COLOURS)]
         (r0, r1), (c0, c1) = b.rows, b.cols
@@ -193,24 +179,32 @@ def receptive_field_figure(img: np.ndarray, boxes: list[FieldBox], point: tuple[
 
 def compare_figure(maps, titles, cols: int = 3, height_per_row: int = 260) -> go.Figure:
     """Maps side by side on one colour scale (e.g. conv(shift x), shift(conv x), their difference)."""
-    return plots.map_grid_figure(np.stack(maps), titles=list(titles), cols=cols, height_per_row=height_per_row)
+    return builders.map_grid_figure(np.stack(maps), titles=list(titles), cols=cols, height_per_row=height_per_row)
 
 
-def invariance_figure(curve: dict, pool_name: str) -> go.Figure:
+def equivariance_figure(eq: Equivariance) -> go.Figure:
+    return compare_figure(eq.maps, ["conv(shift(x))", "shift(conv(x))", "difference"])
+
+
+def pooled_shift_figure(ps: PooledShift) -> go.Figure:
+    return compare_figure(ps.maps, ["pool(f(x))", "pool(f(shift(x)))", "difference"])
+
+
+def invariance_figure(curve: InvarianceCurve, pool_name: str) -> go.Figure:
     """How much the feature map and the pooled map change as the input moves 0, 1, ... pixels."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("relative change ‖after − before‖ / ‖before‖",
                                                         "values that did not change at all"), horizontal_spacing=0.12)
-    for y, name, colour, dash in ((curve["map_change"], "feature map", "#7f8c8d", "dot"), (curve["pooled_change"], pool_name, "#c0392b", None)):
-        fig.add_trace(go.Scatter(x=curve["shift"], y=y, mode="lines+markers", name=name, line=dict(color=colour, width=3, dash=dash),
+    for y, name, colour, dash in ((curve.map_change, "feature map", "#7f8c8d", "dot"), (curve.pooled_change, pool_name, "#c0392b", None)):
+        fig.add_trace(go.Scatter(x=curve.shift, y=y, mode="lines+markers", name=name, line=dict(color=colour, width=3, dash=dash),
                                  hovertemplate="shift %{x} px: %{y:.3f}<extra>" + name + "</extra>"), row=1, col=1)
-    for y, name, colour, dash in ((curve["map_unchanged"], "feature map", "#7f8c8d", "dot"), (curve["pooled_unchanged"], pool_name, "#c0392b", None)):
-        fig.add_trace(go.Scatter(x=curve["shift"], y=100 * np.asarray(y), mode="lines+markers", name=name, showlegend=False,
+    for y, name, colour, dash in ((curve.map_unchanged, "feature map", "#7f8c8d", "dot"), (curve.pooled_unchanged, pool_name, "#c0392b", None)):
+        fig.add_trace(go.Scatter(x=curve.shift, y=100 * np.asarray(y), mode="lines+markers", name=name, showlegend=False,
                                  line=dict(color=colour, width=3, dash=dash),
                                  hovertemplate="shift %{x} px: %{y:.1f}%<extra>" + name + "</extra>"), row=1, col=2)
     fig.update_xaxes(title_text="shift (pixels)", dtick=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 105], ticksuffix="%", row=1, col=2)
-    plots.base_layout(fig, height=340, square=False)
+    builders.base_layout(fig, height=340, square=False)
     fig.update_layout(legend=dict(orientation="h", y=-0.25), margin=dict(t=40, b=10))
     fig.update_annotations(font_size=13)
     return fig

@@ -11,12 +11,16 @@ several values tie.
 
 ``run_pipeline`` chains the stages of one or two CNN layers over a bank of kernels:
 input -> conv -> activation -> pool [-> conv -> activation -> pool], and returns every
-stage's maps with their shapes.
+stage's maps with their shapes. ``pipeline`` runs it for the page: a ``Bank`` of kernels
+and the page's ``Settings`` in, a ``Pipeline`` out (the stages, and the message of a
+setting that cannot be computed), with what the page shows about it (the stage table,
+one pooling window up close: ``PoolDetail``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -25,9 +29,13 @@ from cnn_viz.common.conv import _as_float_array, _pair, conv2d
 
 ACTIVATIONS = ("relu", "leaky", "none")
 POOLS = ("max", "avg")
+# How the page's radio buttons name the choices (the stages have their own names, ACT_NAMES below).
+ACTIVATION_CHOICES = {"relu": "ReLU", "none": "None", "leaky": "Leaky ReLU"}
+POOL_CHOICES = {"max": "Max", "avg": "Average"}
+REPORT_KERNEL = "Vertical edge (report)"
 # The edge detectors the page starts with: vertical and horizontal edges, then a pair of
 # opposite-sign Laplacians, so that ReLU visibly keeps a different side in each.
-DEFAULT_BANK = ("Vertical edge (report)", "Prewitt y", "Laplacian (4-neighbour)", "Outline")
+DEFAULT_BANK = (REPORT_KERNEL, "Prewitt y", "Laplacian (4-neighbour)", "Outline")
 
 
 # ----------------------------------------------------------------------------- activations
@@ -141,7 +149,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bo
     tap = np.zeros(best.shape, dtype=np.int32)
     better = np.empty(best.shape, dtype=bool)
     for t in range(1, k[0] * k[1]):
-        view = np.ascontiguousarray(_tap_view(xp, t // k[1], t % k[1], s, d, out))  # contiguous: ~2× faster below
+        view = np.ascontiguousarray(_tap_view(xp, t // k[1], t % k[1], s, d, out))  # contiguous: faster below (bench/)
         np.greater(view, best, out=better)  # strict: an earlier tap keeps a tie, as in torch
         np.maximum(best, view, out=best)
         np.putmask(tap, better, t)
@@ -199,6 +207,28 @@ class PoolWindow:
     winner: tuple[int, int] | None  # (row, col) of the max in the input map (max pooling)
     divisor: int | None  # what the sum was divided by (average pooling)
 
+    @property
+    def total(self) -> float:
+        """The sum of the window's cells inside the map (padding adds nothing)."""
+        return float(np.nansum(self.values))
+
+    @property
+    def has_padding(self) -> bool:
+        return bool(np.isnan(self.values).any())
+
+    @property
+    def csv(self) -> np.ndarray:
+        """The window's numbers with the padding cells as 0, for a CSV download."""
+        return np.nan_to_num(self.values, nan=0.0)
+
+    def describe(self) -> str:
+        """Where the window is in the input map, what it computes and where that lands (Markdown)."""
+        where = f"Rows {self.rows[0]}–{self.rows[-1]}, columns {self.cols[0]}–{self.cols[-1]} of the input map."
+        lands = f"it lands in the pooled map at **({self.out_pos[0]}, {self.out_pos[1]})**."
+        if self.winner is not None:
+            return f"{where} **Largest value {self.value:.4g}** at row {self.winner[0]}, column {self.winner[1]}: {lands}"
+        return f"{where} **Mean = {self.total:.4g} / {self.divisor} = {self.value:.4g}**: {lands}"
+
 
 def pool_window(fmap, out_pos, mode: str, kernel_size, stride=None, padding=0) -> PoolWindow:
     """The window of ``fmap`` (H, W) that produces pooled entry ``out_pos``, and its result."""
@@ -230,6 +260,19 @@ def indices_to_rowcol(indices: np.ndarray, width: int) -> tuple[np.ndarray, np.n
     return np.divmod(np.asarray(indices, dtype=np.int64), int(width))
 
 
+def argmax_position(a: np.ndarray) -> tuple[int, int]:
+    """(row, column) of the largest value of a 2-D map, the first one in row-major order."""
+    a = np.asarray(a)
+    i, j = np.unravel_index(int(np.argmax(a)), a.shape)
+    return int(i), int(j)
+
+
+def largest_abs(a) -> float:
+    """max |a|, or 1 when ``a`` is empty or all zero: the half-width of a diverging colour scale."""
+    m = float(np.max(np.abs(a))) if np.size(a) else 0.0
+    return m if m > 0 else 1.0
+
+
 # ----------------------------------------------------------------------------- kernel banks
 
 
@@ -255,15 +298,40 @@ def make_bank(kernel_list) -> np.ndarray:
     return bank
 
 
-def preset_bank(names, with_negatives: bool = False) -> tuple[np.ndarray, list[str]]:
-    """A bank of named presets (and, optionally, each one's negative −K) with their labels."""
-    names = list(names)
+@dataclass(frozen=True)
+class Bank:
+    """The kernels of a layer, each at its own size, and their labels."""
+
+    kernels: tuple[np.ndarray, ...]
+    labels: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.kernels)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """(F, kh, kw): the kernels zero-padded to one size (``make_bank``; an empty bank raises)."""
+        return make_bank(self.kernels)
+
+    def kernel(self, i: int | None) -> np.ndarray:
+        """Kernel ``i`` at its own size; the report's vertical-edge kernel when there is no kernel ``i``."""
+        if i is not None and 0 <= i < len(self.kernels):
+            return self.kernels[i]
+        return kernel_presets.preset(REPORT_KERNEL)
+
+
+def preset_bank(names, with_negatives: bool = False, own=None) -> Bank:
+    """The named presets, then ``own`` (a kernel of the user's, labelled "my kernel"), then, with
+    ``with_negatives``, the negative −K of each of them (labelled "−(name)")."""
     ks = [kernel_presets.preset(n) for n in names]
     labels = list(names)
+    if own is not None:
+        ks.append(np.asarray(own, dtype=np.float64))
+        labels.append("my kernel")
     if with_negatives:
         ks += [-k for k in ks]
-        labels += [f"−({n})" for n in names]
-    return make_bank(ks), labels
+        labels += [f"−({n})" for n in labels]
+    return Bank(tuple(ks), tuple(labels))
 
 
 def lift_bank(bank, in_channels: int) -> np.ndarray:
@@ -290,7 +358,18 @@ def random_bank(out_maps: int, in_maps: int, size: int = 3, seed: int = 0) -> np
 # ----------------------------------------------------------------------------- the pipeline
 
 
-@dataclass
+# What each kind of stage does, said under its maps.
+STAGE_EXPLAIN = {
+    "input": "The input: one map per channel (gray, or red, green and blue when colour is kept).",
+    "conv": "Each kernel slides over all input maps and adds their responses: one map per kernel. "
+            "An edge kernel answers with both signs, red on one side of an edge and blue on the other.",
+    "act": "The activation acts on every value alone: ReLU sets the negatives (blue) to zero, "
+           "leaky ReLU shrinks them, 'None' leaves them.",
+    "pool": "Pooling summarises each window by one number, so the map shrinks; with stride 2 each side halves.",
+}
+
+
+@dataclass(frozen=True)
 class Stage:
     """One stage of the pipeline: its maps (C, H, W) and what they are."""
 
@@ -312,6 +391,18 @@ class Stage:
     def shape_text(self) -> str:
         h, w, c = self.shape
         return f"{h}×{w}×{c}"
+
+    @property
+    def size(self) -> int:
+        """How many numbers the stage holds (H·W·C)."""
+        return int(self.maps.size)
+
+    @property
+    def caption(self) -> str:
+        """Its size, its range of values and what it does (Markdown)."""
+        c, h, w = self.maps.shape
+        return (f"**{self.name}: {self.shape_text}** ({c} maps of {h}×{w}), values from {self.maps.min():.3g} to "
+                f"{self.maps.max():.3g}, one colour scale for all. {STAGE_EXPLAIN[self.kind]}")
 
 
 ACT_NAMES = {"relu": "ReLU", "leaky": "Leaky ReLU", "none": "No activation"}
@@ -335,7 +426,7 @@ def _layer(stages, x, weights, labels, n, *, conv_padding, padding_mode, activat
         stages.append(Stage(name, "conv", fm, labels, params=weights.size, note=f"{f} kernels of {kh}×{kw}×{c}"))
         y = activate(fm, activation, negative_slope)
         if activation != "none":
-            stages.append(Stage(f"{ACT_NAMES[activation]} {n}", "act", y, labels))
+            stages.append(Stage(f"{ACT_NAMES[activation]} {n}", "act", y, labels, note=f"{ACT_NAMES[activation]} on every value"))
         if pool is not None:
             name = f"{POOL_NAMES[pool]} {n}"
             values, idx = pool2d(y, pool, pool_size, pool_stride, pool_padding)
@@ -402,8 +493,6 @@ def run_pipeline(
 
 def stages_npz(stages: list[Stage]) -> bytes:
     """Every stage's maps (and max-pool indices) in one NumPy .npz file, for a download."""
-    import io
-
     arrays = {}
     for i, st in enumerate(stages):
         key = f"{i:02d}_{st.name.lower().replace(' ', '_')}"
@@ -415,20 +504,196 @@ def stages_npz(stages: list[Stage]) -> bytes:
     return buf.getvalue()
 
 
-def edge_example(gray, kernel=None) -> dict:
+# ----------------------------------------------------------------------------- the page's pipeline
+
+
+@dataclass(frozen=True)
+class SecondLayer:
+    """The optional second conv layer: ``maps`` "random" kernels of ``size``×``size`` drawn like an
+    untrained layer (``random_bank``), or the layer-1 "bank" again, on the mean of the maps."""
+
+    source: str = "random"
+    maps: int = 8
+    size: int = 3
+    seed: int = 0
+
+    def weights(self, first: Bank) -> tuple[np.ndarray, list[str]]:
+        """The layer's weights and labels, on top of the ``first`` layer's maps."""
+        if self.source == "random":
+            return random_bank(self.maps, len(first), self.size, seed=self.seed), [f"random {i + 1}" for i in range(self.maps)]
+        if self.source == "bank":
+            return first.weights, [f"{lab} (layer 2)" for lab in first.labels]
+        raise ValueError(f"The second layer's kernels are 'random' or 'bank'; got {self.source!r}.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the page's sidebar sets after the kernel bank (``run_pipeline``'s keywords)."""
+
+    conv_padding: str = "same"
+    activation: str = "relu"
+    negative_slope: float = 0.01
+    pool: str = "max"
+    pool_size: int = 2
+    pool_stride: int = 2
+    pool_padding: int = 0
+    second: SecondLayer | None = None
+
+    @property
+    def overlap(self) -> str:
+        """How neighbouring pooling windows meet: they "overlap", "do not overlap" or "skip pixels"."""
+        if self.pool_stride < self.pool_size:
+            return "overlap"
+        return "do not overlap" if self.pool_stride == self.pool_size else "skip pixels"
+
+
+EMPTY_BANK = "The kernel bank is empty: pick at least one kernel in the sidebar (or add your own)."
+
+
+@dataclass(frozen=True)
+class PoolDetail:
+    """One map of a pooling stage next to the map it pools, to look into one window at a time."""
+
+    source: Stage  # the stage the pooling reads
+    pooled: Stage
+    channel: int
+    settings: Settings
+
+    @property
+    def fmap(self) -> np.ndarray:
+        return self.source.maps[self.channel]
+
+    @property
+    def pooled_map(self) -> np.ndarray:
+        return self.pooled.maps[self.channel]
+
+    @property
+    def indices(self) -> np.ndarray | None:
+        """Max pooling: where each window's winner is (flat indices into ``fmap``); None for average pooling."""
+        return None if self.pooled.indices is None else self.pooled.indices[self.channel]
+
+    @property
+    def largest(self) -> tuple[int, int]:
+        """The window with the largest pooled value, where the page starts."""
+        return argmax_position(self.pooled_map)
+
+    @property
+    def zmax(self) -> float:
+        """One colour scale for the map, the window and the pooled map."""
+        return largest_abs(self.fmap)
+
+    def window(self, pos: tuple[int, int]) -> PoolWindow:
+        s = self.settings
+        return pool_window(self.fmap, pos, s.pool, s.pool_size, s.pool_stride, s.pool_padding)
+
+    @property
+    def input_caption(self) -> str:
+        """What the map being pooled shows (Markdown)."""
+        s, (h, w) = self.settings, self.fmap.shape
+        head = (f"**{self.source.name}**, {self.source.labels[self.channel]} ({h}×{w}): the black square is the chosen "
+                f"{s.pool_size}×{s.pool_size} window")
+        if s.pool == "max":
+            return head + (". Every black dot is the winner of a window with something in it, the position max pooling remembers "
+                           "(its *argmax*, PyTorch's return_indices); the gold star is this window's.")
+        return head + "; average pooling keeps no position, every pixel of the window counts."
+
+    @property
+    def caption(self) -> str:
+        """What the pooled map is (Markdown)."""
+        s = self.settings
+        ho, wo = self.pooled_map.shape
+        return (f"**{self.pooled.name}** ({ho}×{wo}): each cell is one window's {'maximum' if s.pool == 'max' else 'mean'}. "
+                f"With stride {s.pool_stride} and size {s.pool_size} the windows {s.overlap}.")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The stages the page shows; ``error`` says why the next one could not be computed."""
+
+    stages: tuple[Stage, ...]
+    settings: Settings
+    error: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    @property
+    def most_maps(self) -> int:
+        return max((s.maps.shape[0] for s in self.stages), default=0)
+
+    @property
+    def default_stage(self) -> int:
+        """The stage the page shows first: the first activation (else the conv, else the input)."""
+        return next((i for i, s in enumerate(self.stages) if s.kind == "act"), min(1, len(self.stages) - 1))
+
+    @property
+    def pool_stages(self) -> list[int]:
+        return [i for i, s in enumerate(self.stages) if s.kind == "pool"]
+
+    def table(self, input_name: str) -> dict[str, list]:
+        """The stage table, column by column: name, size, numbers held, weights, what it does."""
+        return {
+            "stage": self.names,
+            "H×W×C": [s.shape_text for s in self.stages],
+            "numbers": [s.size for s in self.stages],
+            "weights": [s.params for s in self.stages],
+            "what it does": [input_name if s.kind == "input" else s.note for s in self.stages],
+        }
+
+    def pool_detail(self, which: int, channel: int) -> PoolDetail:
+        """Map ``channel`` of the pooling stage ``which`` (one of ``pool_stages``) and the map it pools."""
+        if which not in self.pool_stages:
+            raise ValueError(f"Stage {which} is not a pooling stage.")
+        return PoolDetail(self.stages[which - 1], self.stages[which], int(channel), self.settings)
+
+
+def pipeline(image, bank: Bank, settings: Settings = Settings()) -> Pipeline:
+    """``run_pipeline`` of the page: the bank's kernels, then the second layer if ``settings`` has one.
+
+    A setting that cannot be computed (an empty bank, a pooling window larger than its map) is
+    no exception here: the Pipeline keeps the stages before it and says what went wrong.
+    """
+    if not len(bank):
+        return Pipeline((), settings, EMPTY_BANK)
+    opts = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "second"}
+    try:
+        bank2, labels2 = settings.second.weights(bank) if settings.second is not None else (None, None)
+        out = run_pipeline(image, bank.weights, labels=list(bank.labels), bank2=bank2, labels2=labels2, **opts)
+    except PipelineError as exc:
+        return Pipeline(tuple(exc.stages), settings, str(exc))
+    except ValueError as exc:
+        return Pipeline((), settings, str(exc))
+    return Pipeline(tuple(out), settings)
+
+
+# ----------------------------------------------------------------------------- the report's edge example
+
+
+@dataclass(frozen=True)
+class EdgeExample:
+    """The report's vertical-edge kernel on an image, before and after ReLU."""
+
+    kernel: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    positive: float  # share of the pixels > 0 before ReLU
+    negative: float  # share < 0
+    min: float
+    max: float
+
+    @property
+    def zmax(self) -> float:
+        """One colour scale for before and after."""
+        return largest_abs(self.before)
+
+
+def edge_example(gray, kernel=None) -> EdgeExample:
     """The report's example: the vertical-edge kernel, 3×3 with padding 1, before and after ReLU."""
-    kernel = kernel_presets.preset("Vertical edge (report)") if kernel is None else np.asarray(kernel, dtype=np.float64)
+    kernel = kernel_presets.preset(REPORT_KERNEL) if kernel is None else np.asarray(kernel, dtype=np.float64)
     g = _as_float_array(gray, "image")
     if g.ndim != 2:
         raise ValueError(f"The edge example needs a grayscale image (H, W); got shape {g.shape}.")
     before = conv2d(g, kernel, padding=(kernel.shape[0] // 2, kernel.shape[1] // 2))
-    after = relu(before)
-    return {
-        "kernel": kernel,
-        "before": before,
-        "after": after,
-        "positive": float(np.mean(before > 0)),
-        "negative": float(np.mean(before < 0)),
-        "min": float(before.min()),
-        "max": float(before.max()),
-    }
+    return EdgeExample(kernel, before, relu(before), float(np.mean(before > 0)), float(np.mean(before < 0)),
+                       float(before.min()), float(before.max()))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnn_viz.common.conv import _as_float_array, _pair, conv2d
+from cnn_viz.common.metrics import relative_error
 from cnn_viz.pooling.stages import activate, pool2d
 
 # The report's example sizes.
@@ -20,6 +21,8 @@ REPORT_INPUT = (128, 128, 3)  # H, W, C
 REPORT_HIDDEN = 512
 REPORT_KERNEL = 3
 REPORT_FEATURES = 20
+# Input sides of the parameter curve: 8 to 2048 pixels, evenly spaced on a log scale.
+CURVE_SIDES = np.unique(np.geomspace(8, 2048, 60).astype(int))
 
 
 # ----------------------------------------------------------------------------- parameter counts
@@ -58,20 +61,92 @@ def conv_params(kernel_size, channels: int, features: int) -> ParamCount:
     return ParamCount(kh * kw * c * f, f)
 
 
-def multiplications(height: int, width: int, channels: int, hidden: int, kernel_size, features: int) -> dict:
+@dataclass(frozen=True)
+class Multiplications:
+    """Multiply-adds of one forward pass of each layer, and how often each conv weight is used in it."""
+
+    dense: int
+    conv: int
+    reuse: int
+
+
+def multiplications(height: int, width: int, channels: int, hidden: int, kernel_size, features: int) -> Multiplications:
     """Multiply-adds of one forward pass ('same' padding, stride 1) and how often each conv weight is reused."""
     kh, kw = _pair(kernel_size, "kernel size")
     dense = dense_params(height, width, channels, hidden).weights
     conv = height * width * kh * kw * channels * features
-    return {"dense": dense, "conv": conv, "reuse": height * width}
+    return Multiplications(dense, conv, height * width)
 
 
-def param_curve(sides, channels: int, hidden: int, kernel_size, features: int) -> dict:
+@dataclass(frozen=True)
+class ParamCurve:
+    """Weights of both layers for square inputs of each side in ``side``."""
+
+    side: np.ndarray
+    dense: np.ndarray
+    conv: np.ndarray
+
+    @property
+    def csv(self) -> np.ndarray:
+        """Columns side, dense, conv."""
+        return np.stack([self.side, self.dense, self.conv], axis=1)
+
+
+def param_curve(sides, channels: int, hidden: int, kernel_size, features: int) -> ParamCurve:
     """Both weight counts for square inputs of each side length in ``sides``."""
     sides = np.asarray(sides, dtype=np.int64)
     dense = np.array([dense_params(s, s, channels, hidden).weights for s in sides], dtype=np.int64)
     conv = np.full(sides.shape, conv_params(kernel_size, channels, features).weights, dtype=np.int64)
-    return {"side": sides, "dense": dense, "conv": conv}
+    return ParamCurve(sides, dense, conv)
+
+
+@dataclass(frozen=True)
+class ParameterSharing:
+    """A fully connected layer against a conv layer on the same H×W×C input."""
+
+    height: int
+    width: int
+    channels: int
+    hidden: int
+    kernel: int
+    features: int
+    dense: ParamCount
+    conv: ParamCount
+    mults: Multiplications
+    curve: ParamCurve  # both counts for square inputs of the CURVE_SIDES
+
+    @property
+    def ratio(self) -> float:
+        """How many times fewer weights the conv layer has."""
+        return self.dense.weights / self.conv.weights
+
+    @property
+    def side(self) -> int:
+        """The side of a square input with as many pixels, where the curve marks these sizes."""
+        return int(round(np.sqrt(self.height * self.width)))
+
+    def describe(self) -> str:
+        """Both counts written out, and what parameter sharing buys (Markdown)."""
+        h, w, c, n, k, f = self.height, self.width, self.channels, self.hidden, self.kernel, self.features
+        d, cv, m = self.dense, self.conv, self.mults
+        return (
+            f"A {h}×{w}×{c} input into {n:,} hidden units: {h}·{w}·{c}·{n} = **{d.weights:,} weights** "
+            f"(+{d.biases:,} biases). A bank of {f} kernels of {k}×{k}×{c}: {k}·{k}·{c}·{f} = **{cv.weights:,} weights** "
+            f"(+{f} biases).\n\n**Parameter sharing**: the conv layer applies those {cv.weights:,} weights at all {m.reuse:,} "
+            f"positions, {m.conv:,} multiplications in one pass, so it still does a lot of work with very few numbers to learn "
+            f"(and to store: {4 * cv.total:,} bytes against {4 * d.total / 2**20:,.1f} MB in float32)."
+        )
+
+
+def parameter_sharing(height: int, width: int, channels: int, hidden: int, kernel: int, features: int) -> ParameterSharing:
+    """Weights and multiply-adds of a dense layer (``hidden`` units) and of a conv layer (``features``
+    kernels of ``kernel``×``kernel``×C) on an H×W×C input, and both counts against the input side."""
+    return ParameterSharing(
+        height, width, channels, hidden, kernel, features,
+        dense_params(height, width, channels, hidden), conv_params(kernel, channels, features),
+        multiplications(height, width, channels, hidden, kernel, features),
+        param_curve(CURVE_SIDES, channels, hidden, kernel, features),
+    )
 
 
 # ----------------------------------------------------------------------------- receptive fields
@@ -194,6 +269,30 @@ def boxes_at(layers, shape, point) -> list[FieldBox]:
     return out
 
 
+@dataclass(frozen=True)
+class StackFields:
+    """The receptive field of every layer of a stack at one point of the input."""
+
+    layers: tuple[Layer, ...]
+    boxes: tuple[FieldBox, ...]  # the input first
+
+    @property
+    def table(self) -> dict[str, list]:
+        """Column by column: layer, its output size, its field, and how many inputs (per map) a unit reads."""
+        return {
+            "layer": [b.layer for b in self.boxes],
+            "output": [f"{b.out_shape[0]}×{b.out_shape[1]}" for b in self.boxes],
+            "field": [f"{b.size}×{b.size}" for b in self.boxes],
+            "inputs/unit": [1] + [lay.size**2 for lay in self.layers],
+        }
+
+
+def stack_fields(name: str, blocks: int, shape, point) -> StackFields:
+    """``boxes_at`` for the page's stack ``name`` of ``blocks`` blocks (ValueError when it does not fit)."""
+    layers = stack(name, blocks)
+    return StackFields(tuple(layers), tuple(boxes_at(layers, shape, point)))
+
+
 # ----------------------------------------------------------------------------- equivariance
 
 
@@ -237,8 +336,40 @@ def _check_gray(x):
     return x
 
 
+def _exactly(v: float) -> str:
+    return "0 exactly" if v == 0 else f"{v:.3g}"
+
+
+@dataclass(frozen=True)
+class Equivariance:
+    """conv(shift(x)) and shift(conv(x)), and their difference."""
+
+    conv_of_shift: np.ndarray
+    shift_of_conv: np.ndarray
+    residual: np.ndarray
+    max_abs: float
+
+    @property
+    def maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.conv_of_shift, self.shift_of_conv, self.residual
+
+    @property
+    def max_abs_text(self) -> str:
+        return _exactly(self.max_abs)
+
+    @property
+    def reach(self) -> int:
+        """``border_reach`` of the residual: −1 when it is zero everywhere."""
+        return border_reach(self.residual)
+
+    @property
+    def reach_text(self) -> str:
+        """How many pixels in from the border the differences reach, "nowhere" when there are none."""
+        return "nowhere" if self.reach < 0 else f"{self.reach + 1} px"
+
+
 def equivariance(x, kernel, dy: int, dx: int, mode: str = "circular", activation: str = "none",
-                 negative_slope: float = 0.01) -> dict:
+                 negative_slope: float = 0.01) -> Equivariance:
     """conv(shift(x)) against shift(conv(x)); ``mode`` is both the padding and the shift.
 
     With "circular" the residual is exactly zero: every output pixel is the same sum of
@@ -249,7 +380,7 @@ def equivariance(x, kernel, dy: int, dx: int, mode: str = "circular", activation
     a = feature(shift(x, dy, dx, mode), kernel, mode, activation, negative_slope)
     b = shift(feature(x, kernel, mode, activation, negative_slope), dy, dx, mode)
     res = a - b
-    return {"conv_of_shift": a, "shift_of_conv": b, "residual": res, "max_abs": float(np.max(np.abs(res)))}
+    return Equivariance(a, b, res, float(np.max(np.abs(res))))
 
 
 def border_reach(residual, tol: float = 0.0) -> int:
@@ -261,13 +392,6 @@ def border_reach(residual, tol: float = 0.0) -> int:
     if rows.size == 0:
         return -1
     return int(np.max(np.minimum(np.minimum(rows, h - 1 - rows), np.minimum(cols, w - 1 - cols))))
-
-
-def relative_change(a, b) -> float:
-    """‖a − b‖ / ‖b‖ (0 when both are zero)."""
-    nb = float(np.linalg.norm(b))
-    d = float(np.linalg.norm(np.asarray(a, dtype=np.float64) - b))
-    return d / nb if nb > 0 else (0.0 if d == 0 else float("inf"))
 
 
 def unchanged_fraction(a, b, active: float = 0.01) -> float:
@@ -284,16 +408,40 @@ def unchanged_fraction(a, b, active: float = 0.01) -> float:
     return float(np.mean(np.abs(a - b)[mask] <= 1e-6 * scale))
 
 
+@dataclass(frozen=True)
+class PooledShift:
+    """The pooled feature map of an image and of the image shifted, compared."""
+
+    pooled: np.ndarray
+    pooled_shifted: np.ndarray
+    difference: np.ndarray
+    change: float  # relative change of the pooled map
+    map_change: float  # ... and of the feature map before pooling
+    unchanged: float  # share of the active pooled values that kept exactly their value
+    map_unchanged: float
+    coarse_shift: tuple[int, int] | None  # the shift ÷ the stride, when the stride divides it
+    coarse_residual: float | None  # pool(shifted) against pool shifted by coarse_shift
+
+    @property
+    def maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.pooled, self.pooled_shifted, self.difference
+
+    @property
+    def coarse_text(self) -> str:
+        """The coarse residual as the page writes it ("" when the stride does not divide the shift)."""
+        return "" if self.coarse_residual is None else _exactly(self.coarse_residual)
+
+
 def pooled_shift(x, kernel, dy: int, dx: int, pool_mode: str = "max", size: int = 2, stride: int | None = None,
-                 mode: str = "circular", activation: str = "relu", negative_slope: float = 0.01) -> dict:
+                 mode: str = "circular", activation: str = "relu", negative_slope: float = 0.01) -> PooledShift:
     """Pool the feature map of the input and of the shifted input, and compare.
 
     ``change`` is the relative change of the pooled map, ``map_change`` that of the
     unpooled feature map; ``unchanged`` / ``map_unchanged`` the fraction of active values
     that kept exactly the same value. When the shift is a multiple of the stride, the pooled map of
-    the shifted input is also compared with the pooled map shifted by shift / stride:
-    ``coarse_residual`` (exactly zero with circular padding when the stride divides the
-    image size).
+    the shifted input is also compared with the pooled map shifted by shift / stride
+    (``coarse_shift``): ``coarse_residual`` (exactly zero with circular padding when the stride
+    divides the image size), else both are None.
     """
     x = _check_gray(x)
     s = size if stride is None else stride
@@ -301,24 +449,49 @@ def pooled_shift(x, kernel, dy: int, dx: int, pool_mode: str = "max", size: int 
     f1 = feature(shift(x, dy, dx, mode), kernel, mode, activation, negative_slope)
     p0, _ = pool2d(f0, pool_mode, size, s)
     p1, _ = pool2d(f1, pool_mode, size, s)
-    out = {
-        "pooled": p0,
-        "pooled_shifted": p1,
-        "difference": p1 - p0,
-        "change": relative_change(p1, p0),
-        "map_change": relative_change(f1, f0),
-        "unchanged": unchanged_fraction(p1, p0),
-        "map_unchanged": unchanged_fraction(f1, f0),
-        "coarse_residual": None,
-    }
+    coarse, residual = None, None
     if dy % s == 0 and dx % s == 0:
-        out["coarse_residual"] = float(np.max(np.abs(p1 - shift(p0, dy // s, dx // s, mode))))
-    return out
+        coarse = (dy // s, dx // s)
+        residual = float(np.max(np.abs(p1 - shift(p0, *coarse, mode))))
+    return PooledShift(p0, p1, p1 - p0, relative_error(p1, p0), relative_error(f1, f0),
+                       unchanged_fraction(p1, p0), unchanged_fraction(f1, f0), coarse, residual)
+
+
+# The page's directions for the shift curve: (dy, dx) per step.
+SHIFT_DIRECTIONS = {"right": (0, 1), "down": (1, 0), "diagonal": (1, 1)}
+
+
+@dataclass(frozen=True)
+class InvarianceCurve:
+    """How much the feature map and the pooled map change for each shift 0, 1, ... pixels."""
+
+    shift: np.ndarray
+    map_change: np.ndarray
+    pooled_change: np.ndarray
+    map_unchanged: np.ndarray
+    pooled_unchanged: np.ndarray
+
+    @property
+    def csv(self) -> np.ndarray:
+        """Columns shift, map change, pooled change, map unchanged, pooled unchanged."""
+        return np.stack([self.shift, self.map_change, self.pooled_change, self.map_unchanged, self.pooled_unchanged], axis=1)
+
+    def describe(self) -> str:
+        """What the curve shows at a 1-pixel shift, in the report's words (Markdown)."""
+        one = 1 if len(self.shift) > 1 else 0
+        return (
+            f"The shift grows from 0 to {int(self.shift[-1])} pixels. At 1 pixel the feature map changes by "
+            f"{100 * self.map_change[one]:.0f}% but the pooled map by {100 * self.pooled_change[one]:.0f}%, and "
+            f"{100 * self.pooled_unchanged[one]:.0f}% of the pooled values do not change at all (feature map: "
+            f"{100 * self.map_unchanged[one]:.0f}%): as the report says, after pooling the output is less likely to change "
+            "if a feature moves slightly. Max pooling keeps a value as long as the winner stays inside its window. When the shift "
+            "reaches the stride the pooled map has moved by a whole cell: then it is equivariant on its coarser grid, not unchanged."
+        )
 
 
 def invariance_curve(x, kernel, pool_mode: str = "max", size: int = 2, stride: int | None = None,
                      max_shift: int | None = None, direction: tuple[int, int] = (0, 1),
-                     mode: str = "circular", activation: str = "relu", negative_slope: float = 0.01) -> dict:
+                     mode: str = "circular", activation: str = "relu", negative_slope: float = 0.01) -> InvarianceCurve:
     """How much the feature map and the pooled map change as the input moves by 0, 1, ...,
     ``max_shift`` (default: the pool size) pixels along ``direction`` (dy, dx per step)."""
     x = _check_gray(x)
@@ -328,10 +501,10 @@ def invariance_curve(x, kernel, pool_mode: str = "max", size: int = 2, stride: i
     shifts = np.arange(max_shift + 1)
     rows = [pooled_shift(x, kernel, t * direction[0], t * direction[1], pool_mode, size, stride, mode, activation, negative_slope)
             for t in shifts]
-    return {
-        "shift": shifts,
-        "map_change": np.array([r["map_change"] for r in rows]),
-        "pooled_change": np.array([r["change"] for r in rows]),
-        "map_unchanged": np.array([r["map_unchanged"] for r in rows]),
-        "pooled_unchanged": np.array([r["unchanged"] for r in rows]),
-    }
+    return InvarianceCurve(
+        shifts,
+        np.array([r.map_change for r in rows]),
+        np.array([r.change for r in rows]),
+        np.array([r.map_unchanged for r in rows]),
+        np.array([r.unchanged for r in rows]),
+    )

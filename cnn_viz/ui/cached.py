@@ -30,6 +30,71 @@ def load_sample(name: str, max_side: int = images.DEFAULT_MAX_SIDE) -> np.ndarra
 
 
 # ============================== pooling
+# Figures are cached only where building one costs clearly more than the copy st.cache_data hands
+# back (unpickling a figure validates it again): the multi-trace and subplot figures.
+@st.cache_data(max_entries=16, show_spinner=False)
+def run_pipeline(image, bank, settings):
+    from cnn_viz.pooling import stages
+
+    return stages.pipeline(image, bank, settings)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def pipeline_figure(stages, max_side: int = 128):
+    from cnn_viz.pooling import figures
+
+    return figures.pipeline_figure(stages, max_side=max_side)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def stage_grid_figure(stage, cols: int = 4):
+    from cnn_viz.pooling import figures
+
+    return figures.stage_grid_figure(stage, cols=cols)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def window_figure(win, zmax: float):
+    from cnn_viz.pooling import figures
+
+    return figures.window_figure(win, zmax=zmax)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def params_figure(curve, side: int, channels: int):
+    from cnn_viz.pooling import figures
+
+    return figures.params_figure(curve, side, channels)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def equivariance_figure(eq):
+    from cnn_viz.pooling import figures
+
+    return figures.equivariance_figure(eq)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def pooled_shift_figure(ps):
+    from cnn_viz.pooling import figures
+
+    return figures.pooled_shift_figure(ps)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def invariance_curve(gray, kernel, pool, size, stride, max_shift, direction, mode, activation, negative_slope):
+    """The 0 … max_shift curve: it does not depend on the lab's shift sliders, so moving them reuses it."""
+    from cnn_viz.pooling import why_cnn
+
+    return why_cnn.invariance_curve(gray, kernel, pool, size, stride, max_shift=max_shift, direction=direction,
+                                    mode=mode, activation=activation, negative_slope=negative_slope)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def invariance_figure(curve, pool_name: str):
+    from cnn_viz.pooling import figures
+
+    return figures.invariance_figure(curve, pool_name)
 
 
 # ============================== mnist

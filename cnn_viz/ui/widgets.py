@@ -202,6 +202,41 @@ def download_csv(arr: np.ndarray, filename: str, label: str = "Download CSV", ke
 
 
 # ============================== pooling
+def pipeline_settings(key: str = "rp"):
+    """The ReLU and pooling page's sidebar after the kernel bank, as one ``stages.Settings``: the
+    convolution's padding, the activation, the pooling window and the optional second layer."""
+    from cnn_viz.pooling import stages
+
+    st.header("After the convolution")
+    conv_padding = st.radio("Convolution padding", ["same", "valid"], horizontal=True, key=f"{key}_cpad", bind="query-params",
+                            format_func={"same": "same (keep size)", "valid": "valid (none)"}.get)
+    act = st.radio("Activation", list(stages.ACTIVATION_CHOICES), format_func=stages.ACTIVATION_CHOICES.get, horizontal=True,
+                   key=f"{key}_act", bind="query-params")
+    slope = 0.01
+    if act == "leaky":
+        slope = st.slider("Leaky slope", 0.01, 0.5, 0.1, 0.01, key=f"{key}_slope", bind="query-params",
+                          help="Negative values are multiplied by this instead of being set to zero.")
+    pool = st.radio("Pooling", list(stages.POOL_CHOICES), format_func=stages.POOL_CHOICES.get, horizontal=True, key=f"{key}_pool",
+                    bind="query-params")
+    c1, c2, c3 = st.columns(3)
+    size = int(c1.number_input("Size", 1, 64, 2, key=f"{key}_psize", bind="query-params", help="Window side: 2 means 2×2 windows."))
+    stride = int(c2.number_input("Stride", 1, 64, 2, key=f"{key}_pstride", bind="query-params", help="How far the window moves each step."))
+    padding = int(c3.number_input("Padding", 0, 32, 0, key=f"{key}_ppad", bind="query-params",
+                                  help="At most half the window; padding never wins a max."))
+
+    st.header("Second layer")
+    second = None
+    if st.toggle("Add a second conv + activation + pool", key=f"{key}_second", bind="query-params"):
+        source = st.radio("Its kernels", ["random", "bank"], key=f"{key}_l2src", bind="query-params",
+                          format_func={"random": "random, like an untrained layer", "bank": "the layer-1 bank on the mean of the maps"}.get)
+        maps, k, seed = 8, 3, 0  # unused by the "bank" source
+        if source == "random":
+            c1, c2 = st.columns(2)
+            maps = int(c1.number_input("Maps", 1, 16, 8, key=f"{key}_l2maps", bind="query-params"))
+            k = int(c2.selectbox("Kernel", [3, 5], key=f"{key}_l2k", bind="query-params", format_func=lambda k: f"{k}×{k}"))
+            seed = int(st.number_input("Random seed", 0, 9999, 0, key=f"{key}_seed", bind="query-params"))
+        second = stages.SecondLayer(source, maps, k, seed)
+    return stages.Settings(conv_padding, act, slope, pool, size, stride, padding, second)
 
 
 # ============================== mnist
