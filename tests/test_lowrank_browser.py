@@ -17,6 +17,7 @@ PSNR = "PSNR"
 MEASURED = "Measured error"
 EY = "Eckart–Young error"
 SLIDER = ".st-key-lr_k input[type=range]"  # the rank slider (react-aria keeps a real range input)
+RERUN_MS = 60_000  # how long a rerun may take on a busy machine (Playwright's expect waits only 5 s by default)
 
 
 def _goto(page, app_url):
@@ -57,7 +58,7 @@ def test_rank_slider_moves_and_the_numbers_follow(page, app_url):
     page.locator(SLIDER).first.focus()
     for k in (21, 22, 23):  # 20 → 23 one step at a time: every press is a (fragment) rerun, awaited by its PSNR
         page.keyboard.press("ArrowRight")
-        expect(_metric_value(page, PSNR)).to_have_text(psnr_at(k))
+        expect(_metric_value(page, PSNR)).to_have_text(psnr_at(k), timeout=RERUN_MS)
     wait_idle(page)
     assert_no_exception(page)
     k1 = _slider_value(page)
@@ -72,12 +73,12 @@ def test_rank_slider_moves_and_the_numbers_follow(page, app_url):
     page.screenshot(path=str(OUTPUT / "low_rank_images_k23.png"), full_page=True)
 
     page.keyboard.press("End")  # one jump to full rank: the image is rebuilt exactly
-    expect(_metric_value(page, EY)).to_have_text("0.0000")
+    expect(_metric_value(page, EY)).to_have_text("0.0000", timeout=RERUN_MS)
     wait_idle(page)
     assert _slider_value(page) == 512
     assert float(_metric(page, PSNR).split()[0]) > 90 and _metric(page, EY) == "0.0000"
     page.keyboard.press("Home")
-    expect(_metric_value(page, PSNR)).to_have_text(psnr_at(1))
+    expect(_metric_value(page, PSNR)).to_have_text(psnr_at(1), timeout=RERUN_MS)
     wait_idle(page)
     assert _slider_value(page) == 1
     assert float(_metric(page, PSNR).split()[0]) < float(psnr0.split()[0])
