@@ -1,5 +1,6 @@
 """Plotly figures of the low-rank page: spectra, error curves, rank strips, ε-rank sweeps,
-eigendigits, and the compressed CNN's accuracy curves. No Streamlit, no torch here."""
+eigendigits, and the compressed CNN's accuracy curves. No Streamlit; no torch at import (only flops_figure
+imports the torch-based compress module, for conv_flops, when it is called)."""
 
 from __future__ import annotations
 
