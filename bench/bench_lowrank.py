@@ -26,12 +26,11 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cnn_viz.common import images  # noqa: E402
-from cnn_viz.lowrank import svd as lowrank  # noqa: E402
-from cnn_viz.common.metrics import relative_error  # noqa: E402
-from cnn_viz.figures import builders as plots  # noqa: E402
-from cnn_viz.lowrank import figures as lp  # noqa: E402
 from bench_conv import median_ms  # noqa: E402  (this folder is on the path when run as a script)
+from cnn_viz.common import images  # noqa: E402
+from cnn_viz.common.metrics import relative_error  # noqa: E402
+from cnn_viz.figures import builders  # noqa: E402
+from cnn_viz.lowrank import figures, svd  # noqa: E402
 
 
 def test_images() -> dict[str, np.ndarray]:
@@ -45,27 +44,26 @@ def test_images() -> dict[str, np.ndarray]:
 
 def slider_move(img, f, k, eps=0.05):
     """Everything the page's rank fragment computes for one k."""
-    approx = lowrank.rebuild(f, k)
-    stats = lowrank.rank_stats(img, approx, f, k)
-    ks, errs = lowrank.error_curve(f)
+    view = svd.at_rank(img, f, k)
+    target = svd.eps_target(f, eps)
     figs = [
-        plots.image_figure(np.clip(approx, 0, 1), title="r", height=420),
-        plots.signed_map_figure(lp.error_image(img, approx), title="e", height=420),
-        lp.spectrum_figure(f.s, k),
-        lp.error_curve_figure(ks, errs, k, eps, lowrank.smallest_rank(f, eps)),
+        builders.image_figure(view.shown, title="r", height=420),
+        builders.signed_map_figure(view.error, title="e", height=420),
+        figures.spectrum_figure(f.s, k),
+        figures.error_curve_figure(target.ks, target.errors, k, eps, target.k),
     ]
     # What st.plotly_chart does with a figure: to_dict(), then plotly.io.to_json(validate=False).
-    return stats, [pio.to_json(fig.to_dict(), validate=False) for fig in figs]
+    return view.stats, [pio.to_json(fig.to_dict(), validate=False) for fig in figs]
 
 
 def bench_slider(imgs, repeat: int) -> None:
     print("\n1. One rank-slider move from cached factors (median ms; goal < 50 ms)")
     print(f"{'image':<14}{'SVD':>11}{'k':>6}{'rebuild':>9}{'+numbers':>10}{'+figures':>10}")
     for name, img in imgs.items():
-        f = lowrank.image_svd(img)
+        f = svd.image_svd(img)
         for k in (20, 100, f.rank):
-            rb = median_ms(lambda: lowrank.rebuild(f, k), repeat)
-            nums = median_ms(lambda: lowrank.rank_stats(img, lowrank.rebuild(f, k), f, k), repeat)
+            rb = median_ms(lambda: svd.rebuild(f, k), repeat)
+            nums = median_ms(lambda: svd.rank_stats(img, svd.rebuild(f, k), f, k), repeat)
             full = median_ms(lambda: slider_move(img, f, k), max(3, repeat // 2))
             print(f"{name:<14}{'exact' if f.exact else 'random.':>11}{k:>6}{rb:>9.1f}{nums:>10.1f}{full:>10.1f}")
 
@@ -75,16 +73,16 @@ def bench_svd(imgs, repeat: int, use_torch: bool) -> None:
     gray = {k: v for k, v in imgs.items() if "gray" in k}
     for name, a in gray.items():
         a64 = a.astype(np.float64)
-        ours_exact = median_ms(lambda: lowrank.image_svd(a, "exact"), repeat)
+        ours_exact = median_ms(lambda: svd.image_svd(a, "exact"), repeat)
         numpy_default = median_ms(lambda: np.linalg.svd(a64, full_matrices=False), max(3, repeat // 2))
         print(f"{name}: exact, ours (LAPACK, 1 BLAS thread) {ours_exact:.0f} ms; numpy.linalg.svd (default threads) "
               f"{numpy_default:.0f} ms; ratio {numpy_default / ours_exact:.2f}")
         s_exact = np.linalg.svd(a64, compute_uv=False)
         norm = np.linalg.norm(a64)
         best = {k: np.sqrt(np.sum(s_exact[k:] ** 2)) / norm for k in (50, 256)}
-        ours_rand = median_ms(lambda: lowrank.image_svd(a, "randomized"), repeat)
-        f = lowrank.image_svd(a, "randomized")
-        extra = {k: relative_error(lowrank.rebuild(f, k), a) / best[k] - 1 for k in (50, 256)}
+        ours_rand = median_ms(lambda: svd.image_svd(a, "randomized"), repeat)
+        f = svd.image_svd(a, "randomized")
+        extra = {k: relative_error(svd.rebuild(f, k), a) / best[k] - 1 for k in (50, 256)}
         print(f"  randomized top {f.rank}, ours (NumPy/SciPy range finder, 2 LU power iterations): {ours_rand:.0f} ms "
               f"(vs numpy full SVD: {numpy_default / ours_rand:.1f}× faster); extra error at k=50 {100 * extra[50]:.3f}%, "
               f"k=256 {100 * extra[256]:.3f}%")

@@ -2,17 +2,18 @@
 weights), full rank reproduces the original outputs, the fast sweep against full forward passes,
 separable kernels against the full 2-D convolution."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from skimage import data
 
-from cnn_viz.lowrank import compress
 from cnn_viz.common import kernels
 from cnn_viz.common.torch_tools import count_parameters
+from cnn_viz.lowrank import compress, figures
 from cnn_viz.mnist import data as mnist
-from cnn_viz.lowrank import figures as lp
 from cnn_viz.mnist.model import SimpleCNN, accuracy, load_pretrained
 
 torch.set_num_threads(1)
@@ -119,7 +120,7 @@ def test_smallest_rank_within_half_a_point(trained, held_out):
     assert compress.smallest_rank_within([1, 2], [10, 20], 99.0) is None
     assert sw.singular_values.shape == (128,)
     np.testing.assert_allclose(sw.singular_values, np.linalg.svd(trained.fc1.weight.detach().double().numpy(), compute_uv=False), rtol=1e-5)
-    fig = lp.accuracy_rank_figure(sw, 10)
+    fig = figures.accuracy_rank_figure(sw, 10)
     assert list(fig.data[0].y) == list(sw.accuracy) and fig.data[-1].x[0] == k
 
 
@@ -142,7 +143,7 @@ def test_flops_of_separable_against_full_convolution():
     assert compress.conv_flops(512, 512, 5, 5, separable=False) == 512 * 512 * 25
     assert compress.conv_flops(512, 512, 5, 5, separable=True) == 512 * 512 * 10
     assert compress.conv_flops(100, 80, 15, 15, False) / compress.conv_flops(100, 80, 15, 15, True) == pytest.approx(7.5)
-    fig = lp.flops_figure([3, 5], 512, 512)
+    fig = figures.flops_figure([3, 5], 512, 512)
     assert list(fig.data[0].y) == [512 * 512 * 9, 512 * 512 * 25] and list(fig.data[1].y) == [512 * 512 * 6, 512 * 512 * 10]
 
 
@@ -156,3 +157,74 @@ def test_rank1_energy_of_kernels(net):
     with torch.no_grad():
         sob.weight.copy_(torch.from_numpy(kernels.preset("Sobel x"))[None, None])
     assert compress.rank1_energy(sob)[0] == pytest.approx(1.0)
+
+
+def test_factored_parameters_count_the_layers_weights_and_biases():
+    cnn = SimpleCNN()
+    assert compress.SHAPES["fc1"] == tuple(cnn.fc1.weight.shape) == (128, 1568)
+    assert compress.SHAPES["conv2"] == tuple(cnn.conv2.weight.reshape(32, -1).shape) == (32, 400)
+    assert compress.factored_parameters((128, 1568), None) == count_parameters(cnn.fc1)
+    for k in (1, 9):
+        assert compress.factored_parameters((128, 1568), k) == count_parameters(compress.factorize_linear(cnn.fc1, k))
+        assert compress.layer_parameters("conv2", k) == count_parameters(compress.factorize_conv(cnn.conv2, k))
+    with pytest.raises(ValueError, match="layer must be"):
+        compress.layer_parameters("fc2", 1)
+
+
+def test_rank_sweep_at_one_rank_its_table_and_caption(trained, held_out):
+    sw = compress.rank_sweep(trained, held_out.images, held_out.labels, "fc1")
+    assert sw.shape == tuple(trained.fc1.weight.shape) and sw.full_rank == 128 and sw.n_digits == len(held_out) == 1000
+    full_params = 128 * 1568 + 128
+    for k in (10, 128):
+        at = sw.at(k)
+        assert at.accuracy == sw.accuracy[k - 1] and at.accuracy_change == pytest.approx(sw.accuracy[k - 1] - sw.full_accuracy)
+        assert at.layer_params == k * (1568 + 128) + 128 and at.full_layer_params == full_params
+        assert at.model_params == count_parameters(compress.compressed(trained, fc1_rank=k))
+    assert sw.at(10).fewer and sw.at(10).size_change == f"{full_params / (10 * 1696 + 128):.1f}× fewer"
+    assert not sw.at(128).fewer and sw.at(128).size_change == f"{(128 * 1696 + 128) / full_params:.2f}× more"
+    with pytest.raises(ValueError, match="not measured"):
+        sw.at(129)
+    np.testing.assert_array_equal(sw.table[:, 0], np.arange(1, 129))
+    np.testing.assert_array_equal(sw.table[:, 1], sw.accuracy)
+    np.testing.assert_array_equal(sw.table[:, 3], sw.model_params)
+    k = sw.smallest_within(0.5)
+    cap = sw.caption(0.5)
+    assert cap.startswith("fc1 as a 128 × 1568 matrix, truncated to rank k = 1 … 128 (log axis); accuracy on the 1,000 held-out")
+    assert f"The smallest k inside the band is {k}: {k * 1696 + 128:,} parameters instead of {full_params:,}" in cap
+    assert f"the whole model {count_parameters(compress.compressed(trained, fc1_rank=k)):,} instead of {count_parameters(trained):,}." in cap
+    worse = dataclasses.replace(sw, accuracy=sw.accuracy - 50)
+    assert worse.caption(0.5).endswith(f"No rank reaches within 0.5 points of the full model ({sw.full_accuracy:.1f}%).")
+    conv = compress.rank_sweep(trained, held_out.images[:50], held_out.labels[:50], "conv2", ranks=[1, 32])
+    assert conv.shape == (32, 400) and conv.n_digits == 50 and conv.caption().startswith("conv2 as a 32 × 400 matrix")
+
+
+def test_separable_checks_of_the_presets_on_an_image():
+    cam = data.camera().astype(np.float64)[:200, :300] / 255.0
+    checks = {c.case.name: c for c in compress.separable_checks(cam)}
+    for name in ("Sobel x", "Sobel y", "Gaussian 5×5 (σ=1)"):
+        c = checks[name]
+        kh, kw = c.case.kernel.shape
+        ref = F.conv2d(torch.from_numpy(cam)[None, None], torch.from_numpy(c.case.kernel)[None, None], padding=(kh // 2, kw // 2))[0, 0]
+        two_pass = F.conv2d(F.conv2d(torch.from_numpy(cam)[None, None], torch.from_numpy(c.case.column).reshape(1, 1, -1, 1),
+                                     padding=(kh // 2, 0)), torch.from_numpy(c.case.row).reshape(1, 1, 1, -1), padding=(0, kw // 2))[0, 0]
+        assert c.error == pytest.approx(float((two_pass - ref).abs().max()), abs=1e-15) and c.error < 1e-12
+        s = np.linalg.svd(kernels.preset(name), compute_uv=False)
+        assert c.sigma_text == ", ".join(f"{v:.3g}" if v > 1e-9 * s[0] else "0" for v in s)
+        assert c.caption.startswith(f"Rank 1 (σ = {c.sigma_text}): K = c rᵀ. On the 200×300 cameraman")
+        assert c.caption.endswith(f"to {c.error:.1e}.")
+    lap = checks["Laplacian (4-neighbour)"]
+    assert lap.error is None and lap.sigma_text == "4.45, 0.449, 0"
+    assert lap.caption.startswith("Rank 2 (σ = 4.45, 0.449, 0): not an outer product")
+
+
+def test_separable_cost_of_a_5x5_convolution(net):
+    cost = compress.separable_cost(net.conv1)
+    assert (cost.h, cost.w, cost.size, cost.large) == (512, 512, 5, 15)
+    assert cost.full == 512 * 512 * 25 and cost.separable == 512 * 512 * 10 and cost.ratio == 2.5
+    assert cost.large_ratio == pytest.approx(225 / 30)
+    assert cost.value == "2.62 M" and cost.delta == "2.5× fewer than 6.55 M"
+    s = np.linalg.svd(net.conv1.weight.detach().double().numpy().reshape(16, 5, 5), compute_uv=False)
+    e = s[:, 0] ** 2 / (s**2).sum(1)
+    np.testing.assert_allclose(cost.energy, e, rtol=1e-10)
+    assert "the saving grows with the size (15 × 15: 7.5×)" in cost.caption
+    assert cost.caption.endswith(f"on average {100 * e.mean():.0f}% of their energy (from {100 * e.min():.0f}% to {100 * e.max():.0f}%).")

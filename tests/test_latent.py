@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from cnn_viz.lowrank import latent
-from cnn_viz.lowrank import figures as lp
 from cnn_viz.common import assets
+from cnn_viz.lowrank import figures, latent
 
 
 def _trunc_max_err(x, k, svd=None):
@@ -117,7 +116,7 @@ def test_sweep_matches_the_direct_functions():
     assert seen[0] == 0 and seen[-1] == 1.0 and seen == sorted(seen)
     again = latent.Sweep.from_dict(json.loads(json.dumps(sw.to_dict())))
     assert again == sw
-    fig = lp.eps_rank_figure(sw)
+    fig = figures.eps_rank_figure(sw)
     names = [t.name for t in fig.data]
     assert any("bound" in n for n in names) and fig.layout.xaxis.type == "log"
     red = next(t for t in fig.data if t.name == "latent model, max-entry ε-rank")
@@ -144,3 +143,89 @@ def test_bad_input():
         latent.latent_matrix(100, 2, "sine")
     with pytest.raises(ValueError, match="positive"):
         latent.eps_rank_max(np.eye(3), 0.0)
+
+
+def test_measurement_of_one_size_against_numpy():
+    m = latent.measure_size(60, 2, 0.02, "gaussian", seed=3, with_random=False)
+    x = latent.latent_matrix(60, 2, "gaussian", 3)
+    s = np.linalg.svd(x, compute_uv=False)
+    assert m.n == 60 and m.latent_norm2 == pytest.approx(np.linalg.norm(x, 2))
+    np.testing.assert_allclose(m.latent_sigma, s / s[0], rtol=1e-9, atol=1e-15)
+    assert m.latent_rel_max == latent.eps_rank_max(x, 0.02 * s[0])
+    assert m.random_max is None and m.random_spectral is None and m.random_sigma == ()
+    r = latent.measure_size(60, 2, 0.02, "gaussian", seed=3)
+    rs = np.linalg.svd(latent.random_matrix(60, 3), compute_uv=False)
+    assert r.random_spectral == np.linalg.matrix_rank(latent.random_matrix(60, 3), tol=0.02 * rs[0])
+    np.testing.assert_allclose(r.random_sigma, rs / rs[0], rtol=1e-9)
+
+
+def test_sweep_measures_each_size_through_the_given_function():
+    calls = []
+
+    def measure(*args):
+        calls.append(args)
+        return latent.measure_size(*args)
+
+    sw = latent.eps_rank_sweep([120, 60], d=2, eps=0.02, seed=3, random_up_to=100, measure=measure)
+    assert calls == [(60, 2, 0.02, "gaussian", 3, True), (120, 2, 0.02, "gaussian", 3, False)]
+    assert sw == latent.eps_rank_sweep([60, 120], d=2, eps=0.02, seed=3, random_up_to=100)
+
+
+def _synthetic_sweep() -> latent.Sweep:
+    return latent.Sweep("gaussian", 2, 0.5, 0, ns=[100, 400, 1000, 4000], latent_max=[3, 5, 6, 8],
+                        latent_spectral=[2, 3, 3, 4], latent_norm2=[40.0, 160.0, 400.0, 1600.0], latent_rel_max=[1, 1, 1, 2],
+                        random_max=[90, 380, None, None], random_spectral=[80, 350, None, None])
+
+
+def test_summary_against_direct_formulas():
+    sm = latent.summarise(_synthetic_sweep())
+    bb, aa = np.polyfit(np.log([100, 400, 1000, 4000]), [3, 5, 6, 8], 1)
+    assert (sm.fit_a, sm.fit_b) == pytest.approx((aa, bb), rel=1e-10)
+    bound = math.ceil(72 * math.log(8001) / 0.25)
+    assert sm.bound == bound and sm.bound_ratio == pytest.approx(bound / 4000)
+    assert sm.bound_at_0_1 == math.ceil(72 * math.log(8001) / 0.01)
+    first = next(n for n in range(2, 100_000) if math.ceil(72 * math.log(2 * n + 1) / 0.25) < n)
+    assert sm.crossover == first
+    assert (sm.n_first, sm.n_last, sm.rank_first, sm.rank_last, sm.rel_rank, sm.norm2) == (100, 4000, 3, 8, 2, 1600.0)
+    assert (sm.random_n, sm.random_rank, sm.random_all) == (400, 380, False)
+    assert sm.random_share == pytest.approx(0.95)
+    assert sm.title == "ε-rank of exp-type latent matrices, d = 2, ε = 0.5"
+    assert sm.caption.startswith("f = exp(−‖a − b‖²), d = 2, ε = 0.5. Red: the max-entry ε-rank")
+    assert "goes from 3 to 8 while n grows 40-fold" in sm.caption and f"the fit {aa:.1f} + {bb:.2f}·ln n" in sm.caption
+    assert sm.caption.endswith(" Random matrices are measured up to n = 400 here.")
+    assert f"r = {bound:,.0f}, which is {bound / 4000:,.0f} times the size" in sm.looseness
+    assert "ε‖X‖₂ = 800.0 here (‖X‖₂ = σ₁ = 1,600 grows with n)" in sm.looseness
+    assert f"only from n = {first:,} on." in sm.looseness
+    assert f"{bb:.2f}·ln n" in sm.fit_help
+    full = latent.summarise(latent.Sweep.from_dict({**_synthetic_sweep().to_dict(), "kind": "abs difference",
+                                                    "random_max": [90, 380, 950, 3900]}))
+    assert full.random_all and full.random_n == 4000 and full.caption.endswith("(log scale).")
+    assert full.title == "ε-rank, f = Σ|a − b|, d = 2, ε = 0.5"
+    none = latent.summarise(latent.Sweep.from_dict({**_synthetic_sweep().to_dict(), "random_max": [None] * 4}))
+    assert none.random_n is None and none.random_share is None
+
+
+def test_settings_pick_the_shipped_sweep(tmp_path):
+    assert latent.SweepSettings().sizes == list(latent.DEFAULT_NS)
+    assert latent.SweepSettings(n_max=1000).sizes == [100, 200, 400, 700, 1000]
+    shipped = json.loads(assets.LOWRANK_SWEEP.read_text())["sweeps"]
+    for d in (2, 3):
+        got = latent.shipped_sweep(latent.SweepSettings(d=d))
+        assert got == latent.Sweep.from_dict(next(s for s in shipped if s["d"] == d))
+    for other in (latent.SweepSettings(n_max=2000), latent.SweepSettings(eps=0.02), latent.SweepSettings(kind="abs difference")):
+        assert latent.shipped_sweep(other) is None
+    assert latent.shipped_sweep(latent.SweepSettings(), tmp_path / "missing.json") is None
+    (tmp_path / "broken.json").write_text("{not json")
+    assert latent.shipped_sweep(latent.SweepSettings(), tmp_path / "broken.json") is None
+    (tmp_path / "odd.json").write_text('{"sweeps": [{"kind": "gaussian"}]}')
+    assert latent.shipped_sweep(latent.SweepSettings(), tmp_path / "odd.json") is None
+
+
+def test_matrix_pair_is_the_sorted_latent_matrix_and_a_random_one():
+    lat, rnd = latent.matrix_pair("gaussian", 3)
+    a, b = latent.latent_points(200, 3, 0)
+    a, b = a[np.argsort(a[:, 0])], b[np.argsort(b[:, 0])]
+    np.testing.assert_allclose(lat, np.exp(-((a[:, None, :] - b[None, :, :]) ** 2).sum(2)), rtol=1e-12)
+    assert rnd.shape == (200, 200) and 0 <= rnd.min() and rnd.max() <= 1
+    np.testing.assert_array_equal(rnd, latent.random_matrix(200))
+    assert latent.kind_name("gaussian") == "exp(−‖a − b‖²)" and latent.kind_name("abs difference") == "Σ_l |a_l − b_l|"

@@ -4,10 +4,8 @@ computes (themselves tested against NumPy/torch references), and bad input gets 
 import numpy as np
 import pytest
 
-from cnn_viz.lowrank import compress
 from cnn_viz.common import images
-from cnn_viz.lowrank import latent
-from cnn_viz.lowrank import svd as lowrank
+from cnn_viz.lowrank import compress, latent, svd
 from cnn_viz.mnist import data as mnist
 from cnn_viz.mnist.model import load_pretrained
 
@@ -32,12 +30,12 @@ def _open(app_test, part: str | None = None):
 def test_images_part_shows_the_rank_k_numbers_and_the_slider_changes_them(app_test):
     at = _open(app_test)
     cam = images.load_sample("Cameraman")
-    f = lowrank.image_svd(cam)
+    f = svd.image_svd(cam)
     for k in (20, 50, 3):
         if k != 20:
             at.slider(key="lr_k").set_value(k).run()
             assert not at.exception
-        stats = lowrank.rank_stats(cam, lowrank.rebuild(f, k), f, k)
+        stats = svd.rank_stats(cam, svd.rebuild(f, k), f, k)
         m = _metrics(at)
         assert m["PSNR"] == f"{stats.psnr:.2f} dB"
         assert m["Measured error"] == f"{stats.rel_error:.4f}"
@@ -45,7 +43,7 @@ def test_images_part_shows_the_rank_k_numbers_and_the_slider_changes_them(app_te
         assert m["Measured error"] == m["Eckart–Young error"]
         assert m["Numbers stored"] == f"{k * (512 + 512 + 1):,}"
     assert m["PSNR"] != "28.63 dB"  # k = 3 is blurrier than k = 50
-    k_eps = lowrank.smallest_rank(f, 0.05)
+    k_eps = svd.smallest_rank(f, 0.05)
     assert any(f"Smallest k for ε = 0.05: k = {k_eps}" in c.value for c in at.caption)
     assert at.slider(key="lr_k").max == 512
 
@@ -84,7 +82,7 @@ def test_large_upload_uses_the_randomized_svd(app_test):
     at.radio(key="lr_img_source").set_value("Upload").run()
     at.file_uploader(key="lr_img_upload").set_value(("big.png", buf.getvalue(), "image/png")).run()
     assert not at.exception
-    assert at.slider(key="lr_k").max == lowrank.RANDOMIZED_RANK
+    assert at.slider(key="lr_k").max == svd.RANDOMIZED_RANK
     assert any("768×1024 pixels" in c.value and "Randomized SVD: 256" in c.value for c in at.caption)
     m = _metrics(at)
     measured, ey = float(m["Measured error"]), float(m["Eckart–Young error"])
@@ -106,9 +104,10 @@ def test_why_low_rank_part_shows_the_shipped_sweep(app_test):
     text = " ".join(md.value for md in at.markdown)
     assert "Budzinskiy" in text and "Johnson–Lindenstrauss" in text and "Theorem 1.0" in text
     assert "How loose it is here" in text
+    assert latent.summarise(latent.shipped_sweep(latent.SweepSettings())).looseness in text
     # Eigendigits: PCA of the 4,000 training digits.
     train, _ = mnist.train_test_split()
-    p = lowrank.pca(train.images.reshape(4000, -1) / 255.0, 64)
+    p = svd.pca(train.images.reshape(4000, -1) / 255.0, 64)
     assert any(f"first 10 components explain {100 * p.cumulative_ratio[9]:.1f}%" in c.value for c in at.caption)
 
 
@@ -134,6 +133,8 @@ def test_cnn_part_shows_the_smallest_rank_within_half_a_point(app_test):
     assert values[labels.index(f"Accuracy at k = {k}")] == f"{sw.accuracy[k - 1]:.1f}%"
     assert values[labels.index("fc1 parameters")] == f"{sw.layer_params[k - 1]:,}"
     assert any("match the full 2-D convolution" in c.value for c in at.caption)
+    assert any(c.value == sw.caption(0.5) for c in at.caption)
+    assert _metrics(at)["Multiply-adds, 5 × 5 Gaussian, 512 × 512"] == f"{512 * 512 * 10 / 1e6:.2f} M"
     at.slider(key="lr_cnn_k_fc1").set_value(2).run()
     assert not at.exception
     labels = [m.label for m in at.metric]

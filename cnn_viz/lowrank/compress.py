@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnn_viz.common import kernels
+from cnn_viz.common import fmt, kernels
 from cnn_viz.common.torch_tools import count_parameters
 
 
@@ -37,21 +37,26 @@ def _check_rank(k: int, full: int, what: str) -> int:
     return k
 
 
+def _factor_pair(first: nn.Module, second: nn.Module, mat: torch.Tensor, k: int, bias: torch.Tensor | None) -> nn.Sequential:
+    """Load ``first`` with Σ_k^{1/2} V_kᵀ and ``second`` with U_k Σ_k^{1/2} (and ``bias``), reshaped to their
+    weights: together they apply the rank-k truncation of ``mat`` (out × in)."""
+    u, s, vh = _svd(mat)
+    root = s[:k].sqrt()
+    with torch.no_grad():
+        first.weight.copy_((root[:, None] * vh[:k]).reshape(first.weight.shape).to(first.weight.dtype))
+        second.weight.copy_((u[:, :k] * root[None, :]).reshape(second.weight.shape).to(second.weight.dtype))
+        if bias is not None:
+            second.bias.copy_(bias)
+    return nn.Sequential(first, second)
+
+
 def factorize_linear(layer: nn.Linear, k: int) -> nn.Sequential:
     """Two linear layers whose product is the rank-k truncation of ``layer.weight`` (bias kept)."""
-    w = layer.weight
-    out_f, in_f = w.shape
+    out_f, in_f = layer.weight.shape
     k = _check_rank(k, min(out_f, in_f), "a linear layer")
-    u, s, vh = _svd(w)
-    root = s[:k].sqrt()
     first = nn.Linear(in_f, k, bias=False)
     second = nn.Linear(k, out_f, bias=layer.bias is not None)
-    with torch.no_grad():
-        first.weight.copy_((root[:, None] * vh[:k]).to(w.dtype))
-        second.weight.copy_((u[:, :k] * root[None, :]).to(w.dtype))
-        if layer.bias is not None:
-            second.bias.copy_(layer.bias)
-    return nn.Sequential(first, second)
+    return _factor_pair(first, second, layer.weight, k, layer.bias)
 
 
 def conv_matrix(conv: nn.Conv2d) -> torch.Tensor:
@@ -65,19 +70,11 @@ def factorize_conv(conv: nn.Conv2d, k: int) -> nn.Sequential:
     if conv.groups != 1:
         raise ValueError("Only ordinary (groups = 1) convolutions can be factorized here.")
     mat = conv_matrix(conv)
-    out_c = conv.out_channels
     k = _check_rank(k, min(mat.shape), "a convolution")
-    u, s, vh = _svd(mat)
-    root = s[:k].sqrt()
     first = nn.Conv2d(conv.in_channels, k, conv.kernel_size, stride=conv.stride, padding=conv.padding,
                       dilation=conv.dilation, bias=False, padding_mode=conv.padding_mode)
-    second = nn.Conv2d(k, out_c, 1, bias=conv.bias is not None)
-    with torch.no_grad():
-        first.weight.copy_((root[:, None] * vh[:k]).reshape(k, conv.in_channels, *conv.kernel_size).to(conv.weight.dtype))
-        second.weight.copy_((u[:, :k] * root[None, :]).reshape(out_c, k, 1, 1).to(conv.weight.dtype))
-        if conv.bias is not None:
-            second.bias.copy_(conv.bias)
-    return nn.Sequential(first, second)
+    second = nn.Conv2d(k, conv.out_channels, 1, bias=conv.bias is not None)
+    return _factor_pair(first, second, mat, k, conv.bias)
 
 
 def factored_weight(seq: nn.Sequential) -> torch.Tensor:
@@ -98,20 +95,49 @@ def compressed(model: nn.Module, fc1_rank: int | None = None, conv2_rank: int | 
     return new.eval()
 
 
+# SimpleCNN's two compressed weight matrices, out × in: fc1 1568 → 128, conv2 32 kernels of 16 × 5 × 5.
+SHAPES = {"fc1": (128, 32 * 7 * 7), "conv2": (32, 16 * 5 * 5)}
+
+
+def factored_parameters(shape: tuple[int, int], k: int | None) -> int:
+    """Weights + biases of an out × in layer (m × n) at rank k, k(m + n) + m, or m·n + m in full (k None)."""
+    m, n = int(shape[0]), int(shape[1])
+    return m * n + m if k is None else int(k) * (m + n) + m
+
+
 def layer_parameters(layer: str, k: int | None) -> int:
     """Weights + biases of SimpleCNN's fc1 (1568 → 128) or conv2 (16 → 32, 5 × 5) at rank k (None: full)."""
-    if layer == "fc1":
-        m, n = 128, 32 * 7 * 7
-    elif layer == "conv2":
-        m, n = 32, 16 * 5 * 5
-    else:
+    if layer not in SHAPES:
         raise ValueError(f"layer must be 'fc1' or 'conv2', got {layer!r}.")
-    return m * n + m if k is None else int(k) * (m + n) + m
+    return factored_parameters(SHAPES[layer], k)
+
+
+@dataclass(frozen=True)
+class RankPoint:
+    """One rank k of a layer's sweep, against the full model."""
+
+    k: int
+    accuracy: float  # %
+    accuracy_change: float  # percentage points against the full model
+    layer_params: int
+    full_layer_params: int
+    model_params: int
+
+    @property
+    def fewer(self) -> bool:
+        return self.layer_params < self.full_layer_params
+
+    @property
+    def size_change(self) -> str:
+        if self.fewer:
+            return f"{self.full_layer_params / self.layer_params:.1f}× fewer"
+        return f"{self.layer_params / self.full_layer_params:.2f}× more"
 
 
 @dataclass(frozen=True)
 class RankSweep:
     layer: str
+    shape: tuple[int, int]  # the layer's weight matrix, out × in
     ranks: np.ndarray  # k = 1 .. full
     accuracy: np.ndarray  # % of the held-out digits, at each k
     layer_params: np.ndarray  # parameters of the (factorized) layer at each k
@@ -120,21 +146,48 @@ class RankSweep:
     full_layer_params: int
     full_model_params: int
     singular_values: np.ndarray
+    n_digits: int  # how many held-out digits the accuracies are measured on
+
+    @property
+    def full_rank(self) -> int:
+        return int(self.ranks[-1])
 
     def smallest_within(self, points: float = 0.5) -> int | None:
         """Smallest k whose accuracy is within ``points`` percentage points of the full model."""
         return smallest_rank_within(self.ranks, self.accuracy, self.full_accuracy, points)
 
+    def at(self, k: int) -> RankPoint:
+        """The accuracy and size at rank ``k`` (one of ``ranks``)."""
+        i = int(np.searchsorted(self.ranks, int(k)))
+        if i >= len(self.ranks) or self.ranks[i] != int(k):
+            raise ValueError(f"Rank {k} of {self.layer} was not measured.")
+        acc = float(self.accuracy[i])
+        return RankPoint(int(k), acc, acc - self.full_accuracy, int(self.layer_params[i]), self.full_layer_params,
+                         int(self.model_params[i]))
+
+    @property
+    def table(self) -> np.ndarray:
+        """Columns k, accuracy %, layer parameters, model parameters (the CSV download)."""
+        return np.column_stack([self.ranks, self.accuracy, self.layer_params, self.model_params])
+
+    def caption(self, points: float = 0.5, zoom: float = 8.0) -> str:
+        """What the accuracy curve shows (``points``: the band under the full model; ``zoom``: the y axis's span)."""
+        kmin = self.smallest_within(points)
+        text = (f"{self.layer} as a {self.shape[0]} × {self.shape[1]} matrix, truncated to rank k = 1 … {self.full_rank} "
+                f"(log axis); accuracy on the {self.n_digits:,} held-out digits (full model {self.full_accuracy:.1f}%, "
+                f"green band: within {points:g} points; the axis shows the top {zoom:g} points, rank 1 is at "
+                f"{self.accuracy[0]:.0f}%). ")
+        if kmin is None:
+            return text + f"No rank reaches within {points:g} points of the full model ({self.full_accuracy:.1f}%)."
+        best = self.at(kmin)
+        return text + (f"The smallest k inside the band is {kmin}: {best.layer_params:,} parameters instead of "
+                       f"{self.full_layer_params:,} ({best.size_change}), the whole model {best.model_params:,} "
+                       f"instead of {self.full_model_params:,}.")
+
 
 def smallest_rank_within(ranks, accuracy, full_accuracy: float, points: float = 0.5) -> int | None:
     ok = np.flatnonzero(np.asarray(accuracy, dtype=np.float64) >= float(full_accuracy) - points - 1e-9)
     return int(np.asarray(ranks)[ok[0]]) if ok.size else None
-
-
-def _logits_after_pool1(model: nn.Module, h1: torch.Tensor, conv2: nn.Module, fc1: nn.Module) -> torch.Tensor:
-    """SimpleCNN's forward from the pooled conv1 maps on, with the given conv2 and fc1."""
-    h = model.pool(F.relu(model.bn2(conv2(h1))))
-    return model.fc2(F.relu(fc1(torch.flatten(h, 1))))
 
 
 def rank_sweep(model: nn.Module, images, labels, layer: str = "fc1", ranks=None, progress=None) -> RankSweep:
@@ -189,10 +242,11 @@ def rank_sweep(model: nn.Module, images, labels, layer: str = "fc1", ranks=None,
             accs.append(acc(logits))
     if progress:
         progress(1.0, "done")
-    lps = np.array([layer_parameters(layer, int(k)) for k in ranks])
-    full_layer = layer_parameters(layer, None)
-    return RankSweep(layer, ranks, np.array(accs), lps, full_model - full_layer + lps, full_acc, full_layer,
-                     full_model, s.numpy().astype(np.float64))
+    shape = (int(mat.shape[0]), int(mat.shape[1]))
+    lps = np.array([factored_parameters(shape, int(k)) for k in ranks])
+    full_layer = factored_parameters(shape, None)
+    return RankSweep(layer, shape, ranks, np.array(accs), lps, full_model - full_layer + lps, full_acc, full_layer,
+                     full_model, s.numpy().astype(np.float64), len(y))
 
 
 # ---------------------------------------------------------------- separable kernels
@@ -254,3 +308,78 @@ def rank1_energy(conv: nn.Conv2d) -> np.ndarray:
     w = conv.weight.detach().to(torch.float64).reshape(-1, *conv.kernel_size)
     s = torch.linalg.svdvals(w)
     return (s[:, 0] ** 2 / (s**2).sum(dim=1).clamp_min(1e-300)).numpy()
+
+
+@dataclass(frozen=True)
+class SeparableCheck:
+    """A preset kernel's rank and, for a rank-1 one, max |two 1-D passes − full 2-D convolution| on an image."""
+
+    case: SeparableCase
+    error: float | None  # None for a kernel of rank above 1
+    image_shape: tuple[int, int]
+
+    @property
+    def sigma_text(self) -> str:
+        """The singular values, 3 significant digits, rounding noise written as 0."""
+        return ", ".join(fmt.cells(self.case.singular_values, 3))
+
+    @property
+    def caption(self) -> str:
+        if self.case.rank == 1:
+            h, w = self.image_shape
+            return (f"Rank 1 (σ = {self.sigma_text}): K = c rᵀ. On the {h}×{w} cameraman the two 1-D passes match the "
+                    f"full 2-D convolution to {self.error:.1e}.")
+        return (f"Rank {self.case.rank} (σ = {self.sigma_text}): not an outer product, so it does not split into one "
+                "column pass and one row pass (it is a sum of two separable kernels).")
+
+
+def separable_checks(image: np.ndarray) -> list[SeparableCheck]:
+    """``separable_cases`` with, for the rank-1 ones, ``separable_error`` on the (H, W) ``image``."""
+    shape = (int(image.shape[0]), int(image.shape[1]))
+    return [SeparableCheck(c, separable_error(image, c.kernel, c.column, c.row) if c.rank == 1 else None, shape)
+            for c in separable_cases()]
+
+
+@dataclass(frozen=True)
+class SeparableCost:
+    """Multiply-adds of a full and a separable size × size convolution of an h × w image, and how close a
+    network's learned kernels are to rank 1 (σ₁² / Σσᵢ² of each)."""
+
+    h: int
+    w: int
+    size: int
+    full: int
+    separable: int
+    large: int
+    large_ratio: float  # full / separable at large × large
+    energy: np.ndarray  # rank1_energy of the network's kernels
+
+    @property
+    def ratio(self) -> float:
+        return self.full / self.separable
+
+    @property
+    def value(self) -> str:
+        """The separable multiply-adds in millions, and (``delta``) the saving against the full kernel."""
+        return f"{self.separable / 1e6:.2f} M"
+
+    @property
+    def delta(self) -> str:
+        return f"{self.ratio:.1f}× fewer than {self.full / 1e6:.2f} M"
+
+    @property
+    def caption(self) -> str:
+        e = self.energy
+        return (f"Multiply-adds of a 'same' convolution of a {self.h} × {self.w} image: kh·kw per pixel for the full "
+                f"kernel, kh + kw for the two passes; the saving grows with the size ({self.large} × {self.large}: "
+                f"{self.large_ratio:.1f}×). The network's own learned {self.size} × {self.size} conv1 kernels are not "
+                f"separable: their first singular value holds on average {100 * e.mean():.0f}% of their energy "
+                f"(from {100 * e.min():.0f}% to {100 * e.max():.0f}%).")
+
+
+def separable_cost(conv: nn.Conv2d, h: int = 512, w: int = 512, large: int = 15) -> SeparableCost:
+    """``conv_flops`` at ``conv``'s kernel size (square) and at ``large``, with ``rank1_energy(conv)``."""
+    size = int(conv.kernel_size[0])
+    big = conv_flops(h, w, large, large, False) / conv_flops(h, w, large, large, True)
+    return SeparableCost(int(h), int(w), size, conv_flops(h, w, size, size, False), conv_flops(h, w, size, size, True),
+                         int(large), big, rank1_energy(conv))

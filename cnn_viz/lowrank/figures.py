@@ -1,5 +1,6 @@
 """Plotly figures of the low-rank page: spectra, error curves, rank strips, ε-rank sweeps,
-eigendigits, and the compressed CNN's accuracy curves. No Streamlit, no torch here."""
+eigendigits, and the compressed CNN's accuracy curves. No Streamlit; no torch at import (only flops_figure
+imports the torch-based compress module, for conv_flops, when it is called)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnn_viz.figures import builders as plots
-from cnn_viz.figures import palette
-from cnn_viz.common.images import to_uint8
+from cnn_viz.figures import builders
+from cnn_viz.figures.palette import HIGHLIGHT
 from cnn_viz.lowrank.latent import jl_bound
 
 CHANNEL_COLOURS = ("#444444",), ("#d62728", "#2ca02c", "#1f77b4")
 KEPT = "#c0392b"
 MUTED = "#7f8c8d"
 RANDOM = "#8e44ad"
-BOUND = "#e67e22"
+BOUND = HIGHLIGHT
 
 
 def _axis(title: str, log: bool = False, **kw) -> dict:
@@ -26,14 +26,11 @@ def _axis(title: str, log: bool = False, **kw) -> dict:
 
 
 def _layout(title: str | None, height: int, xaxis: dict, yaxis: dict, hovermode: str = "closest", **extra) -> dict:
-    """One layout dict for a line chart. Figures are built in one go.Figure(data, layout) call: Plotly's
-    update_* / add_vline helpers cost 20-40 ms per figure, too much for a figure redrawn on every slider move."""
-    return dict(
-        title=dict(text=title, x=0.02, font=dict(size=16)) if title else None,
-        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=palette.FONT,
-        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), hovermode=hovermode,
-        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", xaxis=xaxis, yaxis=yaxis, **extra,
-    )
+    """The house layout (``builders.layout``) of a line chart, with its axes, legend and extras, as one dict:
+    the figures are built in one go.Figure(data, layout) call, which is much faster than Plotly's update_*
+    and add_vline helpers (this matters for the figures redrawn on every slider move)."""
+    return dict(builders.layout(title, height, square=False), legend=dict(orientation="h", yanchor="top", y=-0.3, x=0),
+                hovermode=hovermode, xaxis=xaxis, yaxis=yaxis, **extra)
 
 
 def _vline(x: float, colour: str, dash: str | None = None, width: float = 2) -> dict:
@@ -50,12 +47,8 @@ def _note(text: str, x: float, y: float, xref: str = "x", yref: str = "paper", *
 
 
 def _image_panels(fig: go.Figure, n: int, height: int) -> go.Figure:
-    """Side-by-side image panels: no ticks, row 0 on top, square pixels in every panel."""
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
-    for i in range(n):
-        ax = "" if i == 0 else str(i + 1)
-        fig.layout[f"yaxis{ax}"].update(scaleanchor=f"x{ax}", scaleratio=1)
+    """Side-by-side image panels (``builders.square_subplots``) at this height, with small margins."""
+    builders.square_subplots(fig, n)
     fig.update_layout(height=height, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=13), paper_bgcolor="rgba(0,0,0,0)")
     return fig
 
@@ -102,18 +95,12 @@ def error_curve_figure(ks: np.ndarray, errors: np.ndarray, k: int, eps: float | 
 
 
 def strip_figure(items: list[tuple[int, np.ndarray]], max_side: int = 200, height: int = 230) -> go.Figure:
-    """Rank-k images side by side, one panel per k (titles 'k = …'), pixel values on hover."""
+    """Rank-k images side by side, one panel per k (titles 'rank k'), pixel values on hover."""
     n = max(1, len(items))
     fig = make_subplots(rows=1, cols=n, subplot_titles=[f"rank {k}" for k, _ in items], horizontal_spacing=0.01)
     for i, (_, img) in enumerate(items):
-        fig.add_trace(plots.image_trace(img, max_side=max_side), row=1, col=i + 1)
+        fig.add_trace(builders.image_trace(img, max_side=max_side), row=1, col=i + 1)
     return _image_panels(fig, n, height)
-
-
-def error_image(img: np.ndarray, approx: np.ndarray) -> np.ndarray:
-    """A − A_k (channel mean for colour): what the rank-k image leaves out."""
-    e = np.asarray(img, dtype=np.float32) - np.asarray(approx, dtype=np.float32)
-    return e.mean(axis=2) if e.ndim == 3 else e
 
 
 # ---------------------------------------------------------------- Udell & Townsend
@@ -187,7 +174,7 @@ def eigendigits_figure(components: np.ndarray, ratios: np.ndarray, cols: int = 8
     """Principal directions of the digits as 28 × 28 images (blue < 0 < red), with their share of the variance."""
     comps = np.asarray(components).reshape(-1, 28, 28)
     titles = [f"PC{i + 1}: {100 * r:.1f}%" for i, r in enumerate(ratios)]
-    return plots.map_grid_figure(comps, titles=titles, cols=cols, signed=True, shared_scale=False, height_per_row=150)
+    return builders.map_grid_figure(comps, titles=titles, cols=cols, signed=True, shared_scale=False, height_per_row=150)
 
 
 def explained_variance_figure(ratios: np.ndarray, k: int | None = None, height: int = 330) -> go.Figure:
@@ -210,8 +197,7 @@ def digit_pair_figure(original: np.ndarray, approx: np.ndarray, k: int, height: 
     """A digit and its reconstruction from the mean plus k principal components."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("digit", f"mean + {k} components"), horizontal_spacing=0.05)
     for c, img in enumerate((original, np.clip(approx, 0, 1))):
-        fig.add_trace(go.Heatmap(z=to_uint8(np.asarray(img).reshape(28, 28)), colorscale="gray", zmin=0, zmax=255,
-                                 showscale=False, hovertemplate="row %{y}, col %{x}: %{z}/255<extra></extra>"), row=1, col=c + 1)
+        fig.add_trace(builders.image_trace(np.asarray(img).reshape(28, 28)), row=1, col=c + 1)
     return _image_panels(fig, 2, height)
 
 

@@ -141,10 +141,14 @@ def eps_rank_max(x: np.ndarray, eps: float, factors=None) -> int:
     k = 1
     while k < hi and truncation_max_error(x, factors, k) > eps:
         lo, k = k, 2 * k
-    hi = min(k, hi)
-    while hi - lo > 1:  # invariant: error(lo) > ε ≥ error(hi)
+    return _first_true(lo, min(k, hi), lambda m: truncation_max_error(x, factors, m) <= eps)
+
+
+def _first_true(lo: int, hi: int, ok) -> int:
+    """Bisection: the smallest k in (lo, hi] with ok(k), for a monotone ``ok`` false at lo and true at hi."""
+    while hi - lo > 1:
         mid = (lo + hi) // 2
-        if truncation_max_error(x, factors, mid) <= eps:
+        if ok(mid):
             hi = mid
         else:
             lo = mid
@@ -173,14 +177,7 @@ def jl_crossover(eps: float) -> int:
     hi = 2
     while jl_bound(hi, eps) >= hi:
         hi *= 2
-    lo = hi // 2  # bound(lo) ≥ lo, bound(hi) < hi
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if jl_bound(mid, eps) < mid:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return _first_true(hi // 2, hi, lambda n: jl_bound(n, eps) < n)  # bound(hi / 2) ≥ hi / 2, bound(hi) < hi
 
 
 def fit_log(ns, ranks) -> tuple[float, float]:
@@ -192,6 +189,22 @@ def fit_log(ns, ranks) -> tuple[float, float]:
     design = np.column_stack([np.ones_like(ns), np.log(ns)])
     (a, b), *_ = np.linalg.lstsq(design, ranks, rcond=None)
     return float(a), float(b)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One size n of a sweep (``measure_size``). The random matrix's numbers are None (and its σ/σ₁
+    empty) when it was not measured."""
+
+    n: int
+    latent_max: int  # max-entry ε-rank (SVD truncation)
+    latent_spectral: int  # #{σ_i > ε σ_1}
+    latent_norm2: float  # ‖X‖₂ = σ_1
+    latent_rel_max: int  # max-entry rank at the theorem's tolerance ε‖X‖₂
+    latent_sigma: tuple[float, ...]  # σ_i / σ_1 of the latent matrix
+    random_max: int | None = None
+    random_spectral: int | None = None
+    random_sigma: tuple[float, ...] = ()
 
 
 @dataclass
@@ -213,23 +226,20 @@ class Sweep:
     random_sigma: list[float] = field(default_factory=list)  # σ_i / σ_1 of the largest random matrix
     random_sigma_n: int = 0
 
-    def add(self, point: dict) -> "Sweep":
+    def add(self, point: Measurement) -> "Sweep":
         """Append one size's measurements (from ``measure_size``), keeping n increasing."""
-        if self.ns and point["n"] <= self.ns[-1]:
+        if self.ns and point.n <= self.ns[-1]:
             raise ValueError("Add the sizes n in increasing order.")
-        self.ns.append(int(point["n"]))
+        self.ns.append(int(point.n))
         for name in ("latent_max", "latent_spectral", "latent_norm2", "latent_rel_max", "random_max", "random_spectral"):
-            getattr(self, name).append(point[name])
-        self.latent_sigma = list(point["latent_sigma"])
-        if point["random_sigma"]:
-            self.random_sigma, self.random_sigma_n = list(point["random_sigma"]), int(point["n"])
+            getattr(self, name).append(getattr(point, name))
+        self.latent_sigma = list(point.latent_sigma)
+        if point.random_sigma:
+            self.random_sigma, self.random_sigma_n = list(point.random_sigma), int(point.n)
         return self
 
     def fit(self) -> tuple[float, float]:
         return fit_log(self.ns, self.latent_max)
-
-    def bound(self) -> np.ndarray:
-        return jl_bound(np.array(self.ns), self.eps)
 
     def to_dict(self) -> dict:
         """Plain JSON-able numbers (the shipped precomputed sweep is stored this way)."""
@@ -241,30 +251,24 @@ class Sweep:
 
 
 def measure_size(n: int, d: int = 2, eps: float = 0.01, kind: str = "gaussian", seed: int = 0,
-                 with_random: bool = True) -> dict:
+                 with_random: bool = True) -> Measurement:
     """One size n of a sweep: the latent matrix's max-entry and spectral ε-ranks, ‖X‖₂, its ε‖X‖₂-rank
-    and σ/σ₁, and (``with_random``) the same ε-ranks and σ/σ₁ of a random matrix. Plain numbers."""
+    and σ/σ₁, and (``with_random``) the same ε-ranks and σ/σ₁ of a random matrix."""
     if not 0 < eps < 1:
         raise ValueError(f"ε must be between 0 and 1, got {eps}.")
     _check_n_d(n, d)
     x = latent_matrix(n, d, kind, seed)
     fx = top_svd(x, eps, seed)
     s1 = float(fx[1][0])
-    out = {
-        "n": int(n),
-        "latent_max": eps_rank_max(x, eps, fx),
-        "latent_spectral": eps_rank_spectral(fx[1], eps),
-        "latent_norm2": s1,
-        "latent_rel_max": eps_rank_max(x, eps * s1, fx),
-        "latent_sigma": [float(v) for v in fx[1] / s1],
-        "random_max": None, "random_spectral": None, "random_sigma": [],
-    }
-    if with_random:
-        r = random_matrix(n, seed)
-        fr = svd(r)
-        out.update(random_max=eps_rank_max(r, eps, fr), random_spectral=eps_rank_spectral(fr[1], eps),
-                   random_sigma=[float(v) for v in fr[1] / fr[1][0]])
-    return out
+    latent = dict(n=int(n), latent_max=eps_rank_max(x, eps, fx), latent_spectral=eps_rank_spectral(fx[1], eps),
+                  latent_norm2=s1, latent_rel_max=eps_rank_max(x, eps * s1, fx),
+                  latent_sigma=tuple(float(v) for v in fx[1] / s1))
+    if not with_random:
+        return Measurement(**latent)
+    r = random_matrix(n, seed)
+    fr = svd(r)
+    return Measurement(**latent, random_max=eps_rank_max(r, eps, fr), random_spectral=eps_rank_spectral(fr[1], eps),
+                       random_sigma=tuple(float(v) for v in fr[1] / fr[1][0]))
 
 
 def work_done_before(ns, random_up_to: int) -> list[float]:
@@ -274,9 +278,10 @@ def work_done_before(ns, random_up_to: int) -> list[float]:
 
 
 def eps_rank_sweep(ns=DEFAULT_NS, d: int = 2, eps: float = 0.01, kind: str = "gaussian", seed: int = 0,
-                   random_up_to: int = 4000, progress=None) -> Sweep:
+                   random_up_to: int = 4000, progress=None, measure=measure_size) -> Sweep:
     """``measure_size`` for each n (random matrices for n ≤ ``random_up_to``), as a Sweep.
-    ``progress(fraction, message)`` is called before each size and at the end."""
+    ``progress(fraction, message)`` is called before each size and at the end; ``measure`` (same
+    arguments as ``measure_size``) lets a caller cache each size on its own."""
     ns = sorted({int(n) for n in ns})
     for n in ns:
         _check_n_d(n, d)
@@ -284,7 +289,128 @@ def eps_rank_sweep(ns=DEFAULT_NS, d: int = 2, eps: float = 0.01, kind: str = "ga
     for n, before in zip(ns, work_done_before(ns, random_up_to)):
         if progress:
             progress(before, f"n = {n}")
-        out.add(measure_size(n, d, eps, kind, seed, with_random=n <= random_up_to))
+        out.add(measure(n, d, eps, kind, seed, n <= random_up_to))
     if progress:
         progress(1.0, "done")
     return out
+
+
+# ---------------------------------------------------------------- what the page shows
+
+RANDOM_UP_TO = 1000  # sweeps run on the page measure random matrices up to this n (the shipped ones go to 4000)
+
+
+def kind_name(kind: str) -> str:
+    """The formula of a ``KINDS`` entry without its description, e.g. "exp(−‖a − b‖²)"."""
+    return KINDS[kind].split(":")[0]
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What the page's form asks for: the function, d, ε and the largest n (defaults: the first shipped sweep)."""
+
+    kind: str = "gaussian"
+    d: int = 2
+    eps: float = 0.01
+    n_max: int = 4000
+
+    @property
+    def sizes(self) -> list[int]:
+        return [n for n in DEFAULT_NS if n <= self.n_max]
+
+
+def shipped_sweep(settings: SweepSettings, path=None) -> Sweep | None:
+    """The precomputed sweep in ``path`` (default assets/lowrank_sweep.json) for these settings, or None
+    (no such sweep, or the file is missing or unreadable)."""
+    import json
+
+    from cnn_viz.common import assets
+
+    want = (settings.kind, settings.d, settings.n_max)
+    try:
+        for s in json.loads((path or assets.LOWRANK_SWEEP).read_text())["sweeps"]:
+            if (s["kind"], s["d"], s["ns"][-1]) == want and abs(s["eps"] - settings.eps) < 1e-12:
+                return Sweep.from_dict(s)
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        pass
+    return None
+
+
+def matrix_pair(kind: str = "gaussian", d: int = 2, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """(the latent matrix with rows and columns sorted by the first latent coordinate, a random matrix), n × n."""
+    return latent_matrix(n, d, kind, sort=True), random_matrix(n)
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """The numbers the page states about a sweep, at its first and largest n, and the sentences built from them."""
+
+    kind: str
+    d: int
+    eps: float
+    n_first: int
+    n_last: int
+    rank_first: int  # max-entry ε-rank at n_first
+    rank_last: int
+    fit_a: float  # ε-rank ≈ a + b·ln n
+    fit_b: float
+    bound: float  # Theorem 1.0's r at n_last and ε
+    bound_ratio: float  # bound / n_last
+    bound_at_0_1: float  # the same at ε = 0.1
+    crossover: int  # first n where the bound beats the trivial rank n
+    norm2: float  # ‖X‖₂ at n_last
+    rel_rank: int  # max-entry rank at tolerance ε‖X‖₂, at n_last
+    random_n: int | None  # largest n with a random matrix measured
+    random_rank: int | None
+    random_all: bool  # a random matrix at every n
+
+    @property
+    def random_share(self) -> float | None:
+        return None if self.random_n is None else self.random_rank / self.random_n
+
+    @property
+    def title(self) -> str:
+        what = "ε-rank of exp-type latent matrices" if self.kind != "abs difference" else "ε-rank, f = Σ|a − b|"
+        return f"{what}, d = {self.d}, ε = {self.eps:g}"
+
+    @property
+    def fit_help(self) -> str:
+        a, b = self.fit_a, self.fit_b
+        return (f"Slope b of the least-squares fit ε-rank ≈ a + b·ln n = {a:.1f} + {b:.2f}·ln n: multiplying n by "
+                f"e ≈ 2.7 adds b to the rank.")
+
+    @property
+    def caption(self) -> str:
+        text = (
+            f"f = {kind_name(self.kind)}, d = {self.d}, ε = {self.eps:g}. Red: the max-entry ε-rank "
+            f"(smallest k with max |X − X_k| ≤ ε, X_k the SVD truncation, an upper bound on the paper's ε-rank) goes from "
+            f"{self.rank_first} to {self.rank_last} while n grows {self.n_last // self.n_first}-fold; dashed black: "
+            f"the fit {self.fit_a:.1f} + {self.fit_b:.2f}·ln n. Green dashed: the spectral ε-rank #{{σᵢ > ε σ₁}}. Purple: a "
+            "random matrix of the same size needs nearly full rank. Orange: the paper's bound, far above everything (log scale)."
+        )
+        return text if self.random_all else text + f" Random matrices are measured up to n = {self.random_n or 0} here."
+
+    @property
+    def looseness(self) -> str:
+        """The paragraph on how far Theorem 1.0's bound is from the measured ranks at this size."""
+        return (
+            f"**How loose it is here.** At n = {self.n_last:,} and ε = {self.eps:g} the bound is "
+            f"r = {self.bound:,.0f}, which is {self.bound_ratio:,.0f} times the size of the matrix "
+            f"itself (even at ε = 0.1 it would be {self.bound_at_0_1:,.0f}), while the measured ε-rank is "
+            f"{self.rank_last}. Worse, it only promises an entrywise error of "
+            f"ε‖X‖₂ = {self.eps * self.norm2:,.1f} here (‖X‖₂ = σ₁ = {self.norm2:,.0f} grows with n), and at that tolerance "
+            f"the measured rank is {self.rel_rank}. The constant 72 and the 1/ε² make the bound useless "
+            f"at classroom sizes: for ε = {self.eps:g} it beats the trivial rank n only from n = {self.crossover:,} on."
+        )
+
+
+def summarise(sweep: Sweep) -> SweepSummary:
+    """The fit, Theorem 1.0's bound and the last random matrix of a sweep, as the page states them."""
+    a, b = sweep.fit()
+    n = sweep.ns[-1]
+    bound = float(jl_bound(n, sweep.eps))
+    random = [(m, r) for m, r in zip(sweep.ns, sweep.random_max) if r is not None]
+    rn, rr = random[-1] if random else (None, None)
+    return SweepSummary(sweep.kind, sweep.d, sweep.eps, sweep.ns[0], n, sweep.latent_max[0], sweep.latent_max[-1], a, b,
+                        bound, bound / n, float(jl_bound(n, 0.1)), jl_crossover(sweep.eps), sweep.latent_norm2[-1],
+                        sweep.latent_rel_max[-1], rn, rr, len(random) == len(sweep.ns))

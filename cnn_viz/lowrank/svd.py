@@ -10,11 +10,13 @@ is computed once per image. Large images use a randomized SVD (Halko, Martinsson
 53, 2011: a Gaussian sketch, two power iterations with re-orthonormalization, then the SVD of the
 small projected matrix) that keeps the top ``RANDOMIZED_RANK`` singular triplets.
 
-Also here: PCA of a data matrix (the "eigendigits" of MNIST) through the same SVD.
+Also here: what the page shows for one rank (``at_rank``) and one target error (``eps_target``), and
+PCA of a data matrix (the "eigendigits" of MNIST) through the same SVD.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +38,7 @@ class Factors:
 
     ``us[c] = U_c Σ_c`` (m × rank) and ``vt[c] = V_cᵀ`` (rank × n) are float32; ``s`` (C × rank) and
     ``norm2`` (‖A_c‖_F², per channel) are float64. ``exact`` is False for a randomized SVD, whose
-    singular values are accurate approximations of the leading ones.
+    singular values are accurate approximations of the leading ones. ``seconds``: how long the SVDs took.
     """
 
     us: np.ndarray
@@ -45,6 +47,7 @@ class Factors:
     norm2: np.ndarray
     shape: tuple[int, ...]
     exact: bool
+    seconds: float = 0.0
 
     @property
     def rank(self) -> int:
@@ -58,6 +61,18 @@ class Factors:
     @property
     def channels(self) -> int:
         return int(self.us.shape[0])
+
+    @property
+    def s_columns(self) -> np.ndarray:
+        """The singular values one row per index i, one column per channel (as the CSV download has them)."""
+        return self.s.T
+
+    @property
+    def caption(self) -> str:
+        """Size, channels, which SVD and how long it took."""
+        chans = "3 colour channels, each its own matrix" if self.channels == 3 else "grayscale"
+        return (f"{self.shape[0]}×{self.shape[1]} pixels, {chans}. {'Exact' if self.exact else 'Randomized'} SVD: "
+                f"{self.rank} singular triplets per channel in {self.seconds:.2f} s (computed once, then cached).")
 
 
 def _as_image(img) -> np.ndarray:
@@ -106,6 +121,7 @@ def image_svd(img, method: str = "auto", rank: int | None = None, seed: int = 0)
     ``method`` is "exact" (LAPACK, all min(H, W) triplets), "randomized" (the top ``rank``, default
     ``RANDOMIZED_RANK``) or "auto": exact up to ``EXACT_MAX_PIXELS`` pixels, randomized above.
     """
+    t0 = time.perf_counter()
     a = _as_image(img)
     h, w = a.shape[:2]
     chans = [a] if a.ndim == 2 else [a[..., c] for c in range(a.shape[2])]
@@ -131,7 +147,8 @@ def image_svd(img, method: str = "auto", rank: int | None = None, seed: int = 0)
             vts.append(np.ascontiguousarray(vt, dtype=np.float32))
             ss.append(np.asarray(s, dtype=np.float64))
     norm2 = np.array([float(np.sum(ch * ch)) for ch in chans])
-    return Factors(np.stack(us), np.stack(vts), np.stack(ss), norm2, tuple(a.shape), method == "exact" and keep == r)
+    return Factors(np.stack(us), np.stack(vts), np.stack(ss), norm2, tuple(a.shape), method == "exact" and keep == r,
+                   time.perf_counter() - t0)
 
 
 def _check_k(f: Factors, k: int) -> int:
@@ -254,6 +271,91 @@ def error_curve(f: Factors) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(f.rank + 1), errs
 
 
+def error_image(img: np.ndarray, approx: np.ndarray) -> np.ndarray:
+    """A − A_k (channel mean for colour): what the rank-k image leaves out."""
+    e = np.asarray(img, dtype=np.float32) - np.asarray(approx, dtype=np.float32)
+    return e.mean(axis=2) if e.ndim == 3 else e
+
+
+@dataclass(frozen=True)
+class RankView:
+    """What the page shows for rank k of one image: the rank-k image (unclipped, and clipped to [0, 1]
+    for display), the error A − A_k, the numbers, and the sentences built from them."""
+
+    factors: Factors
+    approx: np.ndarray
+    shown: np.ndarray
+    error: np.ndarray
+    stats: RankStats
+
+    @property
+    def k(self) -> int:
+        return self.stats.k
+
+    @property
+    def fewer(self) -> bool:
+        """True when the factors hold fewer numbers than the image."""
+        return self.stats.compression >= 1
+
+    @property
+    def stored_delta(self) -> str:
+        c, pixels = self.stats.compression, self.stats.pixels
+        return f"{c:.1f}× fewer than {pixels:,}" if self.fewer else f"{1 / c:.1f}× more than {pixels:,}"
+
+    @property
+    def stored_help(self) -> str:
+        m, n = self.factors.shape[0], self.factors.shape[1]
+        per_channel = " per channel × 3" if self.factors.channels == 3 else ""
+        return f"k(m + n + 1) = {self.k}·({m} + {n} + 1){per_channel}, against m·n pixels."
+
+    @property
+    def caption(self) -> str:
+        f, stats = self.factors, self.stats
+        accuracy = "" if f.exact else (" (to the accuracy of the randomized SVD, which computed only the top "
+                                       f"{f.rank} singular values)")
+        return (f"Rank {self.k} of {f.full_rank}. The measured error and the Eckart–Young value agree{accuracy}. "
+                f"Storing U_k, Σ_k and V_k takes {stats.stored:,} numbers against {stats.pixels:,} pixels.")
+
+
+def at_rank(img: np.ndarray, f: Factors, k: int) -> RankView:
+    """The rank-k image of ``img`` from its factors, its error and its numbers (one slider move)."""
+    approx = rebuild(f, k)
+    return RankView(f, approx, np.clip(approx, 0, 1), error_image(img, approx), rank_stats(img, approx, f, k))
+
+
+@dataclass(frozen=True)
+class EpsTarget:
+    """The smallest rank k whose Eckart–Young error is at most ε (None: beyond the computed ranks), the
+    error curve it is read from, and the sentence that says so."""
+
+    eps: float
+    k: int | None
+    stored: int | None
+    ks: np.ndarray
+    errors: np.ndarray
+    rank: int  # singular triplets computed
+
+    @property
+    def caption(self) -> str:
+        if self.k is None:
+            return (f"No rank up to {self.rank} reaches ε = {self.eps:g}: the randomized SVD computed only the top "
+                    f"{self.rank} singular values. Try a larger ε or a smaller image.")
+        return (f"**Smallest k for ε = {self.eps:g}: k = {self.k}**, the first rank whose Eckart–Young error "
+                f"√(Σᵢ>ₖ σᵢ²)/‖A‖_F is at most ε; it stores {self.stored:,} numbers.")
+
+
+def eps_target(f: Factors, eps: float) -> EpsTarget:
+    """``smallest_rank`` for ``eps`` with the numbers it stores and the ``error_curve`` behind it."""
+    k = smallest_rank(f, eps)
+    ks, errs = error_curve(f)
+    return EpsTarget(float(eps), k, None if k is None else storage(f.shape, k)[0], ks, errs, f.rank)
+
+
+def file_stem(name: str) -> str:
+    """A file name's stem made safe for a download name: letters and digits kept, the rest "_", 40 at most."""
+    return "".join(ch if ch.isalnum() else "_" for ch in name.rsplit(".", 1)[0])[:40] or "image"
+
+
 @dataclass(frozen=True)
 class PCA:
     mean: np.ndarray  # (D,)
@@ -292,3 +394,33 @@ def pca_reconstruct(p: PCA, sample: np.ndarray, k: int) -> np.ndarray:
     x = np.asarray(sample, dtype=np.float64).ravel() - p.mean
     comps = p.components[:k]
     return p.mean + comps.T @ (comps @ x)
+
+
+@dataclass(frozen=True)
+class Eigendigits:
+    """PCA of a set of digits (rows of 784 pixels in [0, 1]) and the first few digits, to rebuild."""
+
+    pca: PCA
+    digits: np.ndarray  # (n, 784) float64 in [0, 1]
+
+    def leading(self, n: int = 16) -> tuple[np.ndarray, np.ndarray]:
+        """(the first ``n`` principal directions, their shares of the variance)."""
+        return self.pca.components[:n], self.pca.explained_ratio[:n]
+
+    def rebuild(self, i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(digit ``i``, its reconstruction from the mean plus its first ``k`` principal coordinates)."""
+        digit = self.digits[int(i)]
+        return digit, pca_reconstruct(self.pca, digit, k)
+
+    @property
+    def caption(self) -> str:
+        cum = self.pca.cumulative_ratio
+        return (f"The first 10 components explain {100 * cum[9]:.1f}% of the variance, the first 50 "
+                f"{100 * cum[49]:.1f}%: the digits are close to a low-dimensional subspace of the 784 pixels.")
+
+
+def eigendigits(images: np.ndarray, k: int = 64, keep: int = 200) -> Eigendigits:
+    """The first ``k`` principal components of uint8 digits (N, 28, 28) scaled to [0, 1], and the first
+    ``keep`` of them as pixel rows."""
+    x = np.asarray(images).reshape(len(images), -1).astype(np.float64) / 255.0
+    return Eigendigits(pca(x, k), x[:keep])

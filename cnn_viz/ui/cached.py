@@ -137,3 +137,66 @@ def prepare_upload(data: bytes):
 
 
 # ============================== lowrank
+
+@st.cache_data(max_entries=12, show_spinner="Computing the SVD of every channel…")
+def image_svd(img: np.ndarray, method: str):
+    from cnn_viz.lowrank import svd
+
+    return svd.image_svd(img, method)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def shipped_sweep(settings):
+    """The precomputed ε-rank sweep for these ``latent.SweepSettings``, or None."""
+    from cnn_viz.lowrank import latent
+
+    return latent.shipped_sweep(settings)
+
+
+@st.cache_data(max_entries=200, show_spinner=False)
+def measure_size(n: int, d: int, eps: float, kind: str, seed: int, with_random: bool):
+    """One size of a sweep run on the page, cached on its own (the progress bar moves between sizes)."""
+    from cnn_viz.lowrank import latent
+
+    return latent.measure_size(n, d, eps, kind, seed, with_random)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def matrix_pair(kind: str, d: int):
+    from cnn_viz.lowrank import latent
+
+    return latent.matrix_pair(kind, d)
+
+
+@st.cache_data(max_entries=1, show_spinner="Principal components of 4,000 digits…")
+def eigendigits():
+    from cnn_viz.lowrank import svd
+
+    return svd.eigendigits(mnist_split()[0].images)
+
+
+@st.cache_data(max_entries=4, show_spinner="Accuracy of the network with the layer at every rank k on 1,000 held-out "
+               "digits (fc1 about 2 s, conv2 about 10 s; once per server, then cached)…")
+def rank_sweep(layer: str):
+    """The shipped network (``load_mnist_model``) on the held-out digits, "fc1" or "conv2" at every rank:
+    keyed on the layer alone, since the shipped weights and the split do not change while the server runs."""
+    from cnn_viz.lowrank import compress
+
+    held_out = mnist_split()[1]
+    return compress.rank_sweep(load_mnist_model(), held_out.images, held_out.labels, layer)
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def separable_checks():
+    """The separable presets checked on the 512 × 512 cameraman."""
+    from cnn_viz.lowrank import compress
+
+    return compress.separable_checks(load_sample("Cameraman"))
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def separable_cost():
+    """Multiply-adds of full and separable convolutions, and how far the shipped conv1 kernels are from rank 1."""
+    from cnn_viz.lowrank import compress
+
+    return compress.separable_cost(load_mnist_model().conv1)

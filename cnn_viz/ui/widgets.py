@@ -318,3 +318,24 @@ def mnist_train_settings():
 
 
 # ============================== lowrank
+
+def eps_rank_sweep(settings):
+    """The ε-rank sweep for these ``latent.SweepSettings``: the shipped one when there is one, otherwise
+    measured here one size at a time (each size cached on its own) under a progress bar. Settings the
+    core refuses show their message and stop the page."""
+    from cnn_viz.lowrank import latent
+
+    sweep = cached.shipped_sweep(settings)
+    if sweep is not None:
+        return sweep
+    bar = st.progress(0.0, text="Measuring ε-ranks…")
+    try:
+        sweep = latent.eps_rank_sweep(
+            settings.sizes, settings.d, settings.eps, settings.kind, random_up_to=latent.RANDOM_UP_TO, measure=cached.measure_size,
+            progress=lambda done, msg: bar.progress(done, text=f"Measuring ε-ranks: {msg} (largest {settings.n_max})"),
+        )
+    except ValueError as exc:
+        st.error(f"Cannot run this sweep: {exc}")
+        st.stop()
+    bar.empty()
+    return sweep
