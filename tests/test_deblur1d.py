@@ -139,3 +139,80 @@ def test_signals_typed_and_drawn():
     with pytest.raises(ValueError):
         signal1d.kernel_matrix(10, -0.1)
 
+
+def _gcv_direct(s, beta, lam):
+    phi = s**2 / (s**2 + lam**2)
+    return np.sum(((1 - phi) * beta) ** 2) / (s.size - np.sum(phi)) ** 2
+
+
+def test_a_merged_spectrum_keeps_the_gcv_function_and_the_residual():
+    rng = np.random.default_rng(4)
+    s = np.exp(rng.uniform(np.log(1e-6), 0, 30_000))  # more than COMPRESS_ABOVE: merged into bins
+    beta = rng.standard_normal(s.size) * (s + 1e-3)
+    merged = lambda_rules.spectrum(s, beta)
+    assert merged.s2.size < s.size / 5 and merged.n.sum() == s.size
+    for lam in (1e-4, 1e-2, 0.3):
+        assert merged.gcv(lam) == pytest.approx(_gcv_direct(s, beta, lam), rel=5e-3)
+        assert merged.resid2(lam) == pytest.approx(np.sum((lam**2 / (s**2 + lam**2) * beta) ** 2), rel=5e-3)
+    plain = lambda_rules.spectrum(s, beta, compress=False)
+    np.testing.assert_allclose(plain.phi(0.01), s**2 / (s**2 + 1e-4))
+
+
+def test_the_discrepancy_principle_counts_each_datum_as_often_as_the_coefficients_hold_it():
+    """With ``copies`` = 4 (a mirror-extended image) the residual aims at √4 · δ."""
+    A, f, b, delta = _problem(noise=0.03)
+    dec = signal1d.svd(A)
+    lam = lambda_rules.discrepancy_lambda(lambda_rules.spectrum(dec.s, dec.U.T @ b, copies=4), delta / 2)
+    x = np.linalg.solve(A.T @ A + lam**2 * np.eye(A.shape[0]), A.T @ b)
+    assert np.linalg.norm(A @ x - b) == pytest.approx(delta, rel=1e-5)
+
+
+def test_choose_dispatches_to_the_rules_and_refuses_what_it_cannot_do():
+    A, f, b, delta = _problem(noise=0.02)
+    dec = signal1d.svd(A)
+    spec = lambda_rules.spectrum(dec.s, dec.U.T @ b)
+    assert lambda_rules.choose(spec, "gcv") == lambda_rules.gcv_lambda(spec)
+    assert lambda_rules.choose(spec, "lcurve") == lambda_rules.lcurve_lambda(spec)
+    assert lambda_rules.choose(spec, "discrepancy", delta) == lambda_rules.discrepancy_lambda(spec, delta)
+    with pytest.raises(ValueError, match="noise level"):
+        lambda_rules.choose(spec, "discrepancy")
+    with pytest.raises(ValueError, match="Unknown λ rule"):
+        lambda_rules.choose(spec, "GCV")
+    with pytest.raises(ValueError, match="plain Tikhonov"):
+        lambda_rules.lcurve_lambda(lambda_rules.spectrum(dec.s, dec.U.T @ b, d=np.ones_like(dec.s)))
+
+
+def test_the_analysis_gives_the_page_its_curves_and_numbers():
+    f = signal1d.test_signal("Bump and step", 96)
+    a = signal1d.analyse(f, 0.01, 0.02, seed=5, lam_slider=1e-3)
+    A = signal1d.kernel_matrix(96, 0.01)
+    U, s, Vt = np.linalg.svd(A)
+    assert a.cond == pytest.approx(np.linalg.cond(A), rel=1e-6)
+    np.testing.assert_allclose(a.picard.beta, np.abs(U.T @ a.b), rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(a.picard.ratio, np.abs(U.T @ a.b) / s, rtol=1e-8)
+    assert a.picard.noise == pytest.approx(np.linalg.norm(a.b - A @ f) / np.sqrt(96), rel=1e-9)
+    for p, phi in a.filter_factors():
+        np.testing.assert_allclose(phi, s**2 / (s**2 + p.lam**2), rtol=1e-10)
+    assert [p.rule for p in a.rule_picks] == ["gcv", "lcurve", "discrepancy", "best"]
+    gcv = a.pick("gcv")
+    assert gcv.gcv == pytest.approx(_gcv_direct(s, U.T @ a.b, gcv.lam), rel=1e-8)
+    x = np.linalg.solve(A.T @ A + gcv.lam**2 * np.eye(96), A.T @ a.b)
+    assert (gcv.rho, gcv.eta) == pytest.approx((np.linalg.norm(A @ x - a.b), np.linalg.norm(x)), rel=1e-7)
+    assert a.naive_peak == pytest.approx(np.max(np.abs(np.linalg.solve(A, a.b))), rel=1e-6)
+    assert a.default_shown == [a.solutions[1].label, "Tikhonov (GCV)", "Tikhonov (discrepancy)"]
+    assert a.lambda_summary().startswith(f"GCV {gcv.lam:.2e}, L-curve corner {a.pick('lcurve').lam:.2e}, ")
+    assert a.lambda_summary().endswith(f"your λ 1.00e-03; TSVD by GCV keeps k = {a.k_gcv}")
+    table = a.table()
+    assert table.shape == (96, 3 + len(a.solutions))
+    np.testing.assert_allclose(table[:, :3], np.column_stack([signal1d.grid(96), f, a.b]))
+    for r in a.solutions:
+        assert r.error == pytest.approx(np.linalg.norm(r.x - f) / np.linalg.norm(f), rel=1e-12)
+        assert r.error_text == (f"{r.error:.3g}" if r.error < 100 else f"{r.error:.1e}")
+
+
+def test_the_condition_curve_spans_the_kernel_widths():
+    c = signal1d.cond_curve(48)
+    np.testing.assert_allclose(c.sigmas, np.geomspace(0.002, 0.2, 25))
+    ok = c.conds < 1e10
+    assert ok.sum() >= 5
+    np.testing.assert_allclose(c.conds[ok], [np.linalg.cond(signal1d.kernel_matrix(48, sg)) for sg in c.sigmas[ok]], rtol=1e-6)

@@ -86,3 +86,33 @@ def test_training_refuses_the_held_out_image_and_updates_the_weights():
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert not model.training
 
+
+def test_networks_put_this_sessions_retrained_network_in_place_of_the_shipped_one():
+    shipped = cnn.load_shipped()
+    assert set(shipped) == {"direct", "tikcnn"}
+    mine = cnn.ResidualCNN(depth=3, width=4).eval()
+    info = experiment.NetworkInfo(retrained_here=True, stamp="mine")
+    nets = cnn.networks(shipped, {"tikcnn": (mine, info)})
+    assert set(nets.restorers) == {experiment.CNN_DIRECT, experiment.CNN_TIK}
+    img = np.random.default_rng(1).random((20, 18))
+    np.testing.assert_allclose(nets.restorers[experiment.CNN_TIK](img), cnn.restore_image(mine, img))
+    np.testing.assert_allclose(nets.restorers[experiment.CNN_DIRECT](img), cnn.restore_image(shipped["direct"][0], img))
+    assert nets.infos[experiment.CNN_TIK] is info and nets.infos[experiment.CNN_DIRECT].params == 56_097
+    assert nets.stamp != cnn.networks(shipped, {}).stamp
+
+
+def test_evaluate_and_a_short_retrain_from_a_base_that_stays_as_it_was():
+    base = cnn.ResidualCNN(depth=3, width=4).eval()
+    before = [p.detach().clone() for p in base.parameters()]
+    pairs = cnn.make_pairs("direct", names=("text",), sides=(128,), draws=1)
+    messages = []
+    run = cnn.retrain("direct", 1, pairs, base=base, progress=lambda fr, msg: messages.append(msg))
+    assert all(torch.equal(a, b) for a, b in zip(before, base.parameters()))  # trained a copy
+    assert run.info.retrained_here and run.info.steps >= 5 and run.info.stamp != "shipped"
+    assert messages[0].startswith("Training CNN (direct): step 5") and messages[-1] == "Evaluating on the held-out cameraman…"
+    inp, x = cnn.eval_pair("direct")
+    out = np.clip(cnn.restore_image(run.model, inp), 0, 1)
+    assert run.evaluation.psnr == pytest.approx(10 * np.log10(1 / np.mean((out - x) ** 2)), rel=1e-9)
+    assert run.evaluation.input_psnr == pytest.approx(10 * np.log10(1 / np.mean((np.clip(inp, 0, 1) - x) ** 2)), rel=1e-9)
+    assert run.summary == (f"CNN (direct) retrained for {run.info.train_seconds:.0f} s ({run.info.steps} steps): cameraman "
+                           f"{run.evaluation.input_psnr:.2f} → {run.evaluation.psnr:.2f} dB.")
