@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from bench_conv import median_ms  # noqa: E402  (median of repeated timings, in ms)
 
-from cnn_viz.deblur import restore as d2  # noqa: E402
+from cnn_viz.common.images import load_sample, resize_max  # noqa: E402
 from cnn_viz.common.linalg import one_blas_thread  # noqa: E402
 from cnn_viz.common.metrics import psnr, ssim  # noqa: E402
-from cnn_viz.common.images import load_sample, resize_max  # noqa: E402
+from cnn_viz.deblur import experiment, forward, restore  # noqa: E402
 
 
 def main() -> int:
@@ -37,38 +37,36 @@ def main() -> int:
     ap.add_argument("--side", type=int, default=256)
     args = ap.parse_args()
 
-    import torch
+    from cnn_viz.common.torch_tools import one_torch_thread
+    from cnn_viz.deblur import cnn
 
-    from cnn_viz.deblur import cnn as dc
-
-    torch.set_num_threads(1)
+    one_torch_thread()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; torch threads 1, BLAS threads 1")
     truth = resize_max(load_sample("Cameraman", 512), args.side).astype(np.float64)
-    scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, seed=0)
-    models = {dc.KINDS[k]: dc.load(p)[0] for k, p in dc.WEIGHTS.items() if p.exists()}
-    cnn = {name: (lambda img, m=m: dc.restore(m, img)) for name, m in models.items()}
-    methods = d2.CLASSICAL + tuple(n for n in d2.LEARNED if n in cnn)
+    scene = experiment.make_scene(truth, forward.gaussian_psf(2.0), "reflexive", 0.01, seed=0)
+    nets = cnn.networks(cnn.load_shipped(), {})
+    methods = experiment.CLASSICAL + tuple(n for n in experiment.LEARNED if n in nets.restorers)
 
     with one_blas_thread():
-        res = {r.name: r for r in d2.compare(scene, "reflexive", methods, cnn=cnn)}
+        res = {r.name: r for r in experiment.compare(scene, "reflexive", methods, cnn=nets.restorers)}
         print(f"\ncameraman {truth.shape[0]}×{truth.shape[1]}, σ = 2 px, 1 % noise, reflexive; blurred "
               f"{psnr(np.clip(scene.blurred, 0, 1), truth):.2f} dB")
         print(f"{'method':<28}{'PSNR':>8}{'SSIM':>8}{'ms':>9}   details")
         times = {}
         for name in methods:
-            times[name] = median_ms(lambda n=name: d2.compare(scene, "reflexive", (n,), cnn=cnn), args.repeat)
+            times[name] = median_ms(lambda n=name: experiment.compare(scene, "reflexive", (n,), cnn=nets.restorers), args.repeat)
             r = res[name]
             print(f"{name:<28}{r.psnr:8.2f}{r.ssim:8.3f}{times[name]:9.1f}   {r.note}")
-        whole = median_ms(lambda: d2.compare(scene, "reflexive", methods, cnn=cnn), max(1, args.repeat // 2))
+        whole = median_ms(lambda: experiment.compare(scene, "reflexive", methods, cnn=nets.restorers), max(1, args.repeat // 2))
 
-        gap = res[d2.TIK_BEST].psnr - res[d2.TIK_GCV].psnr
-        classical = {n: r for n, r in res.items() if n in d2.CLASSICAL}
+        gap = res[experiment.TIK_BEST].psnr - res[experiment.TIK_GCV].psnr
+        classical = {n: r for n, r in res.items() if n in experiment.CLASSICAL}
         best = max(classical.values(), key=lambda r: r.psnr)
         slowest = max((n for n in classical), key=times.get)
         print("\ngoals")
         print(f"  GCV within 1 dB of the best λ:       {gap:.2f} dB  {'OK' if gap <= 1 else 'MISSED'}")
-        if d2.CNN_TIK in res:
-            gain = res[d2.CNN_TIK].psnr - best.psnr
+        if experiment.CNN_TIK in res:
+            gain = res[experiment.CNN_TIK].psnr - best.psnr
             print(f"  Tikhonov + CNN − best classical:      {gain:+.2f} dB (best classical: {best.name}, {best.psnr:.2f} dB)  "
                   f"{'OK' if gain >= 1 else 'MISSED'}")
         print(f"  slowest classical method:             {times[slowest]:.0f} ms ({slowest})  {'OK' if times[slowest] < 300 else 'MISSED'}")
@@ -78,12 +76,12 @@ def main() -> int:
 
         b = scene.blurred
         psf = scene.psf
-        op = d2.BlurOperator(psf, b.shape, "zero")
-        x = res[d2.TIK_GCV].image.astype(np.float64)
+        op = forward.BlurOperator(psf, b.shape, "zero")
+        x = res[experiment.TIK_GCV].image.astype(np.float64)
         rows = [
-            ("Wiener (periodic, fixed balance)", lambda: d2.wiener(b, d2.spectral(psf, b.shape, "periodic"), 1e-3),
+            ("Wiener (periodic, fixed balance)", lambda: restore.wiener(b, forward.spectral(psf, b.shape, "periodic"), 1e-3),
              lambda: restoration.wiener(b, psf, 1e-3, clip=False)),
-            ("Richardson–Lucy, zero pad, 30 it.", lambda: d2.richardson_lucy(np.maximum(b, 0), op, 30, normalize=False),
+            ("Richardson–Lucy, zero pad, 30 it.", lambda: restore.richardson_lucy(np.maximum(b, 0), op, 30, normalize=False),
              lambda: restoration.richardson_lucy(np.maximum(b, 0), psf, 30, clip=False)),
             ("SSIM", lambda: ssim(x, truth), lambda: metrics.structural_similarity(truth, x, data_range=1.0)),
             ("PSNR", lambda: psnr(x, truth), lambda: metrics.peak_signal_noise_ratio(truth, x, data_range=1.0)),

@@ -6,15 +6,14 @@ import pytest
 from scipy import ndimage
 from skimage import metrics, restoration
 
-from cnn_viz.deblur import restore as d2
 from cnn_viz.common.linalg import one_blas_thread
 from cnn_viz.common.metrics import psnr, relative_error, ssim
-from cnn_viz.deblur import lambda_rules as rp
+from cnn_viz.deblur import experiment, forward, lambda_rules, restore
 
 
 @pytest.fixture(autouse=True)
 def _one_blas_thread():
-    """The dense references run on one BLAS thread (two were ~10× slower on the shared box)."""
+    """The dense references run on one BLAS thread (two threads wait on each other on a busy shared box)."""
     with one_blas_thread():
         yield
 
@@ -52,11 +51,11 @@ RNG = np.random.default_rng(7)
 SHAPE = (12, 10)
 X = RNG.random(SHAPE)
 SYM_PSFS = {
-    "gaussian": d2.gaussian_psf(0.8),
-    "box": d2.box_psf(3),
+    "gaussian": forward.gaussian_psf(0.8),
+    "box": forward.box_psf(3),
     "random doubly symmetric": (lambda q: (q + q[::-1] + q[:, ::-1] + q[::-1, ::-1]) / 4)(RNG.random((5, 3))),
 }
-ALL_PSFS = dict(SYM_PSFS, motion=d2.motion_psf(5, 30), random=RNG.random((3, 5)))
+ALL_PSFS = dict(SYM_PSFS, motion=forward.motion_psf(5, 30), random=RNG.random((3, 5)))
 
 
 @pytest.mark.parametrize("bc,mode", [("periodic", "wrap"), ("reflexive", "reflect"), ("zero", "constant")])
@@ -64,10 +63,10 @@ ALL_PSFS = dict(SYM_PSFS, motion=d2.motion_psf(5, 30), random=RNG.random((3, 5))
 def test_blur_matches_dense_matrix_and_scipy(bc, mode, name):
     psf = ALL_PSFS[name]
     A = dense_blur(SHAPE, psf, bc)
-    b = d2.blur(X, psf, bc)
+    b = forward.blur(X, psf, bc)
     np.testing.assert_allclose(b.ravel(), A @ X.ravel(), atol=1e-12)
     np.testing.assert_allclose(b, ndimage.convolve(X, psf, mode=mode), atol=1e-12)
-    op = d2.BlurOperator(psf, SHAPE, bc)
+    op = forward.BlurOperator(psf, SHAPE, bc)
     y = RNG.random(SHAPE)
     np.testing.assert_allclose(op.rmatvec(y).ravel(), A.T @ y.ravel(), atol=1e-12)
 
@@ -76,27 +75,27 @@ def test_blur_matches_dense_matrix_and_scipy(bc, mode, name):
 def test_dct_diagonalizes_the_reflexive_blur_and_solves_tikhonov(name):
     psf = SYM_PSFS[name]
     A = dense_blur(SHAPE, psf, "reflexive")
-    sp = d2.spectral(psf, SHAPE, "reflexive")
+    sp = forward.spectral(psf, SHAPE, "reflexive")
     assert sp.kind == "dct"
     np.testing.assert_allclose(sp.apply(X).ravel(), A @ X.ravel(), atol=1e-12)
     b = A @ X.ravel() + 0.01 * RNG.standard_normal(X.size)
     for lam in (1e-3, 0.05, 0.7):
         ref = dense_tikhonov(A, b, lam)
-        np.testing.assert_allclose(d2.tikhonov_spectral(b.reshape(SHAPE), sp, lam).ravel(), ref, atol=1e-9)
+        np.testing.assert_allclose(restore.tikhonov_spectral(b.reshape(SHAPE), sp, lam).ravel(), ref, atol=1e-9)
         # the FFT of the mirror-extended image is the same reflexive model
-        mirror = d2.Spectral("mirror", d2._symbol(psf, SHAPE, "mirror"), SHAPE)
-        np.testing.assert_allclose(d2.tikhonov_spectral(b.reshape(SHAPE), mirror, lam).ravel(), ref, atol=1e-9)
+        mirror = forward.Spectral("mirror", forward.symbol(psf, SHAPE, "mirror"), SHAPE)
+        np.testing.assert_allclose(restore.tikhonov_spectral(b.reshape(SHAPE), mirror, lam).ravel(), ref, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", list(ALL_PSFS))
 def test_fft_diagonalizes_the_periodic_blur_and_solves_tikhonov(name):
     psf = ALL_PSFS[name]
     A = dense_blur(SHAPE, psf, "periodic")
-    sp = d2.spectral(psf, SHAPE, "periodic")
+    sp = forward.spectral(psf, SHAPE, "periodic")
     np.testing.assert_allclose(sp.apply(X).ravel(), A @ X.ravel(), atol=1e-12)
     b = A @ X.ravel() + 0.01 * RNG.standard_normal(X.size)
     for lam in (1e-3, 0.05, 0.7):
-        np.testing.assert_allclose(d2.tikhonov_spectral(b.reshape(SHAPE), sp, lam).ravel(), dense_tikhonov(A, b, lam), atol=1e-9)
+        np.testing.assert_allclose(restore.tikhonov_spectral(b.reshape(SHAPE), sp, lam).ravel(), dense_tikhonov(A, b, lam), atol=1e-9)
 
 
 @pytest.mark.parametrize("bc,name", [("zero", "gaussian"), ("zero", "motion"), ("reflexive", "motion"), ("reflexive", "random")])
@@ -106,15 +105,15 @@ def test_pcg_solves_tikhonov_where_there_is_no_fast_transform(bc, name):
     b = A @ X.ravel() + 0.01 * RNG.standard_normal(X.size)
     for lam in (0.01, 0.2):
         ref = dense_tikhonov(A, b, lam)
-        x = d2.tikhonov(b.reshape(SHAPE), psf, lam, bc)
+        x = restore.tikhonov(b.reshape(SHAPE), psf, lam, bc)
         assert np.linalg.norm(x.ravel() - ref) <= 1e-4 * np.linalg.norm(ref)
 
 
 def test_tikhonov_auto_dispatches_on_colour_images():
-    psf = d2.gaussian_psf(1.0)
+    psf = forward.gaussian_psf(1.0)
     img = RNG.random((12, 10, 3))
-    b = d2.blur(img, psf, "reflexive")
-    x, lam = d2.tikhonov_auto(b, psf, "reflexive", lam=0.1)
+    b = forward.blur(img, psf, "reflexive")
+    x, lam = restore.tikhonov_auto(b, psf, "reflexive", lam=0.1)
     A = dense_blur((12, 10), psf, "reflexive")
     for c in range(3):
         np.testing.assert_allclose(x[..., c].ravel(), dense_tikhonov(A, b[..., c].ravel(), 0.1), atol=1e-9)
@@ -129,12 +128,12 @@ def _gcv_dense(A, b, lam):
 
 @pytest.mark.parametrize("bc", ["periodic", "reflexive"])
 def test_gcv_lambda_against_a_brute_force_sweep_of_the_dense_gcv_function(bc):
-    psf = d2.gaussian_psf(1.0)
+    psf = forward.gaussian_psf(1.0)
     A = dense_blur(SHAPE, psf, bc)
     b = A @ X.ravel()
     b = b + 0.02 * np.linalg.norm(b) / np.sqrt(b.size) * np.random.default_rng(3).standard_normal(b.size)
-    sp = d2.spectral(psf, SHAPE, bc)
-    lam = d2.choose_lambda(b.reshape(SHAPE), sp, "gcv")
+    sp = forward.spectral(psf, SHAPE, bc)
+    lam = restore.choose_lambda(b.reshape(SHAPE), sp, "gcv")
     grid = np.logspace(-4, 0, 321)
     g = np.array([_gcv_dense(A, b, t) for t in grid])
     i = int(np.argmin(g))
@@ -145,42 +144,42 @@ def test_gcv_lambda_against_a_brute_force_sweep_of_the_dense_gcv_function(bc):
 
 @pytest.mark.parametrize("bc", ["periodic", "reflexive"])
 def test_discrepancy_principle_hits_the_noise_norm(bc):
-    psf = d2.gaussian_psf(1.0)
+    psf = forward.gaussian_psf(1.0)
     A = dense_blur(SHAPE, psf, bc)
     b_clean = A @ X.ravel()
-    b, delta = d2.add_noise(b_clean, 0.05, seed=1)
+    b, delta = forward.add_noise(b_clean, 0.05, seed=1)
     assert np.linalg.norm(b - b_clean) == pytest.approx(0.05 * np.linalg.norm(b_clean), rel=1e-12)
-    lam = d2.choose_lambda(b.reshape(SHAPE), d2.spectral(psf, SHAPE, bc), "discrepancy", delta)
+    lam = restore.choose_lambda(b.reshape(SHAPE), forward.spectral(psf, SHAPE, bc), "discrepancy", delta)
     x = dense_tikhonov(A, b, lam)
     assert np.linalg.norm(A @ x - b) == pytest.approx(delta, rel=1e-4)
 
 
 def test_wiener_equals_scikit_image_with_a_periodic_boundary():
     img = RNG.random((32, 28))
-    psf = d2.gaussian_psf(1.5)
-    b = d2.blur(img, psf, "periodic") + 0.01 * RNG.standard_normal(img.shape)
-    sp = d2.spectral(psf, img.shape, "periodic")
+    psf = forward.gaussian_psf(1.5)
+    b = forward.blur(img, psf, "periodic") + 0.01 * RNG.standard_normal(img.shape)
+    sp = forward.spectral(psf, img.shape, "periodic")
     for balance in (1e-3, 0.1):
         ref = restoration.wiener(b, psf, balance, clip=False)
-        np.testing.assert_allclose(d2.wiener(b, sp, balance), ref, atol=1e-10)
+        np.testing.assert_allclose(restore.wiener(b, sp, balance), ref, atol=1e-10)
 
 
 def test_richardson_lucy_equals_scikit_image_with_zero_padding():
     img = RNG.random((30, 26)) * 0.8 + 0.1
-    psf = d2.gaussian_psf(1.2)
-    b = d2.blur(img, psf, "zero")
-    op = d2.BlurOperator(psf, img.shape, "zero")
-    ours, _ = d2.richardson_lucy(b, op, 15, normalize=False)
+    psf = forward.gaussian_psf(1.2)
+    b = forward.blur(img, psf, "zero")
+    op = forward.BlurOperator(psf, img.shape, "zero")
+    ours, _ = restore.richardson_lucy(b, op, 15, normalize=False)
     ref = restoration.richardson_lucy(b, psf, num_iter=15, clip=False, filter_epsilon=None)
     np.testing.assert_allclose(ours, ref, rtol=1e-7, atol=1e-9)
 
 
 def test_richardson_lucy_through_the_dct_equals_the_padded_convolution():
     img = RNG.random((20, 18)) + 0.1
-    psf = d2.gaussian_psf(1.0)
-    b = d2.blur(img, psf, "reflexive")
-    a, _ = d2.richardson_lucy(b, d2.BlurOperator(psf, img.shape, "reflexive"), 10)
-    c, _ = d2.richardson_lucy(b, d2.fast_operator(psf, img.shape, "reflexive"), 10)
+    psf = forward.gaussian_psf(1.0)
+    b = forward.blur(img, psf, "reflexive")
+    a, _ = restore.richardson_lucy(b, forward.BlurOperator(psf, img.shape, "reflexive"), 10)
+    c, _ = restore.richardson_lucy(b, forward.fast_operator(psf, img.shape, "reflexive"), 10)
     np.testing.assert_allclose(a, c, rtol=1e-9)
 
 
@@ -198,9 +197,9 @@ def test_inverse_crime_naive_inverse_is_perfect_only_with_the_matching_model():
     from skimage import data, transform
 
     img = transform.resize(data.camera() / 255.0, (64, 64), anti_aliasing=True)
-    table = d2.inverse_crime(img, d2.gaussian_psf(1.5))
-    assert table[("periodic", "periodic")] > 60 and table[("reflexive", "reflexive")] > 60
-    assert table[("periodic", "reflexive")] < 20 and table[("reflexive", "periodic")] < 20 and table[("zero", "reflexive")] < 20
+    table = experiment.inverse_crime(img, forward.gaussian_psf(1.5))
+    assert table.at("periodic", "periodic") > 60 and table.at("reflexive", "reflexive") > 60
+    assert table.at("periodic", "reflexive") < 20 and table.at("reflexive", "periodic") < 20 and table.at("zero", "reflexive") < 20
 
 
 def test_compare_on_cameraman_reproduces_the_measured_numbers():
@@ -209,52 +208,52 @@ def test_compare_on_cameraman_reproduces_the_measured_numbers():
     from cnn_viz.common.images import load_sample
 
     truth = load_sample("Cameraman", 256).astype(np.float64)
-    scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, seed=0)
+    scene = experiment.make_scene(truth, forward.gaussian_psf(2.0), "reflexive", 0.01, seed=0)
     assert psnr(np.clip(scene.blurred, 0, 1), truth) == pytest.approx(24.4, abs=0.1)
-    res = {r.name: r for r in d2.compare(scene, "reflexive")}
-    assert res[d2.NAIVE].psnr == pytest.approx(4.8, abs=0.2)
-    assert res[d2.TIK_BEST].psnr == pytest.approx(27.1, abs=0.1)
-    assert res[d2.TIK_GCV].psnr == pytest.approx(26.4, abs=0.1)
-    assert res[d2.TIK_DP].psnr == pytest.approx(27.1, abs=0.1)
-    assert res[d2.TIK_LC].psnr == pytest.approx(21.6, abs=0.1)
-    assert res[d2.TIK_BEST].psnr - res[d2.TIK_GCV].psnr < 1.0  # the goal: GCV within 1 dB of the oracle
+    res = {r.name: r for r in experiment.compare(scene, "reflexive")}
+    assert res[experiment.NAIVE].psnr == pytest.approx(4.8, abs=0.2)
+    assert res[experiment.TIK_BEST].psnr == pytest.approx(27.1, abs=0.1)
+    assert res[experiment.TIK_GCV].psnr == pytest.approx(26.4, abs=0.1)
+    assert res[experiment.TIK_DP].psnr == pytest.approx(27.1, abs=0.1)
+    assert res[experiment.TIK_LC].psnr == pytest.approx(21.6, abs=0.1)
+    assert res[experiment.TIK_BEST].psnr - res[experiment.TIK_GCV].psnr < 1.0  # the goal: GCV within 1 dB of the oracle
     for r in res.values():
         if r.name.startswith("Tikhonov"):
-            assert r.psnr <= res[d2.TIK_BEST].psnr + 1e-3
-    per = {r.name: r for r in d2.compare(scene, "periodic", (d2.TIK_GCV,))}
-    assert per[d2.TIK_GCV].psnr < 6  # the periodic model drives GCV to a tiny λ
-    curves = d2.rl_curves(scene, ("zero", "reflexive"), iters=60)
+            assert r.psnr <= res[experiment.TIK_BEST].psnr + 1e-3
+    per = {r.name: r for r in experiment.compare(scene, "periodic", (experiment.TIK_GCV,))}
+    assert per[experiment.TIK_GCV].psnr < 6  # the periodic model drives GCV to a tiny λ
+    curves = {c.bc: c.psnr for c in experiment.rl_curves(scene, ("zero", "reflexive"), iters=60).curves}
     assert int(np.argmax(curves["zero"])) < int(np.argmax(curves["reflexive"]))
     assert curves["zero"].max() < curves["reflexive"].max()
 
 
 def test_psfs():
-    g = d2.gaussian_psf(2.0)
-    assert g.sum() == pytest.approx(1) and d2.is_doubly_symmetric(g)
+    g = forward.gaussian_psf(2.0)
+    assert g.sum() == pytest.approx(1) and forward.is_doubly_symmetric(g)
     t = np.arange(g.shape[0]) - g.shape[0] // 2
     assert (g.sum(axis=0) * t**2).sum() == pytest.approx(4.0, rel=5e-3)  # variance σ² (truncated at 3.5σ)
-    m = d2.motion_psf(9, 0)  # a horizontal 9-pixel shake is a 1×9 moving average
+    m = forward.motion_psf(9, 0)  # a horizontal 9-pixel shake is a 1×9 moving average
     img = RNG.random((20, 30))
-    np.testing.assert_allclose(d2.blur(img, m, "reflexive"), ndimage.uniform_filter1d(img, 9, axis=1, mode="reflect"), atol=1e-12)
-    np.testing.assert_allclose(d2.motion_psf(7, 90), d2.motion_psf(7, 0).T, atol=1e-15)
-    m30 = d2.motion_psf(9, 30)
+    np.testing.assert_allclose(forward.blur(img, m, "reflexive"), ndimage.uniform_filter1d(img, 9, axis=1, mode="reflect"), atol=1e-12)
+    np.testing.assert_allclose(forward.motion_psf(7, 90), forward.motion_psf(7, 0).T, atol=1e-15)
+    m30 = forward.motion_psf(9, 30)
     np.testing.assert_allclose(m30, m30[::-1, ::-1])
-    assert not d2.is_doubly_symmetric(m30) and d2.spectral(m30, (40, 40), "reflexive").kind == "mirror"
-    assert d2.box_psf(5).sum() == pytest.approx(1)
+    assert not forward.is_doubly_symmetric(m30) and forward.spectral(m30, (40, 40), "reflexive").kind == "mirror"
+    assert forward.box_psf(5).sum() == pytest.approx(1)
 
 
 @pytest.mark.parametrize("call", [
-    lambda: d2.gaussian_psf(-1),
-    lambda: d2.gaussian_psf(float("nan")),
-    lambda: d2.gaussian_psf(30),
-    lambda: d2.box_psf(4),
-    lambda: d2.motion_psf(0.5),
-    lambda: d2.make_psf("Disk", 3),
-    lambda: d2.blur(np.zeros((5, 5)), d2.gaussian_psf(2.0)),
-    lambda: d2.blur(np.zeros((20, 20)), d2.gaussian_psf(1.0), "mirror"),
-    lambda: d2.add_noise(np.ones(4), -0.1),
-    lambda: d2.make_scene(np.zeros((8, 8)), d2.gaussian_psf(0.5)),
-    lambda: d2.compare(d2.make_scene(np.zeros((20, 20)), d2.gaussian_psf(1.0)), methods=("Magic",)),
+    lambda: forward.gaussian_psf(-1),
+    lambda: forward.gaussian_psf(float("nan")),
+    lambda: forward.gaussian_psf(30),
+    lambda: forward.box_psf(4),
+    lambda: forward.motion_psf(0.5),
+    lambda: forward.make_psf("Disk", 3),
+    lambda: forward.blur(np.zeros((5, 5)), forward.gaussian_psf(2.0)),
+    lambda: forward.blur(np.zeros((20, 20)), forward.gaussian_psf(1.0), "mirror"),
+    lambda: forward.add_noise(np.ones(4), -0.1),
+    lambda: experiment.make_scene(np.zeros((8, 8)), forward.gaussian_psf(0.5)),
+    lambda: experiment.compare(experiment.make_scene(np.zeros((20, 20)), forward.gaussian_psf(1.0)), methods=("Magic",)),
 ])
 def test_bad_input_raises_a_readable_value_error(call):
     with pytest.raises(ValueError) as exc:
@@ -263,12 +262,12 @@ def test_bad_input_raises_a_readable_value_error(call):
 
 
 def test_lcurve_curvature_matches_finite_differences():
-    psf = d2.gaussian_psf(1.0)
-    sp = d2.spectral(psf, SHAPE, "reflexive")
-    b = d2.add_noise(d2.blur(X, psf, "reflexive"), 0.02, 0)[0]
-    s, bh = d2.coefficients(b, sp)
+    psf = forward.gaussian_psf(1.0)
+    sp = forward.spectral(psf, SHAPE, "reflexive")
+    b = forward.add_noise(forward.blur(X, psf, "reflexive"), 0.02, 0)[0]
+    s, bh = forward.coefficients(b, sp)
     t = np.linspace(np.log(1e-3), np.log(0.5), 4001)
-    rho, eta, kappa = rp.lcurve(s, bh, np.exp(t))
+    rho, eta, kappa = lambda_rules.lcurve(lambda_rules.spectrum(s, bh), np.exp(t))
     lr, le = np.log(rho), np.log(eta)
     d1r, d1e = np.gradient(lr, t), np.gradient(le, t)
     d2r, d2e = np.gradient(d1r, t), np.gradient(d1e, t)
@@ -279,27 +278,94 @@ def test_lcurve_curvature_matches_finite_differences():
 
 def test_a_solver_with_a_wrong_psf_and_an_assumed_noise_level():
     img = np.random.default_rng(5).random((18, 16))
-    true_psf, solver_psf = d2.gaussian_psf(1.0), d2.gaussian_psf(0.7)
-    scene = d2.make_scene(img, true_psf, "reflexive", 0.02, seed=2)
+    true_psf, solver_psf = forward.gaussian_psf(1.0), forward.gaussian_psf(0.7)
+    scene = experiment.make_scene(img, true_psf, "reflexive", 0.02, seed=2)
     A = dense_blur(img.shape, solver_psf, "reflexive")
     b = scene.blurred.ravel()
-    lam = d2.lambda_sweep(scene, "reflexive", solver_psf=solver_psf, noise=0.05)["picks"]["discrepancy"]
+    lam = experiment.lambda_sweep(scene, "reflexive", solver_psf=solver_psf, noise=0.05).pick("discrepancy").lam
     x = dense_tikhonov(A, b, lam)
     assert np.linalg.norm(A @ x - b) == pytest.approx(0.05 * np.linalg.norm(b), rel=1e-4)
-    res = d2.compare(scene, "reflexive", (d2.TIK_DP, d2.TIK_USER), lam=0.1, solver_psf=solver_psf, noise=0.05)
+    res = experiment.compare(scene, "reflexive", (experiment.TIK_DP, experiment.TIK_USER), lam=0.1, solver_psf=solver_psf, noise=0.05)
     np.testing.assert_allclose(res[0].raw.ravel(), x, atol=1e-6)
     np.testing.assert_allclose(res[1].raw.ravel(), dense_tikhonov(A, b, 0.1), atol=1e-9)
 
 
 def test_lambda_sweep_reports_the_psnr_at_each_rule_and_the_best():
     img = np.random.default_rng(6).random((18, 16))
-    scene = d2.make_scene(img, d2.gaussian_psf(1.0), "reflexive", 0.02, seed=3)
-    sw = d2.lambda_sweep(scene, "reflexive")
+    scene = experiment.make_scene(img, forward.gaussian_psf(1.0), "reflexive", 0.02, seed=3)
+    sw = experiment.lambda_sweep(scene, "reflexive")
     A = dense_blur(img.shape, scene.psf, "reflexive")
     b = scene.blurred.ravel()
-    direct = [psnr(np.clip(dense_tikhonov(A, b, lam).reshape(img.shape), 0, 1), img) for lam in sw["lams"]]
-    np.testing.assert_allclose(sw["psnr"], direct, atol=1e-8)
-    assert sw["best_psnr"] == pytest.approx(max(direct))
-    for rule, lam in sw["picks"].items():
-        ref = np.interp(np.log(lam), np.log(sw["lams"][::-1]), np.asarray(direct)[::-1])
-        assert sw["pick_psnr"][rule] == pytest.approx(ref, abs=1e-8)
+    direct = [psnr(np.clip(dense_tikhonov(A, b, lam).reshape(img.shape), 0, 1), img) for lam in sw.lams]
+    np.testing.assert_allclose(sw.psnr, direct, atol=1e-8)
+    assert sw.best_psnr == pytest.approx(max(direct))
+    for p in sw.picks:
+        ref = np.interp(np.log(p.lam), np.log(sw.lams[::-1]), np.asarray(direct)[::-1])
+        assert p.psnr == pytest.approx(ref, abs=1e-8)
+
+
+@pytest.mark.parametrize("bc", ["periodic", "reflexive"])
+def test_tsvd_spectral_is_the_rank_k_least_squares_solution_of_the_dense_matrix(bc):
+    psf = forward.gaussian_psf(1.0)
+    A = dense_blur(SHAPE, psf, bc)
+    b = A @ X.ravel() + 0.01 * RNG.standard_normal(X.size)
+    U, s, Vt = np.linalg.svd(A)
+    sp = forward.spectral(psf, SHAPE, bc)
+    gaps = np.flatnonzero(s[:-1] - s[1:] > 1e-6 * s[0]) + 1  # k where "the k largest" is well defined (no tie)
+    for k in (gaps[gaps >= 10][0], gaps[gaps >= 60][0]):
+        ref = Vt[:k].T @ ((U[:, :k].T @ b) / s[:k])
+        np.testing.assert_allclose(restore.tsvd_spectral(b.reshape(SHAPE), sp, k).ravel(), ref, atol=1e-9)
+
+
+def test_naive_inverse_equals_a_dense_solve_and_colour_goes_channel_by_channel():
+    psf = np.array([[0.0, 0.1, 0.0], [0.1, 0.6, 0.1], [0.0, 0.1, 0.0]])  # well conditioned: its symbol stays ≥ 0.2
+    A = dense_blur(SHAPE, psf, "periodic")
+    img = RNG.random(SHAPE + (3,))
+    b = np.stack([(A @ img[..., c].ravel()).reshape(SHAPE) for c in range(3)], axis=-1)
+    sp = forward.spectral(psf, SHAPE, "periodic")
+    x = restore.naive_inverse(b, sp)
+    for c in range(3):
+        np.testing.assert_allclose(x[..., c].ravel(), np.linalg.solve(A, b[..., c].ravel()), atol=1e-10)
+    t = restore.tikhonov_spectral(b, sp, 0.1)
+    for c in range(3):
+        np.testing.assert_allclose(t[..., c].ravel(), dense_tikhonov(A, b[..., c].ravel(), 0.1), atol=1e-10)
+
+
+def test_transform_and_untransform_are_inverse_on_colour_images():
+    img = RNG.random((12, 10, 3))
+    for bc in ("periodic", "reflexive", "zero"):
+        sp = forward.spectral(forward.gaussian_psf(1.0), img.shape, bc)
+        np.testing.assert_allclose(forward.untransform(forward.transform(img, sp), sp), img, atol=1e-12)
+
+
+@pytest.mark.parametrize("bc", ["periodic", "reflexive", "zero"])
+def test_richardson_lucy_image_against_the_dense_iteration(bc):
+    """x ← x · Aᵀ(b / Ax) / Aᵀ1 with the dense matrix, from the flat start, each channel; the history is the
+    mean squared error over all channels."""
+    psf = forward.gaussian_psf(1.0)
+    A = dense_blur(SHAPE, psf, bc)
+    truth = RNG.random(SHAPE + (2,)) * 0.8 + 0.1
+    b = np.stack([(A @ truth[..., c].ravel()).reshape(SHAPE) for c in range(2)], axis=-1)
+    x, errors = restore.richardson_lucy_image(b, psf, bc, 8, truth=truth)
+    norm = A.T @ np.ones(A.shape[0])
+    ref_x, ref_err = [], np.zeros(8)
+    for c in range(2):
+        bc_ = b[..., c].ravel()
+        xc = np.full(bc_.size, bc_.mean())
+        for i in range(8):
+            xc = xc * (A.T @ (bc_ / (A @ xc + 1e-12))) / norm
+            ref_err[i] += np.mean((np.clip(xc, 0, 1) - truth[..., c].ravel()) ** 2) / 2
+        ref_x.append(xc.reshape(SHAPE))
+    np.testing.assert_allclose(x, np.stack(ref_x, axis=-1), rtol=1e-4, atol=1e-5)  # float32 arithmetic
+    np.testing.assert_allclose(errors, ref_err, rtol=1e-3)
+
+
+def test_wiener_in_the_comparison_is_scikit_images_with_the_gcv_balance():
+    """The comparison's Wiener row is `wiener` (the function checked against scikit-image above) at GCV's balance."""
+    img = RNG.random((32, 28))
+    scene = experiment.make_scene(img, forward.gaussian_psf(1.5), "periodic", 0.01, seed=4)
+    row = experiment.compare(scene, "periodic", (experiment.WIENER,))[0]
+    sp = forward.spectral(scene.psf, img.shape, "periodic")
+    balance = lambda_rules.gcv_lambda(restore.rule_spectrum(forward.transform(scene.blurred, sp), sp, weights=sp.laplacian())) ** 2
+    assert row.note == f"balance = {balance:.2g}"
+    np.testing.assert_allclose(row.raw, restoration.wiener(scene.blurred, scene.psf, balance, clip=False), atol=1e-9)

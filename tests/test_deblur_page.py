@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_viz.deblur import signal1d as d1
-from cnn_viz.deblur import restore as d2
 from cnn_viz.common.images import load_sample, resize_max
+from cnn_viz.deblur import experiment, forward, signal1d
 
 PAGE = "pages/deblurring.py"
 TAB_2D = "2-D: images"
@@ -33,12 +32,12 @@ def _table(at):
 
 def test_1d_tab_shows_the_core_numbers(app_test):
     at = _open(app_test)
-    a = d1.analyse(d1.test_signal("Smooth bump", 256), 0.05, 0.01, 0, lam_slider=float(np.logspace(-8, 0, 81)[50]))
+    a = signal1d.analyse(signal1d.test_signal("Smooth bump", 256), 0.05, 0.01, 0, lam_slider=float(np.logspace(-8, 0, 81)[50]))
     shown = {m.label: m.value for m in at.metric}
-    assert shown["Tik. (GCV)"] == f"{a.errors['Tikhonov (GCV)']:.3g}"
-    assert shown["Tik. (discrepancy)"] == f"{a.errors['Tikhonov (discrepancy)']:.3g}"
-    assert shown["Naive solve"] == f"{a.errors['Naive solve']:.1e}"
-    assert any(f"{a.lam['gcv']:.2e}" in c.value for c in at.caption)
+    assert shown["Tik. (GCV)"] == f"{a.solution('Tikhonov (GCV)').error:.3g}"
+    assert shown["Tik. (discrepancy)"] == f"{a.solution('Tikhonov (discrepancy)').error:.3g}"
+    assert shown["Naive solve"] == f"{a.solution('Naive solve').error:.1e}"
+    assert any(f"{a.pick('gcv').lam:.2e}" in c.value for c in at.caption)
     assert not at.error
 
 
@@ -50,65 +49,65 @@ def test_1d_typed_signal_and_bad_values(app_test):
     at.select_slider(key="db1_n").set_value(128).run()
     at.slider(key="db1_sigma").set_value(0.02).run()
     assert not at.exception
-    f = d1.parse_signal("0 0 1 1 0", 128)
-    a = d1.analyse(f, 0.02, 0.01, 0, lam_slider=float(np.logspace(-8, 0, 81)[50]))
-    assert {m.label: m.value for m in at.metric}["Tik. (GCV)"] == f"{a.errors['Tikhonov (GCV)']:.3g}"
+    f = signal1d.parse_signal("0 0 1 1 0", 128)
+    a = signal1d.analyse(f, 0.02, 0.01, 0, lam_slider=float(np.logspace(-8, 0, 81)[50]))
+    assert {m.label: m.value for m in at.metric}["Tik. (GCV)"] == f"{a.solution('Tikhonov (GCV)').error:.3g}"
 
 
 def test_1d_drawn_signal_waits_for_a_drawing(app_test):
     at = _open(app_test, state={"db1_signal": "Drawn"})
     assert any("Nothing has been drawn yet" in i.value for i in at.info)  # the canvas returns no image under AppTest
-    a = d1.analyse(d1.test_signal("Smooth bump", 256), 0.05, 0.01, 0, lam_slider=float(np.logspace(-8, 0, 81)[50]))
-    assert {m.label: m.value for m in at.metric}["Tik. (GCV)"] == f"{a.errors['Tikhonov (GCV)']:.3g}"
+    a = signal1d.analyse(signal1d.test_signal("Smooth bump", 256), 0.05, 0.01, 0, lam_slider=float(np.logspace(-8, 0, 81)[50]))
+    assert {m.label: m.value for m in at.metric}["Tik. (GCV)"] == f"{a.solution('Tikhonov (GCV)').error:.3g}"
 
 
 def test_2d_tab_table_matches_the_core_and_the_cnn_wins(app_test):
     at = _open(app_test, TAB_2D)
     df = _table(at)
     truth = resize_max(load_sample("Cameraman", 512), 256).astype(np.float64)
-    scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, 0)
-    ref = {r.name: r for r in d2.compare(scene, "reflexive", d2.CLASSICAL, lam=float(np.logspace(-4, 0, 41)[28]))}
-    for name in (d2.TIK_GCV, d2.TIK_DP, d2.TIK_LC, d2.TIK_BEST, d2.WIENER, d2.RL, d2.TSVD, d2.NAIVE):
+    scene = experiment.make_scene(truth, forward.gaussian_psf(2.0), "reflexive", 0.01, 0)
+    ref = {r.name: r for r in experiment.compare(scene, "reflexive", experiment.CLASSICAL, lam=float(np.logspace(-4, 0, 41)[28]))}
+    for name in (experiment.TIK_GCV, experiment.TIK_DP, experiment.TIK_LC, experiment.TIK_BEST, experiment.WIENER, experiment.RL, experiment.TSVD, experiment.NAIVE):
         assert df.loc[name, "PSNR (dB)"] == pytest.approx(round(ref[name].psnr, 2), abs=0.011), name
         assert df.loc[name, "SSIM"] == pytest.approx(round(ref[name].ssim, 3), abs=0.0011), name
-    best_classical = df.loc[list(d2.CLASSICAL), "PSNR (dB)"].max()
-    assert df.loc[d2.CNN_TIK, "PSNR (dB)"] >= best_classical + 1.0
+    best_classical = df.loc[list(experiment.CLASSICAL), "PSNR (dB)"].max()
+    assert df.loc[experiment.CNN_TIK, "PSNR (dB)"] >= best_classical + 1.0
     assert any("Where the CNN wins" in m.value for m in at.markdown)
     assert any("What the numbers teach" in h.value for h in at.subheader)
     lesson = next(m.value for m in at.markdown if "inherits the boundary" in m.value)
-    assert f"{df.loc[d2.CNN_DIRECT, 'PSNR (dB)']:.2f} dB on reflexive" in lesson
-    assert f"{df.loc[d2.TIK_GCV, 'PSNR (dB)']:.2f} → {df.loc[d2.CNN_TIK, 'PSNR (dB)']:.2f} dB (reflexive)" in lesson
+    assert f"{df.loc[experiment.CNN_DIRECT, 'PSNR (dB)']:.2f} dB on reflexive" in lesson
+    assert f"{df.loc[experiment.TIK_GCV, 'PSNR (dB)']:.2f} → {df.loc[experiment.CNN_TIK, 'PSNR (dB)']:.2f} dB (reflexive)" in lesson
     crime = next(d.value for d in at.dataframe if "solver: periodic" in d.value.columns)
     assert crime.loc["data: reflexive", "solver: reflexive"] > 60 and crime.loc["data: reflexive", "solver: periodic"] < 10
 
 
 def test_2d_method_switch_changes_the_table(app_test):
-    at = _open(app_test, TAB_2D, {"db_methods": [d2.NAIVE, d2.TIK_GCV, d2.RL]})
+    at = _open(app_test, TAB_2D, {"db_methods": [experiment.NAIVE, experiment.TIK_GCV, experiment.RL]})
     df = _table(at)
-    assert list(df.index) == [d2.NAIVE, d2.TIK_GCV, d2.RL]
-    rl30 = df.loc[d2.RL, "PSNR (dB)"]
+    assert list(df.index) == [experiment.NAIVE, experiment.TIK_GCV, experiment.RL]
+    rl30 = df.loc[experiment.RL, "PSNR (dB)"]
     at.slider(key="db_iters").set_value(5).run()
     assert not at.exception
     df = _table(at)
     truth = resize_max(load_sample("Cameraman", 512), 256).astype(np.float64)
-    scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, 0)
-    ref = d2.compare(scene, "reflexive", (d2.RL,), rl_iters=5)[0]
-    assert df.loc[d2.RL, "PSNR (dB)"] == pytest.approx(round(ref.psnr, 2), abs=0.011) and df.loc[d2.RL, "PSNR (dB)"] != rl30
-    at.multiselect(key="db_methods").set_value([d2.WIENER, d2.TIK_DP]).run()
-    assert list(_table(at).index) == [d2.WIENER, d2.TIK_DP]
+    scene = experiment.make_scene(truth, forward.gaussian_psf(2.0), "reflexive", 0.01, 0)
+    ref = experiment.compare(scene, "reflexive", (experiment.RL,), rl_iters=5)[0]
+    assert df.loc[experiment.RL, "PSNR (dB)"] == pytest.approx(round(ref.psnr, 2), abs=0.011) and df.loc[experiment.RL, "PSNR (dB)"] != rl30
+    at.multiselect(key="db_methods").set_value([experiment.WIENER, experiment.TIK_DP]).run()
+    assert list(_table(at).index) == [experiment.WIENER, experiment.TIK_DP]
     at.selectbox(key="db_solver_bc").set_value("periodic").run()  # the periodic model on reflexive data collapses
     assert not at.exception
-    assert _table(at).loc[d2.TIK_DP, "PSNR (dB)"] < 8
+    assert _table(at).loc[experiment.TIK_DP, "PSNR (dB)"] < 8
 
 
 def test_2d_other_settings_and_a_too_small_upload(app_test):
-    at = _open(app_test, TAB_2D, {"db_methods": [d2.TIK_GCV, d2.TSVD, d2.WIENER, d2.RL]})
+    at = _open(app_test, TAB_2D, {"db_methods": [experiment.TIK_GCV, experiment.TSVD, experiment.WIENER, experiment.RL]})
     at.selectbox(key="db_psf").set_value("Motion").run()
     at.slider(key="db_angle").set_value(30).run()
     at.selectbox(key="db_solver_bc").set_value("zero").run()
     assert not at.exception and not at.error
     df = _table(at)
-    assert "PCG (zero)" in df.loc[d2.TIK_GCV, "details"] and "mirror-FFT" in df.loc[d2.TSVD, "details"]
+    assert "PCG (zero)" in df.loc[experiment.TIK_GCV, "details"] and "mirror-FFT" in df.loc[experiment.TSVD, "details"]
     buf = io.BytesIO()
     Image.fromarray((np.random.default_rng(0).random((12, 12)) * 255).astype(np.uint8)).save(buf, format="PNG")
     at.radio(key="db_img_source").set_value("Upload").run()
@@ -126,24 +125,24 @@ def test_1d_tab_does_not_import_torch():
 def test_retrain_from_the_page_is_used_by_the_comparison(app_test):
     import re
 
-    at = _open(app_test, TAB_2D, {"db_methods": [d2.TIK_GCV, d2.CNN_TIK]})
-    shipped = _table(at).loc[d2.CNN_TIK, "PSNR (dB)"]
+    at = _open(app_test, TAB_2D, {"db_methods": [experiment.TIK_GCV, experiment.CNN_TIK]})
+    shipped = _table(at).loc[experiment.CNN_TIK, "PSNR (dB)"]
     at.selectbox(key="db_rt_kind").set_value("tikcnn")
     at.slider(key="db_rt_secs").set_value(10)
     at.button(key="db_rt_go").click().run()
     assert not at.exception, at.exception
     msg = next(s.value for s in at.success)
     before, after = (float(v) for v in re.search(r"cameraman ([0-9.]+) → ([0-9.]+) dB", msg).groups())
-    assert before == pytest.approx(_table(at).loc[d2.TIK_GCV, "PSNR (dB)"], abs=0.011)  # its input: Tikhonov with GCV
+    assert before == pytest.approx(_table(at).loc[experiment.TIK_GCV, "PSNR (dB)"], abs=0.011)  # its input: Tikhonov with GCV
     at.run()  # the next rerun compares with this session's retrained network
-    assert _table(at).loc[d2.CNN_TIK, "PSNR (dB)"] == pytest.approx(after, abs=0.011)
+    assert _table(at).loc[experiment.CNN_TIK, "PSNR (dB)"] == pytest.approx(after, abs=0.011)
     assert any("retrained here" in m.value for m in at.markdown)
     at.button(key="db_rt_reset").click().run()
-    assert _table(at).loc[d2.CNN_TIK, "PSNR (dB)"] == pytest.approx(shipped, abs=0.011)
+    assert _table(at).loc[experiment.CNN_TIK, "PSNR (dB)"] == pytest.approx(shipped, abs=0.011)
 
 
 def test_2d_solver_with_a_wrong_psf_and_a_wrong_noise_level(app_test):
-    at = _open(app_test, TAB_2D, {"db_methods": [d2.TIK_GCV, d2.TIK_DP, d2.RL]})
+    at = _open(app_test, TAB_2D, {"db_methods": [experiment.TIK_GCV, experiment.TIK_DP, experiment.RL]})
     at.toggle(key="db_s_known").set_value(False).run()
     at.slider(key="db_s_sigma").set_value(2.5).run()
     at.toggle(key="db_n_known").set_value(False).run()
@@ -151,8 +150,8 @@ def test_2d_solver_with_a_wrong_psf_and_a_wrong_noise_level(app_test):
     assert not at.exception
     assert any("different blur" in w.value for w in at.warning)
     truth = resize_max(load_sample("Cameraman", 512), 256).astype(np.float64)
-    scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, 0)
-    ref = {r.name: r for r in d2.compare(scene, "reflexive", (d2.TIK_GCV, d2.TIK_DP, d2.RL), solver_psf=d2.gaussian_psf(2.5), noise=0.03)}
+    scene = experiment.make_scene(truth, forward.gaussian_psf(2.0), "reflexive", 0.01, 0)
+    ref = {r.name: r for r in experiment.compare(scene, "reflexive", (experiment.TIK_GCV, experiment.TIK_DP, experiment.RL), solver_psf=forward.gaussian_psf(2.5), noise=0.03)}
     df = _table(at)
     for name in ref:
         assert df.loc[name, "PSNR (dB)"] == pytest.approx(round(ref[name].psnr, 2), abs=0.011), name
@@ -160,13 +159,13 @@ def test_2d_solver_with_a_wrong_psf_and_a_wrong_noise_level(app_test):
 
 
 def test_2d_colour_image(app_test):
-    at = _open(app_test, TAB_2D, {"db_methods": [d2.TIK_GCV, d2.WIENER, d2.RL, d2.CNN_TIK], "db_img_sample": "Astronaut",
+    at = _open(app_test, TAB_2D, {"db_methods": [experiment.TIK_GCV, experiment.WIENER, experiment.RL, experiment.CNN_TIK], "db_img_sample": "Astronaut",
                                   "db_img_colour": True})
     df = _table(at)
     truth = resize_max(load_sample("Astronaut", 512), 256).astype(np.float64)
     assert truth.ndim == 3
-    scene = d2.make_scene(truth, d2.gaussian_psf(2.0), "reflexive", 0.01, 0)
-    ref = {r.name: r for r in d2.compare(scene, "reflexive", (d2.TIK_GCV, d2.WIENER, d2.RL))}
+    scene = experiment.make_scene(truth, forward.gaussian_psf(2.0), "reflexive", 0.01, 0)
+    ref = {r.name: r for r in experiment.compare(scene, "reflexive", (experiment.TIK_GCV, experiment.WIENER, experiment.RL))}
     for name in ref:
         assert df.loc[name, "PSNR (dB)"] == pytest.approx(round(ref[name].psnr, 2), abs=0.011), name
-    assert df.loc[d2.CNN_TIK, "PSNR (dB)"] > df.loc[d2.TIK_GCV, "PSNR (dB)"]  # the grey-trained network, channel by channel
+    assert df.loc[experiment.CNN_TIK, "PSNR (dB)"] > df.loc[experiment.TIK_GCV, "PSNR (dB)"]  # the grey-trained network, channel by channel

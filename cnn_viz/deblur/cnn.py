@@ -5,28 +5,31 @@
 
 Both are trained on patches of scikit-image's bundled pictures (cameraman and the validation
 image are never used for training), blurred with the same PSF, boundary condition and noise
-level as the evaluation. This module imports torch: import it only when a CNN is needed.
+level as the evaluation (``experiment.TRAINED``). This module imports torch: import it only when
+a CNN is needed.
 """
 
 from __future__ import annotations
 
+import copy
 import time
+import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from cnn_viz.deblur import restore as d2
-from cnn_viz.deblur import lambda_rules as rp
 from cnn_viz.common import assets
+from cnn_viz.common.images import load_skimage, to_gray
 from cnn_viz.common.metrics import psnr, ssim
 from cnn_viz.common.torch_tools import count_parameters
-from cnn_viz.common.images import load_skimage, to_gray
+from cnn_viz.deblur import forward, restore
+from cnn_viz.deblur.experiment import CNN_KINDS, TRAINED, Degradation, NetworkInfo, Networks
 
 WEIGHTS = assets.DEBLUR_WEIGHTS
-KINDS = {"direct": "CNN (direct)", "tikcnn": "Tikhonov + CNN"}
 
 # Bundled with scikit-image (no download). Cameraman is the evaluation image; coins is the validation image.
 TRAIN_IMAGES = (
@@ -35,20 +38,6 @@ TRAIN_IMAGES = (
 )
 VALIDATION_IMAGE = "coins"
 HELD_OUT = "camera"
-
-
-@dataclass(frozen=True)
-class Degradation:
-    """How the training pairs were made (the CNN only knows this world)."""
-
-    psf_kind: str = "Gaussian"
-    psf_size: float = 2.0
-    bc: str = "reflexive"
-    noise: float = 0.01
-    lam_rule: str = "gcv"
-
-    def psf(self) -> np.ndarray:
-        return d2.make_psf(self.psf_kind, self.psf_size)
 
 
 class ResidualCNN(nn.Module):
@@ -81,11 +70,11 @@ class ResidualCNN(nn.Module):
 ARCH = {"direct": dict(depth=8, width=32, dilations=(1, 2, 3, 4, 4, 3, 2, 1)), "tikcnn": dict(depth=8, width=32)}
 
 
-def model_input(b: np.ndarray, kind: str, deg: Degradation, solver_bc: str | None = None) -> np.ndarray:
+def model_input(b: np.ndarray, kind: str, deg: Degradation = TRAINED, solver_bc: str | None = None) -> np.ndarray:
     """What the network sees: the blurred image (direct) or its Tikhonov solution (tikcnn)."""
     if kind == "direct":
         return np.asarray(b, dtype=np.float64)
-    return d2.tikhonov_auto(b, deg.psf(), solver_bc or deg.bc, deg.lam_rule)[0]
+    return restore.tikhonov_auto(b, deg.psf(), solver_bc or deg.bc, deg.lam_rule)[0]
 
 
 @dataclass
@@ -96,7 +85,7 @@ class Pairs:
     truths: list[np.ndarray] = field(default_factory=list)
 
 
-def make_pairs(kind: str, deg: Degradation, names=TRAIN_IMAGES, sides=(256, 512), draws: int = 2, seed: int = 1,
+def make_pairs(kind: str, deg: Degradation = TRAINED, names=TRAIN_IMAGES, sides=(256, 512), draws: int = 2, seed: int = 1,
                progress=None) -> Pairs:
     """Blur, add noise and (for tikcnn) solve with Tikhonov each whole image, so the inputs
     carry the real boundary behaviour; patches are cut later."""
@@ -112,7 +101,7 @@ def make_pairs(kind: str, deg: Degradation, names=TRAIN_IMAGES, sides=(256, 512)
         x = cache[(name, side)]
         if min(x.shape) < 48:
             continue
-        b, _ = d2.add_noise(d2.blur(x, psf, deg.bc), deg.noise, seed=seed * 100003 + j)
+        b, _ = forward.add_noise(forward.blur(x, psf, deg.bc), deg.noise, seed=seed * 100003 + j)
         out.inputs.append(model_input(b, kind, deg).astype(np.float32))
         out.truths.append(x.astype(np.float32))
         if progress:
@@ -141,32 +130,40 @@ def _batch(pairs: Pairs, rng: np.random.Generator, batch: int, patch: int):
     return torch.from_numpy(np.stack(xs)[:, None]), torch.from_numpy(np.stack(ys)[:, None])
 
 
-def restore(model: nn.Module, img: np.ndarray) -> np.ndarray:
+def restore_image(model: nn.Module, img: np.ndarray) -> np.ndarray:
     """Run the network on an (H, W) or (H, W, C) image, channel by channel; returns float64."""
     img = np.asarray(img, dtype=np.float32)
     if img.ndim == 3:
-        return np.stack([restore(model, img[..., c]) for c in range(img.shape[2])], axis=-1)
+        return np.stack([restore_image(model, img[..., c]) for c in range(img.shape[2])], axis=-1)
     with torch.inference_mode():
         out = model(torch.from_numpy(np.ascontiguousarray(img))[None, None])
     return out[0, 0].numpy().astype(np.float64)
 
 
-def eval_pair(kind: str, deg: Degradation, name: str = HELD_OUT, side: int = 256, seed: int = 0):
+def eval_pair(kind: str, deg: Degradation = TRAINED, name: str = HELD_OUT, side: int = 256, seed: int = 0):
     """(network input, true image) for one bundled image, degraded as in training (seed 0 = the page's default noise)."""
     x = to_gray(load_skimage(name, side)).astype(np.float64)
-    b, _ = d2.add_noise(d2.blur(x, deg.psf(), deg.bc), deg.noise, seed=seed)
+    b, _ = forward.add_noise(forward.blur(x, deg.psf(), deg.bc), deg.noise, seed=seed)
     return model_input(b, kind, deg), x
 
 
-def evaluate(model: nn.Module, kind: str, deg: Degradation, name: str = HELD_OUT, side: int = 256, seed: int = 0, pair=None) -> dict:
-    """PSNR of the input and of the network's output on one image."""
+@dataclass(frozen=True)
+class Evaluation:
+    input_psnr: float  # of the network's input (the blurred image or Tikhonov's solution)
+    psnr: float  # of its output
+    ssim: float
+
+
+def evaluate(model: nn.Module, kind: str, deg: Degradation = TRAINED, name: str = HELD_OUT, side: int = 256, seed: int = 0,
+             pair=None) -> Evaluation:
+    """PSNR of the input and PSNR and SSIM of the network's output on one image."""
     inp, x = pair if pair is not None else eval_pair(kind, deg, name, side, seed)
-    out = np.clip(restore(model, inp), 0, 1)
-    return {"input_psnr": psnr(np.clip(inp, 0, 1), x), "psnr": psnr(out, x), "ssim": ssim(out, x)}
+    out = np.clip(restore_image(model, inp), 0, 1)
+    return Evaluation(psnr(np.clip(inp, 0, 1), x), psnr(out, x), ssim(out, x))
 
 
 def train(kind: str, *, seconds: float = 600, max_steps: int | None = None, batch: int = 16, patch: int = 48,
-          lr: float = 1e-3, seed: int = 0, deg: Degradation = Degradation(), pairs: Pairs | None = None,
+          lr: float = 1e-3, seed: int = 0, deg: Degradation = TRAINED, pairs: Pairs | None = None,
           model: nn.Module | None = None, threads: int = 1, progress=None, log_every: int = 50, warmup: int = 100,
           validate=None):
     """Adam on the mean squared error of random patches; the learning rate warms up linearly over
@@ -226,3 +223,46 @@ def load(path: Path) -> tuple[ResidualCNN, dict]:
     model.load_state_dict(ck["state_dict"])
     model.eval()
     return model, dict(ck.get("meta", {}), kind=ck["kind"])
+
+
+def load_shipped() -> dict[str, tuple[ResidualCNN, dict]]:
+    """{kind: (network, meta)} for each shipped weights file there is."""
+    return {kind: load(path) for kind, path in WEIGHTS.items() if path.exists()}
+
+
+def networks(shipped: dict[str, tuple[ResidualCNN, dict]], retrained: dict[str, tuple[ResidualCNN, NetworkInfo]]) -> Networks:
+    """The comparison's CNN methods: the shipped networks, with the retrained ones in their place."""
+    models = {CNN_KINDS[kind]: (model, NetworkInfo.from_meta(meta)) for kind, (model, meta) in shipped.items()}
+    models.update({CNN_KINDS[kind]: pair for kind, pair in retrained.items()})
+    return Networks({name: partial(restore_image, m) for name, (m, _) in models.items()},
+                    {name: info for name, (_, info) in models.items()})
+
+
+@dataclass(frozen=True, eq=False)
+class Retrained:
+    kind: str
+    model: ResidualCNN
+    info: NetworkInfo
+    evaluation: Evaluation  # on the held-out cameraman
+
+    @property
+    def summary(self) -> str:
+        ev = self.evaluation
+        return (f"{CNN_KINDS[self.kind]} retrained for {self.info.train_seconds:.0f} s ({self.info.steps} steps): cameraman "
+                f"{ev.input_psnr:.2f} → {ev.psnr:.2f} dB.")
+
+
+def retrain(kind: str, seconds: float, pairs: Pairs, base: ResidualCNN | None = None, progress=None) -> Retrained:
+    """A short training run from ``base`` (a copy of it: the shipped network stays as it is; lr 3e-4)
+    or from scratch (lr 1e-3), then the evaluation on the held-out cameraman. ``progress(fraction,
+    message)`` is told about each step."""
+    model = copy.deepcopy(base) if base is not None else ResidualCNN(**ARCH[kind])
+    t0 = time.perf_counter()
+    say = progress or (lambda fraction, message: None)
+    model, hist = train(kind, seconds=seconds, pairs=pairs, model=model, lr=3e-4 if base is not None else 1e-3, warmup=20,
+                        seed=int(t0) % 1000, log_every=5, progress=lambda fr, msg: say(fr, f"Training {CNN_KINDS[kind]}: {msg}"))
+    say(1.0, "Evaluating on the held-out cameraman…")
+    ev = evaluate(model, kind)
+    info = NetworkInfo(params=count_parameters(model), train_seconds=round(time.perf_counter() - t0, 1),
+                       steps=hist[-1][0] if hist else 0, retrained_here=True, stamp=uuid.uuid4().hex)
+    return Retrained(kind, model, info, ev)

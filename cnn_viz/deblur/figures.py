@@ -6,17 +6,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnn_viz.figures.palette import FONT
+from cnn_viz.deblur.experiment import LEARNED
+from cnn_viz.deblur.lambda_rules import RULES
 from cnn_viz.figures.builders import base_layout, image_trace, map_grid_figure, square_subplots
+from cnn_viz.figures.palette import FONT
 
-COLORS = {
-    "true": "#222222", "blurred": "#7f8c8d", "Naive solve": "#c0392b", "GCV": "#2471a3", "L-curve": "#d35400",
-    "discrepancy": "#27ae60", "best λ": "#8e44ad", "your λ": "#b7950b", "TSVD": "#16a085",
-}
-RULE_COLORS = {"gcv": COLORS["GCV"], "lcurve": COLORS["L-curve"], "discrepancy": COLORS["discrepancy"],
-               "best": COLORS["best λ"], "slider": COLORS["your λ"], "GCV": COLORS["GCV"],
-               "L-curve": COLORS["L-curve"]}
-RULE_LABELS = {"gcv": "GCV", "lcurve": "L-curve", "discrepancy": "discrepancy", "best": "best λ", "slider": "your λ"}
+COLORS = {"true": "#222222", "blurred": "#7f8c8d", "naive": "#c0392b", "tsvd": "#16a085"}
+RULE_COLORS = {"gcv": "#2471a3", "lcurve": "#d35400", "discrepancy": "#27ae60", "best": "#8e44ad", "slider": "#b7950b"}
+LEARNED_COLOR, CLASSICAL_COLOR = "#8e44ad", "#2471a3"
+BC_COLORS = {"zero": "#c0392b", "reflexive": "#27ae60", "periodic": "#2471a3"}
 
 
 def _layout(fig: go.Figure, title: str | None, height: int = 360, xlabel: str = "", ylabel: str = "") -> go.Figure:
@@ -31,127 +29,128 @@ def _layout(fig: go.Figure, title: str | None, height: int = 360, xlabel: str = 
     return fig
 
 
-def _color(label: str) -> str | None:
-    """A reconstruction's colour: by method (naive, TSVD), else by the λ rule named in parentheses."""
-    for key in ("Naive solve", "TSVD"):
-        if label.startswith(key):
-            return COLORS[key]
-    inner = label[label.find("(") + 1: label.rfind(")")] if "(" in label else label
-    for key, c in COLORS.items():
-        if key in inner:
-            return c
-    return None
+def _color(kind: str) -> str | None:
+    """A 1-D reconstruction's colour: by method (naive, TSVD), else by the rule of Tikhonov's λ."""
+    return COLORS.get(kind) or RULE_COLORS.get(kind)
+
+
+def _pick_marker(x: float, y: float, rule: str, lam: float) -> go.Scatter:
+    """A diamond marking the λ of one rule on a curve."""
+    label = RULES[rule].label
+    return go.Scatter(x=[x], y=[y], mode="markers", name=f"{label} (λ = {lam:.2g})",
+                      marker=dict(size=13, color=RULE_COLORS.get(rule), symbol="diamond", line=dict(width=1, color="white")),
+                      hovertemplate=f"{label}: λ = {lam:.3g}<extra></extra>")
 
 
 # ---------------------------------------------------------------- 1-D
-def matrix_figure(A: np.ndarray, title: str | None = None, height: int = 380) -> go.Figure:
-    """The blur matrix A as a heatmap: a band around the diagonal, constant along diagonals (Toeplitz)."""
-    A = np.asarray(A)
-    step = max(1, int(np.ceil(A.shape[0] / 256)))
-    z = A[::step, ::step]
-    idx = np.arange(z.shape[0]) * step
-    fig = go.Figure(go.Heatmap(z=z, x=idx, y=idx, colorscale="Viridis", colorbar=dict(thickness=12),
-                               hovertemplate="A[%{y}, %{x}] = %{z:.4g}<extra></extra>"))
+def _heatmap(z: np.ndarray, name: str, title: str | None, height: int, colorbar: bool) -> go.Figure:
+    """A non-negative array on square axes (row 0 on top), thinned to at most 256 rows for display;
+    hover shows the real indices as ``name[row, col]``."""
+    z = np.asarray(z)
+    step = max(1, int(np.ceil(max(z.shape) / 256)))
+    shown = z[::step, ::step]
+    fig = go.Figure(go.Heatmap(z=shown, x=np.arange(shown.shape[1]) * step, y=np.arange(shown.shape[0]) * step,
+                               colorscale="Viridis", showscale=colorbar, colorbar=dict(thickness=12) if colorbar else None,
+                               hovertemplate=name + "[%{y}, %{x}] = %{z:.4g}<extra></extra>"))
     return base_layout(fig, title, height)
 
 
-def signals_figure(t, f, b, solutions: dict, title: str | None = None, height: int = 380) -> go.Figure:
-    """True signal, blurred data and the chosen reconstructions. The y-range is fixed to the
-    true signal's range, so an exploding solution runs off the chart (its size is in the legend)."""
+def matrix_figure(A: np.ndarray, title: str | None = None, height: int = 380) -> go.Figure:
+    """The blur matrix A as a heatmap: a band around the diagonal, constant along diagonals (Toeplitz)."""
+    return _heatmap(A, "A", title, height, colorbar=True)
+
+
+def signals_figure(t, f, b, solutions: list, title: str | None = None, height: int = 380) -> go.Figure:
+    """True signal, blurred data and the chosen reconstructions (signal1d.Reconstruction). The y-range
+    is fixed to the true signal's range, so an exploding solution runs off the chart (its size is in the legend)."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=t, y=f, name="true f", line=dict(color=COLORS["true"], width=3)))
     fig.add_trace(go.Scatter(x=t, y=b, name="blurred + noise b", line=dict(color=COLORS["blurred"], width=2, dash="dot")))
     lo, hi = float(min(np.min(f), np.min(b))), float(max(np.max(f), np.max(b)))
     pad = 0.25 * (hi - lo or 1.0)
-    for label, x in solutions.items():
-        big = np.max(np.abs(x))
-        name = label if big < 10 * (hi - lo + 1) else f"{label} (max |x| = {big:.1e}: off the chart)"
-        fig.add_trace(go.Scatter(x=t, y=x, name=name, line=dict(color=_color(label), width=2)))
+    for r in solutions:
+        big = np.max(np.abs(r.x))
+        name = r.label if big < 10 * (hi - lo + 1) else f"{r.label} (max |x| = {big:.1e}: off the chart)"
+        fig.add_trace(go.Scatter(x=t, y=r.x, name=name, line=dict(color=_color(r.kind), width=2)))
     fig.update_yaxes(range=[lo - pad, hi + pad])
     fig.update_traces(hovertemplate="t = %{x:.3f}<br>%{y:.4g}")
     return _layout(fig, title, height, "t", "value")
 
 
-def picard_figure(s, beta, ratio, k: int | None = None, noise_per_coef: float | None = None, title: str | None = None,
-                  height: int = 380) -> go.Figure:
-    """Singular values σᵢ, data coefficients |uᵢᵀb| and solution coefficients |uᵢᵀb|/σᵢ (log scale)."""
-    i = np.arange(1, len(s) + 1)
+def picard_figure(p, k: int | None = None, title: str | None = None, height: int = 380) -> go.Figure:
+    """Singular values σᵢ, data coefficients |uᵢᵀb| and solution coefficients |uᵢᵀb|/σᵢ (log scale), from signal1d.Picard."""
+    i = np.arange(1, len(p.s) + 1)
     fig = go.Figure()
-    for y, name, c, mode in ((s, "σᵢ", "#222222", "lines"), (beta, "|uᵢᵀb|", COLORS["GCV"], "markers"),
-                             (ratio, "|uᵢᵀb| / σᵢ", COLORS["Naive solve"], "markers")):
+    for y, name, c, mode in ((p.s, "σᵢ", "#222222", "lines"), (p.beta, "|uᵢᵀb|", RULE_COLORS["gcv"], "markers"),
+                             (p.ratio, "|uᵢᵀb| / σᵢ", COLORS["naive"], "markers")):
         y = np.where(np.asarray(y) > 0, y, np.nan)
         fig.add_trace(go.Scatter(x=i, y=y, name=name, mode=mode, line=dict(color=c, width=2), marker=dict(color=c, size=5),
                                  hovertemplate="i = %{x}<br>" + name + " = %{y:.3g}<extra></extra>"))
-    if noise_per_coef:
-        fig.add_hline(y=noise_per_coef, line=dict(color="#7f8c8d", dash="dash"), annotation_text="noise level",
+    if p.noise:
+        fig.add_hline(y=p.noise, line=dict(color=COLORS["blurred"], dash="dash"), annotation_text="noise level",
                       annotation_position="top right")
     if k:
-        fig.add_vline(x=k, line=dict(color=COLORS["TSVD"], dash="dot"), annotation_text=f"TSVD k = {k}")
+        fig.add_vline(x=k, line=dict(color=COLORS["tsvd"], dash="dot"), annotation_text=f"TSVD k = {k}")
     fig.update_yaxes(type="log", exponentformat="power")
     return _layout(fig, title, height, "index i", "")
 
 
-def lcurve_figure(rho, eta, lams, picks: dict, rho_pick: dict, eta_pick: dict, title: str | None = None,
-                  height: int = 380) -> go.Figure:
-    """The L-curve (‖Ax_λ − b‖, ‖x_λ‖) on log axes, with each rule's λ marked."""
-    fig = go.Figure(go.Scatter(x=rho, y=eta, mode="lines", name="L-curve", line=dict(color="#555", width=2),
-                               customdata=lams, hovertemplate="λ = %{customdata:.3g}<br>‖Ax−b‖ = %{x:.3g}<br>‖x‖ = %{y:.3g}<extra></extra>"))
-    for rule, lam in picks.items():
-        fig.add_trace(go.Scatter(x=[rho_pick[rule]], y=[eta_pick[rule]], mode="markers", name=f"{RULE_LABELS.get(rule, rule)} (λ = {lam:.2g})",
-                                 marker=dict(size=13, color=RULE_COLORS.get(rule), symbol="diamond", line=dict(width=1, color="white")),
-                                 hovertemplate=f"{RULE_LABELS.get(rule, rule)}: λ = {lam:.3g}<extra></extra>"))
+def _loglog(curve: go.Scatter, marks, title: str | None, height: int, xlabel: str, ylabel: str) -> go.Figure:
+    """A curve on log axes with the λ of each rule marked: ``marks`` = (x, y, rule, λ) per rule."""
+    fig = go.Figure(curve)
+    for x, y, rule, lam in marks:
+        fig.add_trace(_pick_marker(x, y, rule, lam))
     fig.update_xaxes(type="log", exponentformat="power")
     fig.update_yaxes(type="log", exponentformat="power")
-    return _layout(fig, title, height, "residual norm ‖A x_λ − b‖", "solution norm ‖x_λ‖")
+    return _layout(fig, title, height, xlabel, ylabel)
 
 
-def gcv_figure(lams, G, picks: dict, g_pick: dict, title: str | None = None, height: int = 380) -> go.Figure:
-    """The GCV function G(λ) with its minimum and the other rules' λ marked."""
-    fig = go.Figure(go.Scatter(x=lams, y=G, mode="lines", name="G(λ)", line=dict(color="#555", width=2),
-                               hovertemplate="λ = %{x:.3g}<br>G = %{y:.3g}<extra></extra>"))
-    for rule, lam in picks.items():
-        fig.add_trace(go.Scatter(x=[lam], y=[g_pick[rule]], mode="markers", name=f"{RULE_LABELS.get(rule, rule)} (λ = {lam:.2g})",
-                                 marker=dict(size=13, color=RULE_COLORS.get(rule), symbol="diamond", line=dict(width=1, color="white")),
-                                 hovertemplate=f"{RULE_LABELS.get(rule, rule)}: λ = {lam:.3g}<extra></extra>"))
-    fig.update_xaxes(type="log", exponentformat="power")
-    fig.update_yaxes(type="log", exponentformat="power")
-    return _layout(fig, title, height, "λ", "G(λ)")
+def lcurve_figure(rho, eta, lams, picks: tuple, title: str | None = None, height: int = 380) -> go.Figure:
+    """The L-curve (‖Ax_λ − b‖, ‖x_λ‖) on log axes, with each rule's λ (signal1d.Pick) marked."""
+    curve = go.Scatter(x=rho, y=eta, mode="lines", name="L-curve", line=dict(color="#555", width=2), customdata=lams,
+                       hovertemplate="λ = %{customdata:.3g}<br>‖Ax−b‖ = %{x:.3g}<br>‖x‖ = %{y:.3g}<extra></extra>")
+    return _loglog(curve, [(p.rho, p.eta, p.rule, p.lam) for p in picks], title, height,
+                   "residual norm ‖A x_λ − b‖", "solution norm ‖x_λ‖")
 
 
-def filter_factors_figure(s, lams: dict, k: int | None = None, title: str | None = None, height: int = 360) -> go.Figure:
-    """φᵢ = σᵢ²/(σᵢ² + λ²) against i for each rule's λ; TSVD's φ is a step at k."""
-    s = np.asarray(s)
-    i = np.arange(1, len(s) + 1)
+def gcv_figure(lams, G, picks: tuple, title: str | None = None, height: int = 380) -> go.Figure:
+    """The GCV function G(λ) with its minimum and the other rules' λ (signal1d.Pick) marked."""
+    curve = go.Scatter(x=lams, y=G, mode="lines", name="G(λ)", line=dict(color="#555", width=2),
+                       hovertemplate="λ = %{x:.3g}<br>G = %{y:.3g}<extra></extra>")
+    return _loglog(curve, [(p.lam, p.gcv, p.rule, p.lam) for p in picks], title, height, "λ", "G(λ)")
+
+
+def filter_factors_figure(curves: list, k: int | None = None, title: str | None = None, height: int = 360) -> go.Figure:
+    """φᵢ against i for each λ, from Analysis1D.filter_factors() (pairs of a Pick and its φ); TSVD's φ is a step at k."""
     fig = go.Figure()
-    for rule, lam in lams.items():
-        phi = s**2 / (s**2 + lam**2)
-        fig.add_trace(go.Scatter(x=i, y=phi, mode="lines", name=f"{RULE_LABELS.get(rule, rule)} (λ = {lam:.2g})",
-                                 line=dict(color=RULE_COLORS.get(rule), width=2),
+    i = np.arange(1, len(curves[0][1]) + 1)
+    for p, phi in curves:
+        fig.add_trace(go.Scatter(x=i, y=phi, mode="lines", name=f"{p.label} (λ = {p.lam:.2g})",
+                                 line=dict(color=RULE_COLORS.get(p.rule), width=2),
                                  hovertemplate="i = %{x}<br>φ = %{y:.3f}<extra></extra>"))
     if k is not None:
         fig.add_trace(go.Scatter(x=i, y=(i <= k).astype(float), mode="lines", name=f"TSVD (k = {k})",
-                                 line=dict(color=COLORS["TSVD"], width=2, dash="dot", shape="hv")))
+                                 line=dict(color=COLORS["tsvd"], width=2, dash="dot", shape="hv")))
     fig.update_yaxes(range=[-0.05, 1.05])
     fig.update_xaxes(type="log")
     return _layout(fig, title, height, "index i (log scale)", "filter factor φᵢ")
 
 
-def cond_figure(sigmas, conds, current: float | None = None, title: str | None = None, height: int = 340) -> go.Figure:
-    """cond(A) as the kernel widens; the dashed line is 1/machine-ε (numerically singular above)."""
-    fig = go.Figure(go.Scatter(x=sigmas, y=conds, mode="lines+markers", name="cond₂(A)", line=dict(color="#c0392b", width=2),
+def cond_figure(curve, current: float | None = None, title: str | None = None, height: int = 340) -> go.Figure:
+    """cond(A) as the kernel widens (signal1d.CondCurve); the dashed line is 1/machine-ε (numerically singular above)."""
+    fig = go.Figure(go.Scatter(x=curve.sigmas, y=curve.conds, mode="lines+markers", name="cond₂(A)",
+                               line=dict(color=COLORS["naive"], width=2),
                                hovertemplate="σ = %{x:.3g}<br>cond = %{y:.3g}<extra></extra>"))
-    fig.add_hline(y=1 / np.finfo(float).eps, line=dict(color="#7f8c8d", dash="dash"), annotation_text="1/ε (double precision)")
+    fig.add_hline(y=1 / np.finfo(float).eps, line=dict(color=COLORS["blurred"], dash="dash"), annotation_text="1/ε (double precision)")
     if current is not None:
-        fig.add_vline(x=current, line=dict(color="#2471a3", dash="dot"), annotation_text=f"σ = {current:g}")
+        fig.add_vline(x=current, line=dict(color=RULE_COLORS["gcv"], dash="dot"), annotation_text=f"σ = {current:g}")
     fig.update_yaxes(type="log", exponentformat="power")
     return _layout(fig, title, height, "kernel width σ", "condition number")
 
 
 # ---------------------------------------------------------------- 2-D
 def psf_figure(psf: np.ndarray, title: str | None = None, height: int = 260) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=psf, colorscale="Viridis", showscale=False,
-                               hovertemplate="PSF(%{y}, %{x}) = %{z:.4g}<extra></extra>"))
-    return base_layout(fig, title, height)
+    return _heatmap(psf, "PSF", title, height, colorbar=False)
 
 
 def gallery_figure(imgs: list[np.ndarray], titles: list[str], cols: int = 4, height_per_row: int = 260,
@@ -183,60 +182,62 @@ def error_figure(errors: list[np.ndarray], titles: list[str], cols: int = 4) -> 
     return map_grid_figure(np.clip(maps, -z, z), titles, cols=cols, signed=True, shared_scale=True, height_per_row=240)
 
 
-def metrics_figure(names: list[str], psnrs, ssims, seconds, reference: float | None = None, height: int = 380) -> go.Figure:
-    """PSNR (bars, left) and SSIM (bars, right) per method; time on hover; the blurred input's PSNR dashed."""
+def metrics_figure(results: list, reference: float | None = None, height: int = 380) -> go.Figure:
+    """PSNR (bars, left) and SSIM (bars, right) per method (experiment.Result); time on hover; the blurred input's PSNR dashed."""
+    names = [r.name for r in results]
+    psnrs, ssims = [r.psnr for r in results], [r.ssim for r in results]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("PSNR (dB, higher is better)", "SSIM (1 = perfect)"), horizontal_spacing=0.12)
-    learned = ["CNN" in n for n in names]
-    colors = ["#8e44ad" if lv else "#2471a3" for lv in learned]
-    ms = [f"{1e3 * t:.0f} ms" for t in seconds]
+    colors = [LEARNED_COLOR if n in LEARNED else CLASSICAL_COLOR for n in names]
+    ms = [f"{1e3 * r.seconds:.0f} ms" for r in results]
     fig.add_trace(go.Bar(y=names, x=psnrs, orientation="h", marker_color=colors, customdata=ms, text=[f"{p:.2f}" for p in psnrs],
                          textposition="auto", hovertemplate="%{y}<br>PSNR %{x:.2f} dB<br>time %{customdata}<extra></extra>", showlegend=False), row=1, col=1)
     fig.add_trace(go.Bar(y=names, x=ssims, orientation="h", marker_color=colors, customdata=ms, text=[f"{s:.3f}" for s in ssims],
                          textposition="auto", hovertemplate="%{y}<br>SSIM %{x:.3f}<br>time %{customdata}<extra></extra>", showlegend=False), row=1, col=2)
     if reference is not None:
-        fig.add_vline(x=reference, line=dict(color="#7f8c8d", dash="dash"), row=1, col=1)
+        fig.add_vline(x=reference, line=dict(color=COLORS["blurred"], dash="dash"), row=1, col=1)
     fig.update_yaxes(autorange="reversed")
     fig.update_yaxes(showticklabels=False, row=1, col=2)
-    lo = max(0.0, min(psnrs) - 2) if len(psnrs) else 0
-    fig.update_xaxes(range=[lo, max(psnrs) + 1.5] if len(psnrs) else None, row=1, col=1)
+    lo = max(0.0, min(psnrs) - 2) if psnrs else 0
+    fig.update_xaxes(range=[lo, max(psnrs) + 1.5] if psnrs else None, row=1, col=1)
     fig.update_layout(height=max(height, 34 * len(names) + 90), margin=dict(l=10, r=10, t=40, b=10), font=FONT)
     fig.update_annotations(font_size=14)
     return fig
 
 
-def lambda_figure(sweep: dict, user_lam: float | None = None, height: int = 380) -> go.Figure:
-    """Tikhonov's PSNR against λ (left axis) and the GCV function (right axis), with each rule's λ."""
-    lams, ps, g = sweep["lams"], sweep["psnr"], sweep["gcv"]
+def lambda_figure(sweep, user_lam: float | None = None, height: int = 380) -> go.Figure:
+    """Tikhonov's PSNR against λ (left axis) and the GCV function (right axis), with each rule's λ (experiment.LambdaSweep)."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=lams, y=ps, name="PSNR of Tikhonov", line=dict(color="#8e44ad", width=3),
+    fig.add_trace(go.Scatter(x=sweep.lams, y=sweep.psnr, name="PSNR of Tikhonov", line=dict(color="#8e44ad", width=3),
                              hovertemplate="λ = %{x:.3g}<br>PSNR %{y:.2f} dB<extra></extra>"), secondary_y=False)
-    fig.add_trace(go.Scatter(x=lams, y=g, name="GCV function G(λ)", line=dict(color="#2471a3", width=2, dash="dot"),
+    fig.add_trace(go.Scatter(x=sweep.lams, y=sweep.gcv, name="GCV function G(λ)", line=dict(color=RULE_COLORS["gcv"], width=2, dash="dot"),
                              hovertemplate="λ = %{x:.3g}<br>G = %{y:.3g}<extra></extra>"), secondary_y=True)
-    picks = dict(sweep["picks"])
+    marks = [(p.rule, p.lam, p.psnr) for p in sweep.picks]
     if user_lam is not None:
-        picks["your λ"] = user_lam
-    for name, lam in picks.items():
-        fig.add_vline(x=lam, line=dict(color=RULE_COLORS.get(name, COLORS.get(name, "#555")), dash="dash", width=2))
-        fig.add_trace(go.Scatter(x=[lam], y=[float(np.interp(np.log(lam), np.log(lams[::-1]), ps[::-1]))], mode="markers",
-                                 name=f"{name}: λ = {lam:.2g}", marker=dict(size=12, symbol="diamond", color=RULE_COLORS.get(name, COLORS.get(name, "#555"))),
+        marks.append(("slider", user_lam, sweep.psnr_at(user_lam)))
+    for rule, lam, ps in marks:
+        name, color = RULES[rule].label, RULE_COLORS[rule]
+        fig.add_vline(x=lam, line=dict(color=color, dash="dash", width=2))
+        fig.add_trace(go.Scatter(x=[lam], y=[ps], mode="markers", name=f"{name}: λ = {lam:.2g}",
+                                 marker=dict(size=12, symbol="diamond", color=color),
                                  hovertemplate=f"{name}: λ = {lam:.3g}<extra></extra>"), secondary_y=False)
     fig.update_xaxes(type="log", exponentformat="power", title_text="λ")
-    fig.update_yaxes(title_text="PSNR (dB)", secondary_y=False, range=[max(0, float(np.nanmin(ps)) - 1), float(np.nanmax(ps)) + 1])
+    fig.update_yaxes(title_text="PSNR (dB)", secondary_y=False,
+                     range=[max(0, float(np.nanmin(sweep.psnr)) - 1), float(np.nanmax(sweep.psnr)) + 1])
     fig.update_yaxes(title_text="G(λ)", type="log", exponentformat="power", secondary_y=True, showgrid=False)
     return _layout(fig, None, height)
 
 
-def rl_figure(curves: dict, chosen: int | None = None, height: int = 340) -> go.Figure:
-    """PSNR after each Richardson–Lucy iteration for each boundary condition: up, then down (semi-convergence)."""
+def rl_figure(curves, chosen: int | None = None, height: int = 340) -> go.Figure:
+    """PSNR after each Richardson–Lucy iteration for each boundary condition (experiment.RLCurves): up, then down (semi-convergence)."""
     fig = go.Figure()
-    colors = {"zero": "#c0392b", "reflexive": "#27ae60", "periodic": "#2471a3"}
-    for bc, ps in curves.items():
-        it = np.arange(1, len(ps) + 1)
-        k = int(np.argmax(ps))
-        fig.add_trace(go.Scatter(x=it, y=ps, name=f"{bc} boundary (peak {ps[k]:.2f} dB at {k + 1})", line=dict(color=colors.get(bc), width=2),
+    for c in curves.curves:
+        it = np.arange(1, len(c.psnr) + 1)
+        k = c.peak
+        fig.add_trace(go.Scatter(x=it, y=c.psnr, name=f"{c.bc} boundary (peak {c.psnr[k]:.2f} dB at {k + 1})",
+                                 line=dict(color=BC_COLORS.get(c.bc), width=2),
                                  hovertemplate="iteration %{x}<br>PSNR %{y:.2f} dB<extra></extra>"))
-        fig.add_trace(go.Scatter(x=[k + 1], y=[ps[k]], mode="markers", marker=dict(size=10, color=colors.get(bc)), showlegend=False,
-                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=[k + 1], y=[c.psnr[k]], mode="markers", marker=dict(size=10, color=BC_COLORS.get(c.bc)),
+                                 showlegend=False, hoverinfo="skip"))
     if chosen:
         fig.add_vline(x=chosen, line=dict(color="#555", dash="dot"), annotation_text=f"slider: {chosen}")
     return _layout(fig, None, height, "Richardson–Lucy iteration", "PSNR (dB)")

@@ -8,9 +8,10 @@ image). The same code therefore serves the 1-D SVD and the 2-D fast transforms.
 Tikhonov with weights d (d = 1 plain, d = |Laplacian symbol| for Wiener–Hunt):
     φᵢ(λ) = sᵢ² / (sᵢ² + λ² dᵢ²),   x̂ᵢ = φᵢ βᵢ / sᵢ,   r̂ᵢ = (1 − φᵢ) βᵢ.
 
-For an image (65,536 coefficients at 256²) the searches first merge coefficients whose s
-(and d) agree to 0.1 % of a decade (``BIN_DECADES``): a merged bin keeps its count, its Σβ²
-and its mean s², so every sum is the same to about 0.2 % and each evaluation is ~10× cheaper.
+The rules take a :class:`Spectrum`, made once by :func:`spectrum` and passed to each rule in
+turn. For an image (65,536 coefficients at 256²) it merges coefficients whose s (and d) agree
+to 0.1 % of a decade (``BIN_DECADES``): a merged bin keeps its count, its Σβ² and its mean s²,
+so every sum is the same to about 0.2 % and each evaluation sums a few thousand bins instead.
 """
 
 from __future__ import annotations
@@ -26,49 +27,68 @@ COMPRESS_ABOVE = 8192  # merge near-equal coefficients beyond this many
 BIN_DECADES = 1e-3
 
 
-@dataclass
-class _Coef:
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    label: str  # in method names and legends: "Tikhonov (GCV)"
+    name: str  # in sentences: "discrepancy principle"
+
+
+# Every λ of the page: the three rules that choose from the data, the oracle and the reader's own.
+RULES = {r.key: r for r in (
+    Rule("gcv", "GCV", "GCV"),
+    Rule("lcurve", "L-curve", "L-curve corner"),
+    Rule("discrepancy", "discrepancy", "discrepancy principle"),
+    Rule("best", "best λ", "best λ (oracle)"),
+    Rule("slider", "your λ", "your λ"),
+)}
+DATA_RULES = ("gcv", "discrepancy", "lcurve")  # the rules that need only the data (and the noise level)
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """The coefficients the rules work on: sᵢ², βᵢ² and dᵢ² (merged into bins for a large image),
+    with the number of data they stand for."""
+
     s2: np.ndarray  # sᵢ² (bin means when merged)
     b2: np.ndarray  # βᵢ² (bin sums)
     n: np.ndarray  # how many coefficients each entry stands for
     w: np.ndarray | None  # dᵢ² (None: plain Tikhonov)
     m: int  # number of data (rows of A)
+    s_max: float  # the largest |s| and the smallest non-negligible one, before merging (for the λ grids)
+    s_min: float
+    copies: int = 1  # how often each datum appears among the coefficients (4 for a mirror-extended image)
 
     def phi(self, lam: float) -> np.ndarray:
+        """Tikhonov's filter factors φᵢ = sᵢ² / (sᵢ² + λ² dᵢ²) (0 where sᵢ = dᵢ = 0)."""
         w = lam**2 if self.w is None else lam**2 * self.w
         return self.s2 / np.maximum(self.s2 + w, 1e-300)
 
-    def resid2(self, lam: float, extra: float = 0.0) -> float:
+    def resid2(self, lam: float) -> float:
         cf = 1 - self.phi(lam)
-        return float(np.sum(cf * cf * self.b2) + extra)
+        return float(np.sum(cf * cf * self.b2))
 
-    def gcv(self, lam: float, extra: float = 0.0) -> float:
-        # (not np.dot: a multi-threaded BLAS dot was 300× slower on the shared 2-core box)
-        return self.resid2(lam, extra) / (self.m - float(np.sum(self.n * self.phi(lam)))) ** 2
+    def gcv(self, lam: float) -> float:
+        # (not np.dot: a multi-threaded BLAS dot stalls when the threads wait on each other on a busy box; see metrics.norm)
+        return self.resid2(lam) / (self.m - float(np.sum(self.n * self.phi(lam)))) ** 2
 
-
-_LAST: tuple = ()  # (s, beta, d, options, merged): the λ rules called one after another share the merge
-
-
-def _prep(s, beta, d=None, m: int | None = None, compress: bool = True) -> _Coef:
-    global _LAST
-    last = _LAST  # one read: another session's thread may replace it at any time
-    if last and last[0] is s and last[1] is beta and last[2] is d and last[3] == (m, compress):
-        return last[4]
-    out = _prep_new(s, beta, d, m, compress)
-    _LAST = (s, beta, d, (m, compress), out)
-    return out
+    def grid(self, n: int = SEARCH_POINTS, decades: float = 10.0) -> np.ndarray:
+        return _log_grid(self.s_max, self.s_min, n, decades)
 
 
-def _prep_new(s, beta, d, m, compress) -> _Coef:
+def spectrum(s, beta, d=None, m: int | None = None, compress: bool = True, copies: int = 1) -> Spectrum:
+    """The rules' view of (s, β[, d]); ``m`` = number of data (default: one per coefficient);
+    ``copies`` = how many times the coefficients hold each datum (the discrepancy principle aims
+    at √copies · δ)."""
     s = np.abs(np.asarray(s)).astype(np.float64).ravel()
     b = np.abs(np.asarray(beta)).astype(np.float64).ravel()
     if s.shape != b.shape:
         raise ValueError("s and beta must have the same number of entries.")
+    s_max, s_min = _range(s)
     w = None if d is None else np.abs(np.asarray(d)).astype(np.float64).ravel() ** 2
     m = s.size if m is None else m
     if not compress or s.size <= COMPRESS_ABOVE:
-        return _Coef(s * s, b * b, np.ones_like(s), w, m)
+        return Spectrum(s * s, b * b, np.ones_like(s), w, m, s_max, s_min, copies)
     key = np.where(s > 0, np.rint(np.log10(np.maximum(s, 1e-300)) / BIN_DECADES), -(2**40)).astype(np.int64)
     if w is not None:
         kd = np.where(w > 0, np.rint(0.5 * np.log10(np.maximum(w, 1e-300)) / BIN_DECADES), -(2**19)).astype(np.int64)
@@ -78,41 +98,29 @@ def _prep_new(s, beta, d, m, compress) -> _Coef:
     s2 = np.bincount(inv, s * s) / n
     b2 = np.bincount(inv, b * b)
     w2 = None if w is None else np.bincount(inv, w) / n
-    return _Coef(s2, b2, n, w2, m)
+    return Spectrum(s2, b2, n, w2, m, s_max, s_min, copies)
 
 
-def filter_factors(s, lam: float, d=None) -> np.ndarray:
-    """Tikhonov filter factors φᵢ = sᵢ² / (sᵢ² + λ² dᵢ²) (0 where sᵢ = dᵢ = 0)."""
-    s2 = np.abs(np.asarray(s)).astype(np.float64) ** 2
-    w = lam**2 * (1.0 if d is None else np.abs(np.asarray(d)).astype(np.float64) ** 2)
-    return s2 / np.maximum(s2 + w, 1e-300)
+def _range(s: np.ndarray) -> tuple[float, float]:
+    smax = float(s.max())
+    if not np.isfinite(smax) or smax <= 0:
+        raise ValueError("The operator is zero: there is nothing to invert.")
+    return smax, float(s[s > smax * 1e-15].min())
+
+
+def _log_grid(smax: float, smin: float, n: int, decades: float) -> np.ndarray:
+    lo = max(smax * 10.0**-decades, smin / 10)
+    return np.logspace(np.log10(smax), np.log10(lo), n)
 
 
 def lambda_grid(s, n: int = GRID_POINTS, decades: float = 10.0) -> np.ndarray:
     """Log-spaced λ from s_max down by ``decades`` (never below the smallest non-zero s / 10)."""
-    s = np.abs(np.asarray(s)).astype(np.float64)
-    smax = float(s.max())
-    if not np.isfinite(smax) or smax <= 0:
-        raise ValueError("The operator is zero: there is nothing to invert.")
-    nz = s[s > smax * 1e-15]
-    lo = max(smax * 10.0**-decades, float(nz.min()) / 10)
-    return np.logspace(np.log10(smax), np.log10(lo), n)
+    return _log_grid(*_range(np.abs(np.asarray(s)).astype(np.float64)), n, decades)
 
 
-def residual_norm(s, beta, lam: float, d=None, beta_perp2: float = 0.0) -> float:
-    return float(np.sqrt(_prep(s, beta, d, compress=False).resid2(lam, beta_perp2)))
-
-
-def solution_norm(s, beta, lam: float, d=None) -> float:
-    c = _prep(s, beta, d, compress=False)
-    w = lam**2 if c.w is None else lam**2 * c.w
-    return float(np.sqrt(np.sum(c.s2 * c.b2 / np.maximum(c.s2 + w, 1e-300) ** 2)))
-
-
-def gcv_function(s, beta, lams, d=None, m: int | None = None, beta_perp2: float = 0.0, compress: bool = True) -> np.ndarray:
+def gcv_function(spec: Spectrum, lams) -> np.ndarray:
     """G(λ) = ‖A x_λ − b‖² / (m − Σφᵢ)², m = number of data (rows of A)."""
-    c = _prep(s, beta, d, m, compress)
-    return np.array([c.gcv(lam, beta_perp2) for lam in np.atleast_1d(lams)])
+    return np.array([spec.gcv(lam) for lam in np.atleast_1d(lams)])
 
 
 def _refine_min(f, lams, i, xatol: float = 1e-4):
@@ -126,24 +134,22 @@ def _refine_min(f, lams, i, xatol: float = 1e-4):
     return best if f(best) <= f(lams[i]) else float(lams[i])
 
 
-def gcv_lambda(s, beta, d=None, m: int | None = None, beta_perp2: float = 0.0, lams=None) -> float:
+def gcv_lambda(spec: Spectrum, lams=None) -> float:
     """The λ minimizing the GCV function: a coarse log grid, then a bounded 1-D minimization
     in log λ between the neighbours of the best grid point."""
-    c = _prep(s, beta, d, m)
-    lams = lambda_grid(s, SEARCH_POINTS) if lams is None else np.asarray(lams)
-    g = [c.gcv(lam, beta_perp2) for lam in lams]
-    return _refine_min(lambda lam: c.gcv(lam, beta_perp2), lams, int(np.argmin(g)))
+    lams = spec.grid() if lams is None else np.asarray(lams)
+    g = [spec.gcv(lam) for lam in lams]
+    return _refine_min(spec.gcv, lams, int(np.argmin(g)))
 
 
-def discrepancy_lambda(s, beta, delta: float, tau: float = 1.0, d=None, beta_perp2: float = 0.0) -> float:
+def discrepancy_lambda(spec: Spectrum, delta: float, tau: float = 1.0) -> float:
     """The λ with ‖A x_λ − b‖ = τ·δ (δ = the norm of the noise). The residual grows with λ,
     so the root is found by Brent's method in log λ."""
     if not np.isfinite(delta) or delta < 0:
         raise ValueError("The noise norm δ must be a non-negative number.")
-    c = _prep(s, beta, d)
-    lams = lambda_grid(s, SEARCH_POINTS)
-    target = tau * delta
-    f = lambda t: np.sqrt(c.resid2(np.exp(t), beta_perp2)) - target  # noqa: E731
+    lams = spec.grid()
+    target = tau * delta * np.sqrt(spec.copies)
+    f = lambda t: np.sqrt(spec.resid2(np.exp(t))) - target  # noqa: E731
     lo, hi = np.log(lams[-1]), np.log(lams[0])
     if f(lo) >= 0:
         return float(lams[-1])  # even the smallest λ leaves a residual above the noise
@@ -152,7 +158,7 @@ def discrepancy_lambda(s, beta, delta: float, tau: float = 1.0, d=None, beta_per
     return float(np.exp(brentq(f, lo, hi, xtol=1e-6)))
 
 
-def _lcurve_point(c: _Coef, lam: float, extra: float):
+def _lcurve_point(c: Spectrum, lam: float):
     """ρ, η and the curvature of (log ρ, log η), from the analytic derivatives of Hansen's
     Regularization Tools (``lcfun``)."""
     keep = c.s2 > 0
@@ -161,7 +167,7 @@ def _lcurve_point(c: _Coef, lam: float, extra: float):
     f = s2 / (s2 + lam**2)
     cf = 1 - f
     e = np.sqrt(np.sum(f * f * x2))
-    r = np.sqrt(np.sum(cf * cf * b2) + extra + np.sum(c.b2[~keep]))
+    r = np.sqrt(np.sum(cf * cf * b2) + np.sum(c.b2[~keep]))
     f1 = -2 * f * cf / lam
     f2 = -f1 * (3 - 4 * f) / lam
     phi = np.sum(f * f1 * x2)
@@ -176,31 +182,51 @@ def _lcurve_point(c: _Coef, lam: float, extra: float):
     return r, e, (dlr * ddle - ddlr * dle) / (dlr**2 + dle**2) ** 1.5
 
 
-def lcurve(s, beta, lams, beta_perp2: float = 0.0, compress: bool = False):
+def _plain(spec: Spectrum) -> Spectrum:
+    if spec.w is not None:
+        raise ValueError("The L-curve here is plain Tikhonov's (no weights d).")
+    return spec
+
+
+def lcurve(spec: Spectrum, lams):
     """Residual norm ρ, solution norm η and the curvature κ of the curve (log ρ, log η) at
     each λ; the corner is where κ is largest. Plain Tikhonov (d = 1)."""
-    c = _prep(s, beta, compress=compress)
-    pts = np.array([_lcurve_point(c, lam, beta_perp2) for lam in np.atleast_1d(np.asarray(lams, dtype=np.float64))])
+    c = _plain(spec)
+    pts = np.array([_lcurve_point(c, lam) for lam in np.atleast_1d(np.asarray(lams, dtype=np.float64))])
     return pts[:, 0], pts[:, 1], pts[:, 2]
 
 
-def lcurve_lambda(s, beta, beta_perp2: float = 0.0, lams=None) -> float:
+def lcurve_lambda(spec: Spectrum, lams=None) -> float:
     """The λ at the L-curve's corner: maximum curvature of (log ρ, log η)."""
-    c = _prep(s, beta)
-    lams = lambda_grid(s, SEARCH_POINTS) if lams is None else np.asarray(lams)
-    kappa = np.array([_lcurve_point(c, lam, beta_perp2)[2] for lam in lams])
+    c = _plain(spec)
+    lams = spec.grid() if lams is None else np.asarray(lams)
+    kappa = np.array([_lcurve_point(c, lam)[2] for lam in lams])
     kappa = np.where(np.isfinite(kappa), kappa, -np.inf)
-    return _refine_min(lambda lam: -_lcurve_point(c, lam, beta_perp2)[2], lams, int(np.argmax(kappa)))
+    return _refine_min(lambda lam: -_lcurve_point(c, lam)[2], lams, int(np.argmax(kappa)))
 
 
-def tsvd_gcv_k(s, beta, m: int | None = None, beta_perp2: float = 0.0) -> int:
+def choose(spec: Spectrum, rule: str, delta: float | None = None, tau: float = 1.0) -> float:
+    """λ by one of the ``DATA_RULES``: "gcv", "discrepancy" (needs the noise norm δ) or "lcurve"."""
+    if rule == "gcv":
+        return gcv_lambda(spec)
+    if rule == "discrepancy":
+        if delta is None:
+            raise ValueError("The discrepancy principle needs the noise level.")
+        return discrepancy_lambda(spec, delta, tau)
+    if rule == "lcurve":
+        return lcurve_lambda(spec)
+    raise ValueError(f"Unknown λ rule {rule!r}; choose one of {', '.join(RULES[r].name for r in DATA_RULES)} "
+                     f"({', '.join(DATA_RULES)}).")
+
+
+def tsvd_gcv_k(s, beta, m: int | None = None) -> int:
     """Truncation index k minimizing G(k) = ‖r_k‖² / (m − k)² (components sorted by s, largest first)."""
     s = np.abs(np.asarray(s)).astype(np.float64).ravel()
     beta = np.abs(np.asarray(beta)).astype(np.float64).ravel()
     m = s.size if m is None else m
     order = np.argsort(-s, kind="stable")
     b2 = beta[order] ** 2
-    total = b2.sum() + beta_perp2
+    total = b2.sum()
     k = np.arange(0, s.size)  # keep k components, k < m so the denominator is positive
     resid = total - np.concatenate([[0.0], np.cumsum(b2)[:-1]])
     ok = s[order] > 0

@@ -13,13 +13,19 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import toeplitz
 
-from cnn_viz.deblur import lambda_rules as rp
+from cnn_viz.common import fmt
 from cnn_viz.common.linalg import one_blas_thread
 from cnn_viz.common.metrics import relative_error
-from cnn_viz.deblur.restore import add_noise
+from cnn_viz.deblur import lambda_rules
+from cnn_viz.deblur.forward import add_noise
+from cnn_viz.deblur.lambda_rules import RULES
 
 MAX_N = 1024
-SIGNALS = ("Smooth bump", "Piecewise constant", "Bump and step", "Typed values", "Drawn")
+TEST_SIGNALS = ("Smooth bump", "Piecewise constant", "Bump and step")
+SIGNALS = TEST_SIGNALS + ("Typed values", "Drawn")
+LAMBDA_CHOICES = tuple(float(v) for v in np.logspace(-8, 0, 81))  # the "Your λ" slider
+LAMBDA_DEFAULT = LAMBDA_CHOICES[50]
+COND_SIGMAS = np.geomspace(0.002, 0.2, 25)  # kernel widths of the cond(A) plot
 
 
 def kernel_matrix(n: int, sigma: float) -> np.ndarray:
@@ -46,7 +52,7 @@ def test_signal(name: str, n: int) -> np.ndarray:
         return np.select([t < 0.2, t < 0.45, t < 0.6, t < 0.85], [0.0, 1.0, 0.4, 0.8], 0.0)
     if name == "Bump and step":
         return np.exp(-((t - 0.3) ** 2) / 0.006) + 0.7 * ((t > 0.55) & (t < 0.8))
-    raise ValueError(f"Unknown test signal {name!r}; choose one of {', '.join(SIGNALS[:3])}.")
+    raise ValueError(f"Unknown test signal {name!r}; choose one of {', '.join(TEST_SIGNALS)}.")
 
 
 def parse_signal(text: str, n: int) -> np.ndarray:
@@ -96,7 +102,7 @@ def signal_from_drawing(rgba: np.ndarray | None, n: int, background: int = 255) 
     return np.interp(grid(n), (cols + 0.5) / w, heights)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class SVD:
     U: np.ndarray
     s: np.ndarray
@@ -128,11 +134,23 @@ def tikhonov(dec: SVD, b: np.ndarray, lam: float) -> np.ndarray:
     return dec.Vt.T @ (dec.s * beta / (dec.s**2 + lam**2))
 
 
-def picard(dec: SVD, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """σᵢ, |uᵢᵀb| and |uᵢᵀb|/σᵢ: the discrete Picard condition holds while |uᵢᵀb| decays faster than σᵢ."""
+@dataclass(frozen=True, eq=False)
+class Picard:
+    """σᵢ, |uᵢᵀb| and |uᵢᵀb|/σᵢ, and the noise level per coefficient (None without noise)."""
+
+    s: np.ndarray
+    beta: np.ndarray
+    ratio: np.ndarray
+    noise: float | None
+
+
+def picard(dec: SVD, b: np.ndarray, delta: float = 0.0) -> Picard:
+    """The discrete Picard condition holds while |uᵢᵀb| decays faster than σᵢ; white noise of norm δ
+    puts δ/√n into every coefficient."""
     beta = np.abs(dec.U.T @ b)
     with np.errstate(divide="ignore"):
-        return dec.s, beta, np.where(dec.s > 0, beta / np.where(dec.s > 0, dec.s, 1), np.inf)
+        ratio = np.where(dec.s > 0, beta / np.where(dec.s > 0, dec.s, 1), np.inf)
+    return Picard(dec.s, beta, ratio, delta / np.sqrt(b.size) if delta > 0 else None)
 
 
 def cond_vs_sigma(n: int, sigmas) -> np.ndarray:
@@ -145,7 +163,49 @@ def cond_vs_sigma(n: int, sigmas) -> np.ndarray:
     return np.array(out)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
+class CondCurve:
+    sigmas: np.ndarray
+    conds: np.ndarray
+
+
+def cond_curve(n: int) -> CondCurve:
+    """cond(A) over ``COND_SIGMAS`` for n points."""
+    return CondCurve(COND_SIGMAS, cond_vs_sigma(n, COND_SIGMAS))
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One λ and where it sits on the L-curve and the GCV curve."""
+
+    rule: str  # a key of lambda_rules.RULES
+    lam: float
+    rho: float  # ‖A x_λ − b‖
+    eta: float  # ‖x_λ‖
+    gcv: float  # G(λ)
+
+    @property
+    def label(self) -> str:
+        return RULES[self.rule].label
+
+
+@dataclass(frozen=True, eq=False)
+class Reconstruction:
+    label: str  # "Naive solve", "TSVD (k = 12, GCV)", "Tikhonov (GCV)", ...
+    x: np.ndarray
+    error: float  # ‖x − f‖ / ‖f‖
+    kind: str  # "naive", "tsvd" or the rule of Tikhonov's λ
+
+    @property
+    def short_label(self) -> str:
+        return self.label.replace("Tikhonov ", "Tik. ")
+
+    @property
+    def error_text(self) -> str:
+        return fmt.num(self.error) if self.error < 100 else fmt.sci(self.error)
+
+
+@dataclass(frozen=True, eq=False)
 class Analysis1D:
     A: np.ndarray
     t: np.ndarray
@@ -154,16 +214,60 @@ class Analysis1D:
     b: np.ndarray
     delta: float
     dec: SVD
+    spectrum: lambda_rules.Spectrum  # of (σᵢ, uᵢᵀb)
     lams: np.ndarray
     gcv: np.ndarray
     rho: np.ndarray
     eta: np.ndarray
     kappa: np.ndarray
-    lam: dict  # rule -> λ  ("gcv", "lcurve", "discrepancy", "best")
+    picks: tuple[Pick, ...]  # every rule's λ, then the oracle's and the reader's
     k_gcv: int
-    solutions: dict  # label -> x
-    errors: dict  # label -> relative error
-    marks: dict  # rule -> (‖Ax_λ − b‖, ‖x_λ‖, G(λ)) at the rule's λ, for marking the curves
+    solutions: tuple[Reconstruction, ...]
+    picard: Picard
+
+    def pick(self, rule: str) -> Pick:
+        return next(p for p in self.picks if p.rule == rule)
+
+    def solution(self, label: str) -> Reconstruction:
+        return next(r for r in self.solutions if r.label == label)
+
+    @property
+    def rule_picks(self) -> tuple[Pick, ...]:
+        """The λ chosen by a rule or the oracle (not the reader's): the marks on the L-curve and the GCV curve."""
+        return tuple(p for p in self.picks if p.rule != "slider")
+
+    @property
+    def labels(self) -> list[str]:
+        return [r.label for r in self.solutions]
+
+    @property
+    def default_shown(self) -> list[str]:
+        return [r.label for r in self.solutions if r.kind in ("tsvd", "gcv", "discrepancy")]
+
+    def chosen(self, labels) -> list[Reconstruction]:
+        return [r for r in self.solutions if r.label in labels]
+
+    @property
+    def cond(self) -> float:
+        return float(self.dec.s[0] / self.dec.s[-1])
+
+    @property
+    def naive_peak(self) -> float:
+        """max |x| of the naive solution."""
+        return float(np.max(np.abs(self.solution("Naive solve").x)))
+
+    def filter_factors(self) -> list[tuple[Pick, np.ndarray]]:
+        """φᵢ = σᵢ²/(σᵢ² + λ²) at each λ."""
+        return [(p, self.spectrum.phi(p.lam)) for p in self.picks]
+
+    def lambda_summary(self) -> str:
+        """Each λ with the rule's name, then TSVD's k."""
+        return (", ".join(f"{RULES[p.rule].name} {fmt.sci(p.lam, 2)}" for p in self.picks)
+                + f"; TSVD by GCV keeps k = {self.k_gcv}")
+
+    def table(self) -> np.ndarray:
+        """Columns t, f, b, then each reconstruction (the CSV download)."""
+        return np.column_stack([self.t, self.f, self.b] + [r.x for r in self.solutions])
 
 
 def analyse(f: np.ndarray, sigma: float, noise: float, seed: int = 0, lam_slider: float | None = None, k: int | None = None) -> Analysis1D:
@@ -175,28 +279,28 @@ def analyse(f: np.ndarray, sigma: float, noise: float, seed: int = 0, lam_slider
     b, delta = add_noise(b_clean, noise, seed)
     dec = svd(A)
     beta = dec.U.T @ b
-    lams = rp.lambda_grid(dec.s, decades=12)
+    spec = lambda_rules.spectrum(dec.s, beta, compress=False)
+    lams = lambda_rules.lambda_grid(dec.s, decades=12)
     lam = {
-        "gcv": rp.gcv_lambda(dec.s, beta),
-        "lcurve": rp.lcurve_lambda(dec.s, beta),
-        "discrepancy": rp.discrepancy_lambda(dec.s, beta, delta) if delta > 0 else float(lams[-1]),
+        "gcv": lambda_rules.gcv_lambda(spec),
+        "lcurve": lambda_rules.lcurve_lambda(spec),
+        "discrepancy": lambda_rules.discrepancy_lambda(spec, delta) if delta > 0 else float(lams[-1]),
     }
     coef = dec.s[:, None] * beta[:, None] / (dec.s[:, None] ** 2 + lams[None, :] ** 2)
     errs = np.linalg.norm(dec.Vt.T @ coef - f[:, None], axis=0)  # every Tikhonov solution at once
     lam["best"] = float(lams[int(np.argmin(errs))])
     if lam_slider is not None:
         lam["slider"] = float(lam_slider)
-    rho, eta, kappa = rp.lcurve(dec.s, beta, lams)
-    k_gcv = rp.tsvd_gcv_k(dec.s, beta)
-    sols = {"Naive solve": naive_solve(A, b)}
-    sols[f"TSVD (k = {k if k is not None else k_gcv}{'' if k is not None else ', GCV'})"] = tsvd(dec, b, k if k is not None else k_gcv)
-    for rule, label in (("gcv", "GCV"), ("lcurve", "L-curve"), ("discrepancy", "discrepancy"), ("best", "best λ"), ("slider", "your λ")):
-        if rule in lam:
-            sols[f"Tikhonov ({label})"] = tikhonov(dec, b, lam[rule])
-    errors = {k_: relative_error(x, f) for k_, x in sols.items()}
-    rules = list(lam)
-    r_, e_, _ = rp.lcurve(dec.s, beta, [lam[r] for r in rules])
-    g_ = rp.gcv_function(dec.s, beta, [lam[r] for r in rules])
-    marks = {r: (float(a), float(b_), float(c)) for r, a, b_, c in zip(rules, r_, e_, g_)}
-    return Analysis1D(A, grid(n), f, b_clean, b, delta, dec, lams, rp.gcv_function(dec.s, beta, lams), rho, eta, kappa,
-                      lam, k_gcv, sols, errors, marks)
+    rho, eta, kappa = lambda_rules.lcurve(spec, lams)
+    k_gcv = lambda_rules.tsvd_gcv_k(dec.s, beta)
+    k_used = k if k is not None else k_gcv
+    sols = [("Naive solve", naive_solve(A, b), "naive"),
+            (f"TSVD (k = {k_used}{'' if k is not None else ', GCV'})", tsvd(dec, b, k_used), "tsvd")]
+    sols += [(f"Tikhonov ({RULES[rule].label})", tikhonov(dec, b, lam[rule]), rule) for rule in RULES if rule in lam]
+    rules = [rule for rule in RULES if rule in lam]
+    r_, e_, _ = lambda_rules.lcurve(spec, [lam[r] for r in rules])
+    g_ = lambda_rules.gcv_function(spec, [lam[r] for r in rules])
+    picks = tuple(Pick(r, lam[r], float(a), float(b_), float(c)) for r, a, b_, c in zip(rules, r_, e_, g_))
+    return Analysis1D(A, grid(n), f, b_clean, b, delta, dec, spec, lams, lambda_rules.gcv_function(spec, lams), rho, eta, kappa,
+                      picks, k_gcv, tuple(Reconstruction(lbl, x, relative_error(x, f), kind) for lbl, x, kind in sols),
+                      picard(dec, b, delta))

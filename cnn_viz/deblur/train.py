@@ -12,15 +12,18 @@ that record in its metadata.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
+PROG = "python -m cnn_viz.deblur.train"
+
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kind", choices=["direct", "tikcnn"], required=True)
     ap.add_argument("--minutes", type=float, default=10.0, help="training time budget (wall clock)")
     ap.add_argument("--max-steps", type=int, default=None)
@@ -37,9 +40,10 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from cnn_viz.common.torch_tools import count_parameters
     from cnn_viz.deblur import cnn as dc
+    from cnn_viz.deblur.experiment import TRAINED
 
     out = args.out or dc.WEIGHTS[args.kind]
-    deg = dc.Degradation()
+    deg = TRAINED  # the conditions the page measures the CNN methods in
     t0 = time.perf_counter()
     print(f"[{args.kind}] preparing training pairs from {len(dc.TRAIN_IMAGES)} images ...", flush=True)
     pairs = dc.make_pairs(args.kind, deg, draws=args.draws, seed=args.seed + 1)
@@ -52,7 +56,7 @@ def main(argv=None) -> int:
     val_pair = dc.eval_pair(args.kind, deg, name=dc.VALIDATION_IMAGE)  # monitoring only: cameraman stays unseen
 
     def validate(model):
-        return f"validation ({dc.VALIDATION_IMAGE}) {dc.evaluate(model, args.kind, deg, pair=val_pair)['psnr']:.2f} dB"
+        return f"validation ({dc.VALIDATION_IMAGE}) {dc.evaluate(model, args.kind, deg, pair=val_pair).psnr:.2f} dB"
 
     model, hist = dc.train(args.kind, seconds=60 * args.minutes, max_steps=args.max_steps, batch=args.batch,
                            patch=args.patch, lr=args.lr, seed=args.seed, deg=deg, pairs=pairs,
@@ -62,20 +66,20 @@ def main(argv=None) -> int:
     cam = dc.evaluate(model, args.kind, deg)
     steps = hist[-1][0] if hist else 0
     meta = {
-        "command": "python -m cnn_viz.deblur.train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": f"{PROG} " + " ".join(argv if argv is not None else sys.argv[1:]),
         "train_seconds": round(train_s, 1), "prep_seconds": round(prep, 1), "steps": steps,
         "batch": args.batch, "patch": args.patch, "threads": args.threads, "params": count_parameters(model),
         "train_images": list(dc.TRAIN_IMAGES), "validation": dc.VALIDATION_IMAGE,
-        "degradation": deg.__dict__, "coins_psnr": round(val["psnr"], 2),
-        "camera_psnr": round(cam["psnr"], 2), "camera_input_psnr": round(cam["input_psnr"], 2),
-        "camera_ssim": round(cam["ssim"], 4), "machine": platform.processor() or platform.machine(),
+        "degradation": dataclasses.asdict(deg), "coins_psnr": round(val.psnr, 2),
+        "camera_psnr": round(cam.psnr, 2), "camera_input_psnr": round(cam.input_psnr, 2),
+        "camera_ssim": round(cam.ssim, 4), "machine": platform.processor() or platform.machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     dc.save(model, args.kind, out, meta)
     print(f"[{args.kind}] done: {steps} steps in {train_s:.0f} s (+{prep:.0f} s data); "
-          f"coins {val['input_psnr']:.2f} -> {val['psnr']:.2f} dB; cameraman {cam['input_psnr']:.2f} -> {cam['psnr']:.2f} dB "
-          f"(SSIM {cam['ssim']:.3f}); saved {out} ({out.stat().st_size / 1024:.0f} kB)", flush=True)
+          f"coins {val.input_psnr:.2f} -> {val.psnr:.2f} dB; cameraman {cam.input_psnr:.2f} -> {cam.psnr:.2f} dB "
+          f"(SSIM {cam.ssim:.3f}); saved {out} ({out.stat().st_size / 1024:.0f} kB)", flush=True)
     return 0
 
 

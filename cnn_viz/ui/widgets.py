@@ -315,6 +315,35 @@ def mnist_train_settings():
 
 
 # ============================== deblur
+class PickedPsf(NamedTuple):
+    spec: object  # experiment.PsfSpec: what the controls say
+    psf: np.ndarray | None  # None after an error was shown
+
+
+def psf_picker(prefix: str = "db", label: str = "Blur (PSF)") -> PickedPsf:
+    """Kind and size of a blur (and the angle of a motion); the PSF, or None after saying what is wrong."""
+    from cnn_viz.deblur import experiment, forward
+
+    kind = st.selectbox(label, forward.PSF_KINDS, key=f"{prefix}_psf", bind="query-params")
+    angle = 0
+    if kind == "Gaussian":
+        size = st.slider("Gaussian σ (pixels)", 0.5, 5.0, 2.0, 0.25, key=f"{prefix}_sigma", bind="query-params")
+    elif kind == "Motion":
+        size = st.slider("Motion length (pixels)", 3, 31, 11, key=f"{prefix}_len", bind="query-params")
+        angle = st.slider("Motion angle (°)", 0, 180, 0, 5, key=f"{prefix}_angle", bind="query-params")
+    else:
+        size = st.slider("Box width (pixels, odd)", 3, 15, 5, 2, key=f"{prefix}_box", bind="query-params")
+    spec = experiment.PsfSpec(kind, float(size), float(angle))
+    try:
+        return PickedPsf(spec, spec.psf())
+    except ValueError as exc:
+        st.error(str(exc))
+        return PickedPsf(spec, None)
+
+
+def indexed_table(columns: dict[str, list], index: list[str], key: str) -> None:
+    """st.dataframe of named columns with named rows (the core gives plain lists)."""
+    st.dataframe(pd.DataFrame(columns, index=index), key=key)
 
 
 # ============================== lowrank
