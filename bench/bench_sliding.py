@@ -25,33 +25,31 @@ sys.path.insert(0, str(ROOT))
 from bench_conv import median_ms  # noqa: E402
 
 from cnn_viz.common import images  # noqa: E402
-from cnn_viz.sliding import ops as sliding  # noqa: E402
-from cnn_viz.sliding import gif as sliding_gif  # noqa: E402
-from cnn_viz.sliding import figures as sliding_plots  # noqa: E402
 from cnn_viz.common.conv import conv2d  # noqa: E402
+from cnn_viz.sliding import figures, gif, ops  # noqa: E402
 
 KERNEL = np.array([[-1.0, 0, 1]] * 3)
 
 
-def digit_sweep() -> sliding.Sweep:
-    return sliding.make_sweep(images.load_sample("Handwritten 7 (MNIST)"), KERNEL, padding=1)
+def digit_sweep() -> ops.Sweep:
+    return ops.make_sweep(images.load_sample("Handwritten 7 (MNIST)"), KERNEL, padding=1)
 
 
 def bench_server(repeat: int) -> None:
     import plotly.io as pio
 
     sw = digit_sweep()
-    m = sliding.conv_matrix_of(sw)
-    fig = sliding_plots.sweep_figure(sw, 100, fps=10)
+    m = ops.conv_matrix_of(sw)
+    fig = figures.sweep_figure(sw, 100, fps=10)
     size = len(pio.to_json(fig, validate=False))
     print(f"digit sweep: {sw.n_steps} steps, animation JSON {size / 1e6:.2f} MB ({size / sw.n_steps:.0f} bytes per frame)")
     rows = [
         ("make_sweep + values", lambda: digit_sweep().values),
-        ("animated figure (784 frames)", lambda: sliding_plots.sweep_figure(sw, 100, fps=10)),
+        ("animated figure (784 frames)", lambda: figures.sweep_figure(sw, 100, fps=10)),
         ("  ... serialised (to_json)", lambda: pio.to_json(fig, validate=False)),
-        ("step grids figure", lambda: sliding_plots.step_grids_figure(sw, 100)),
-        ("conv_matrix 784×784", lambda: sliding.conv_matrix_of(sw)),
-        ("matrix figure (scattergl)", lambda: sliding_plots.matrix_figure(m, sw, 100)),
+        ("step grids figure", lambda: figures.step_grids_figure(sw, 100)),
+        ("conv_matrix 784×784", lambda: ops.conv_matrix_of(sw)),
+        ("matrix figure (scattergl)", lambda: figures.matrix_figure(m, sw, 100)),
         ("formula (LaTeX)", lambda: sw.formula_latex(100)),
     ]
     total = 0.0
@@ -71,8 +69,8 @@ def bench_matrix(repeat: int) -> None:
     x = sw.image
     xt = torch.from_numpy(x)[None]
     w = torch.from_numpy(sw.kernel)[None]
-    m = sliding.conv_matrix_of(sw)
-    build = median_ms(lambda: sliding.conv_matrix_of(sw), repeat)
+    m = ops.conv_matrix_of(sw)
+    build = median_ms(lambda: ops.conv_matrix_of(sw), repeat)
     jac = median_ms(lambda: torch.autograd.functional.jacobian(lambda t: F.conv2d(t[None], w, padding=1).reshape(-1), xt[0]), max(3, repeat // 2))
     apply_m = median_ms(lambda: m @ x.ravel(), repeat * 5)
     apply_t = median_ms(lambda: F.conv2d(xt, w, padding=1), repeat * 5)
@@ -83,9 +81,9 @@ def bench_matrix(repeat: int) -> None:
 
 
 def bench_gif() -> None:
-    for name, sw in (("Figure 1 (6 steps)", sliding.figure1_sweep()), ("digit (784 steps)", digit_sweep())):
+    for name, sw in (("Figure 1 (6 steps)", ops.figure1_sweep()), ("digit (784 steps)", digit_sweep())):
         t = time.perf_counter()
-        data = sliding_gif.sweep_gif(sw, fps=10)
+        data = gif.sweep_gif(sw, fps=10)
         print(f"GIF {name}: {time.perf_counter() - t:.2f} s, {len(data) / 1e6:.2f} MB, 960×540")
 
 
@@ -115,7 +113,7 @@ def bench_browser(seconds: float = 5.0, nice: int = 0) -> None:
         print(f"browser (headless Chromium at nice {nice}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
         for fps in (10, 30, 60):
             html = Path(tmp) / f"sweep{fps}.html"
-            pio.write_html(sliding_plots.sweep_figure(sw, 0, fps=fps), str(html), include_plotlyjs=True, auto_play=False)
+            pio.write_html(figures.sweep_figure(sw, 0, fps=fps), str(html), include_plotlyjs=True, auto_play=False)
             page.goto(html.as_uri())
             page.wait_for_timeout(1000)
             if fps == 10:

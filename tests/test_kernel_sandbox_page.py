@@ -9,8 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 from conftest import plotly_array, plotly_figure
 
-from cnn_viz.common import images
-from cnn_viz.common import kernels
+from cnn_viz.common import images, kernels
 
 PAGE = "pages/kernel_sandbox.py"
 

@@ -7,10 +7,9 @@ import torch.nn.functional as F
 from conftest import plotly_array
 
 from cnn_viz.common import kernels
-from cnn_viz.figures import builders as plots
-from cnn_viz.figures import palette
-from cnn_viz.sandbox import core as sandbox
 from cnn_viz.common.conv import output_size
+from cnn_viz.figures import builders, palette
+from cnn_viz.sandbox import core as sandbox
 
 
 def torch_ref(x_chw, w_fchw, s: sandbox.Settings):
@@ -70,31 +69,88 @@ def test_signed_to_rgb_is_blue_white_red():
 def test_image_figure_sends_uint8_pixels_and_shrinks_big_images():
     rng = np.random.default_rng(1)
     img = rng.random((40, 50), dtype=np.float32)
-    z = plotly_array(plots.image_figure(img).to_plotly_json()["data"][0]["z"])
+    z = plotly_array(builders.image_figure(img).to_plotly_json()["data"][0]["z"])
     np.testing.assert_array_equal(z, np.clip(np.rint(img * 255), 0, 255).astype(np.uint8))
     big = rng.random((1100, 700), dtype=np.float32)
-    trace = plots.image_figure(big).to_plotly_json()["data"][0]
+    trace = builders.image_figure(big).to_plotly_json()["data"][0]
     z = plotly_array(trace["z"])
-    assert z.dtype == np.uint8 and max(z.shape) <= plots.MAX_DISPLAY
+    assert z.dtype == np.uint8 and max(z.shape) <= builders.MAX_DISPLAY
     assert list(plotly_array(trace["x"])[:2]) == [0, 3]  # every 3rd pixel, labelled with its real column
 
 
 def test_signed_map_is_centred_on_zero_with_a_colour_bar():
     fmap = np.array([[-1.0, 3.0], [0.5, 0.0]])
-    tr = plots.signed_map_figure(fmap).to_plotly_json()["data"][0]
+    tr = builders.signed_map_figure(fmap).to_plotly_json()["data"][0]
     assert tr["zmin"] == -3 and tr["zmax"] == 3 and tr["zmid"] == 0 and tr["showscale"]
     np.testing.assert_allclose(plotly_array(tr["z"]), fmap)
 
 
 def test_kernel_figure_writes_the_numbers():
     k = np.array([[1 / 9, -0.0, 2.0], [1e-17, -1.5, 0.25]])
-    tr = plots.kernel_figure(k).to_plotly_json()["data"][0]
+    tr = builders.kernel_figure(k).to_plotly_json()["data"][0]
     assert [list(r) for r in tr["text"]] == [["0.111", "0", "2"], ["0", "-1.5", "0.25"]]
     np.testing.assert_array_equal(plotly_array(tr["z"]), k)
 
 
 def test_map_grid_shares_one_scale():
     maps = np.stack([np.full((4, 4), v) for v in (-2.0, 1.0, 0.5)])
-    fig = plots.map_grid_figure(maps, titles=["a", "b", "c"], cols=2).to_plotly_json()
+    fig = builders.map_grid_figure(maps, titles=["a", "b", "c"], cols=2).to_plotly_json()
     assert len(fig["data"]) == 3
     assert all(t["zmax"] == 2 and t["zmin"] == -2 for t in fig["data"])
+
+
+def test_result_stacks_the_maps_with_one_scale_and_describes_them():
+    rng = np.random.default_rng(7)
+    colour = rng.random((12, 15, 3), dtype=np.float32)
+    k = kernels.preset("Sobel x")
+    s = sandbox.Settings(padding=1)
+    r = sandbox.apply_kernel(colour, k, s, "each channel")
+    ref = np.stack([torch_ref(colour[None, ..., c], k[None, None], s)[0] for c in range(3)])  # one map per channel
+    assert r.stack.shape == ref.shape == (3, 12, 15) and r.n_maps == 3
+    np.testing.assert_allclose(r.stack, ref, rtol=1e-5, atol=1e-6)
+    assert r.zmax == pytest.approx(np.abs(ref).max(), rel=1e-5)
+    assert (r.lo, r.hi) == (pytest.approx(ref.min(), rel=1e-5), pytest.approx(ref.max(), rel=1e-5))
+    assert r.caption.startswith(f"Output 12×15 ×3, values from {r.lo:.3g} to {r.hi:.3g}.")
+    assert r.caption.endswith("One map per colour channel, below.")
+    np.testing.assert_array_equal(r.rgb(2), palette.signed_to_rgb(ref[2], np.abs(ref).max()))
+    grey = sandbox.apply_kernel(colour[..., 0], k, sandbox.Settings(relu=True))
+    assert grey.stack.shape == (1, 10, 13) and grey.n_maps == 1
+    assert grey.lo == 0 and "(ReLU has removed the negative side)." in grey.caption
+    flat = sandbox.apply_kernel(np.zeros((5, 5), np.float32), k, s)
+    assert flat.zmax == 1.0  # an all-zero map still gets a colour scale
+
+
+def test_kernel_view_rank_and_cost_against_numpy():
+    box = np.full((3, 5), 1 / 15)
+    v = sandbox.kernel_view(box)
+    assert v.separability.rank == np.linalg.matrix_rank(box) == 1
+    assert v.titles == (None,)
+    np.testing.assert_array_equal(v.table, box)
+    sv = np.linalg.svd(box, compute_uv=False)
+    assert v.rank_text == f"**Rank 1**: the numerical rank of the 3×5 grid by SVD, singular values {sv[0]:.3g}, 0, 0."
+    assert "3 + 5 multiplications per pixel instead of 15" in v.cost_text
+    np.testing.assert_allclose(np.outer(v.separability.column, v.separability.row), box, atol=1e-12)
+    lap = kernels.preset("Laplacian (4-neighbour)")
+    k3 = np.stack([lap, box[:, :3], -lap])
+    v3 = sandbox.kernel_view(k3)
+    assert v3.titles == ("slice R", "slice G", "slice B") and len(v3.slices) == 3
+    np.testing.assert_array_equal(v3.table, np.vstack(list(k3)))  # the CSV: slices one under the other
+    assert v3.separability.rank == np.linalg.matrix_rank(lap) == 2
+    assert v3.rank_text.startswith("**Rank 2** (slice R): the numerical rank of the 3×3 grid")
+    assert v3.cost_text.startswith("Not separable") and "all 9 multiplications" in v3.cost_text
+    big = np.random.default_rng(0).standard_normal((7, 7))
+    assert sandbox.kernel_view(big).rank_text.endswith("…."), "more than five singular values are cut"
+    assert sandbox.kernel_view(big).figure_height == min(320, 70 + 45 * 7)
+
+
+def test_run_gives_a_result_or_says_why_not():
+    img = np.random.default_rng(3).random((9, 9), dtype=np.float32)
+    k = kernels.preset("Sobel y")
+    r = sandbox.run(img, k, sandbox.Settings())
+    assert r.error is None and r.kernel is not None
+    np.testing.assert_allclose(r.result.maps, torch_ref(img[None], k[None, None], sandbox.Settings())[0], rtol=1e-5, atol=1e-6)
+    bad = sandbox.run(img[:2, :2], k, sandbox.Settings())
+    assert bad.result is None and bad.error.startswith("Cannot slide this kernel: The kernel covers 3 pixels")
+    assert bad.kernel is not None  # the kernel is still shown
+    empty = sandbox.run(img, None, sandbox.Settings())  # the kernel editor holds no valid kernel
+    assert (empty.result, empty.error, empty.kernel) == (None, None, None)

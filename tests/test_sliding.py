@@ -7,13 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnn_viz.sliding import ops as sliding
+from cnn_viz.common import fmt
 from cnn_viz.common.conv import conv2d
+from cnn_viz.sliding import ops
 
 torch.set_num_threads(1)
 
 
-def _torch_out(sweep: sliding.Sweep) -> np.ndarray:
+def _torch_out(sweep: ops.Sweep) -> np.ndarray:
     """The feature map from torch: the (C, kh, kw) kernel as one filter of a conv layer, plus the bias."""
     x = torch.from_numpy(sweep.image)[None]
     ph, pw = sweep.padding
@@ -27,7 +28,7 @@ def _torch_out(sweep: sliding.Sweep) -> np.ndarray:
     return F.conv2d(x, w, b, stride=sweep.stride, padding=pad, dilation=sweep.dilation)[0, 0].numpy()
 
 
-def _torch_patches(sweep: sliding.Sweep) -> np.ndarray:
+def _torch_patches(sweep: ops.Sweep) -> np.ndarray:
     """(N, C, kh, kw): every patch as torch's unfold (im2col) cuts it from the padded input."""
     x = torch.from_numpy(sweep.padded)[None]
     cols = F.unfold(x, sweep.kernel_shape, dilation=sweep.dilation, stride=sweep.stride)[0]  # (C·kh·kw, N)
@@ -55,11 +56,11 @@ def _random_sweeps(seed: int, count: int):
         k = rng.standard_normal((c, kh, kw))
         bias = float(rng.choice([0.0, rng.standard_normal()]))
         made += 1
-        yield sliding.make_sweep(x, k, stride=s, padding=p, dilation=d, padding_mode=mode, bias=bias)
+        yield ops.make_sweep(x, k, stride=s, padding=p, dilation=d, padding_mode=mode, bias=bias)
 
 
 def test_figure1_preset_is_3x4_with_2x2_kernel_giving_six_patches():
-    sw = sliding.figure1_sweep()
+    sw = ops.figure1_sweep()
     assert sw.image.shape == (1, 3, 4) and sw.kernel_shape == (2, 2)
     assert sw.out_shape == (2, 3) and sw.n_steps == 6
     np.testing.assert_allclose(sw.values, _torch_out(sw), rtol=1e-12)
@@ -96,7 +97,7 @@ def test_digit_with_padding_one_has_784_frames_equal_to_conv2d():
     digit = images.load_sample("Handwritten 7 (MNIST)")
     assert digit.shape == (28, 28)
     k = np.array([[-1.0, 0, 1]] * 3)
-    sw = sliding.make_sweep(digit, k, padding=1)
+    sw = ops.make_sweep(digit, k, padding=1)
     assert sw.n_steps == 784
     ref = _torch_out(sw)
     ours = conv2d(digit.astype(np.float64), k, padding=1)
@@ -110,7 +111,7 @@ def test_digit_with_padding_one_has_784_frames_equal_to_conv2d():
 
 
 def test_position_and_taps_follow_the_report_formula():
-    sw = sliding.make_sweep(np.zeros((9, 11)), np.ones((3, 2)), stride=(2, 3), padding=1, dilation=(2, 1))
+    sw = ops.make_sweep(np.zeros((9, 11)), np.ones((3, 2)), stride=(2, 3), padding=1, dilation=(2, 1))
     ho, wo = sw.out_shape
     assert (ho, wo) == ((9 + 2 - 2 * 2 - 1) // 2 + 1, (11 + 2 - 1 - 1) // 3 + 1)
     k = wo + 2  # second row of outputs, third column
@@ -124,7 +125,7 @@ def test_position_and_taps_follow_the_report_formula():
 
 def test_rgb_sweep_per_channel_sums_and_bias():
     rng = np.random.default_rng(5)
-    sw = sliding.make_sweep(rng.random((3, 6, 7)), rng.standard_normal((3, 3, 3)), padding=1, bias=0.25)
+    sw = ops.make_sweep(rng.random((3, 6, 7)), rng.standard_normal((3, 3, 3)), padding=1, bias=0.25)
     ref = _torch_out(sw)
     k = 9
     i, j = sw.position(k)
@@ -138,14 +139,14 @@ def test_rgb_sweep_per_channel_sums_and_bias():
     for name in ("S_{R}", "S_{G}", "S_{B}", "+ b"):
         assert name in tex
     # A 2-D kernel on three channels is used on each and summed, like one conv-layer filter.
-    same = sliding.make_sweep(sw.image, sw.kernel[0], padding=1)
-    np.testing.assert_allclose(same.values, _torch_out(sliding.make_sweep(sw.image, np.repeat(sw.kernel[:1], 3, 0), padding=1)), rtol=1e-12)
+    same = ops.make_sweep(sw.image, sw.kernel[0], padding=1)
+    np.testing.assert_allclose(same.values, _torch_out(ops.make_sweep(sw.image, np.repeat(sw.kernel[:1], 3, 0), padding=1)), rtol=1e-12)
 
 
 def test_formula_substitutes_the_current_numbers():
     x = np.arange(30, dtype=float).reshape(5, 6)
     k = np.array([[1.0, -2.0], [0.5, 3.0]])
-    sw = sliding.make_sweep(x, k, stride=2, dilation=2)
+    sw = ops.make_sweep(x, k, stride=2, dilation=2)
     assert sw.out_shape == (2, 2)
     t = 2
     i, j = sw.position(t)  # (1, 0)
@@ -160,7 +161,7 @@ def test_formula_substitutes_the_current_numbers():
 
 
 def test_output_size_formula_with_numbers():
-    sw = sliding.make_sweep(np.zeros((28, 28)), np.ones((5, 5)), stride=2, padding=2, dilation=1)
+    sw = ops.make_sweep(np.zeros((28, 28)), np.ones((5, 5)), stride=2, padding=2, dilation=1)
     tex = sw.output_size_latex()
     assert r"\frac{28 + 2\cdot2 - 1\cdot(5-1) - 1}{2}" in tex
     assert tex.count("= 14") == 2
@@ -169,7 +170,7 @@ def test_output_size_formula_with_numbers():
 
 def test_coverage_is_where_the_output_depends_on_the_input():
     """Cells never under a tap (stride larger than the kernel's reach) have zero gradient in torch."""
-    sw = sliding.make_sweep(np.ones((10, 10)), np.ones((2, 2)), stride=4, padding=1)
+    sw = ops.make_sweep(np.ones((10, 10)), np.ones((2, 2)), stride=4, padding=1)
     xp = torch.from_numpy(sw.padded[None]).requires_grad_(True)
     F.conv2d(xp, torch.ones(1, 1, 2, 2, dtype=torch.float64), stride=4).sum().backward()
     np.testing.assert_array_equal(sw.coverage(), xp.grad[0, 0].numpy())
@@ -179,20 +180,20 @@ def test_coverage_is_where_the_output_depends_on_the_input():
 def test_matrix_of_the_sweep_is_torchs_jacobian():
     rng = np.random.default_rng(2)
     for mode in ("zeros", "reflect", "circular"):
-        sw = sliding.make_sweep(rng.random((3, 5, 6)), rng.standard_normal((3, 3, 2)), stride=(1, 2), padding=1, dilation=(2, 1), padding_mode=mode)
+        sw = ops.make_sweep(rng.random((3, 5, 6)), rng.standard_normal((3, 3, 2)), stride=(1, 2), padding=1, dilation=(2, 1), padding_mode=mode)
         jac = _jacobian(sw)
-        m = sliding.conv_matrix_of(sw)
+        m = ops.conv_matrix_of(sw)
         np.testing.assert_allclose(m.toarray(), jac, atol=1e-12)
-        counts = sliding.matrix_counts(sw)
-        assert counts["nnz"] == np.count_nonzero(jac)
-        assert counts["dense"] == jac.size
-        assert counts["weights"] == sw.kernel.size
-        ones = sliding.conv_matrix_of(sw, ones=True)
+        counts = ops.matrix_counts(sw)
+        assert counts.nnz == np.count_nonzero(jac)
+        assert counts.dense == jac.size
+        assert counts.weights == sw.kernel.size
+        ones = ops.conv_matrix_of(sw, ones=True)
         for k in (0, sw.n_steps // 2, sw.n_steps - 1):
-            np.testing.assert_array_equal(np.sort(sliding.row_columns(ones, k)), np.flatnonzero(_jacobian(sw, ones=True)[k]))
+            np.testing.assert_array_equal(np.sort(ops.row_columns(ones, k)), np.flatnonzero(_jacobian(sw, ones=True)[k]))
 
 
-def _jacobian(sw: sliding.Sweep, ones: bool = False) -> np.ndarray:
+def _jacobian(sw: ops.Sweep, ones: bool = False) -> np.ndarray:
     """d vec(A) / d vec(I) by torch autograd (bias does not matter)."""
     w = torch.from_numpy(np.ones_like(sw.kernel) if ones else sw.kernel)[None]
     ph, pw = sw.padding
@@ -225,14 +226,100 @@ def _jacobian(sw: sliding.Sweep, ones: bool = False) -> np.ndarray:
 def test_invalid_settings_raise_readable_errors(kwargs, message):
     image, kernel = kwargs.pop("image"), kwargs.pop("kernel")
     with pytest.raises(ValueError, match=message):
-        sliding.make_sweep(image, kernel, **kwargs)
+        ops.make_sweep(image, kernel, **kwargs)
 
 
 def test_parse_grid_names_the_bad_cell():
-    np.testing.assert_array_equal(sliding.parse_grid([["1", "2"], [3, "4.5"]]), [[1, 2], [3, 4.5]])
+    np.testing.assert_array_equal(ops.parse_grid([["1", "2"], [3, "4.5"]]), [[1, 2], [3, 4.5]])
     with pytest.raises(ValueError, match=r"input grid cell at row 2, column 1 is 'x'"):
-        sliding.parse_grid([["1", "2"], ["x", "4"]])
+        ops.parse_grid([["1", "2"], ["x", "4"]])
     with pytest.raises(ValueError, match="input grid cell at row 1, column 2 is empty"):
-        sliding.parse_grid([[1.0, None]])
+        ops.parse_grid([[1.0, None]])
     with pytest.raises(ValueError, match="largest allowed is 12×12"):
-        sliding.parse_grid(np.zeros((13, 2)), max_side=12)
+        ops.parse_grid(np.zeros((13, 2)), max_side=12)
+
+
+def test_grid_seed_and_table():
+    seed = ops.grid_seed(3, 5)
+    assert seed.shape == (3, 5) and seed.dtype == np.float64
+    assert seed.tolist() == [[float((r + c) % 4) for c in range(5)] for r in range(3)]
+    g = np.array([[1.0, 0.0], [-1.0, 2.0]])
+    assert ops.table(g) == {"0": [1.0, -1.0], "1": [0.0, 2.0]}  # columns, as st.dataframe shows them
+
+
+def test_input_coverage_counts_the_cells_torch_never_differentiates():
+    for stride, pad in ((4, 1), (1, 1), (3, 0)):
+        sw = ops.make_sweep(np.ones((10, 11)), np.ones((2, 2)), stride=stride, padding=pad)
+        x = torch.ones(1, 1, 10, 11, dtype=torch.float64, requires_grad=True)
+        F.conv2d(x, torch.ones(1, 1, 2, 2, dtype=torch.float64), stride=stride, padding=pad).sum().backward()
+        cover = sw.input_coverage()
+        assert cover.cells == 110
+        assert cover.unseen == int((x.grad == 0).sum())
+    assert ops.make_sweep(np.ones((6, 6)), np.ones((3, 3))).input_coverage().unseen == 0
+
+
+def test_step_sentences_name_the_first_tap_and_the_value():
+    rng = np.random.default_rng(8)
+    x, k = rng.random((7, 9)), rng.standard_normal((2, 3))
+    sw = ops.make_sweep(x, k, stride=(2, 3), padding=1, dilation=2, bias=0.5)
+    ref = F.conv2d(torch.from_numpy(x)[None, None], torch.from_numpy(k)[None, None], torch.tensor([0.5], dtype=torch.float64),
+                   stride=(2, 3), padding=1, dilation=2)[0, 0].numpy()
+    t = ref.shape[1] + 1  # A(1, 1)
+    st = sw.step(t)
+    assert (st.k, st.i, st.j) == (t, 1, 1) and st.value == pytest.approx(ref[1, 1], rel=1e-12)
+    assert st.where == (f"Output cell (1, 1) is step {t + 1} of {ref.size} (row by row). Its first tap sits at row 1·2 = 2, "
+                        "column 1·3 = 3 of the padded input; the taps are 2 cells apart (dilation: the kernel reaches "
+                        "further with the same number of weights).")
+    assert st.what == f"6 products, plus the bias 0.5, give A(1, 1) = {fmt.num(ref[1, 1])}."
+    rgb = ops.make_sweep(rng.random((3, 5, 5)), np.ones((3, 3, 3)))
+    assert rgb.step(0).what.startswith("27 products (3 channels × 3×3), give A(0, 0)")
+    assert rgb.step(0).where.endswith("the taps are 1 cell apart.")
+
+
+def test_try_sweep_takes_the_page_layout_and_explains_a_failure():
+    rng = np.random.default_rng(9)
+    picture = rng.random((6, 8, 3))  # (H, W, C), as images are loaded
+    k = rng.standard_normal((3, 3, 3))
+    sw, failure = ops.try_sweep(picture, k, padding=1, bias=0.25)
+    assert failure is None and sw.image.shape == (3, 6, 8)
+    ref = F.conv2d(torch.from_numpy(np.moveaxis(picture, -1, 0))[None], torch.from_numpy(k)[None],
+                   torch.tensor([0.25], dtype=torch.float64), padding=1)[0, 0].numpy()
+    np.testing.assert_allclose(sw.values, ref, rtol=1e-12)
+    assert (sw.out_size, sw.padded_size) == ("6 × 8", "8 × 10 × 3")
+    fig1, _ = ops.try_sweep(ops.FIGURE1_INPUT, ops.FIGURE1_KERNEL, labels=ops.FIGURE1_LABELS)
+    assert "aw + bx + ey + fz" in fig1.formula_latex(0)
+    none, failure = ops.try_sweep(np.zeros((3, 4)), np.ones((2, 2)), stride=9)
+    assert none is None and "stride 9 is larger than the padded image" in failure.reason
+    assert failure.settings == "Input 3×4, kernel 2×2, stride 9, padding 0, dilation 1"
+
+
+def test_key_is_equal_exactly_for_equal_inputs():
+    x, k = np.arange(12.0).reshape(3, 4), np.ones((2, 2))
+    a, b = ops.make_sweep(x, k), ops.make_sweep(x.copy(), k.copy())
+    assert a.key() == b.key() and hash(a.key()) == hash(b.key())
+    y = x.copy()
+    y[2, 3] += 1e-9
+    for other in (ops.make_sweep(y, k), ops.make_sweep(x, k, bias=1.0), ops.make_sweep(x, k, padding=1),
+                  ops.make_sweep(x.reshape(4, 3), k), ops.figure1_sweep()):
+        assert other.key() != a.key()
+
+
+def test_matrix_view_counts_and_residual_against_torch():
+    rng = np.random.default_rng(10)
+    sw = ops.make_sweep(rng.random((2, 5, 6)), np.array([[[1.0, 0.0], [2.0, -1.0]]] * 2), stride=(1, 2), padding=1, bias=-0.3)
+    jac = _jacobian(sw)
+    mv = ops.matrix_view(sw)
+    np.testing.assert_allclose(mv.matrix.toarray(), jac, atol=1e-12)
+    assert (mv.rows, mv.cols) == jac.shape and mv.dense == jac.size
+    assert mv.nnz == np.count_nonzero(jac) and mv.connections == np.count_nonzero(_jacobian(sw, ones=True))
+    assert mv.weights == 8
+    assert mv.dense_per_nonzero == pytest.approx(jac.size / np.count_nonzero(jac))
+    assert mv.percent_nonzero == pytest.approx(100 * np.count_nonzero(jac) / jac.size)
+    # vec(A) = M vec(I) + b, with torch's map
+    ref = F.conv2d(torch.from_numpy(sw.image)[None], torch.from_numpy(sw.kernel)[None], torch.tensor([-0.3], dtype=torch.float64),
+                   stride=(1, 2), padding=1)[0, 0].numpy()
+    assert mv.residual == pytest.approx(np.abs(jac @ sw.image.ravel() - 0.3 - ref.ravel()).max(), abs=1e-12)
+    assert mv.residual < 1e-12 and mv.csv_ok
+    assert f"needs m × n = {jac.size:,} weights" in mv.sparse_text and f"M has {mv.nnz:,} nonzeros" in mv.sparse_text
+    big = ops.matrix_view(ops.make_sweep(np.zeros((64, 64)), np.ones((3, 3)), padding=1))
+    assert big.dense == 4096**2 and not big.csv_ok

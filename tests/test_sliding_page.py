@@ -227,3 +227,16 @@ def test_a_kernel_cell_with_text_shows_a_message(app_test):
     assert not at.exception
     assert any("row 1, column 2" in e.value for e in at.error)
     assert any("Fix the input or the kernel" in i.value for i in at.info)
+
+
+def test_the_gif_stays_offered_while_the_sweep_is_the_same(app_test):
+    at = _open(app_test)
+    at.button(key="sk_make_gif").click().run()
+    at.button(key="sk_next").click().run()  # another step: the same sweep, the same GIF
+    assert "⬇️ Download GIF" in [b.proto.label for b in at.get("download_button")]
+    at.number_input(key="sk_padding").set_value(1).run()  # another sweep: a new GIF only on request
+    assert not at.exception
+    assert all("GIF" not in b.proto.label for b in at.get("download_button"))
+    assert any("ready to drop into slides" in c.value for c in at.caption)
+    at.number_input(key="sk_padding").set_value(0).run()  # back to the sweep it was made for
+    assert "⬇️ Download GIF" in [b.proto.label for b in at.get("download_button")]

@@ -15,16 +15,15 @@ from conftest import plotly_array
 from PIL import Image
 
 from cnn_viz.common import assets, fmt, images
-from cnn_viz.sliding import ops as sliding
-from cnn_viz.sliding import gif as sliding_gif
-from cnn_viz.sliding import figures as sliding_plots
+from cnn_viz.figures import palette
+from cnn_viz.sliding import figures, gif, ops
 
 torch.set_num_threads(1)
 MOVING = {"outline": 4, "link": 5, "cover": 6, "products": 7, "caption": 8}
 
 
 def _digit_sweep():
-    return sliding.make_sweep(images.load_sample("Handwritten 7 (MNIST)"), np.array([[-1.0, 0, 1]] * 3), padding=1)
+    return ops.make_sweep(images.load_sample("Handwritten 7 (MNIST)"), np.array([[-1.0, 0, 1]] * 3), padding=1)
 
 
 def _torch_map(sw):
@@ -47,10 +46,10 @@ def _cell_centres(fig_json, name):
     return plotly_array(tr["x"]).astype(float), plotly_array(tr["y"]).astype(float)
 
 
-@pytest.mark.parametrize("make", [sliding.figure1_sweep, lambda: sliding.make_sweep(np.random.default_rng(0).random((3, 6, 5)), np.ones((3, 2, 3)), stride=(1, 2), padding=1, dilation=2, bias=0.5)])
+@pytest.mark.parametrize("make", [ops.figure1_sweep, lambda: ops.make_sweep(np.random.default_rng(0).random((3, 6, 5)), np.ones((3, 2, 3)), stride=(1, 2), padding=1, dilation=2, bias=0.5)])
 def test_one_frame_per_position_and_the_cover_hides_exactly_the_cells_not_computed(make):
     sw = make()
-    fig = sliding_plots.sweep_figure(sw, 0, fps=10)
+    fig = figures.sweep_figure(sw, 0, fps=10)
     d = json.loads(pio.to_json(fig, validate=False))
     frames = d["frames"]
     assert len(frames) == sw.n_steps == _torch_map(sw).size
@@ -71,11 +70,11 @@ def test_one_frame_per_position_and_the_cover_hides_exactly_the_cells_not_comput
 
 def test_frame_outlines_every_dilated_tap_and_products_are_torchs():
     rng = np.random.default_rng(1)
-    sw = sliding.make_sweep(rng.random((7, 8)), rng.standard_normal((3, 3)), stride=2, padding=1, dilation=2)
-    fig = sliding_plots.sweep_figure(sw, 0)
+    sw = ops.make_sweep(rng.random((7, 8)), rng.standard_normal((3, 3)), stride=2, padding=1, dilation=2)
+    fig = figures.sweep_figure(sw, 0)
     d = fig.to_dict()
     patches = F.unfold(torch.from_numpy(sw.padded)[None], (3, 3), dilation=2, stride=2)[0].T.numpy()  # (N, 9)
-    g = sliding_plots._layout_geometry(sw, 520, 110)
+    g = figures._layout_geometry(sw, 520, 110)
     for k in (0, 5, sw.n_steps - 1):
         fr = d["frames"][k]
         xs, ys = fr["data"][0]["x"], fr["data"][0]["y"]
@@ -85,12 +84,12 @@ def test_frame_outlines_every_dilated_tap_and_products_are_torchs():
         assert centres == {(j * 2 + n * 2, i * 2 + m * 2) for m in range(3) for n in range(3)}
         prods = patches[k] * sw.kernel.ravel()
         assert fr["data"][3]["text"] == [fmt.short(v) for v in prods]
-        assert fr["data"][3]["textfont"]["color"] == [sliding_plots.POS if v > 0 else sliding_plots.NEG if v < 0 else "#555" for v in prods]
+        assert fr["data"][3]["textfont"]["color"] == [figures.POS if v > 0 else figures.NEG if v < 0 else "#555" for v in prods]
 
 
 def test_digit_animation_is_light_and_starts_at_the_server_step():
     sw = _digit_sweep()
-    fig = sliding_plots.sweep_figure(sw, 100, fps=10)
+    fig = figures.sweep_figure(sw, 100, fps=10)
     text = pio.to_json(fig, validate=False)
     d = json.loads(text)
     assert len(d["frames"]) == 784
@@ -98,7 +97,7 @@ def test_digit_animation_is_light_and_starts_at_the_server_step():
     assert all(len(fr["data"]) == 5 for fr in d["frames"])
     slider = d["layout"]["sliders"][0]
     stops = [st["args"][0][0] for st in slider["steps"]]
-    assert len(stops) <= sliding_plots.MAX_SLIDER_STEPS + 2  # a light slider: it is redrawn every frame
+    assert len(stops) <= figures.MAX_SLIDER_STEPS + 2  # a light slider: it is redrawn every frame
     assert stops[0] == "0" and stops[-1] == "783" and stops[slider["active"]] == "100"
     gaps = np.diff([int(t) for t in stops])
     assert gaps.max() <= 8  # every part of the sweep is reachable from the figure's slider
@@ -121,16 +120,16 @@ def test_digit_animation_is_light_and_starts_at_the_server_step():
 
 
 def test_static_step_figure_has_no_frames():
-    fig = sliding_plots.sweep_figure(sliding.figure1_sweep(), 2, animate=False)
+    fig = figures.sweep_figure(ops.figure1_sweep(), 2, animate=False)
     assert "frames" not in fig.to_dict()
     assert not fig.layout.sliders
 
 
 def test_step_grids_are_patch_kernel_and_products():
     rng = np.random.default_rng(3)
-    sw = sliding.make_sweep(rng.random((3, 5, 5)), rng.standard_normal((3, 2, 2)), padding=1)
+    sw = ops.make_sweep(rng.random((3, 5, 5)), rng.standard_normal((3, 2, 2)), padding=1)
     k = 7
-    fig = sliding_plots.step_grids_figure(sw, k)
+    fig = figures.step_grids_figure(sw, k)
     patches = F.unfold(torch.from_numpy(sw.padded)[None], (2, 2))[0].T.reshape(-1, 3, 2, 2).numpy()
     assert len(fig.data) == 9
     for c in range(3):
@@ -141,10 +140,10 @@ def test_step_grids_are_patch_kernel_and_products():
 
 @pytest.mark.parametrize("dense_limit", [40_000, 0])
 def test_matrix_figure_highlights_the_row_and_its_pixels(dense_limit):
-    sw = sliding.make_sweep(np.random.default_rng(4).random((6, 7)), np.array([[1.0, 2.0], [3.0, 0.0]]), stride=1, padding=1)
-    m = sliding.conv_matrix_of(sw)
+    sw = ops.make_sweep(np.random.default_rng(4).random((6, 7)), np.array([[1.0, 2.0], [3.0, 0.0]]), stride=1, padding=1)
+    m = ops.conv_matrix_of(sw)
     k = 17
-    fig = sliding_plots.matrix_figure(m, sw, k, dense_limit=dense_limit)
+    fig = figures.matrix_figure(m, sw, k, dense_limit=dense_limit)
     if dense_limit:
         z = np.asarray(fig.data[0].z, dtype=float)
         np.testing.assert_array_equal(np.nan_to_num(z), m.toarray())
@@ -160,13 +159,13 @@ def test_matrix_figure_highlights_the_row_and_its_pixels(dense_limit):
 
 
 def test_gif_has_every_step_fills_cell_by_cell_and_fits_a_slide():
-    sw = sliding.figure1_sweep()
-    data = sliding_gif.sweep_gif(sw, fps=5)
+    sw = ops.figure1_sweep()
+    data = gif.sweep_gif(sw, fps=5)
     im = Image.open(io.BytesIO(data))
     assert data[:6] == b"GIF89a"
     assert im.size == (960, 540)
     assert im.n_frames == 6
-    cover_rgb = sliding_gif.UI["cover"]
+    cover_rgb = gif.UI["cover"]
     counts, durations = [], []
     for t in range(im.n_frames):
         im.seek(t)
@@ -183,8 +182,37 @@ def test_gif_has_every_step_fills_cell_by_cell_and_fits_a_slide():
 
 def test_gif_of_the_digit_has_784_frames_and_reports_progress():
     seen = []
-    data = sliding_gif.sweep_gif(_digit_sweep(), fps=20, progress=seen.append)
+    data = gif.sweep_gif(_digit_sweep(), fps=20, progress=seen.append)
     im = Image.open(io.BytesIO(data))
     assert im.n_frames == 784
     assert seen[-1] == 1.0 and seen == sorted(seen)
     assert len(data) < 12_000_000
+
+
+def test_make_gif_says_what_it_holds():
+    sw = ops.figure1_sweep()
+    g = gif.make_gif(sw, fps=5)
+    im = Image.open(io.BytesIO(g.data))
+    assert (g.frames, g.size) == (im.n_frames, im.size) == (sw.n_steps, (960, 540))
+    assert g.caption == f"6 frames, 960×540, {len(g.data) / 1e6:.1f} MB, 1 s at 5 steps per second."
+
+
+def test_the_sweep_uses_the_app_palette():
+    assert figures.POS == "#%02x%02x%02x" % palette.RED and figures.NEG == "#%02x%02x%02x" % palette.BLUE
+    assert gif.UI["highlight"] == tuple(int(palette.HIGHLIGHT[i : i + 2], 16) for i in (1, 3, 5))
+    assert gif.UI["cover"] == figures.COVER_RGB
+    np.testing.assert_array_equal(palette.ramp(gif.N_INPUT, gif.GREY)[:, 0], np.linspace(0, 255, gif.N_INPUT).round())
+
+
+def test_number_grid_trace_is_the_kernel_figure_trace():
+    from cnn_viz.figures.builders import kernel_figure
+
+    for grid in (np.array([[1 / 9, -0.0, 2.0], [1e-17, -1.5, 0.25]]), np.random.default_rng(5).standard_normal((7, 8)), np.zeros((11, 2))):
+        ours = figures.number_grid_trace(grid, "K(%{y}, %{x}) = %{z:.6g}<extra></extra>").to_plotly_json()
+        ref = kernel_figure(grid).data[0].to_plotly_json()
+        assert ours.keys() == ref.keys()
+        for key in ref:
+            if key in ("z", "text"):
+                np.testing.assert_array_equal(plotly_array(ours[key]), plotly_array(ref[key]))
+            else:
+                assert ours[key] == ref[key], key

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from cnn_viz.common import fmt, kernels
 from cnn_viz.common.conv import conv2d, output_size
+from cnn_viz.figures import palette
 
 COLOUR_MODES = ("each channel", "3-channel kernel")
 
@@ -23,10 +25,42 @@ class Settings:
 
 @dataclass(frozen=True)
 class Result:
+    """The feature map(s), and what the page says about them (computed once, when the result is made)."""
+
     maps: np.ndarray  # (Ho, Wo) or (3, Ho, Wo) for "each channel"
     labels: tuple[str, ...]  # one per map
     formula: str  # LaTeX of the output-size formula with the numbers substituted
     notes: tuple[str, ...]  # warnings worth showing (e.g. stride skips pixels)
+    relu: bool = False
+    stack: np.ndarray = field(init=False, repr=False)  # (C, Ho, Wo): the maps, one per entry
+    zmax: float = field(init=False)  # the largest |value| of all maps: their one shared colour scale
+    lo: float = field(init=False)  # smallest value of all maps
+    hi: float = field(init=False)  # largest value
+
+    def __post_init__(self) -> None:
+        stack = self.maps if self.maps.ndim == 3 else self.maps[None]
+        object.__setattr__(self, "stack", stack)
+        object.__setattr__(self, "zmax", float(np.max(np.abs(stack))) or 1.0)
+        object.__setattr__(self, "lo", float(stack.min()))
+        object.__setattr__(self, "hi", float(stack.max()))
+
+    @property
+    def n_maps(self) -> int:
+        return self.stack.shape[0]
+
+    def rgb(self, i: int) -> np.ndarray:
+        """Map i as (Ho, Wo, 3) uint8 on the shared diverging scale (for a PNG)."""
+        return palette.signed_to_rgb(self.stack[i], self.zmax)
+
+    @property
+    def caption(self) -> str:
+        n, (ho, wo) = self.n_maps, self.stack.shape[1:]
+        return (
+            f"Output {ho}×{wo}{' ×' + str(n) if n > 1 else ''}, values from {self.lo:.3g} to {self.hi:.3g}. "
+            "Red is positive, blue negative, white zero: an edge kernel answers with both signs on the two sides "
+            "of an edge" + (" (ReLU has removed the negative side)." if self.relu else ".")
+            + (" One map per colour channel, below." if n > 1 else "")
+        )
 
 
 def size_formula(n: int, k: int, s: int, p: int, d: int, axis: str) -> str:
@@ -78,7 +112,7 @@ def apply_kernel(img: np.ndarray, kernel: np.ndarray, settings: Settings, colour
         notes.append(
             f"The stride ({settings.stride}) is larger than the kernel's reach ({span} pixels): some pixels are never looked at."
         )
-    return Result(maps, labels, formula, tuple(notes))
+    return Result(maps, labels, formula, tuple(notes), settings.relu)
 
 
 def _fits(h, w, kh, kw, s: Settings) -> bool:
@@ -88,3 +122,66 @@ def _fits(h, w, kh, kw, s: Settings) -> bool:
     except ValueError:
         return False
     return True
+
+
+@dataclass(frozen=True, eq=False)
+class KernelView:
+    """A (kh, kw) or (3, kh, kw) kernel as the page shows it: its slices, a CSV table, and its rank."""
+
+    slices: tuple[np.ndarray, ...]  # (kh, kw) each
+    titles: tuple[str | None, ...]  # None for a single 2-D kernel, "slice R" ... for a 3-channel one
+    table: np.ndarray  # 2-D, the slices one under the other (for the CSV download)
+    separability: kernels.Separability  # of the first slice
+
+    @property
+    def figure_height(self) -> int:
+        return min(320, 70 + 45 * self.slices[0].shape[0])
+
+    @property
+    def rank_text(self) -> str:
+        """Markdown: the rank of the (first slice of the) kernel and its leading singular values."""
+        sep, (kh, kw) = self.separability, self.slices[0].shape
+        values = ", ".join(fmt.cells(sep.singular_values[:5])) + ("…" if sep.singular_values.size > 5 else "")
+        return (
+            f"**Rank {sep.rank}**{' (slice R)' if len(self.slices) > 1 else ''}: the numerical rank of the {kh}×{kw} "
+            f"grid by SVD, singular values {values}."
+        )
+
+    @property
+    def cost_text(self) -> str:
+        """Markdown: what separability saves (a rank-1 kernel) or why the filter needs every tap."""
+        kh, kw = self.slices[0].shape
+        if self.separability.rank == 1:
+            return (
+                "Rank 1 means **separable**: the kernel is a column times a row, K = u vᵀ, so the 2-D filter can run as two "
+                f"1-D passes: {kh} + {kw} multiplications per pixel instead of {kh * kw}."
+            )
+        return ("Not separable: no single column times row gives this kernel; the 2-D filter needs all "
+                f"{kh * kw} multiplications per pixel.")
+
+
+def kernel_view(kernel: np.ndarray) -> KernelView:
+    k = np.asarray(kernel, dtype=np.float64)
+    if k.ndim == 2:
+        return KernelView((k,), (None,), k, kernels.separability(k))
+    return KernelView(tuple(k), tuple(f"slice {'RGB'[i]}" for i in range(len(k))), k.reshape(-1, k.shape[-1]),
+                      kernels.separability(k[0]))
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One rerun of the sandbox: the result or why there is none, and the kernel as the page shows it."""
+
+    result: Result | None
+    error: str | None  # the message for the user when the settings do not fit the image
+    kernel: KernelView | None  # None while the kernel editor holds no valid kernel
+
+
+def run(img, kernel, settings: Settings, colour_mode: str = "each channel") -> Run:
+    """apply_kernel and kernel_view for the page; a kernel that cannot slide gives an error instead of a result."""
+    if kernel is None:
+        return Run(None, None, None)
+    try:
+        return Run(apply_kernel(img, kernel, settings, colour_mode), None, kernel_view(kernel))
+    except ValueError as exc:
+        return Run(None, f"Cannot slide this kernel: {exc}", kernel_view(kernel))

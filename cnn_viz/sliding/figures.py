@@ -11,21 +11,23 @@ cell square and lets one line join the receptive field to the output cell it mak
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import plotly.graph_objects as go
 
-from cnn_viz.common.images import to_uint8
 from cnn_viz.common import fmt
+from cnn_viz.common.images import to_png_bytes, to_uint8
 from cnn_viz.figures import palette
 from cnn_viz.figures.builders import _merge, layout
-from cnn_viz.figures.palette import DIVERGING, FONT
-from cnn_viz.sliding.ops import CHANNEL_NAMES, Sweep
+from cnn_viz.figures.palette import DIVERGING, HIGHLIGHT
+from cnn_viz.sliding.ops import CHANNEL_NAMES, Sweep, row_columns
 
-HIGHLIGHT = "#ff8c00"  # the current receptive field and output cell
-LINK = "rgba(255,140,0,0.55)"
-COVER = "rgb(236,236,236)"  # cells not computed yet
+LINK = "rgba({},{},{},0.55)".format(*bytes.fromhex(HIGHLIGHT[1:]))  # from the receptive field to its output cell
+COVER_RGB = (236, 236, 236)  # cells not computed yet (here and in the GIF)
+COVER = "rgb({},{},{})".format(*COVER_RGB)
 PAD_FILL = "rgba(120,170,255,0.35)"
-POS, NEG = "#b2182b", "#2166ac"  # text colours of positive / negative products
+POS, NEG = ("#{:02x}{:02x}{:02x}".format(*c) for c in (palette.RED, palette.BLUE))  # text colours of positive / negative products
 SPEEDS = (1, 2, 5, 10, 20, 30, 60)  # steps per second offered by the page
 REFRESH_MS = 1000 / 60  # one display refresh
 MAX_SLIDER_STEPS = 100  # stops on the figure's own slider (the page's slider reaches every step)
@@ -34,8 +36,8 @@ MAX_SLIDER_STEPS = 100  # stops on the figure's own slider (the page's slider re
 class AnimatedFigure(go.Figure):
     """A go.Figure whose animation frames and slider steps are kept as plain dicts.
 
-    Plotly's object model validates each frame and slider step on creation (seconds for
-    the 784 steps of a 28×28 sweep); these are built from plain numbers that are valid by
+    Plotly's object model validates each frame and slider step on creation (slow for the
+    784 steps of a 28×28 sweep); these are built from plain numbers that are valid by
     construction, so they are only attached when the figure is serialised.
     ``st.plotly_chart`` and ``plotly.io.to_json`` both call ``to_dict``.
     """
@@ -44,14 +46,6 @@ class AnimatedFigure(go.Figure):
         super().__init__(*args, **kwargs)
         self._raw_frames: list[dict] = []  # plotly only lets "_" attributes be set on a figure
         self._raw_sliders: list[dict] = []
-
-    @property
-    def raw_frames(self) -> list[dict]:
-        return self._raw_frames
-
-    @property
-    def raw_sliders(self) -> list[dict]:
-        return self._raw_sliders
 
     def to_dict(self):
         d = super().to_dict()
@@ -219,20 +213,13 @@ def _cells_image(rgb: np.ndarray, x0: float, y0: float, gaps: bool = False) -> d
 
     Each cell becomes a block of pixels (so the browser does not blur it); with ``gaps`` a
     white line separates the cells, like a table."""
-    import base64
-    import io
-
-    from PIL import Image
-
     h, w = rgb.shape[:2]
     f = int(max(1, min(24, np.ceil(360 / max(h, w)))))
     big = np.repeat(np.repeat(rgb, f, axis=0), f, axis=1)
     if gaps and f >= 8:
         big[::f, :] = 255
         big[:, ::f] = 255
-    buf = io.BytesIO()
-    Image.fromarray(big).save(buf, format="PNG")
-    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    uri = "data:image/png;base64," + base64.b64encode(to_png_bytes(big)).decode()
     return dict(source=uri, xref="x", yref="y", x=x0, y=y0, sizex=w, sizey=h, sizing="stretch", layer="below",
                 xanchor="left", yanchor="top")
 
@@ -241,7 +228,7 @@ def _cell_marks(x, y, hover: list[str], text, font: int, name: str, rgb: np.ndar
     """Invisible markers on cell centres that show the hover text, and the numbers on small grids
     (white on dark cells, dark on light ones)."""
     font_spec = None
-    if text is not None:  # (a colour per cell costs Plotly's validator ~0.3 ms each: only when shown)
+    if text is not None:  # (Plotly's validator checks a colour per cell, which is slow: only when shown)
         dark = (rgb.reshape(-1, 3).astype(float) @ [0.299, 0.587, 0.114]) < 110
         font_spec = dict(size=font, color=np.where(dark, "white", "#222").tolist())
     return go.Scatter(
@@ -303,7 +290,7 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
 
     # 0: the padded input. The pictures of the input and of the map are layout images, not
     # heatmaps: Plotly removes heatmap traces when it animates scatter traces without a full
-    # redraw, and a full redraw per frame costs ~65 ms against ~13 ms (measured). Transparent
+    # redraw, and a full redraw per frame costs several times more (bench/bench_sliding.py). Transparent
     # markers on the cell centres carry the hover text and, on small grids, the numbers.
     x = sweep.padded
     rr, qq = np.indices((hp, wp))
@@ -353,12 +340,11 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
     )
     # 3: the output map (values everywhere; the cover hides what is not computed yet)
     out = sweep.values
-    zmax = float(np.max(np.abs(out))) or 1.0
     oi, oj = np.indices(out.shape)
     ohover = [f"A({a}, {b}) = {fmt.num(v)}" for a, b, v in zip(oi.ravel(), oj.ravel(), out.ravel())]
     out_text = np.vectorize(fmt.short, otypes=[object])(out)
     out_font = _font_for(g["ppu"], out_text.ravel()) if max(ho, wo) <= 16 else 0
-    out_rgb = palette.signed_to_rgb(out, zmax)
+    out_rgb = palette.signed_to_rgb(out)
     images.append(_cells_image(out_rgb, ox0 - 0.5, oy0 - 0.5, gaps=bool(out_font)))
     traces.append(_cell_marks(ox0 + oj.ravel(), oy0 + oi.ravel(), ohover, out_text.ravel() if out_font else None, out_font, "feature map", out_rgb))
     # Moving traces: 4 outline, 5 link, 6 cover, 7 products, 8 caption
@@ -429,10 +415,10 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
                 "traces": moving,
             }
         )
-    # Plotly checks once per display refresh (every ~16.7 ms; 20–35 ms on a busy machine)
-    # whether `duration` has passed since the last frame started. Asking for two refreshes
-    # less than 1000/fps keeps the rate at or above `fps`: 10/s plays at 12/s on an idle
-    # machine (every 5th refresh); 1000/fps − 1 refresh gave 8–9.6/s at load 12 on 2 cores.
+    # Plotly checks once per display refresh (longer apart on a busy machine) whether
+    # `duration` has passed since the last frame started. Asking for two refreshes less
+    # than 1000/fps keeps the rate at or above `fps` (one refresh less fell below it on a
+    # loaded machine); bench/bench_sliding.py measures the rate at each setting.
     duration = max(1, int(round(1000 / fps - 2 * REFRESH_MS)))
     play = dict(frame=dict(duration=duration, redraw=False), transition=dict(duration=0), fromcurrent=True, mode="immediate")
     still = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
@@ -449,9 +435,9 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
         ],
     )
     # The slider follows the animation, and Plotly redraws it on every frame: with one step
-    # per position (784 for the digit) that costs more than the frame itself (measured
-    # ~20 ms against ~13 ms with 100 steps), so it gets at most MAX_SLIDER_STEPS evenly
-    # spaced stops. No labels, for the same reason; the caption names the step shown.
+    # per position (784 for the digit) that costs more than the frame itself, so it gets
+    # at most MAX_SLIDER_STEPS evenly spaced stops. No labels, for the same reason; the
+    # caption names the step shown.
     stops = slider_stops(sweep.n_steps, k)
     fig._raw_sliders = [
         dict(
@@ -464,12 +450,13 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
     return fig
 
 
-def _grid_trace(z: np.ndarray, zmax: float, hover: str):
-    return go.Heatmap(
-        z=z, text=np.vectorize(fmt.short)(z), texttemplate="%{text}", textfont=dict(size=16 if max(z.shape) <= 5 else 11),
-        colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0, showscale=False, xgap=2, ygap=2,
-        hovertemplate=hover + "<extra></extra>",
-    )
+def number_grid_trace(grid: np.ndarray, hovertemplate: str, decimals: int = 3, **kwargs) -> go.Heatmap:
+    """The trace of builders.kernel_figure (signed colours, every number written, the same digits and font
+    sizes) without building a figure around it, which costs far more than the trace (to move into builders)."""
+    k = np.asarray(grid, dtype=np.float64)
+    zmax, side = float(np.max(np.abs(k))) or 1.0, max(k.shape)
+    return go.Heatmap(z=k, text=fmt.cells(k, decimals), texttemplate="%{text}", textfont=dict(size=16 if side <= 5 else 12 if side <= 9 else 9),
+                      colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0, showscale=False, xgap=2, ygap=2, hovertemplate=hovertemplate, **kwargs)
 
 
 def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
@@ -481,7 +468,7 @@ def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
     for ch in range(c):
         name = f" {CHANNEL_NAMES[ch]}" if c == 3 else (f" {ch}" if c > 1 else "")
         titles += [f"patch of I{name}", f"kernel K{name}", f"I ⊙ K{name} (sum {fmt.num(sums[ch])})"]
-    # Subplots laid out by hand in one layout dict (make_subplots + update_* is ~10× slower).
+    # Subplots laid out by hand in one layout dict (make_subplots + update_* is much slower).
     hs, vs = 0.08, 0.12 if c > 1 else 0.05
     cw, rh = (1 - 2 * hs) / 3, (1 - (c - 1) * vs) / c
     traces, lay = [], layout(None, 50 + 170 * c, square=False)
@@ -491,8 +478,7 @@ def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
         for col, (z, hv) in enumerate(((patch[ch], "I = %{z:.4g}"), (kern[ch], "K(%{y}, %{x}) = %{z:.4g}"), (prod[ch], "I·K = %{z:.4g}"))):
             n = ch * 3 + col + 1
             ax = "" if n == 1 else str(n)
-            zmax = float(np.max(np.abs(z))) or 1.0
-            traces.append(_grid_trace(z, zmax, hv).update(xaxis=f"x{ax}", yaxis=f"y{ax}"))
+            traces.append(number_grid_trace(z, hv + "<extra></extra>", xaxis=f"x{ax}", yaxis=f"y{ax}"))
             left = col * (cw + hs)
             lay[f"xaxis{ax}"] = dict(domain=[round(left, 6), min(1.0, round(left + cw, 6))], anchor=f"y{ax}", showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
             lay[f"yaxis{ax}"] = dict(domain=[max(0.0, round(top - rh, 6)), min(1.0, round(top, 6))], anchor=f"x{ax}", showticklabels=False, showgrid=False, zeroline=False,
@@ -542,7 +528,7 @@ def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, he
     # The current row and the pixels it reads.
     rx, ry = _rect(-0.5, k - 0.5, cols - 0.5, k + 0.5)
     traces.append(go.Scatter(x=rx, y=ry, mode="lines", line=dict(color=HIGHLIGHT, width=3), hoverinfo="skip", name=f"row {k} = step {k + 1}"))
-    cols_k = m.indices[m.indptr[k] : m.indptr[k + 1]]
+    cols_k = row_columns(m, k)
     traces.append(
         go.Scatter(
             x=cols_k, y=np.full(cols_k.size, k), mode="markers", marker=dict(symbol="square-open", size=9, color=HIGHLIGHT, line=dict(width=2)),

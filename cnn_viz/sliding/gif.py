@@ -1,20 +1,22 @@
-"""The whole sweep as an animated GIF for slides (Pillow only).
+"""The whole sweep as an animated GIF for slides (drawn with Pillow).
 
 Each frame is drawn on a palette image: a fixed palette (grey or the image's own colours
-for the input, a diverging blue-white-red ramp for the feature map, a few UI colours),
-so no frame needs quantizing, and Pillow stores only the part that changed from the
-frame before. 16:9, 960×540 by default.
+for the input, the app's diverging blue-white-red ramp for the feature map, a few UI
+colours), so no frame needs quantizing, and Pillow stores only the part that changed
+from the frame before. 16:9, 960×540 by default.
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from cnn_viz.common import fmt
 from cnn_viz.figures import palette
+from cnn_viz.sliding.figures import COVER_RGB
 from cnn_viz.sliding.ops import CHANNEL_NAMES, Sweep
 
 N_INPUT = 64  # palette slots for the input's colours
@@ -22,13 +24,14 @@ N_OUTPUT = 64  # palette slots for the feature map's ramp
 UI = {
     "bg": (255, 255, 255),
     "text": (30, 30, 30),
-    "highlight": (255, 140, 0),
-    "cover": (236, 236, 236),
+    "highlight": tuple(bytes.fromhex(palette.HIGHLIGHT[1:])),
+    "cover": COVER_RGB,
     "pad": (120, 160, 235),
     "grid": (200, 200, 200),
     "pos": palette.RED,
     "neg": palette.BLUE,
 }
+GREY = [[0.0, "rgb(0,0,0)"], [1.0, "rgb(255,255,255)"]]  # a linear black-to-white scale for grey inputs
 MIN_DELAY_MS = 20  # browsers play shorter GIF delays at 10 fps
 
 
@@ -46,7 +49,7 @@ def _input_palette(sweep: Sweep) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(q, dtype=np.uint8), pal
     g = x.mean(axis=0)
     idx = np.clip(np.rint(g * (N_INPUT - 1)), 0, N_INPUT - 1).astype(np.uint8)
-    pal = np.repeat(np.linspace(0, 255, N_INPUT).round().astype(np.uint8)[:, None], 3, axis=1)
+    pal = palette.ramp(N_INPUT, GREY)
     if not (float(sweep.padded.min()) >= 0 and float(sweep.padded.max()) <= 1):
         pal = (255 - 0.45 * (255 - pal)).astype(np.uint8)  # light cells, so the numbers read
     return idx, pal
@@ -71,6 +74,32 @@ class _Stamps:
             self._cache[key] = (mask.point(lambda v: 255 if v >= 110 else 0).convert("1"), left, top)
         mask, left, top = self._cache[key]
         img.paste(fill, (int(round(xy[0] + left)), int(round(xy[1] + top))), mask)
+
+
+def _grid_lines(d: ImageDraw.ImageDraw, x0: int, y0: int, rows: int, cols: int, cell: int, fill: int) -> None:
+    """The lines around and between rows × cols square cells of ``cell`` pixels, top-left corner at (x0, y0)."""
+    for r in range(rows + 1):
+        d.line([(x0, y0 + r * cell), (x0 + cols * cell, y0 + r * cell)], fill=fill)
+    for q in range(cols + 1):
+        d.line([(x0 + q * cell, y0), (x0 + q * cell, y0 + rows * cell)], fill=fill)
+
+
+@dataclass(frozen=True)
+class Gif:
+    data: bytes
+    frames: int
+    size: tuple[int, int]
+    fps: float
+
+    @property
+    def caption(self) -> str:
+        return (f"{self.frames} frames, {self.size[0]}×{self.size[1]}, {len(self.data) / 1e6:.1f} MB, "
+                f"{self.frames / self.fps:.0f} s at {self.fps} steps per second.")
+
+
+def make_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540)) -> Gif:
+    """The sweep's GIF (``sweep_gif``) with what the page says about it."""
+    return Gif(sweep_gif(sweep, fps=fps, size=size), sweep.n_steps, tuple(size), fps)
 
 
 def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540), hold_ms: int = 2000, progress=None) -> bytes:
@@ -126,10 +155,7 @@ def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540),
         d.rectangle([x_in + pw * cs, y_in + ph * cs, x_in + (wp - pw) * cs - 1, y_in + (hp - ph) * cs - 1], outline=col["pad"], width=2)
     # Cell grids and numbers on small inputs / outputs.
     if cs >= 14:
-        for r in range(hp + 1):
-            d.line([(x_in, y_in + r * cs), (x_in + wp * cs, y_in + r * cs)], fill=col["grid"])
-        for q in range(wp + 1):
-            d.line([(x_in + q * cs, y_in), (x_in + q * cs, y_in + hp * cs)], fill=col["grid"])
+        _grid_lines(d, x_in, y_in, hp, wp, cs, col["grid"])
     if cs >= 40 and c == 1:
         g = sweep.padded[0]
         for r in range(hp):
@@ -137,10 +163,7 @@ def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540),
                 d.text((x_in + q * cs + cs / 2, y_in + r * cs + cs / 2), fmt.short(g[r, q]), fill=col["text"], font=small_font, anchor="mm")
     for ch in range(c):
         y0 = y_pr + ch * (kh + 1) * pc
-        for m in range(kh + 1):
-            d.line([(x_pr, y0 + m * pc), (x_pr + kw * pc, y0 + m * pc)], fill=col["grid"])
-        for n in range(kw + 1):
-            d.line([(x_pr + n * pc, y0), (x_pr + n * pc, y0 + kh * pc)], fill=col["grid"])
+        _grid_lines(d, x_pr, y0, kh, kw, pc, col["grid"])
         if c > 1:
             d.text((x_pr - 6, y0 + kh * pc / 2), CHANNEL_NAMES[ch] if c == 3 else str(ch), fill=col["text"], font=label_font, anchor="rm")
     for x, text in ((x_in + wp * cs / 2, "input I"), (x_pr + kw * pc / 2, "I · K (each pixel x its weight)"), (x_out + wo * cs / 2, "feature map A")):

@@ -12,21 +12,21 @@ NumPy only: the products are gathered from the padded input directly, independen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from cnn_viz.common import conv, fmt
-from cnn_viz.common import kernels
+from cnn_viz.common import conv, fmt, images, kernels
 
 # The report's Figure 1 (Goodfellow et al., Fig. 9.1): a 3×4 input, a 2×2 kernel, a 2×3 map.
 FIGURE1_INPUT = np.array([[3.0, 1.0, 0.0, 2.0], [1.0, 4.0, 2.0, 0.0], [0.0, 2.0, 1.0, 3.0]])
 FIGURE1_KERNEL = np.array([[1.0, 0.0], [-1.0, 2.0]])
 FIGURE1_INPUT_LABELS = np.array(list("abcdefghijkl")).reshape(3, 4)
 FIGURE1_KERNEL_LABELS = np.array(list("wxyz")).reshape(2, 2)
+FIGURE1_LABELS = (FIGURE1_INPUT_LABELS, FIGURE1_KERNEL_LABELS)
 
 MAX_SIDE = 64  # largest input side the sweep accepts (64² = 4096 steps)
+PICTURE_SIDE = 32  # the page shrinks a picture to this side, so every position can be shown
 MAX_TERMS = 25  # products written out per channel in the formula before "⋯"
 CHANNEL_NAMES = ("R", "G", "B")
 
@@ -44,9 +44,61 @@ def parse_grid(values, max_side: int = 16) -> np.ndarray:
         raise ValueError(str(exc).replace("kernel", "input grid").replace("A input", "An input")) from None
 
 
+def grid_seed(rows: int, cols: int) -> np.ndarray:
+    """The numbers a freshly typed grid starts with: (i + j) mod 4, small steps in both directions."""
+    return (np.add.outer(np.arange(rows), np.arange(cols)) % 4).astype(float)
+
+
+def table(grid) -> dict[str, list[float]]:
+    """A 2-D grid as columns for st.dataframe: {"0": first column, "1": second, ...}."""
+    g = np.asarray(grid, dtype=np.float64)
+    return {str(j): g[:, j].tolist() for j in range(g.shape[1])}
+
+
 @dataclass(frozen=True)
+class Coverage:
+    unseen: int  # input cells no step reads (the stride jumps over them)
+    cells: int  # input cells, padding not counted
+
+
+@dataclass(frozen=True)
+class Step:
+    """Step k of a sweep: the output cell A(i, j) it computes, and the page's sentences about it."""
+
+    k: int
+    i: int
+    j: int
+    value: float
+    where: str  # where the kernel sits at this step
+    what: str  # what it adds up
+
+    @classmethod
+    def of(cls, sweep: Sweep, k: int) -> Step:
+        i, j = sweep.position(k)
+        (sh, sw), (dh, _) = sweep.stride, sweep.dilation
+        value = float(sweep.values[i, j])
+        where = (
+            f"Output cell ({i}, {j}) is step {k + 1} of {sweep.n_steps} (row by row). Its first tap sits at "
+            f"row {i}·{sh} = {i * sh}, column {j}·{sw} = {j * sw} of the padded input; the taps are {dh} "
+            f"cell{'s' if dh > 1 else ''} apart"
+            + (" (dilation: the kernel reaches further with the same number of weights)." if max(sweep.dilation) > 1 else ".")
+        )
+        kh, kw = sweep.kernel_shape
+        what = (
+            f"{sweep.kernel.size} products"
+            + (f" ({sweep.channels} channels × {kh}×{kw})" if sweep.channels > 1 else "")
+            + (f", plus the bias {fmt.num(sweep.bias)}" if sweep.bias else "")
+            + f", give A({i}, {j}) = {fmt.num(value)}."
+        )
+        return cls(int(k), i, j, value, where, what)
+
+
+@dataclass(frozen=True, eq=False)
 class Sweep:
-    """One image, one kernel and the settings; every step of the sweep is derived from these."""
+    """One image, one kernel and the settings; every step of the sweep is derived from these.
+
+    The padded input, the output shape, every patch and the feature map are computed once,
+    when the sweep is made (``__post_init__``), and kept as fields of the frozen object."""
 
     image: np.ndarray  # (C, H, W)
     kernel: np.ndarray  # (C, kh, kw)
@@ -57,6 +109,34 @@ class Sweep:
     padding_mode: str
     input_labels: np.ndarray | None = None  # (H, W) of str, for a symbolic formula (Figure 1)
     kernel_labels: np.ndarray | None = None  # (kh, kw) of str
+    padded: np.ndarray = field(init=False, repr=False)  # (C, H + 2ph, W + 2pw): the input with its padding cells
+    padding_mask: np.ndarray = field(init=False, repr=False)  # (Hp, Wp) bool: True on padding cells
+    out_shape: tuple[int, int] = field(init=False)
+    windows: np.ndarray = field(init=False, repr=False)  # (Ho, Wo, C, kh, kw): every patch
+    values: np.ndarray = field(init=False, repr=False)  # (Ho, Wo): the feature map A
+
+    def __post_init__(self) -> None:
+        ph, pw = self.padding
+        padded = conv.pad(self.image, (ph, pw), self.padding_mode) if ph or pw else self.image
+        mask = np.ones(padded.shape[1:], dtype=bool)
+        mask[ph : ph + self.image.shape[1], pw : pw + self.image.shape[2]] = False
+        ho, wo = (
+            conv.output_size(n, k, s, p, d)
+            for n, k, s, p, d in zip(self.image.shape[1:], self.kernel.shape[1:], self.stride, self.padding, self.dilation)
+        )
+        rows, cols = self._tap_grid(ho, wo)
+        windows = np.moveaxis(padded[:, rows[:, None, :, None], cols[None, :, None, :]], 0, 2)  # (C, Ho, Wo, ...) -> (Ho, Wo, C, ...)
+        # A(i, j) = Σ_c Σ_m Σ_n I_c(i·s + m·d, j·s + n·d) K_c(m, n) + b, from the patches
+        values = np.einsum("hwcmn,cmn->hw", windows, self.kernel) + self.bias
+        for name, v in (("padded", padded), ("padding_mask", mask), ("out_shape", (ho, wo)), ("windows", windows), ("values", values)):
+            object.__setattr__(self, name, v)
+
+    def _tap_grid(self, ho: int, wo: int) -> tuple[np.ndarray, np.ndarray]:
+        """Padded rows (Ho, kh) and columns (Wo, kw) of every tap: i·s + m·d and j·s + n·d."""
+        kh, kw = self.kernel_shape
+        rows = (np.arange(ho) * self.stride[0])[:, None] + (np.arange(kh) * self.dilation[0])[None, :]
+        cols = (np.arange(wo) * self.stride[1])[:, None] + (np.arange(kw) * self.dilation[1])[None, :]
+        return rows, cols
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -67,30 +147,28 @@ class Sweep:
     def kernel_shape(self) -> tuple[int, int]:
         return self.kernel.shape[1], self.kernel.shape[2]
 
-    @cached_property
-    def padded(self) -> np.ndarray:
-        """(C, H + 2ph, W + 2pw): the input with its padding cells."""
-        ph, pw = self.padding
-        return conv.pad(self.image, (ph, pw), self.padding_mode) if ph or pw else self.image
-
-    @cached_property
-    def padding_mask(self) -> np.ndarray:
-        """(Hp, Wp) bool: True on padding cells."""
-        ph, pw = self.padding
-        mask = np.ones(self.padded.shape[1:], dtype=bool)
-        mask[ph : ph + self.image.shape[1], pw : pw + self.image.shape[2]] = False
-        return mask
-
-    @cached_property
-    def out_shape(self) -> tuple[int, int]:
-        return tuple(
-            conv.output_size(n, k, s, p, d)
-            for n, k, s, p, d in zip(self.image.shape[1:], self.kernel_shape, self.stride, self.padding, self.dilation)
-        )
-
     @property
     def n_steps(self) -> int:
         return self.out_shape[0] * self.out_shape[1]
+
+    @property
+    def out_size(self) -> str:
+        """"Ho × Wo" of the feature map."""
+        return f"{self.out_shape[0]} × {self.out_shape[1]}"
+
+    @property
+    def padded_size(self) -> str:
+        """"Hp × Wp", with "× C" for more than one channel."""
+        hp, wp = self.padded.shape[1:]
+        return f"{hp} × {wp}" + (f" × {self.channels}" if self.channels > 1 else "")
+
+    def key(self) -> tuple:
+        """Everything the sweep is made from, as one hashable value that compares equal for the same inputs."""
+        labels = tuple(None if a is None else (a.shape, a.tobytes()) for a in (self.input_labels, self.kernel_labels))
+        return (
+            self.image.shape, self.image.tobytes(), self.kernel.shape, self.kernel.tobytes(), self.bias,
+            self.stride, self.padding, self.dilation, self.padding_mode, labels,
+        )
 
     # ---- one step ---------------------------------------------------------------------
     def _check(self, k: int) -> int:
@@ -122,21 +200,6 @@ class Sweep:
         return self.products(k).sum(axis=(1, 2))
 
     # ---- the whole sweep --------------------------------------------------------------
-    @cached_property
-    def windows(self) -> np.ndarray:
-        """(Ho, Wo, C, kh, kw): every patch, gathered from the padded input."""
-        ho, wo = self.out_shape
-        kh, kw = self.kernel_shape
-        rows = (np.arange(ho) * self.stride[0])[:, None] + (np.arange(kh) * self.dilation[0])[None, :]
-        cols = (np.arange(wo) * self.stride[1])[:, None] + (np.arange(kw) * self.dilation[1])[None, :]
-        w = self.padded[:, rows[:, None, :, None], cols[None, :, None, :]]  # (C, Ho, Wo, kh, kw)
-        return np.moveaxis(w, 0, 2)
-
-    @cached_property
-    def values(self) -> np.ndarray:
-        """(Ho, Wo): A(i, j) = Σ_c Σ_m Σ_n I_c(i·s + m·d, j·s + n·d) K_c(m, n) + b, from the patches."""
-        return np.einsum("hwcmn,cmn->hw", self.windows, self.kernel) + self.bias
-
     def partial(self, k: int) -> np.ndarray:
         """(Ho, Wo): the feature map after step k; entries not yet computed are NaN."""
         k = self._check(k)
@@ -147,12 +210,14 @@ class Sweep:
     def coverage(self) -> np.ndarray:
         """(Hp, Wp) int: how many steps read each padded cell (0 = never seen, e.g. stride > span)."""
         counts = np.zeros(self.padded.shape[1:], dtype=np.int64)
-        ho, wo = self.out_shape
-        kh, kw = self.kernel_shape
-        rows = ((np.arange(ho) * self.stride[0])[:, None] + (np.arange(kh) * self.dilation[0])[None, :]).ravel()
-        cols = ((np.arange(wo) * self.stride[1])[:, None] + (np.arange(kw) * self.dilation[1])[None, :]).ravel()
-        np.add.at(counts, (rows[:, None], cols[None, :]), 1)
+        rows, cols = self._tap_grid(*self.out_shape)
+        np.add.at(counts, (rows.ravel()[:, None], cols.ravel()[None, :]), 1)
         return counts
+
+    def input_coverage(self) -> Coverage:
+        """How many cells of the input (not the padding) no step ever reads."""
+        seen = self.coverage()[~self.padding_mask]
+        return Coverage(unseen=int((seen == 0).sum()), cells=int(seen.size))
 
     # ---- words and formulas ------------------------------------------------------------
     def output_size_latex(self) -> str:
@@ -225,10 +290,9 @@ class Sweep:
         lines.append(rf"&= {fmt.num(value)}")
         return r"\begin{aligned}" + r"\\ ".join(lines) + r"\end{aligned}"
 
-    def step_caption(self, k: int) -> str:
-        """One line for the animation: where we are and what was computed."""
-        i, j = self.position(k)
-        return f"step {k + 1} of {self.n_steps}: A({i}, {j}) = {fmt.num(self.values[i, j])}"
+    def step(self, k: int) -> Step:
+        """Step k in words: where the kernel sits and what it adds up."""
+        return Step.of(self, k)
 
 
 def make_sweep(
@@ -266,14 +330,8 @@ def make_sweep(
     if padding_mode not in conv.PADDING_MODES:
         raise ValueError(f"The padding mode must be one of {', '.join(conv.PADDING_MODES)}; got {padding_mode!r}.")
     s, p, d = conv._pair(stride, "stride"), conv._pair(padding, "padding"), conv._pair(dilation, "dilation")
-    if min(s) < 1:
-        raise ValueError(f"The stride must be at least 1 (the kernel has to move), got {min(s)}.")
-    if min(d) < 1:
-        raise ValueError(f"The dilation must be at least 1, got {min(d)}.")
-    if min(p) < 0:
-        raise ValueError(f"The padding cannot be negative, got {min(p)}.")
     for n, k, st, pp, dd, axis in zip(x.shape[1:], w.shape[1:], s, p, d, ("tall", "wide")):
-        conv.output_size(n, k, st, pp, dd)  # raises when the kernel does not fit
+        conv.output_size(n, k, st, pp, dd)  # raises for a stride or dilation below 1, negative padding, a kernel that does not fit
         if st > n + 2 * pp:
             raise ValueError(
                 f"The stride {st} is larger than the padded image, which is only {n + 2 * pp} pixels {axis} "
@@ -300,24 +358,91 @@ def make_sweep(
 
 def figure1_sweep() -> Sweep:
     """The report's Figure 1: 3×4 input, 2×2 kernel, stride 1, no padding: 6 patches, a 2×3 map."""
-    return make_sweep(
-        FIGURE1_INPUT, FIGURE1_KERNEL, input_labels=FIGURE1_INPUT_LABELS, kernel_labels=FIGURE1_KERNEL_LABELS
-    )
+    return make_sweep(FIGURE1_INPUT, FIGURE1_KERNEL, input_labels=FIGURE1_LABELS[0], kernel_labels=FIGURE1_LABELS[1])
 
 
-def matrix_counts(sweep: Sweep) -> dict[str, int]:
-    """Sizes for "sparse interactions": nonzeros of M, the m×n of a dense layer, the distinct weights."""
-    m = sweep.n_steps
-    n = sweep.image.size
-    structural = conv_matrix_of(sweep, ones=True).nnz
-    return {
-        "rows": m,
-        "cols": n,
-        "dense": m * n,
-        "nnz": conv_matrix_of(sweep).nnz,
-        "connections": structural,
-        "weights": int(sweep.kernel.size),
-    }
+@dataclass(frozen=True)
+class CannotSlide:
+    """Why a sweep cannot be made, and the settings that were asked for."""
+
+    reason: str  # make_sweep's message
+    settings: str  # "Input H×W, kernel kh×kw, stride s, padding p, dilation d"
+
+
+def try_sweep(picture, kernel, *, stride=1, padding=0, dilation=1, padding_mode: str = "zeros", bias: float = 0.0,
+              labels: tuple | None = None) -> tuple[Sweep | None, CannotSlide | None]:
+    """make_sweep for a picture laid out (H, W) or (H, W, C), as the page has it; ``labels`` are
+    (input labels, kernel labels) for a symbolic formula, e.g. FIGURE1_LABELS.
+
+    Returns (sweep, None), or (None, CannotSlide) with make_sweep's message when the settings do not fit."""
+    chw = images.hwc_to_chw(np.asarray(picture, dtype=np.float64))
+    input_labels, kernel_labels = labels or (None, None)
+    try:
+        sweep = make_sweep(chw, kernel, stride=stride, padding=padding, dilation=dilation, padding_mode=padding_mode,
+                           bias=bias, input_labels=input_labels, kernel_labels=kernel_labels)
+    except ValueError as exc:
+        kh, kw = np.shape(kernel)[-2:]
+        settings = f"Input {chw.shape[1]}×{chw.shape[2]}, kernel {kh}×{kw}, stride {stride}, padding {padding}, dilation {dilation}"
+        return None, CannotSlide(str(exc), settings)
+    return sweep, None
+
+
+@dataclass(frozen=True)
+class MatrixCounts:
+    """Sizes for "sparse interactions": M is rows × cols; a dense layer would need rows·cols weights."""
+
+    rows: int  # outputs: one row of M per kernel position
+    cols: int  # inputs: one column per cell of vec(I)
+    dense: int  # rows × cols, the weights of a fully connected layer
+    nnz: int  # nonzeros of M (weights that are exactly zero are not stored)
+    connections: int  # (input, output) pairs the kernel touches, whatever its weights
+    weights: int  # the kernel's own numbers, shared by every row
+
+    @property
+    def dense_per_nonzero(self) -> float:
+        return self.dense / max(self.nnz, 1)
+
+    @property
+    def percent_nonzero(self) -> float:
+        return 100 * self.nnz / self.dense
+
+
+def matrix_counts(sweep: Sweep, matrix=None) -> MatrixCounts:
+    """The counts of M (built here unless ``matrix`` is M already)."""
+    m = conv_matrix_of(sweep) if matrix is None else matrix
+    rows, cols = m.shape
+    return MatrixCounts(rows, cols, rows * cols, int(m.nnz), int(conv_matrix_of(sweep, ones=True).nnz), int(sweep.kernel.size))
+
+
+MAX_CSV_ENTRIES = 4_000_000  # M is offered as a (dense) CSV up to this many entries
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixView(MatrixCounts):
+    """Convolution as a matrix: M, its counts, and the check that it computes the same map."""
+
+    matrix: object = None  # scipy.sparse.csr_matrix M, vec(A) = M · vec(I) + b
+    residual: float = 0.0  # max |M·vec(I) + b − vec(A)|
+
+    @property
+    def csv_ok(self) -> bool:
+        return self.dense <= MAX_CSV_ENTRIES
+
+    @property
+    def sparse_text(self) -> str:
+        """The "sparse interactions" sentence with this M's numbers."""
+        return (
+            f"A fully connected layer from {self.cols} inputs to {self.rows} outputs needs m × n = {self.dense:,} weights; "
+            f"the convolution touches only {self.connections:,} (input, output) pairs, k × n with k = {self.weights} taps, "
+            f"and M has {self.nnz:,} nonzeros ({self.percent_nonzero:.2f}% of the entries)."
+        )
+
+
+def matrix_view(sweep: Sweep) -> MatrixView:
+    """M of the sweep with its counts, and max |M·vec(I) + b − vec(A)| against the sweep's own feature map."""
+    m = conv_matrix_of(sweep)
+    residual = float(np.max(np.abs(m @ sweep.image.ravel() + sweep.bias - sweep.values.ravel())))
+    return MatrixView(**vars(matrix_counts(sweep, m)), matrix=m, residual=residual)
 
 
 def conv_matrix_of(sweep: Sweep, ones: bool = False):

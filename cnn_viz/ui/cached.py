@@ -27,6 +27,13 @@ def load_sample(name: str, max_side: int = images.DEFAULT_MAX_SIDE) -> np.ndarra
 
 
 # ============================== sliding
+@st.cache_data(max_entries=4, show_spinner="Drawing the frames of the GIF…",
+               hash_funcs={"cnn_viz.sliding.ops.Sweep": lambda sweep: sweep.key()})
+def make_gif(sweep, fps: float):
+    """The sweep's GIF (a few seconds for hundreds of steps), keyed on the sweep's inputs and the speed."""
+    from cnn_viz.sliding import gif
+
+    return gif.make_gif(sweep, fps=fps)
 
 
 # ============================== pooling

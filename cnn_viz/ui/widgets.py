@@ -1,4 +1,5 @@
-"""Widgets shared by the pages: image picker, kernel editors, charts and downloads."""
+"""Widgets shared by the pages: image picker, kernel editors, number grids, sliding settings, a stepper,
+charts and downloads."""
 
 from __future__ import annotations
 
@@ -10,8 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from cnn_viz.common import images, kernels
+from cnn_viz.common.conv import PADDING_MODES
+from cnn_viz.sandbox.core import COLOUR_MODES
 from cnn_viz.ui import cached
 
+COLOUR_MODES_HELP = (
+    "'each channel': the same kernel on R, G and B separately, three maps. "
+    "'3-channel kernel': one kernel slice per channel, summed into one map, as a conv layer does."
+)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 PLOTLY_CONFIG = {
     "displaylogo": False,
@@ -126,16 +133,7 @@ def kernel_editor(key: str, *, default: str = kernels.DEFAULT_PRESET, container=
         from_url = _kernel_from_text(st.query_params.get(f"{key}_k", "")) if url and base_key not in state else None
         reseed(from_url if from_url is not None else seed)
 
-    base = state[base_key]
-    grid = pd.DataFrame(base, columns=[str(j) for j in range(base.shape[1])])
-    edited = box.data_editor(
-        grid,
-        key=f"{key}_grid_{state[gen_key]}",
-        hide_index=False,
-        num_rows="fixed",
-        column_config={c: st.column_config.NumberColumn(c, step=0.1, format="%.4g") for c in grid.columns},
-        width="content",
-    )
+    edited = _number_grid(box, state[base_key], f"{key}_grid_{state[gen_key]}", step=0.1, hide_index=False, width="content")
     c1, c2 = box.columns(2)
     try:
         k = kernels.validate_kernel(edited.to_numpy(dtype=object))
@@ -178,9 +176,124 @@ def channel_kernel_editor(key: str, *, container=None, url: bool = False) -> np.
     return np.stack(slices)
 
 
-def plot(fig, key: str, **kwargs):
+def colour_kernel_editor(key: str, colour: bool, *, mode_key: str = "colour_mode", label: str = "Colour image",
+                         modes: tuple[str, str] = COLOUR_MODES, help: str = COLOUR_MODES_HELP, url: bool = True,
+                         container=None) -> tuple[str, np.ndarray | None]:
+    """The kernel for a grey or a colour image: (mode, kernel or None).
+
+    On a colour image a radio (key ``mode_key``, in the URL when ``url``) first picks one of two ``modes``:
+    the first edits one 2-D kernel (``kernel_editor``), the second one slice per channel
+    (``channel_kernel_editor``). A grey image gets the 2-D editor and the first mode."""
+    box = container or st
+    mode = modes[0]
+    if colour:
+        mode = box.radio(label, modes, key=mode_key, bind="query-params" if url else None, help=help)
+    if mode == modes[1]:
+        return mode, channel_kernel_editor(key, container=container)
+    return mode, kernel_editor(key, container=container, url=url)
+
+
+def _number_grid(box, values: np.ndarray, key: str, step: float, **kwargs) -> pd.DataFrame:
+    """st.data_editor over a grid of numbers, columns named "0", "1", ...; returns what the user made of it."""
+    grid = pd.DataFrame(values, columns=[str(j) for j in range(values.shape[1])])
+    config = {c: st.column_config.NumberColumn(c, step=step, format="%.4g") for c in grid.columns}
+    return box.data_editor(grid, key=key, num_rows="fixed", column_config=config, **kwargs)
+
+
+def typed_grid(key: str, seed, parse, *, size: int = 5, max_side: int = 12, step: float = 0.5, container=None):
+    """Rows and Columns inputs and an editable grid of that size, starting from ``seed(rows, cols)``.
+
+    Returns ``parse(cells)``, or None after showing the ValueError ``parse`` raised (it names the bad cell).
+    The grid's key is f"{key}_{rows}x{cols}": each size keeps its own edits."""
+    box = container or st
+    c1, c2 = box.columns(2)
+    rows = int(c1.number_input("Rows", 1, max_side, size, key=f"{key}_rows"))
+    cols = int(c2.number_input("Columns", 1, max_side, size, key=f"{key}_cols"))
+    edited = _number_grid(box, seed(rows, cols), f"{key}_{rows}x{cols}", step=step)
+    try:
+        return parse(edited.to_numpy(dtype=object))
+    except ValueError as exc:
+        box.error(str(exc))
+        return None
+
+
+class Sliding(NamedTuple):
+    """How a kernel slides: the keyword arguments of conv2d / make_sweep / sandbox.Settings."""
+
+    stride: int
+    padding: int
+    padding_mode: str
+    dilation: int
+
+
+def sliding_settings(prefix: str = "", *, unit: str = "pixels", max_stride: int = 16, max_padding: int = 16,
+                     url: bool = True, container=None) -> Sliding:
+    """Stride and dilation, padding and padding mode, two by two; keys prefix + "stride", "dilation",
+    "padding", "padding_mode" (in the URL when ``url``). Each starts at its smallest value (1, 1, 0, zeros)
+    unless session state holds another."""
+    box = container or st
+    bind = "query-params" if url else None
+    c1, c2 = box.columns(2)
+    stride = c1.number_input("Stride", 1, max_stride, key=f"{prefix}stride", bind=bind,
+                             help=f"How many {unit} the kernel moves each step.")
+    dilation = c2.number_input("Dilation", 1, 8, key=f"{prefix}dilation", bind=bind,
+                               help=f"Gap between kernel taps: d = 2 spreads a 3×3 kernel over 5×5 {unit}.")
+    c1, c2 = box.columns(2)
+    padding = c1.number_input("Padding", 0, max_padding, key=f"{prefix}padding", bind=bind,
+                              help=f"Extra border {unit} added on every side.")
+    mode = c2.selectbox("Padding mode", PADDING_MODES, key=f"{prefix}padding_mode", bind=bind,
+                        help=f"What the padding {unit} hold: zeros, a mirror, the edge, or the opposite side.")
+    return Sliding(int(stride), int(padding), mode, int(dilation))
+
+
+def stepper(key: str, n: int, *, container=None) -> int:
+    """⏮ First, ◀ Back, Step ▶, Last ⏭ and a Position slider over the positions 1 … n of a sweep.
+
+    The position lives in st.session_state[f"{key}_pos"] (the slider's key), kept within 1 … n when n
+    shrinks; the buttons are f"{key}_first", "_back", "_next", "_last". Returns the step, 0 … n − 1."""
+    box = container or st
+    state, pos = st.session_state, f"{key}_pos"
+    if state.get(pos, 1) > n:
+        state[pos] = n
+
+    def move(delta: int = 0, to: int | None = None) -> None:
+        state[pos] = min(max(to if to is not None else state.get(pos, 1) + delta, 1), n)
+
+    c0, c1, c2, c3, c4 = box.columns([1, 1, 1, 1, 6], vertical_alignment="bottom")
+    c0.button("⏮ First", key=f"{key}_first", on_click=move, kwargs=dict(to=1), width="stretch")
+    c1.button("◀ Back", key=f"{key}_back", on_click=move, kwargs=dict(delta=-1), width="stretch")
+    c2.button("Step ▶", key=f"{key}_next", on_click=move, kwargs=dict(delta=1), width="stretch", type="primary")
+    c3.button("Last ⏭", key=f"{key}_last", on_click=move, kwargs=dict(to=n), width="stretch")
+    if n > 1:
+        c4.slider("Position", 1, n, key=pos, help="Scrub to any position; the step buttons move one at a time.")
+    else:
+        state[pos] = 1
+        c4.caption("This kernel fits only once: there is a single position.")
+    return state[pos] - 1
+
+
+def file_on_request(key: str, label: str, make, made_for, *, help: str, download_label: str, download_key: str,
+                    file_name: str, mime: str, idle: str, columns=(3, 2, 4)) -> None:
+    """A button (key ``key``) that makes a file only when pressed, then its download button and caption.
+
+    ``make()`` returns an object with ``.data`` (bytes) and ``.caption``; cache it, since it is called again
+    on every rerun while the file is offered. The file stays offered while ``made_for`` (a value that
+    compares equal for the same inputs) is what it was at the click; ``idle`` is the caption until then."""
+    c1, c2, c3 = st.columns(list(columns), vertical_alignment="center")
+    if c1.button(label, key=key, help=help):
+        st.session_state[f"{key}_for"] = made_for
+    if st.session_state.get(f"{key}_for") != made_for:
+        c3.caption(idle)
+        return
+    with c3:
+        made = make()
+    c2.download_button(download_label, made.data, file_name=file_name, mime=mime, key=download_key)
+    c3.caption(made.caption)
+
+
+def plot(fig, key: str, container=None, **kwargs):
     """st.plotly_chart with a stable key and a PNG download in the figure's toolbar."""
-    return st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, **kwargs)
+    return (container or st).plotly_chart(fig, key=key, config=PLOTLY_CONFIG, **kwargs)
 
 
 def download_png(img, filename: str, label: str = "Download PNG", key: str | None = None, container=None):
@@ -197,8 +310,10 @@ def csv_text(arr: np.ndarray) -> str:
     return buf.getvalue()
 
 
-def download_csv(arr: np.ndarray, filename: str, label: str = "Download CSV", key: str | None = None, container=None):
-    (container or st).download_button(label, csv_text(arr), file_name=filename, mime="text/csv", key=key, icon="⬇️", on_click="ignore")
+def download_csv(arr, filename: str, label: str = "Download CSV", key: str | None = None, container=None):
+    """A CSV download of an array, or of a function returning one (then written only on click)."""
+    data = (lambda: csv_text(arr())) if callable(arr) else csv_text(arr)
+    (container or st).download_button(label, data, file_name=filename, mime="text/csv", key=key, icon="⬇️", on_click="ignore")
 
 
 # ============================== pooling

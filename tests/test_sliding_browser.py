@@ -10,9 +10,14 @@ from conftest import OUTPUT, assert_no_exception, wait_idle
 from PIL import Image
 
 CHART = ".st-key-sk_anim .js-plotly-plot"
-# Count the frames Plotly draws: plotly_animatingframe fires once per frame, in the browser.
-LISTEN = """() => { const gd = document.querySelector('%s'); window.__frames = [];
-  gd.on('plotly_animatingframe', e => window.__frames.push([performance.now(), e.name])); }""" % CHART
+# Count the frames Plotly draws (plotly_animatingframe fires once per frame, in the browser) and the times its
+# animation loop stops (plotly_animated: at the end of the frames, or after Pause has emptied the queue).
+LISTEN = """() => { const gd = document.querySelector('%s'); window.__frames = []; window.__stops = 0;
+  gd.on('plotly_animatingframe', e => window.__frames.push([performance.now(), e.name]));
+  gd.on('plotly_animated', () => { window.__stops += 1; }); }""" % CHART
+# True once Plotly's animation loop has stopped: no frame queued, no animation frame requested.
+STOPPED = """() => { const t = document.querySelector('%s')._transitionData;
+  return window.__stops > 0 && t._frameQueue.length === 0 && !t._animationRaf; }""" % CHART
 CAPTION = "() => document.querySelector('%s').data[8].text[0]" % CHART
 # Area of the grey cover over the cells not computed yet (shoelace formula).
 COVER_AREA = """() => { const t = document.querySelector('%s').data[6]; let a = 0;
@@ -42,7 +47,7 @@ def test_play_fills_the_map_and_the_gif_downloads(page, app_url):
     page.evaluate(LISTEN)
     page.locator(CHART).get_by_text("Play").click()
     page.wait_for_function("() => document.querySelector('%s').data[8].text[0].startsWith('step 6 of 6')" % CHART, timeout=20_000)
-    page.wait_for_timeout(1000)  # it stops at the end
+    page.wait_for_function(STOPPED, timeout=20_000)  # it stops at the end
     names = [name for _, name in page.evaluate("window.__frames")]
     assert names == ["3", "4", "5"]  # on from the server's step, frame after frame, in the browser
     assert page.evaluate(CAPTION).startswith("step 6 of 6")
@@ -53,6 +58,7 @@ def test_play_fills_the_map_and_the_gif_downloads(page, app_url):
     assert_no_exception(page)
 
     page.get_by_role("button", name="Make a GIF of the sweep").click()
+    page.get_by_role("button", name="Download GIF").wait_for()
     wait_idle(page)
     with page.expect_download() as info:
         page.get_by_role("button", name="Download GIF").click()
@@ -85,12 +91,11 @@ def test_digit_plays_in_the_browser_and_pauses(page, app_url):
     assert page.evaluate(COVER_AREA) == pytest.approx(784 - scrubbed)
     page.evaluate(LISTEN)
     page.locator(CHART).get_by_text("Play").click()
-    page.wait_for_timeout(4000)
+    page.wait_for_function("() => window.__frames.length >= 40")  # about 4 s of playing at the 10/s setting
     page.locator(CHART).get_by_text("Pause").click()
-    page.wait_for_timeout(300)
+    page.wait_for_function(STOPPED)  # Pause empties the queue and Plotly's loop ends
     frames = page.evaluate("window.__frames")
-    page.wait_for_timeout(700)
-    assert len(page.evaluate("window.__frames")) == len(frames)  # paused: no more frames
+    assert page.evaluate(STOPPED) and len(page.evaluate("window.__frames")) == len(frames)  # paused: no more frames
     assert len(frames) >= 10
     assert int(frames[0][1]) == scrubbed  # Play went on from where the slider left it (frame names count from 0)
     shown = int(frames[-1][1])
