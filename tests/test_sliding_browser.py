@@ -26,6 +26,12 @@ COVER_AREA = """() => { const t = document.querySelector('%s').data[6]; let a = 
 PICTURES = "() => document.querySelectorAll('%s .imagelayer image').length" % CHART
 
 
+def expect_pictures(page, n: int = 2) -> None:
+    """The input and the map are layout images: wait for exactly ``n`` (while Plotly redraws after a rerun
+    it can hold the old images and the new ones for a moment)."""
+    page.wait_for_function("() => (%s)() === %d" % (PICTURES, n), timeout=10_000)
+
+
 def _open(page, app_url):
     page.goto(app_url + "/sliding_kernel")
     page.get_by_text("Convolution as a matrix").wait_for()
@@ -38,12 +44,13 @@ def _open(page, app_url):
 def test_play_fills_the_map_and_the_gif_downloads(page, app_url):
     _open(page, app_url)
     assert page.evaluate(CAPTION) == "step 1 of 6: A(0, 0) = 10"
-    for _ in range(2):  # two steps through the server
+    for shown in (2, 3):  # two steps through the server, each seen drawn before the next click (two clicks
+        # within one rerun would be merged into one)
         page.get_by_role("button", name="Step ▶").click()
+        page.wait_for_function("() => document.querySelector('%s').data[8].text[0].startsWith('step %d of 6')" % (CHART, shown))
         wait_idle(page)
-    page.wait_for_function("() => document.querySelector('%s').data[8].text[0].startsWith('step 3 of 6')" % CHART)
     assert page.evaluate(COVER_AREA) == pytest.approx(3.0)  # three cells still blank
-    assert page.evaluate(PICTURES) == 2  # the input and the map
+    expect_pictures(page)  # the input and the map
     page.evaluate(LISTEN)
     page.locator(CHART).get_by_text("Play").click()
     page.wait_for_function("() => document.querySelector('%s').data[8].text[0].startsWith('step 6 of 6')" % CHART, timeout=20_000)
@@ -52,7 +59,7 @@ def test_play_fills_the_map_and_the_gif_downloads(page, app_url):
     assert names == ["3", "4", "5"]  # on from the server's step, frame after frame, in the browser
     assert page.evaluate(CAPTION).startswith("step 6 of 6")
     assert page.evaluate(COVER_AREA) == 0  # the whole map is filled in
-    assert page.evaluate(PICTURES) == 2  # and still drawn after the frames
+    expect_pictures(page)  # and still drawn after the frames
     page.locator(CHART).scroll_into_view_if_needed()
     page.screenshot(path=str(OUTPUT / "sliding_kernel_figure1_played.png"))
     assert_no_exception(page)
@@ -106,6 +113,6 @@ def test_digit_plays_in_the_browser_and_pauses(page, app_url):
     fps = (len(frames) - 1) / span
     (OUTPUT / "sliding_fps.json").write_text(json.dumps({"setting": 10, "frames": len(frames), "seconds": round(span, 3), "fps": round(fps, 2)}))
     print(f"digit sweep played at {fps:.1f} steps/s (setting 10/s) in headless Chromium")
-    assert page.evaluate(PICTURES) == 2
+    expect_pictures(page)
     page.screenshot(path=str(OUTPUT / "sliding_kernel_digit_playing.png"))
     assert_no_exception(page)
