@@ -5,7 +5,7 @@ import streamlit as st
 from cnn_viz import ui
 from cnn_viz.common import fmt
 from cnn_viz.deblur import experiment, figures, forward, signal1d
-from cnn_viz.ui import cached, training, widgets
+from cnn_viz.ui import cached, training
 
 st.title("Deblurring")
 st.markdown(
@@ -146,7 +146,7 @@ def render_2d() -> None:
         side = st.select_slider("Working size (longest side)", [128, 192, 256, 384, 512], 256, key="db_side", bind="query-params",
                                 help="The goals were measured at 256 pixels; 512 is 4× the work.")
         st.header("How the data were made")
-        blur = widgets.psf_picker()
+        blur = ui.psf_picker()
         noise = st.slider("Noise ‖e‖/‖b‖ (%)", 0.0, 10.0, 1.0, 0.1, key="db_noise", bind="query-params") / 100
         blur_bc = st.selectbox("Boundary of the blur (the world outside the frame)", forward.BOUNDARIES,
                                format_func=forward.BC_LABELS.get, key="db_blur_bc", bind="query-params")
@@ -155,7 +155,7 @@ def render_2d() -> None:
         assumed = blur
         if not st.toggle("It knows the true blur", True, key="db_s_known", bind="query-params",
                          help="Switch off to give the solver a wrong PSF (a wrong σ, a box instead of a Gaussian…)."):
-            assumed = widgets.psf_picker("db_s", "PSF the solver assumes")
+            assumed = ui.psf_picker("db_s", "PSF the solver assumes")
         assumed_noise = None
         if not st.toggle("It knows the noise level", True, key="db_n_known", bind="query-params",
                          help="The discrepancy principle needs ‖e‖. Switch off to tell it a wrong noise level."):
@@ -264,7 +264,7 @@ def render_2d() -> None:
 
     st.subheader("The inverse crime, in one table")
     crime = cached.inverse_crime(scene.truth, blur.psf)
-    widgets.indexed_table(crime.columns(), crime.index, key="db_crime")
+    ui.indexed_table(crime.columns(), crime.index, key="db_crime")
     st.caption("PSNR (dB) of the naive inverse A⁻¹b on NOISE-FREE data. When the data were made by the very model being "
                "inverted (the diagonal) the blur is undone perfectly, which proves nothing about real photographs. Any "
                "mismatch, or any noise, and the naive inverse is useless.")

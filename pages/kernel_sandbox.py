@@ -5,7 +5,6 @@ import streamlit as st
 from cnn_viz import ui
 from cnn_viz.figures import builders
 from cnn_viz.sandbox import core as sandbox
-from cnn_viz.ui import widgets
 
 st.title("Kernel sandbox")
 st.markdown(
@@ -19,9 +18,9 @@ with st.sidebar:
     picked = ui.image_picker("img")
     colour = picked.image.ndim == 3
     st.header("Kernel")
-    colour_mode, kernel = widgets.colour_kernel_editor("k", colour)
+    colour_mode, kernel = ui.colour_kernel_editor("k", colour)
     st.header("Sliding")
-    sliding = widgets.sliding_settings(unit="pixels", max_stride=16, max_padding=16)
+    sliding = ui.sliding_settings(unit="pixels", max_stride=16, max_padding=16)
     relu = st.toggle("ReLU on the output", key="relu", bind="query-params", help="max(0, x): keep only the positive responses.")
     flip = st.toggle("Flip the kernel (true convolution)", key="flip", bind="query-params",
                      help="Deep learning 'convolution' is cross-correlation; signal processing flips the kernel first.")

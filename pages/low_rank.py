@@ -6,7 +6,7 @@ import streamlit as st
 from cnn_viz import ui
 from cnn_viz.figures import builders
 from cnn_viz.lowrank import figures, latent, svd
-from cnn_viz.ui import cached, widgets
+from cnn_viz.ui import cached
 
 EPS_TARGETS = [0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001]
 SIDES = [256, 512, 1024]
@@ -150,7 +150,7 @@ if tab_why.open:
     if submitted:
         st.session_state["lr_sweep_params"] = latent.SweepSettings(kind, int(d), float(eps_l), int(n_max))
     settings = st.session_state.get("lr_sweep_params", latent.SweepSettings())
-    sweep = widgets.eps_rank_sweep(settings)
+    sweep = ui.eps_rank_sweep(settings)
     summary = latent.summarise(sweep)
     c = st.columns(4)
     c[0].metric(f"ε-rank at n = {summary.n_first} → {summary.n_last}", f"{summary.rank_first} → {summary.rank_last}",

@@ -7,7 +7,7 @@ from cnn_viz.figures.builders import kernel_figure, signed_map_figure
 from cnn_viz.mnist import explain, figures, prep
 from cnn_viz.mnist.data import make_gallery
 from cnn_viz.mnist.model import LAYERS
-from cnn_viz.ui import cached, training, widgets
+from cnn_viz.ui import cached, training
 
 SOURCES = ["Gallery", "Draw", "Upload"]
 
@@ -45,7 +45,7 @@ col_in, col_out = st.columns([1, 1], gap="large")
 with col_in:
     if source == "Gallery":
         st.subheader("Gallery (held-out digits)")
-        pick = widgets.mnist_gallery(gallery)
+        pick = ui.mnist_gallery(gallery)
         digit, label = gallery.digit(pick), gallery.label(pick)
         st.caption("Click a digit (or choose it in the list). None of these digits was used for training: they are the "
                    "held-out 1,000 of the shipped sample. The 7 is the one the report starts with.")
@@ -120,7 +120,7 @@ with tabs[0]:
         shown = st.pills("Layers to show", explain.MAP_LAYERS, selection_mode="multi", default=explain.MAP_LAYERS, key="mn_layers")
         for name in [n for n in explain.MAP_LAYERS if n in (shown or [])]:
             st.markdown(f"**{name}** · {reading.shape_text(name)} · {LAYERS[name]}")
-            widgets.mnist_layer_grid(figures.layer_figure(name, reading.maps[name], shared_scale), name)
+            ui.mnist_layer_grid(figures.layer_figure(name, reading.maps[name], shared_scale), name)
         st.markdown(f"**flatten → fc1 → relu** · 1568 → 128 hidden units · {LAYERS['fc1']}")
         ui.plot(figures.vector_figure(reading.maps["fc1"], height=190), key="mn_fc1_fig")
         st.caption("The 128 fc1 units before their ReLU (8 rows of 16). After the ReLU, the blue ones are 0: "
@@ -130,7 +130,7 @@ with tabs[0]:
         st.caption("The logits, one per digit. Softmax turns them into the probabilities above: p_k = e^(z_k) / Σ_j e^(z_j).")
 
         st.subheader("One map, large, with the kernel that made it")
-        big = explain.big_map(reading, kernels, *widgets.mnist_map_picker(reading))
+        big = explain.big_map(reading, kernels, *ui.mnist_map_picker(reading))
         m1, m2 = st.columns([3, 2])
         with m1:
             ui.plot(signed_map_figure(big.values, title=big.title, height=420), key="mn_big_fig")
@@ -206,7 +206,7 @@ with tabs[4]:
     if tabs[4].open:
         st.markdown("Train a fresh copy of the same network on the 4,000 training digits of the shipped sample, here and now "
                     "(one CPU core, a few seconds per epoch). It is kept for this session: choose it in the sidebar to look inside it.")
-        config, start, stop = widgets.mnist_train_settings()
+        config, start, stop = ui.mnist_train_settings()
         meta = cached.load_mnist_meta()
         ref_acc = meta.get("held_out_accuracy")
         run = training.mnist_training(train_set, held, config, start, ref_acc)

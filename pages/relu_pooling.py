@@ -7,7 +7,7 @@ import streamlit as st
 from cnn_viz.common import images, kernels
 from cnn_viz.figures import builders, palette
 from cnn_viz.pooling import figures, stages, why_cnn
-from cnn_viz.ui import cached, widgets
+from cnn_viz.ui import cached
 
 st.title("ReLU and pooling")
 st.markdown(
@@ -36,7 +36,7 @@ with st.sidebar:
     own = st.toggle("Add a kernel of my own", key="rp_own", bind="query-params")
     own_kernel = ui.kernel_editor("rp_kernel", url=False) if own else None
 
-    settings = widgets.pipeline_settings("rp")
+    settings = ui.pipeline_settings("rp")
 
 if own and own_kernel is None:
     st.sidebar.warning("Your kernel is not valid yet, so it is left out of the bank.")

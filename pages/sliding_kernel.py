@@ -5,7 +5,7 @@ import streamlit as st
 from cnn_viz import ui
 from cnn_viz.common import fmt, images
 from cnn_viz.sliding import figures, ops
-from cnn_viz.ui import cached, widgets
+from cnn_viz.ui import cached
 
 FIGURE1 = "Figure 1 of the report (3×4 input, 2×2 kernel)"
 DIGIT = "Handwritten digit (28×28)"
@@ -42,7 +42,7 @@ with st.sidebar:
         image = images.resize_max(picked.image, ops.PICTURE_SIDE)
         st.caption(f"{picked.name}, shrunk to {image.shape[0]}×{image.shape[1]} so every position can be shown.")
     else:
-        image = widgets.typed_grid("sk_grid", ops.grid_seed, lambda cells: ops.parse_grid(cells, max_side=12))
+        image = ui.typed_grid("sk_grid", ops.grid_seed, lambda cells: ops.parse_grid(cells, max_side=12))
 
     st.header("Kernel")
     figure1_kernel = source == FIGURE1 and st.toggle("Use Figure 1's kernel", value=True, key="sk_fig1_kernel")
@@ -50,14 +50,14 @@ with st.sidebar:
         kernel = ops.FIGURE1_KERNEL
         st.dataframe(ops.table(kernel), width="content")
     else:
-        _, kernel = widgets.colour_kernel_editor(
+        _, kernel = ui.colour_kernel_editor(
             "sk_k", image is not None and image.ndim == 3, mode_key="sk_kmode", label="3-channel kernel", modes=KERNEL_MODES,
             help="A conv layer's kernel has one slice per input channel; the three products are summed.", url=False,
         )
     bias = st.number_input("Bias b", value=0.0, step=0.1, format="%.3g", key="sk_bias", help="Added to every output value.")
 
     st.header("Sliding")
-    sliding = widgets.sliding_settings("sk_", unit="cells", max_stride=64, max_padding=8, url=False)
+    sliding = ui.sliding_settings("sk_", unit="cells", max_stride=64, max_padding=8, url=False)
     st.header("Playback")
     fps = st.select_slider("Speed (steps per second)", figures.SPEEDS, value=10, key="sk_fps",
                            help="Play runs in your browser at least this fast: the browser draws on its display refreshes, "
@@ -74,7 +74,7 @@ if failure:
     st.caption(f"{failure.settings}. Change a setting in the sidebar; nothing else is lost.")
     st.stop()
 
-step = sweep.step(widgets.stepper("sk", sweep.n_steps))
+step = sweep.step(ui.stepper("sk", sweep.n_steps))
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Position", f"{step.k + 1} of {sweep.n_steps}")
@@ -97,7 +97,7 @@ if coverage.unseen:
     st.warning(f"{coverage.unseen} of the {coverage.cells} input cells are never under a tap: the stride is larger than the kernel's reach, so they do not affect the map.")
 
 # GIF export: drawn on request (a few seconds for hundreds of steps), offered again while the input stays the same.
-widgets.file_on_request(
+ui.file_on_request(
     "sk_make_gif", "🎞️ Make a GIF of the sweep", lambda: cached.make_gif(sweep, fps), made_for=(sweep.key(), fps),
     help="960×540 (16:9) for slides, every step, at the speed set in the sidebar.",
     download_label="⬇️ Download GIF", download_key="sk_dl_gif", file_name="sliding_kernel.gif", mime="image/gif",

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import OUTPUT, ROOT, assert_no_exception, wait_idle
+from conftest import OUTPUT, assert_no_exception, wait_idle
 from PIL import Image
 
 pytestmark = pytest.mark.browser

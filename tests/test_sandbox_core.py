@@ -45,7 +45,7 @@ def test_formula_has_the_numbers_and_the_result():
     r = sandbox.apply_kernel(np.zeros((28, 20), np.float32), np.ones((5, 3)), s)
     ho, wo = output_size(28, 5, 3, 1, 2), output_size(20, 3, 3, 1, 2)
     assert r.maps.shape == (ho, wo)
-    assert rf"\frac{{28 + 2\cdot1 - 2\,(5-1) - 1}}{{3}}" in r.formula and f"= {ho}," in r.formula
+    assert r"\frac{28 + 2\cdot1 - 2\,(5-1) - 1}{3}" in r.formula and f"= {ho}," in r.formula
     assert r.formula.endswith(f"= {wo}")
 
 

@@ -204,15 +204,15 @@ def test_the_sweep_uses_the_app_palette():
     np.testing.assert_array_equal(palette.ramp(gif.N_INPUT, gif.GREY)[:, 0], np.linspace(0, 255, gif.N_INPUT).round())
 
 
-def test_number_grid_trace_is_the_kernel_figure_trace():
-    from cnn_viz.figures.builders import kernel_figure
+def test_number_grid_trace_writes_every_number_on_the_signed_scale():
+    """The step grids' trace (builders.number_grid_trace, also inside kernel_figure): z is the grid, each
+    cell's text its value to 3 significant digits, the scale symmetric about zero at the largest |value|."""
+    from cnn_viz.figures.builders import kernel_figure, number_grid_trace
 
-    for grid in (np.array([[1 / 9, -0.0, 2.0], [1e-17, -1.5, 0.25]]), np.random.default_rng(5).standard_normal((7, 8)), np.zeros((11, 2))):
-        ours = figures.number_grid_trace(grid, "K(%{y}, %{x}) = %{z:.6g}<extra></extra>").to_plotly_json()
-        ref = kernel_figure(grid).data[0].to_plotly_json()
-        assert ours.keys() == ref.keys()
-        for key in ref:
-            if key in ("z", "text"):
-                np.testing.assert_array_equal(plotly_array(ours[key]), plotly_array(ref[key]))
-            else:
-                assert ours[key] == ref[key], key
+    for grid in (np.array([[1 / 9, -0.5, 2.0], [3.0, -1.5, 0.25]]), np.random.default_rng(5).standard_normal((7, 8))):
+        for tr in (number_grid_trace(grid).to_plotly_json(), kernel_figure(grid).data[0].to_plotly_json()):
+            np.testing.assert_array_equal(plotly_array(tr["z"]), grid)
+            assert [list(r) for r in plotly_array(tr["text"])] == [[f"{v:.3g}" for v in r] for r in grid]
+            top = float(np.abs(grid).max())
+            assert (tr["zmin"], tr["zmax"], tr["zmid"]) == (-top, top, 0)
+            assert tr["textfont"]["size"] == (16 if max(grid.shape) <= 5 else 12)

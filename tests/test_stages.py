@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from cnn_viz.common import images, kernels
+from cnn_viz.figures import palette
 from cnn_viz.pooling import stages
 
 torch.set_num_threads(1)
@@ -446,8 +447,8 @@ def test_argmax_position_and_largest_abs():
     a = np.round(rng.normal(size=(7, 9)), 1)
     a[5, 2] = a[1, 6] = a.max() + 1  # a tie: the first in row-major order, as torch.argmax
     assert stages.argmax_position(a) == divmod(int(torch.argmax(torch.from_numpy(a))), 9) == (1, 6)
-    assert stages.largest_abs(a) == float(torch.from_numpy(a).abs().max())
-    assert stages.largest_abs(np.zeros((3, 3))) == 1.0 and stages.largest_abs(np.zeros(0)) == 1.0
+    assert palette.largest_abs(a) == float(torch.from_numpy(a).abs().max())
+    assert palette.largest_abs(np.zeros((3, 3))) == 1.0 and palette.largest_abs(np.zeros(0)) == 1.0
 
 
 def test_edge_example_colour_scale():

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from cnn_viz.common import fmt
 from cnn_viz.common.images import to_uint8
-from cnn_viz.figures.palette import FONT, signed_scale
+from cnn_viz.figures.palette import FONT, largest_abs, signed_scale
 
 MAX_DISPLAY = 512
 
@@ -116,25 +116,20 @@ def signed_map_figure(fmap: np.ndarray, title: str | None = None, height: int | 
     return go.Figure(signed_map_trace(fmap, max_side=max_side, zmax=zmax), layout=layout(title, height))
 
 
+def number_grid_trace(grid: np.ndarray, hovertemplate: str = "K(%{y}, %{x}) = %{z:.6g}<extra></extra>",
+                      decimals: int = 3, **kwargs) -> go.Heatmap:
+    """A small grid of numbers as coloured cells (diverging scale) with every number written in them;
+    the trace alone, for figures that lay out several grids (building a figure costs far more)."""
+    k = np.asarray(grid, dtype=np.float64)
+    side = max(k.shape)
+    return go.Heatmap(z=k, text=fmt.cells(k, decimals), texttemplate="%{text}",
+                      textfont=dict(size=16 if side <= 5 else 12 if side <= 9 else 9), **signed_scale(largest_abs(k)),
+                      showscale=False, xgap=2, ygap=2, hovertemplate=hovertemplate, **kwargs)
+
+
 def kernel_figure(kernel: np.ndarray, title: str | None = None, height: int | None = None, decimals: int = 3) -> go.Figure:
     """The kernel as a grid of coloured cells with its numbers written in them."""
-    k = np.asarray(kernel, dtype=np.float64)
-    zmax = float(np.max(np.abs(k))) or 1.0
-    text = fmt.cells(k, decimals)
-    fontsize = 16 if max(k.shape) <= 5 else 12 if max(k.shape) <= 9 else 9
-    fig = go.Figure(
-        go.Heatmap(
-            z=k,
-            text=text,
-            texttemplate="%{text}",
-            textfont=dict(size=fontsize),
-            **signed_scale(zmax),
-            showscale=False,
-            xgap=2,
-            ygap=2,
-            hovertemplate="K(%{y}, %{x}) = %{z:.6g}<extra></extra>",
-        )
-    )
+    fig = go.Figure(number_grid_trace(kernel, decimals=decimals))
     lay = layout(title, height)
     lay["xaxis"].update(tickmode="linear", dtick=1, side="top")
     lay["yaxis"].update(tickmode="linear", dtick=1)

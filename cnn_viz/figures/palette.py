@@ -12,6 +12,12 @@ DIVERGING = [[0.0, "rgb(33,102,172)"], [0.5, "rgb(247,247,247)"], [1.0, "rgb(178
 HIGHLIGHT = "#e67e22"  # orange: the current step, row or window
 
 
+def largest_abs(a) -> float:
+    """max |a|, or 1 when ``a`` is empty or all zero: the half-width of a diverging colour scale."""
+    m = float(np.max(np.abs(a))) if np.size(a) else 0.0
+    return m if m > 0 else 1.0
+
+
 def signed_scale(zmax: float) -> dict:
     """Heatmap keywords that put zero at white and ±zmax at the ends of the diverging scale."""
     zmax = float(zmax) if zmax and zmax > 0 else 1.0
@@ -42,9 +48,7 @@ def to_rgb(z: np.ndarray, lo: float, hi: float, scale=DIVERGING) -> np.ndarray:
 def signed_to_rgb(fmap: np.ndarray, zmax: float | None = None) -> np.ndarray:
     """A signed map as uint8 RGB on the diverging scale, zero white and ±zmax at the ends."""
     f = np.asarray(fmap, dtype=np.float64)
-    if zmax is None:
-        zmax = float(np.max(np.abs(f))) if f.size else 0.0
-    zmax = zmax if zmax > 0 else 1.0
+    zmax = largest_abs(f) if zmax is None or not zmax > 0 else float(zmax)
     return to_rgb(f, -zmax, zmax)
 
 

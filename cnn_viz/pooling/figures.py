@@ -13,7 +13,8 @@ from plotly.subplots import make_subplots
 
 from cnn_viz.common import fmt
 from cnn_viz.figures import builders
-from cnn_viz.pooling.stages import PoolWindow, Stage, indices_to_rowcol, largest_abs
+from cnn_viz.figures.palette import largest_abs
+from cnn_viz.pooling.stages import PoolWindow, Stage, indices_to_rowcol
 from cnn_viz.pooling.why_cnn import Equivariance, FieldBox, InvarianceCurve, ParamCurve, PooledShift
 
 LAYER_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#666666"]

@@ -26,6 +26,7 @@ import numpy as np
 
 from cnn_viz.common import kernels as kernel_presets
 from cnn_viz.common.conv import _as_float_array, _pair, conv2d
+from cnn_viz.figures.palette import largest_abs
 
 ACTIVATIONS = ("relu", "leaky", "none")
 POOLS = ("max", "avg")
@@ -265,12 +266,6 @@ def argmax_position(a: np.ndarray) -> tuple[int, int]:
     a = np.asarray(a)
     i, j = np.unravel_index(int(np.argmax(a)), a.shape)
     return int(i), int(j)
-
-
-def largest_abs(a) -> float:
-    """max |a|, or 1 when ``a`` is empty or all zero: the half-width of a diverging colour scale."""
-    m = float(np.max(np.abs(a))) if np.size(a) else 0.0
-    return m if m > 0 else 1.0
 
 
 # ----------------------------------------------------------------------------- kernel banks

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from cnn_viz.common import fmt
 from cnn_viz.common.images import to_png_bytes, to_uint8
-from cnn_viz.figures import palette
+from cnn_viz.figures import builders, palette
 from cnn_viz.figures.builders import _merge, layout
 from cnn_viz.figures.palette import DIVERGING, HIGHLIGHT
 from cnn_viz.sliding.ops import CHANNEL_NAMES, Sweep, row_columns
@@ -450,15 +450,6 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
     return fig
 
 
-def number_grid_trace(grid: np.ndarray, hovertemplate: str, decimals: int = 3, **kwargs) -> go.Heatmap:
-    """The trace of builders.kernel_figure (signed colours, every number written, the same digits and font
-    sizes) without building a figure around it, which costs far more than the trace (to move into builders)."""
-    k = np.asarray(grid, dtype=np.float64)
-    zmax, side = float(np.max(np.abs(k))) or 1.0, max(k.shape)
-    return go.Heatmap(z=k, text=fmt.cells(k, decimals), texttemplate="%{text}", textfont=dict(size=16 if side <= 5 else 12 if side <= 9 else 9),
-                      colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0, showscale=False, xgap=2, ygap=2, hovertemplate=hovertemplate, **kwargs)
-
-
 def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
     """For each channel: the patch under the kernel ⊙ the kernel = the products, with every number written."""
     c = sweep.channels
@@ -478,7 +469,7 @@ def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
         for col, (z, hv) in enumerate(((patch[ch], "I = %{z:.4g}"), (kern[ch], "K(%{y}, %{x}) = %{z:.4g}"), (prod[ch], "I·K = %{z:.4g}"))):
             n = ch * 3 + col + 1
             ax = "" if n == 1 else str(n)
-            traces.append(number_grid_trace(z, hv + "<extra></extra>", xaxis=f"x{ax}", yaxis=f"y{ax}"))
+            traces.append(builders.number_grid_trace(z, hv + "<extra></extra>", xaxis=f"x{ax}", yaxis=f"y{ax}"))
             left = col * (cw + hs)
             lay[f"xaxis{ax}"] = dict(domain=[round(left, 6), min(1.0, round(left + cw, 6))], anchor=f"y{ax}", showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
             lay[f"yaxis{ax}"] = dict(domain=[max(0.0, round(top - rh, 6)), min(1.0, round(top, 6))], anchor=f"x{ax}", showticklabels=False, showgrid=False, zeroline=False,

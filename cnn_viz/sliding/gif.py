@@ -206,7 +206,7 @@ def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540),
                     v = products[k, ch, m, n]
                     tint = col["pos"] if v > 0 else col["neg"] if v < 0 else col["text"]
                     stamps.put(fr, (x_pr + n * pc + pc / 2, y0 + m * pc + pc / 2), fmt.short(v), prod_font, tint)
-        bias = f" + b" if sweep.bias else ""
+        bias = " + b" if sweep.bias else ""
         dr.text((width / 2, 8), f"step {k + 1} of {sweep.n_steps}:  A({i}, {j}) = sum of I·K{bias} = {fmt.short(vals[k])}", fill=col["text"], font=title_font, anchor="ma")
         frames.append(fr)
         if progress is not None and (k % 50 == 0 or k == sweep.n_steps - 1):

@@ -262,7 +262,7 @@ class Sweep:
         (sh, sw), (dh, dw) = self.stride, self.dilation
         kh, kw = self.kernel_shape
         value = float(self.values[i, j])
-        bias = rf" + b" if self.bias else ""
+        bias = r" + b" if self.bias else ""
         csum = r"\sum_{c}" if self.channels > 1 else ""
         isub = "_c" if self.channels > 1 else ""
         head = (
