@@ -24,7 +24,7 @@ from torch import nn
 
 from cnn_viz.common import assets
 from cnn_viz.common.images import load_skimage, to_gray
-from cnn_viz.common.metrics import psnr, ssim
+from cnn_viz.common.metrics import psnr, psnr_from_mse, ssim
 from cnn_viz.common.torch_tools import count_parameters
 from cnn_viz.deblur import forward, restore
 from cnn_viz.deblur.experiment import CNN_KINDS, TRAINED, Degradation, NetworkInfo, Networks
@@ -206,7 +206,7 @@ def train(kind: str, *, seconds: float = 600, max_steps: int | None = None, batc
                     model.eval()
                     extra = ", " + validate(model)
                     model.train()
-                progress(min(frac, 1.0), f"step {step}, {time.perf_counter() - t0:.0f} s, loss {run:.2e} (≈ {-10 * np.log10(max(run, 1e-12)):.1f} dB on patches){extra}")
+                progress(min(frac, 1.0), f"step {step}, {time.perf_counter() - t0:.0f} s, loss {run:.2e} (≈ {psnr_from_mse(max(run, 1e-12)):.1f} dB on patches){extra}")
     model.eval()
     return model, hist
 

@@ -94,7 +94,7 @@ def signed_map_trace(fmap: np.ndarray, max_side: int = MAX_DISPLAY, zmax: float 
     step = _stride_for(fmap.shape, max_side)
     shown = fmap[::step, ::step]
     if zmax is None:
-        zmax = float(np.max(np.abs(fmap))) if fmap.size else 1.0
+        zmax = largest_abs(fmap)
     h, w = shown.shape
     return go.Heatmap(
         z=shown,
@@ -141,7 +141,7 @@ def separable_figure(column: np.ndarray, row: np.ndarray, title: str | None = No
     """Kernel = column · rowᵀ: the two factors of a rank-1 kernel drawn as a column and a row."""
     col = np.asarray(column, dtype=np.float64)[:, None]
     rw = np.asarray(row, dtype=np.float64)[None, :]
-    zmax = float(max(np.abs(col).max(), np.abs(rw).max())) or 1.0
+    zmax = max(largest_abs(col), largest_abs(rw))
     traces = [
         go.Heatmap(
             z=arr, text=fmt.cells(arr), texttemplate="%{text}", **signed_scale(zmax), showscale=False, xgap=2, ygap=2, hovertemplate="%{z:.6g}<extra></extra>", xaxis=xa, yaxis=ya,
@@ -181,12 +181,12 @@ def map_grid_figure(maps: np.ndarray, titles: list[str] | None = None, cols: int
     cols = max(1, min(cols, n))
     rows = int(np.ceil(n / cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.06 if rows > 1 else 0.02)
-    zmax_all = float(np.max(np.abs(maps))) if maps.size else 1.0
+    zmax_all = largest_abs(maps)
     for i in range(n):
         r, c = divmod(i, cols)
         m = maps[i]
         if signed:
-            zmax = zmax_all if shared_scale else float(np.max(np.abs(m)))
+            zmax = zmax_all if shared_scale else largest_abs(m)
             tr = signed_map_trace(m, zmax=zmax, colorbar=(i == 0 and shared_scale))
         else:
             lo, hi = (float(maps.min()), float(maps.max())) if shared_scale else (float(m.min()), float(m.max()))

@@ -40,7 +40,7 @@ class Result:
     def __post_init__(self) -> None:
         stack = self.maps if self.maps.ndim == 3 else self.maps[None]
         object.__setattr__(self, "stack", stack)
-        object.__setattr__(self, "zmax", float(np.max(np.abs(stack))) or 1.0)
+        object.__setattr__(self, "zmax", palette.largest_abs(stack))
         object.__setattr__(self, "lo", float(stack.min()))
         object.__setattr__(self, "hi", float(stack.max()))
 

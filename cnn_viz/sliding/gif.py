@@ -135,7 +135,7 @@ def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540),
     base = np.full((height, width), col["bg"], dtype=np.uint8)
     base[y_in : y_in + hp * cs, x_in : x_in + wp * cs] = np.kron(in_idx, np.ones((cs, cs), dtype=np.uint8))
     out = sweep.values
-    zmax = float(np.max(np.abs(out))) or 1.0
+    zmax = palette.largest_abs(out)
     out_idx = (N_INPUT + np.clip(np.rint((out / zmax + 1) / 2 * (N_OUTPUT - 1)), 0, N_OUTPUT - 1)).astype(np.uint8)
     base[y_out : y_out + ho * cs, x_out : x_out + wo * cs] = np.kron(out_idx, np.ones((cs, cs), dtype=np.uint8))
     img = Image.frombytes("P", (width, height), base.tobytes())
