@@ -1,0 +1,96 @@
+"""The one-training-job rule: at most one training run per server process, and a class-mode switch.
+
+Training a network on the page is the most expensive thing a student can do, and a class shares one
+server. Every in-page training (MNIST, your own network, the deblurring CNNs, the "When CNNs fail" lab)
+runs inside ``with training_slot(who, what):``; while one runs, a second gets ``Busy`` with the name of
+what is running and since when, and the page says "the class is training, try again". Each run is also
+bounded: ``max_seconds()`` of wall clock (``CNN_VIZ_TRAIN_SECONDS``, default 120).
+
+Class mode (``CNN_VIZ_CLASS_MODE=1`` in the environment of ``streamlit run``) turns in-page training off
+for everyone: the pages show the shipped networks and say how to train offline with the CLIs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+_LOCK = threading.Lock()
+_HOLDER: "Job | None" = None
+_GUARD = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Job:
+    owner: str      # an opaque id of the session that runs it
+    what: str       # e.g. "MNIST training"
+    started: float  # time.monotonic()
+
+    def age(self) -> float:
+        return time.monotonic() - self.started
+
+
+class Busy(RuntimeError):
+    """Another training job holds the server's slot."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        super().__init__(f"The class is training: {job.what} has been running for {job.age():.0f} s "
+                         "on this server, and only one training runs at a time. Try again when it ends.")
+
+
+class TrainingOff(RuntimeError):
+    """Class mode is on: in-page training is turned off on this server."""
+
+    def __init__(self):
+        super().__init__("Training on the page is turned off on this server (class mode, "
+                         "CNN_VIZ_CLASS_MODE=1): the shipped networks are shown. Train offline with the "
+                         "command-line tools in the README.")
+
+
+def _truthy(v: str | None) -> bool:
+    return (v or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def class_mode() -> bool:
+    """True when ``CNN_VIZ_CLASS_MODE`` turns in-page training off."""
+    return _truthy(os.environ.get("CNN_VIZ_CLASS_MODE"))
+
+
+def max_seconds(default: float = 120.0) -> float:
+    """The wall-clock bound of one in-page training run (``CNN_VIZ_TRAIN_SECONDS``), in seconds."""
+    try:
+        v = float(os.environ.get("CNN_VIZ_TRAIN_SECONDS", default))
+    except ValueError:
+        return default
+    return v if 1.0 <= v <= 3600.0 else default
+
+
+def running() -> Job | None:
+    """The training job that holds the slot now, or None."""
+    return _HOLDER
+
+
+@contextmanager
+def training_slot(owner: str, what: str):
+    """Hold the server's one training slot for the block; raise ``TrainingOff`` in class mode and ``Busy``
+    (immediately, never waiting) when another job holds it. Re-entrant for nothing: one job, one slot."""
+    global _HOLDER
+    if class_mode():
+        raise TrainingOff()
+    if not _LOCK.acquire(blocking=False):
+        with _GUARD:
+            job = _HOLDER
+        raise Busy(job or Job(owner="?", what="another training", started=time.monotonic()))
+    job = Job(owner=owner, what=what, started=time.monotonic())
+    with _GUARD:
+        _HOLDER = job
+    try:
+        yield job
+    finally:
+        with _GUARD:
+            _HOLDER = None
+        _LOCK.release()
