@@ -142,9 +142,9 @@ def retrain_panel() -> None:
 def render_2d() -> None:
     with st.sidebar:
         st.header("Image")
-        picked = ui.image_picker("db_img", default="Cameraman", max_side=512)
         side = st.select_slider("Working size (longest side)", [128, 192, 256, 384, 512], 256, key="db_side", bind="query-params",
                                 help="The goals were measured at 256 pixels; 512 is 4× the work.")
+        picked = ui.image_picker("db_img", default="Cameraman", max_side=int(side), min_side=64)
         st.header("How the data were made")
         blur = ui.psf_picker()
         noise = st.slider("Noise ‖e‖/‖b‖ (%)", 0.0, 10.0, 1.0, 0.1, key="db_noise", bind="query-params") / 100
@@ -231,9 +231,9 @@ def render_2d() -> None:
     view = st.multiselect("Restorations to look at", names, default=experiment.default_view(names), key="db_view")
     zoom = experiment.zoom_range(scene.truth.shape)
     cc1, cc2, cc3 = st.columns(3)
-    size = cc1.slider("Zoom box (pixels)", 16, zoom.largest, zoom.size, 8, key="db_zoom")
-    row = cc2.slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy")
-    col = cc3.slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx")
+    size = ui.data_slider("Zoom box (pixels)", 16, zoom.largest, zoom.size, step=8, key="db_zoom", container=cc1)
+    row = ui.data_slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy", container=cc2)
+    col = ui.data_slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx", container=cc3)
     look = experiment.closeup(scene, results, view, size, row, col)
     ui.plot(figures.gallery_figure(look.images, look.titles, cols=4, box=look.box), key="db_gallery")
     st.caption("Whole images; the yellow box is the zoom below. Hover for pixel values.")

@@ -30,7 +30,7 @@ def rank_explorer(img, f: svd.Factors, name: str) -> None:
     """Everything that depends on k: only this part reruns when the slider moves."""
     if st.session_state.get("lr_k", 1) > f.rank:  # a smaller image than the last one: keep k in range
         st.session_state["lr_k"] = f.rank
-    k = st.slider(
+    k = ui.data_slider(
         "Rank k: how many singular triplets σᵢuᵢvᵢᵀ to keep", 1, f.rank, min(20, f.rank), key="lr_k",
         bind="query-params", help="Moving it only multiplies the stored thin factors (U_k Σ_k)(V_kᵀ); the SVD is not recomputed.",
     )
@@ -73,7 +73,7 @@ if tab_img.open:
         st.header("Image")
         side = st.selectbox("Largest side (pixels)", SIDES, index=1, key="lr_side", bind="query-params",
                             help="Uploads are shrunk to this size. Above 640×640 pixels a randomized SVD computes the top 256 singular values.")
-        picked = ui.image_picker("lr_img", max_side=int(side))
+        picked = ui.image_picker("lr_img", max_side=int(side), min_side=8)
         method = st.radio("SVD", ["auto", "exact", "randomized"], horizontal=True, key="lr_method", bind="query-params",
                           help="auto: exact LAPACK SVD up to 640×640 pixels, randomized (Halko–Martinsson–Tropp) above.")
     img = picked.image
@@ -122,7 +122,7 @@ def pca_explorer(e: svd.Eigendigits) -> None:
     """The k slider and the digit picker rerun only this part."""
     c1, c2 = st.columns([3, 2])
     with c1:
-        kd = st.slider("Components k", 1, e.pca.components.shape[0], 20, key="lr_pca_k")
+        kd = ui.data_slider("Components k", 1, e.pca.components.shape[0], 20, key="lr_pca_k")
         ui.plot(figures.explained_variance_figure(e.pca.explained_ratio, kd), key="lr_explained")
         st.caption(e.caption)
     with c2:
@@ -243,7 +243,7 @@ def layer_panel(sw) -> None:
     """One layer's rank slider, numbers and curve: moving the slider reruns only this part."""
     layer = sw.layer
     kmin = sw.smallest_within(0.5)
-    k = st.slider(f"Inspect rank k of {layer}", 1, sw.full_rank, kmin or sw.full_rank, key=f"lr_cnn_k_{layer}")
+    k = ui.data_slider(f"Inspect rank k of {layer}", 1, sw.full_rank, kmin or sw.full_rank, key=f"lr_cnn_k_{layer}")
     at = sw.at(k)
     m = st.columns(3)
     m[0].metric(f"Accuracy at k = {k}", f"{at.accuracy:.1f}%", f"{at.accuracy_change:+.1f} points")

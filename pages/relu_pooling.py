@@ -26,7 +26,7 @@ with st.sidebar:
         help="Images are shrunk to this size first, so every pixel and every pooling window stays visible. "
         "The MNIST digit is 28×28 and is never enlarged.",
     )
-    picked = ui.image_picker("rp_img", default="Handwritten 7 (MNIST)", max_side=int(work_side))
+    picked = ui.image_picker("rp_img", default="Handwritten 7 (MNIST)", max_side=int(work_side), min_side=16)
 
     st.header("Kernel bank (layer 1)")
     names = st.multiselect("Kernels", list(kernels.PRESETS), default=list(stages.DEFAULT_BANK), key="rp_bank",
@@ -161,8 +161,8 @@ def receptive_fields(gray):
         stack_name = st.radio("Layer stack", list(why_cnn.STACKS), format_func=why_cnn.STACKS.get, key="rp_stack")
         blocks = st.slider("Blocks", 1, 4, 2, key="rp_blocks")
         h, w = gray.shape
-        pr = st.slider("Point: row", 0, h - 1, h // 2, key=f"rp_rfr_{h}")
-        pcol = st.slider("Point: column", 0, w - 1, w // 2, key=f"rp_rfc_{w}")
+        pr = ui.data_slider("Point: row", 0, h - 1, h // 2, key=f"rp_rfr_{h}")
+        pcol = ui.data_slider("Point: column", 0, w - 1, w // 2, key=f"rp_rfc_{w}")
     try:
         rf = why_cnn.stack_fields(stack_name, blocks, gray.shape, (pr, pcol))
     except ValueError as exc:

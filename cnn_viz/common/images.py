@@ -2,12 +2,20 @@
 
 Every image leaves this module as float32 in [0, 1], shaped (H, W) for grayscale or
 (H, W, 3) for colour, with its longest side at most ``max_side`` pixels.
+
+The two rules for odd images, the same on every page:
+- non-finite pixels (NaN, +inf, -inf in a float TIFF): +inf becomes the brightest finite value, -inf and
+  NaN the darkest, and ``read_image`` says how many there were (``non_finite_note``);
+- an image smaller than a page needs (``min_side``): ``fit_min_side`` enlarges it by repeating each
+  pixel, and pads it by repeating its edge where the longest side would otherwise pass ``max_side``;
+  the note says what was done.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +31,72 @@ MAX_BYTES = 50 * 1024 * 1024
 
 class ImageLoadError(ValueError):
     """An upload that is not a usable image; the message is meant for the user."""
+
+
+@dataclass(frozen=True, eq=False)
+class Loaded:
+    """An upload as an image plus what the loader had to do to it (sentences for the user)."""
+
+    image: np.ndarray
+    notes: tuple[str, ...] = ()
+
+
+def non_finite_note(nan: int, pos: int, neg: int) -> str | None:
+    """The sentence that says how many pixels were not finite numbers and what replaced them."""
+    if nan + pos + neg == 0:
+        return None
+    parts = [f"{n:,} {what}" for n, what in ((nan, "NaN"), (pos, "+∞"), (neg, "−∞")) if n]
+    return (f"{nan + pos + neg:,} pixel{'s' if nan + pos + neg > 1 else ''} of this image "
+            f"{'are' if nan + pos + neg > 1 else 'is'} not a finite number ({', '.join(parts)}): "
+            "+∞ is shown as the brightest finite value, −∞ and NaN as the darkest.")
+
+
+def replace_non_finite(a: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """``a`` with +inf set to its largest finite value and -inf, NaN to its smallest (0 where no value
+    is finite), and the note saying so (None when every value was finite)."""
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        return a, None
+    finite = np.isfinite(a)
+    if finite.all():
+        return a, None
+    nan, pos = int(np.isnan(a).sum()), int(np.isposinf(a).sum())
+    neg = int(a.size - finite.sum() - nan - pos)
+    lo, hi = (float(a[finite].min()), float(a[finite].max())) if finite.any() else (0.0, 0.0)
+    out = np.where(np.isposinf(a), hi, np.where(finite, a, lo)).astype(a.dtype)
+    return out, non_finite_note(nan, pos, neg)
+
+
+def fit_min_side(img: np.ndarray, min_side: int, max_side: int = DEFAULT_MAX_SIDE) -> tuple[np.ndarray, str | None]:
+    """Make the shortest side at least ``min_side`` pixels: enlarge by an integer factor (each pixel
+    repeated, so no value is invented) as far as the longest side stays within ``max_side``, then pad
+    by repeating the edge. Returns the image and a note (None when nothing was done)."""
+    img = np.asarray(img)
+    h, w = img.shape[:2]
+    if min(h, w) >= min_side:
+        return img, None
+    factor = max(1, min(-(-min_side // min(h, w)), max(max_side, min_side) // max(h, w)))
+    out = img
+    if factor > 1:
+        out = np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
+    note = f"The image is {h}×{w} pixels; this page needs at least {min_side} on each side, so it"
+    done = []
+    if factor > 1:
+        done.append(f"was enlarged {factor}× (each pixel repeated)")
+    ph, pw = max(0, min_side - out.shape[0]), max(0, min_side - out.shape[1])
+    if ph or pw:
+        pad = [(ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2)] + [(0, 0)] * (out.ndim - 2)
+        out = np.pad(out, pad, mode="edge")
+        done.append("was padded by repeating its edge")
+    return np.ascontiguousarray(out), f"{note} {' and '.join(done)} to {out.shape[0]}×{out.shape[1]}."
+
+
+def _finite_frame(im: Image.Image) -> tuple[Image.Image, str | None]:
+    """A float ("F") frame with its non-finite pixels replaced (``replace_non_finite``)."""
+    if im.mode != "F":
+        return im, None
+    a, note = replace_non_finite(np.asarray(im, dtype=np.float32))
+    return (im if note is None else Image.fromarray(a, mode="F")), note
 
 
 def _to_array(im: Image.Image) -> np.ndarray:
@@ -78,8 +152,14 @@ def load_image(data: bytes, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
 
     EXIF orientation is applied; the first frame of an animation is used; the result is
     downscaled so its longest side is at most ``max_side``. Raises ImageLoadError with a
-    message for the user when the bytes are not a usable image.
+    message for the user when the bytes are not a usable image. ``read_image`` also says
+    what it had to change.
     """
+    return read_image(data, max_side).image
+
+
+def read_image(data: bytes, max_side: int = DEFAULT_MAX_SIDE, min_side: int = 1) -> Loaded:
+    """``load_image`` plus the two rules for odd images (module docstring): the image and the notes."""
     if data is None or len(data) == 0:
         raise ImageLoadError("The file is empty.")
     if len(data) > MAX_BYTES:
@@ -99,6 +179,7 @@ def load_image(data: bytes, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
             im.seek(0)
             im.load()
             im = ImageOps.exif_transpose(im)
+            im, finite_note = _finite_frame(im)
             im = _shrink(im, max_side)
             arr = _to_array(im)
     except ImageLoadError:
@@ -111,7 +192,8 @@ def load_image(data: bytes, max_side: int = DEFAULT_MAX_SIDE) -> np.ndarray:
         raise ImageLoadError(f"The image could not be decoded; the file may be damaged ({type(exc).__name__}).") from exc
     if arr.size == 0:
         raise ImageLoadError("The image has no pixels.")
-    return arr
+    arr, size_note = fit_min_side(arr, min_side, max_side)
+    return Loaded(arr, tuple(n for n in (finite_note, size_note) if n))
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:

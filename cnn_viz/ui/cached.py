@@ -14,8 +14,8 @@ from cnn_viz.common import images
 
 # ============================== images (every page)
 @st.cache_data(max_entries=64, show_spinner=False)
-def load_image(data: bytes, max_side: int) -> np.ndarray:
-    return images.load_image(data, max_side=max_side)
+def read_image(data: bytes, max_side: int, min_side: int = 1) -> images.Loaded:
+    return images.read_image(data, max_side=max_side, min_side=min_side)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -38,6 +38,7 @@ def image_picker(
     default: str = "Cameraman",
     samples: list[str] | None = None,
     max_side: int = images.DEFAULT_MAX_SIDE,
+    min_side: int = 1,
     camera: bool = True,
     colour: str = "choose",
     container=None,
@@ -45,7 +46,9 @@ def image_picker(
     """Pick an image: a bundled sample, an upload, or the camera.
 
     ``colour`` is "choose" (a toggle when the image has colour), "gray" or "keep".
-    A broken upload shows a message and the sample is used instead, so the page goes on.
+    A broken upload shows a message and the sample is used instead, so the page goes on. An image
+    whose shortest side is under ``min_side`` (the page's minimum) is enlarged or padded with a note, and
+    so are non-finite pixels (``images.read_image``); the uploader's help states the minimum.
     """
     box = container or st
     names = samples or list(images.SAMPLES)
@@ -58,19 +61,25 @@ def image_picker(
     img, name = None, sample
     if source in ("Upload", "Camera"):
         if source == "Upload":
-            f = box.file_uploader("Your image (PNG, JPEG, GIF, BMP, WebP, TIFF)", type=UPLOAD_TYPES, key=f"{key}_upload")
+            least = f" This page needs at least {min_side}×{min_side} pixels: smaller images are enlarged." if min_side > 1 else ""
+            f = box.file_uploader("Your image (PNG, JPEG, GIF, BMP, WebP, TIFF)", type=UPLOAD_TYPES, key=f"{key}_upload",
+                                  help=f"Up to {max_side} pixels on the longest side (larger ones are shrunk).{least}")
         else:
             f = box.camera_input("Take a picture", key=f"{key}_camera")
         if f is not None:
             try:
-                img = cached.load_image(f.getvalue(), max_side)
-                name = getattr(f, "name", "camera") or "camera"
+                loaded = cached.read_image(f.getvalue(), max_side, min_side)
+                img, name = loaded.image, getattr(f, "name", "camera") or "camera"
+                for note in loaded.notes:
+                    box.info(note)
             except images.ImageLoadError as exc:
                 box.error(f"Could not use **{getattr(f, 'name', 'the picture')}**: {exc} Showing the sample image instead.")
         else:
             box.caption("No image yet: showing the sample until you choose one.")
     if img is None:
-        img = cached.load_sample(sample, max_side)
+        img, note = images.fit_min_side(cached.load_sample(sample, max_side), min_side, max_side)
+        if note:
+            box.info(note)
     if img.ndim == 3:
         if colour == "gray":
             img = images.to_gray(img)
@@ -244,6 +253,18 @@ def sliding_settings(prefix: str = "", *, unit: str = "pixels", max_stride: int 
     mode = c2.selectbox("Padding mode", PADDING_MODES, key=f"{prefix}padding_mode", bind=bind,
                         help=f"What the padding {unit} hold: zeros, a mirror, the edge, or the opposite side.")
     return Sliding(int(stride), int(padding), mode, int(dilation))
+
+
+def data_slider(label: str, lo, hi, value=None, *, key: str, container=None, **kwargs):
+    """st.slider whose bounds come from data (an image's size, a matrix's rank): when ``hi <= lo``
+    there is nothing to choose (Streamlit refuses min = max), so a caption says so and ``lo`` is
+    returned; otherwise ``value`` (default ``lo``) is clamped into ``lo … hi``."""
+    box = container or st
+    if hi <= lo:
+        box.caption(f"{label}: {lo} (the only possible value here).")
+        return lo
+    value = lo if value is None else min(max(value, lo), hi)
+    return box.slider(label, lo, hi, value, key=key, **kwargs)
 
 
 def stepper(key: str, n: int, *, container=None) -> int:
