@@ -4,13 +4,16 @@ charts and downloads."""
 from __future__ import annotations
 
 import io
+import math
+import re
+import threading
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_viz.common import images, kernels
+from cnn_viz.common import images, kernels, text
 from cnn_viz.common.conv import PADDING_MODES
 from cnn_viz.sandbox.core import COLOUR_MODES
 from cnn_viz.ui import cached
@@ -25,6 +28,103 @@ PLOTLY_CONFIG = {
     "toImageButtonOptions": {"format": "png", "scale": 2},
     "modeBarButtonsToRemove": ["lasso2d", "select2d"],
 }
+
+
+# ============================== the address bar
+# Settings arrive in the URL (widgets with bind="query-params"). Streamlit 1.67 seeds a bound widget from the
+# URL on its first run in SessionState._seed_widget_from_url: a value it cannot parse, out of range or not an
+# option is dropped silently and the default used, but int(inf) / int(1e999) in the number input's and
+# slider's deserializers raise OverflowError, which it does not catch: a traceback for the class from one
+# shared link. ``install_link_guard`` wraps that one method, so every bound widget of every page is checked
+# before it is built: values no widget can take (``unusable_url_value``) and values Streamlit rejects are
+# removed from the URL, and a warning in the sidebar says which setting of the link was not used and what
+# the page shows instead (the widget's default).
+URL_VALUE_LIMIT = 4000  # characters; the longest real value is an edited 15×15 kernel (~2,300)
+_URL_MARKUP = re.compile(r"[<>\x00-\x1f\x7f]")
+_pending = threading.local()
+
+
+def unusable_url_value(value: str) -> str | None:
+    """Why no widget of this app can take ``value`` from the URL (None when one might)."""
+    if len(value) > URL_VALUE_LIMIT:
+        return f"it is {len(value):,} characters long"
+    if _URL_MARKUP.search(value):
+        return "it contains markup or control characters"
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return None if math.isfinite(number) else "it is not a finite number"
+
+
+def link_note(key: str, value: str, why: str, used) -> str:
+    """The warning for a URL setting the page did not use; ``key`` and ``value`` are quoted as text."""
+    return (f"The link set **{text.md(key, 40)}** to “{text.md(value, 40)}”, which this page cannot use ({why}): "
+            f"it shows “{text.md(used, 40)}” instead.")
+
+
+def _is_default(metadata, value: str) -> bool:
+    from streamlit.runtime.state.query_params import _coerce_value_for_query_url
+
+    try:
+        default = _coerce_value_for_query_url(metadata.serializer(metadata.deserializer(None)), metadata.value_type)
+    except Exception:  # noqa: BLE001 - a widget without a serializable default: treat the value as a change
+        return False
+    default = default[-1] if isinstance(default, list) and default else default
+    return str(default).lower() == value.lower()
+
+
+def _flush_link_notes() -> None:
+    notes, _pending.notes = getattr(_pending, "notes", []), []
+    for note in notes:
+        try:
+            st.sidebar.warning(note)
+        except Exception:  # noqa: BLE001 - inside a form or fragment: show it where we are
+            st.warning(note)
+
+
+def install_link_guard() -> None:
+    """Wrap Streamlit's URL seeding of bound widgets (once per process; see the comment above)."""
+    from streamlit.runtime.state import session_state, widgets
+
+    cls = session_state.SessionState
+    if getattr(cls, "_cnn_viz_link_guard", False):
+        return
+    seed, register = cls._seed_widget_from_url, widgets.register_widget_from_metadata
+
+    def guarded_seed(self, metadata, user_key, widget_id, url_value):
+        value = url_value[-1] if isinstance(url_value, list) and url_value else url_value
+        value = value if isinstance(value, str) else str(value)
+        why = unusable_url_value(value)
+        if why is None:
+            try:
+                if seed(self, metadata, user_key, widget_id, url_value):
+                    return True
+            except (OverflowError, ValueError, TypeError, IndexError, KeyError):
+                pass
+            if value == "" or _is_default(metadata, value):
+                return False
+            why = "out of range or not one of its choices"
+        self._clear_url_param(user_key)
+        try:
+            used = metadata.deserializer(None)
+        except Exception:  # noqa: BLE001
+            used = "its default"
+        _pending.notes = getattr(_pending, "notes", []) + [link_note(user_key, value, why, used)]
+        return False
+
+    def guarded_register(metadata, ctx):
+        result = register(metadata, ctx)
+        if getattr(_pending, "notes", None):
+            _flush_link_notes()
+        return result
+
+    cls._seed_widget_from_url = guarded_seed
+    widgets.register_widget_from_metadata = guarded_register
+    cls._cnn_viz_link_guard = True
+
+
+install_link_guard()
 
 
 class Picked(NamedTuple):
