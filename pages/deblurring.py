@@ -85,6 +85,12 @@ def render_1d() -> None:
         for c, r in zip(st.columns(4), a.solutions[row: row + 4]):
             c.metric(r.short_label, r.error_text, help="relative error ‖x − f‖ / ‖f‖")
     st.caption(f"Relative error ‖x − f‖/‖f‖ of each reconstruction. λ chosen: {a.lambda_summary()}.")
+    columns, rows = a.rule_table()
+    ui.indexed_table(columns, rows, key="db1_rules")
+    st.caption("Each rule's choice, checked: an L-curve without a corner, a λ on an end of the range searched, a GCV "
+               "curve with several shallow minima, or a λ or k that keeps components below the Picard plot's noise floor.")
+    for note in a.warnings:
+        st.warning(note)
 
     c1, c2 = st.columns(2)
     with c1:

@@ -233,3 +233,147 @@ def tsvd_gcv_k(s, beta, m: int | None = None) -> int:
     g = resid / (m - k) ** 2
     g[~np.concatenate([[True], ok[:-1]])] = np.inf
     return int(np.argmin(g))
+
+
+# ---------------------------------------------------------------- when a rule fails
+# Three behaviours a student should be told about (checked against Hansen's Regularization Tools): an
+# L-curve without a corner (its curvature is negative over the whole range), a λ on an end of the search
+# range (no interior minimum was found), and a GCV minimum that is spurious (a flat curve with several
+# local minima, or a λ / TSVD k that keeps components below the Picard plot's noise floor).
+FLAT_GCV = 0.05  # local minima of G within 5 % of the lowest: the curve is too flat to trust its minimum
+NOISE_SHARE = 0.1  # noise kept beyond the floor above 10 % of the solution's size: no sensible filter keeps it
+
+
+def at_range_end(lam: float, lams) -> str | None:
+    """"smallest" or "largest" when λ sits on an end of the search range ``lams`` (no interior optimum)."""
+    lams = np.asarray(lams, dtype=np.float64)
+    lo, hi = float(lams.min()), float(lams.max())
+    if lam <= lo * (1 + 1e-6):
+        return "smallest"
+    if lam >= hi * (1 - 1e-6):
+        return "largest"
+    return None
+
+
+def lcurve_has_corner(spec: Spectrum, lams=None) -> bool:
+    """False when the L-curve's curvature is ≤ 0 over the whole search range: it is convex, has no corner,
+    and the L-curve rule does not apply (Hansen's ``l_corner`` says so and returns its smallest λ)."""
+    c = _plain(spec)
+    lams = spec.grid(GRID_POINTS) if lams is None else np.asarray(lams)
+    kappa = np.array([_lcurve_point(c, lam)[2] for lam in lams])
+    return bool(np.any(np.isfinite(kappa) & (kappa > 0)))
+
+
+def local_minima(values) -> np.ndarray:
+    """Indices of the interior local minima of a sampled curve."""
+    v = np.asarray(values, dtype=np.float64)
+    i = np.arange(1, v.size - 1)
+    return i[(v[i] < v[i - 1]) & (v[i] <= v[i + 1])]
+
+
+def gcv_minima(spec: Spectrum, lams) -> tuple[np.ndarray, np.ndarray]:
+    """λ and G(λ) at the GCV curve's local minima on the grid ``lams``, lowest G first."""
+    lams = np.asarray(lams, dtype=np.float64)
+    g = gcv_function(spec, lams)
+    idx = local_minima(g)
+    idx = idx[np.argsort(g[idx], kind="stable")]
+    return lams[idx], g[idx]
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """Where the Picard plot's coefficients |uᵢᵀb| reach the noise: from index ``k`` on (0-based) they are
+    at most 3× the noise level ``level`` = δ/√m. ``size`` = ‖x‖ of TSVD keeping the k components above it."""
+
+    k: int
+    level: float
+    size: float
+
+    def noise_kept(self, s, phi) -> float:
+        """‖noise‖ that filter factors ``phi`` let through from the components beyond the floor."""
+        s = np.asarray(s, dtype=np.float64)[self.k:]
+        phi = np.asarray(phi, dtype=np.float64)[self.k:]
+        keep = s > 0
+        return float(np.sqrt(np.sum((phi[keep] * self.level / s[keep]) ** 2)))
+
+    def too_noisy(self, s, phi) -> bool:
+        return self.noise_kept(s, phi) > NOISE_SHARE * self.size
+
+
+def noise_floor(s, beta, delta: float) -> NoiseFloor | None:
+    """The Picard plot's noise floor (None without noise): the first index after the last coefficient
+    above 3× δ/√m (white noise of norm δ puts about δ/√m into each of the m coefficients)."""
+    s = np.abs(np.asarray(s, dtype=np.float64))
+    beta = np.abs(np.asarray(beta, dtype=np.float64))
+    if not delta > 0:
+        return None
+    level = delta / np.sqrt(beta.size)
+    above = np.flatnonzero(beta > 3 * level)
+    k = int(above[-1]) + 1 if above.size else 0
+    keep = s[:k] > 0
+    return NoiseFloor(k, float(level), float(np.sqrt(np.sum((beta[:k][keep] / s[:k][keep]) ** 2))))
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """What a rule's choice needs a warning for: ``flags`` are short words for the table, ``notes`` the
+    sentences for the page (empty when the choice is sound)."""
+
+    rule: str
+    flags: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def check_rules(spec: Spectrum, lam: dict[str, float], s, beta, delta: float, k_tsvd: int | None = None,
+                grid=None) -> tuple[RuleCheck, ...]:
+    """Checks of each data rule's λ in ``lam`` ({"gcv": …, "lcurve": …, "discrepancy": …}) and, with
+    ``k_tsvd``, of TSVD-GCV's k (rule "tsvd"); ``grid`` is the plots' λ grid for the GCV minima."""
+    search = spec.grid()
+    grid = spec.grid(GRID_POINTS, 12.0) if grid is None else np.asarray(grid)
+    floor = noise_floor(s, beta, delta)
+    s_sorted = np.sort(np.abs(np.asarray(s, dtype=np.float64)))[::-1]
+    out = []
+    for rule in DATA_RULES:
+        if rule not in lam:
+            continue
+        flags, notes, value = [], [], lam[rule]
+        if rule == "lcurve" and not lcurve_has_corner(spec, grid):
+            flags.append("no corner")
+            notes.append("L-curve: no corner: the L-curve rule does not apply here (its curvature is negative over the "
+                         "whole λ range, so the curve has no corner to find).")
+        end = at_range_end(value, search)
+        if end:
+            flags.append(f"{end} λ searched")
+            notes.append(f"{RULES[rule].label}: λ = {value:.2g} is the {end} λ of the search range "
+                         f"({search.min():.2g} … {search.max():.2g}): the rule found no interior optimum.")
+        if rule == "gcv":
+            mins, g = gcv_minima(spec, grid)
+            flat = mins[g <= g[0] * (1 + FLAT_GCV)] if mins.size else mins
+            if flat.size > 1:
+                flags.append(f"{mins.size} local minima")
+                notes.append(f"GCV: the curve has {mins.size} local minima (λ = {', '.join(f'{v:.2g}' for v in mins)}), "
+                             f"{flat.size} of them within {100 * FLAT_GCV:g} % of the lowest: it is flat there, and its "
+                             "minimum is fragile.")
+        phi = spec.phi(value)[np.argsort(-spec.s2, kind="stable")]
+        if floor is not None and rule in ("gcv", "lcurve") and floor.too_noisy(s_sorted, phi):
+            share = floor.noise_kept(s_sorted, phi) / floor.size
+            if rule == "gcv":
+                flags.append("spurious: keeps noise")
+                notes.append(f"GCV: λ = {value:.2g} keeps components beyond the Picard plot's noise floor (index {floor.k + 1} "
+                             f"on): the noise they carry is {share:.2g}× the solution's size. No sensible filter keeps them: "
+                             "this minimum is spurious.")
+            else:
+                flags.append("under-regularized: keeps noise")
+                notes.append(f"L-curve: λ = {value:.2g} keeps components beyond the Picard plot's noise floor (index "
+                             f"{floor.k + 1} on), whose noise is {share:.2g}× the solution's size: the corner under-regularizes.")
+        out.append(RuleCheck(rule, tuple(flags), tuple(notes)))
+    if k_tsvd is not None and floor is not None:
+        phi = (np.arange(s_sorted.size) < k_tsvd).astype(float)
+        flags, notes = [], []
+        if k_tsvd > floor.k and floor.too_noisy(s_sorted, phi):
+            flags.append("k beyond the noise floor")
+            notes.append(f"TSVD-GCV: k = {k_tsvd} keeps components beyond the Picard plot's noise floor (index {floor.k + 1} "
+                         f"on), whose noise is {floor.noise_kept(s_sorted, phi) / floor.size:.2g}× the solution's size: "
+                         f"a sensible k is at most {floor.k}.")
+        out.append(RuleCheck("tsvd", tuple(flags), tuple(notes)))
+    return tuple(out)

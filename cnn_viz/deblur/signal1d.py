@@ -224,6 +224,26 @@ class Analysis1D:
     k_gcv: int
     solutions: tuple[Reconstruction, ...]
     picard: Picard
+    checks: tuple[lambda_rules.RuleCheck, ...] = ()  # what each rule's choice needs a warning for
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every sentence of the rule checks: an L-curve without corner, a λ on the end of its search range,
+        a spurious GCV minimum, a TSVD k beyond the noise floor."""
+        return [note for c in self.checks for note in c.notes]
+
+    def rule_table(self) -> tuple[dict[str, list], list[str]]:
+        """The λ rules as a table (columns, row names): λ or k, the relative error and what the checks found."""
+        flags = {c.rule: "; ".join(c.flags) or "ok" for c in self.checks}
+        rows, lam, err, check = [], [], [], []
+        for r in self.solutions:
+            if r.kind == "naive" or r.kind == "slider":
+                continue
+            rows.append(r.label)
+            lam.append(f"k = {self.k_gcv}" if r.kind == "tsvd" else fmt.sci(self.pick(r.kind).lam, 2))
+            err.append(r.error_text)
+            check.append(flags.get(r.kind, "—") if r.kind != "tsvd" or "GCV" in r.label else "chosen by you")
+        return {"λ or k": lam, "relative error": err, "check": check}, rows
 
     def pick(self, rule: str) -> Pick:
         return next(p for p in self.picks if p.rule == rule)
@@ -301,6 +321,8 @@ def analyse(f: np.ndarray, sigma: float, noise: float, seed: int = 0, lam_slider
     r_, e_, _ = lambda_rules.lcurve(spec, [lam[r] for r in rules])
     g_ = lambda_rules.gcv_function(spec, [lam[r] for r in rules])
     picks = tuple(Pick(r, lam[r], float(a), float(b_), float(c)) for r, a, b_, c in zip(rules, r_, e_, g_))
+    checks = lambda_rules.check_rules(spec, {r: lam[r] for r in lambda_rules.DATA_RULES if r in lam and (r != "discrepancy" or delta > 0)},
+                                      dec.s, beta, delta, k_gcv if k is None else None, lams)
     return Analysis1D(A, grid(n), f, b_clean, b, delta, dec, spec, lams, lambda_rules.gcv_function(spec, lams), rho, eta, kappa,
                       picks, k_gcv, tuple(Reconstruction(lbl, x, relative_error(x, f), kind) for lbl, x, kind in sols),
-                      picard(dec, b, delta))
+                      picard(dec, b, delta), checks)
