@@ -2,16 +2,21 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="CNN Viz", page_icon="🔍", layout="wide", initial_sidebar_state="expanded")
+from cnn_viz.common import assets
+
+# The tab's icon is a shipped picture, served by this server: an emoji or a Material icon as the page icon
+# makes the browser fetch a favicon from the internet. Navigation icons are Streamlit's bundled Material
+# Symbols font, which renders without an emoji font (Debian's Chromium has none by default) and offline.
+st.set_page_config(page_title="CNN Viz", page_icon=str(assets.STAR_CHART), layout="wide", initial_sidebar_state="expanded")
 
 # One line per page: (file, title, icon, what it teaches). Only pages that exist are listed.
 PAGES = [
-    ("pages/kernel_sandbox.py", "Kernel sandbox", "🎛️", "slide any kernel over any image: presets or your own numbers, stride, padding, dilation, ReLU."),
-    ("pages/sliding_kernel.py", "Sliding kernel", "🎞️", "watch the kernel compute every output value, step by step or played as an animation (GIF for slides), and see the convolution as a sparse doubly block Toeplitz matrix."),
-    ("pages/relu_pooling.py", "ReLU and pooling", "🧱", "ReLU and max/average pooling stage by stage; why CNNs work: shared weights, receptive fields, shifts."),
-    ("pages/mnist_activations.py", "MNIST activations", "✍️", "draw, pick or upload a digit and watch the report's trained CNN read it: every layer's maps, learned filters, Figure 5 patches, saliency, Grad-CAM, and train your own."),
-    ("pages/deblurring.py", "Deblurring", "🌫️", "undo a blur on a signal and on an image: naive inverse, TSVD, Tikhonov with GCV / L-curve / discrepancy, Wiener, Richardson–Lucy and two trained CNNs, with the numbers and the lessons."),
-    ("pages/low_rank.py", "Low rank", "🗜️", "truncated SVDs compress images, why big data matrices are approximately low rank (Udell–Townsend and its critique), eigendigits, and the trained CNN's layers at rank k."),
+    ("pages/kernel_sandbox.py", "Kernel sandbox", ":material/tune:", "slide any kernel over any image: presets or your own numbers, stride, padding, dilation, ReLU."),
+    ("pages/sliding_kernel.py", "Sliding kernel", ":material/animation:", "watch the kernel compute every output value, step by step or played as an animation (GIF for slides), and see the convolution as a sparse doubly block Toeplitz matrix."),
+    ("pages/relu_pooling.py", "ReLU and pooling", ":material/layers:", "ReLU and max/average pooling stage by stage; why CNNs work: shared weights, receptive fields, shifts."),
+    ("pages/mnist_activations.py", "MNIST activations", ":material/draw:", "draw, pick or upload a digit and watch the report's trained CNN read it: every layer's maps, learned filters, Figure 5 patches, saliency, Grad-CAM, and train your own."),
+    ("pages/deblurring.py", "Deblurring", ":material/blur_on:", "undo a blur on a signal and on an image: naive inverse, TSVD, Tikhonov with GCV / L-curve / discrepancy, Wiener, Richardson–Lucy and two trained CNNs, with the numbers and the lessons."),
+    ("pages/low_rank.py", "Low rank", ":material/compress:", "truncated SVDs compress images, why big data matrices are approximately low rank (Udell–Townsend and its critique), eigendigits, and the trained CNN's layers at rank k."),
 ]
 
 
@@ -35,7 +40,7 @@ def home() -> None:
 
 
 nav = st.navigation(
-    [st.Page(home, title="Home", icon="🏠", default=True)]
+    [st.Page(home, title="Home", icon=":material/home:", default=True)]
     + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGES]
 )
 nav.run()
