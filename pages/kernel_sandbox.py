@@ -15,7 +15,7 @@ st.markdown(
 
 with st.sidebar:
     st.header("Image")
-    picked = ui.image_picker("img")
+    picked = ui.image_picker("img", min_side=8)
     colour = picked.image.ndim == 3
     st.header("Kernel")
     colour_mode, kernel = ui.colour_kernel_editor("k", colour)

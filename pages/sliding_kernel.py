@@ -38,7 +38,7 @@ with st.sidebar:
         image = cached.load_sample("Handwritten 7 (MNIST)")
         st.caption("A 28×28 MNIST digit: 784 positions with padding 1, the size the report's network reads.")
     elif source == IMAGE:
-        picked = ui.image_picker("sk_img", default="Star chart (edges at every angle)", camera=False)
+        picked = ui.image_picker("sk_img", default="Star chart (edges at every angle)", min_side=3, camera=False)
         image = images.resize_max(picked.image, ops.PICTURE_SIDE)
         st.caption(f"{picked.name}, shrunk to {image.shape[0]}×{image.shape[1]} so every position can be shown.")
     else:

@@ -225,8 +225,8 @@ def test_a_kernel_cell_with_text_shows_a_message(app_test):
     at.session_state[key] = {"edited_rows": {0: {"1": "abc"}}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert not at.exception
-    assert any("row 1, column 2" in e.value for e in at.error)
-    assert any("Fix the input or the kernel" in i.value for i in at.info)
+    assert any("row 1, column 2" in e.value and "last good kernel" in e.value for e in at.error)
+    assert at.metric[0].label == "Position"  # the sweep goes on with the last good kernel
 
 
 def test_the_gif_stays_offered_while_the_sweep_is_the_same(app_test):

@@ -74,11 +74,16 @@ def preset(name: str) -> np.ndarray:
         raise ValueError(f"Unknown kernel preset {name!r}; choose one of: {', '.join(PRESETS)}.") from None
 
 
+# The largest magnitude a typed cell may have: beyond it products and sums of a few hundred cells overflow
+# float64 (1e308 · 2 = inf) and every number on the page becomes ∞ or nan.
+MAX_ABS_VALUE = 1e6
+
+
 def validate_kernel(values, max_size: int = MAX_KERNEL_SIZE) -> np.ndarray:
     """Turn a user's grid (nested lists, a DataFrame's values, strings) into a float kernel.
 
     Raises ValueError naming the first problem: an empty or non-numeric cell, NaN or
-    infinity, or a size outside 1×1 .. max_size×max_size.
+    infinity, a magnitude above MAX_ABS_VALUE, or a size outside 1×1 .. max_size×max_size.
     """
     arr = np.asarray(values, dtype=object)
     if arr.ndim != 2:
@@ -98,10 +103,12 @@ def validate_kernel(values, max_size: int = MAX_KERNEL_SIZE) -> np.ndarray:
             try:
                 f = float(v.strip()) if isinstance(v, str) else float(v)
             except (TypeError, ValueError):
-                raise ValueError(f"The kernel cell at {where} is {v!r}, which is not a number.") from None
+                raise ValueError(f"The kernel cell at {where} is {str(v)[:40]!r}, which is not a number.") from None
             if not np.isfinite(f):
                 what = "empty (NaN)" if np.isnan(f) else "infinite"
                 raise ValueError(f"The kernel cell at {where} is {what}: every cell needs a finite number.")
+            if abs(f) > MAX_ABS_VALUE:
+                raise ValueError(f"The kernel cell at {where} is {f:.3g}: numbers up to ±{MAX_ABS_VALUE:.0e} are allowed.")
             out[i, j] = f
     return out
 

@@ -243,15 +243,21 @@ def kernel_editor(key: str, *, default: str = kernels.DEFAULT_PRESET, container=
         reseed(from_url if from_url is not None else seed)
 
     edited = _number_grid(box, state[base_key], f"{key}_grid_{state[gen_key]}", step=0.1, hide_index=False, width="content")
+    if edited is None:  # edits naming cells that do not exist: start a fresh grid from the last good kernel
+        reseed(state.get(f"{key}_good", state[base_key]))
+        box.warning(GRID_STATE_NOTE)
+        edited = _number_grid(box, state[base_key], f"{key}_grid_{state[gen_key]}", step=0.1, hide_index=False, width="content")
     c1, c2 = box.columns(2)
     try:
         k = kernels.validate_kernel(edited.to_numpy(dtype=object))
     except ValueError as exc:
-        box.error(f"{exc}")
+        good = state.get(f"{key}_good")
+        box.error(f"{exc}" + (" Using the last good kernel until it is fixed." if good is not None else ""))
         if c2.button("Reset to the preset", key=f"{key}_reset_err"):
             reseed(seed)
             st.rerun()
-        return None
+        return good
+    state[f"{key}_good"] = k
     if c1.button("Normalize (÷ sum)", key=f"{key}_norm", help="Divide every entry by the sum, so flat areas keep their brightness."):
         try:
             reseed(kernels.normalize(k))
@@ -302,11 +308,20 @@ def colour_kernel_editor(key: str, colour: bool, *, mode_key: str = "colour_mode
     return mode, kernel_editor(key, container=container, url=url)
 
 
-def _number_grid(box, values: np.ndarray, key: str, step: float, **kwargs) -> pd.DataFrame:
-    """st.data_editor over a grid of numbers, columns named "0", "1", ...; returns what the user made of it."""
+GRID_STATE_NOTE = ("The grid received edits for cells that do not exist (a row or column beyond the grid, or added or "
+                   "deleted rows): they were ignored and the grid starts again from the last good numbers.")
+
+
+def _number_grid(box, values: np.ndarray, key: str, step: float, **kwargs) -> pd.DataFrame | None:
+    """st.data_editor over a grid of numbers, columns named "0", "1", ...; returns what the user made of it,
+    or None when the editor's state names cells the grid does not have (what a hostile client can send:
+    Streamlit then raises KeyError / IndexError while applying it). The caller starts a new grid."""
     grid = pd.DataFrame(values, columns=[str(j) for j in range(values.shape[1])])
     config = {c: st.column_config.NumberColumn(c, step=step, format="%.4g") for c in grid.columns}
-    return box.data_editor(grid, key=key, num_rows="fixed", column_config=config, **kwargs)
+    try:
+        return box.data_editor(grid, key=key, num_rows="fixed", column_config=config, **kwargs)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
 
 
 def typed_grid(key: str, seed, parse, *, size: int = 5, max_side: int = 12, step: float = 0.5, container=None):
@@ -318,12 +333,21 @@ def typed_grid(key: str, seed, parse, *, size: int = 5, max_side: int = 12, step
     c1, c2 = box.columns(2)
     rows = int(c1.number_input("Rows", 1, max_side, size, key=f"{key}_rows"))
     cols = int(c2.number_input("Columns", 1, max_side, size, key=f"{key}_cols"))
-    edited = _number_grid(box, seed(rows, cols), f"{key}_{rows}x{cols}", step=step)
+    state, gen = st.session_state, f"{key}_{rows}x{cols}_gen"
+    edited = _number_grid(box, seed(rows, cols), f"{key}_{rows}x{cols}" + (f"_{state[gen]}" if gen in state else ""), step=step)
+    if edited is None:  # edits naming cells that do not exist: a fresh grid of this size
+        state[gen] = state.get(gen, 0) + 1
+        box.warning(GRID_STATE_NOTE)
+        edited = _number_grid(box, seed(rows, cols), f"{key}_{rows}x{cols}_{state[gen]}", step=step)
     try:
-        return parse(edited.to_numpy(dtype=object))
+        parsed = parse(edited.to_numpy(dtype=object))
     except ValueError as exc:
-        box.error(str(exc))
-        return None
+        good = state.get(f"{key}_good")
+        usable = good is not None and good.shape == (rows, cols)
+        box.error(str(exc) + (" Using the last good grid until it is fixed." if usable else ""))
+        return good if usable else None
+    state[f"{key}_good"] = parsed
+    return parsed
 
 
 class Sliding(NamedTuple):
