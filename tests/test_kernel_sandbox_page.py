@@ -142,8 +142,11 @@ def test_kernel_bigger_than_the_image(sandbox):
     at.radio(key="img_source").set_value("Upload").run()
     at.file_uploader(key="img_upload").set_value(("tiny.png", png_bytes(np.zeros((4, 4), np.uint8)), "image/png")).run()
     at.selectbox(key="k_preset").select("Box blur 5×5").run()
+    # the page enlarges a 4×4 picture to its minimum of 8×8, so spread the 5×5 kernel over 13 pixels
+    assert any("at least 8" in i.value for i in at.info)
+    at.number_input(key="dilation").set_value(3).run()
     assert not at.exception
-    assert any("kernel covers 5 pixels" in e.value for e in at.error)
+    assert any("kernel covers 13 pixels" in e.value for e in at.error)
     # the input and kernel are still on the page
     plotly_figure(at, "input_fig")
     plotly_figure(at, "kernel_fig_0")
