@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cnn_viz import ui
-from cnn_viz.common import fmt, images
+from cnn_viz.common import fmt, images, kernels
 from cnn_viz.sliding import figures, ops
 from cnn_viz.ui import cached
 
@@ -54,7 +54,8 @@ with st.sidebar:
             "sk_k", image is not None and image.ndim == 3, mode_key="sk_kmode", label="3-channel kernel", modes=KERNEL_MODES,
             help="A conv layer's kernel has one slice per input channel; the three products are summed.", url=False,
         )
-    bias = st.number_input("Bias b", value=0.0, step=0.1, format="%.3g", key="sk_bias", help="Added to every output value.")
+    bias = st.number_input("Bias b", -kernels.MAX_ABS_VALUE, kernels.MAX_ABS_VALUE, value=0.0, step=0.1, format="%.3g", key="sk_bias",
+                           help="Added to every output value.")
 
     st.header("Sliding")
     sliding = ui.sliding_settings("sk_", unit="cells", max_stride=64, max_padding=8, url=False)
