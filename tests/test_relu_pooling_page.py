@@ -169,13 +169,13 @@ def test_empty_bank_and_broken_own_kernel(app_test):
     assert not at.exception
     assert "kernel bank is empty" in " ".join(e.value for e in at.error)
     assert _metric(at, "Convolutional: weights") == "540"  # the rest of the page carries on
-    # Add an own kernel with text in a cell: a message, and the bank stays empty but nothing breaks.
+    # Add an own kernel with text in a cell: a message, and the last good kernel (the preset's) stays in use.
     at.toggle(key="rp_own").set_value(True).run()
     grid_key = f"rp_kernel_grid_{at.session_state['rp_kernel_gen']}"  # ui.kernel_editor's data_editor
     at.session_state[grid_key] = {"edited_rows": {0: {"0": "abc"}}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert not at.exception
-    assert any("not valid yet" in w.value for w in at.warning)
+    assert any("row 1, column 1" in e.value and "last good kernel" in e.value for e in at.error)
 
 
 def test_own_kernel_and_negatives_join_the_bank(app_test):
