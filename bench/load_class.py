@@ -145,7 +145,8 @@ class Report:
     exceptions: int = 0
     timeouts: int = 0
     disconnects: int = 0
-    connect_failures: int = 0
+    connect_failures: int = 0         # connections refused and first runs that failed
+    missing_widget: int = 0         # sessions whose page did not show the interaction's widget
     cpu_s: float = float("nan")               # server CPU seconds during the measured phase
     cpu_per_interaction: float = float("nan")
     kb_per_rerun: float = float("nan")        # median kB received per measured run
@@ -161,7 +162,7 @@ class Report:
         return (f"SUMMARY page={self.page or 'home'} scenario={self.scenario} N={self.sessions} "
                 f"runs={self.interactions} p50={self.p50:.2f}s p95={self.p95:.2f}s max={self.max:.2f}s "
                 f"errors={self.errors} (exc={self.exceptions} timeout={self.timeouts} "
-                f"disc={self.disconnects} connfail={self.connect_failures}) "
+                f"disc={self.disconnects} connfail={self.connect_failures} nowidget={self.missing_widget}) "
                 f"cpu/interaction={self.cpu_per_interaction:.3f}s kB/rerun={self.kb_per_rerun:.0f} "
                 f"rss={self.rss_before_mb:.0f}->{self.rss_after_mb:.0f}MB "
                 f"load={self.load_before:.1f}->{self.load_after:.1f} wall={self.wall_s:.0f}s")
@@ -234,6 +235,10 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
             if verbose:
                 ok = [r for r in opened if r is not None]
                 print(f"opened {len(ok)}/{sessions}: open p50 {percentile([r.latency for r in ok], 50):.2f} s")
+            for r in opened:
+                if r is not None and not r.ok:
+                    rep.connect_failures += 1
+                    rep.error_samples.append(f"open: {r.status} {'; '.join(r.exceptions)}"[:300])
             live = [c for c, r in zip(clients, opened) if r is not None and not c.closed]
             await asyncio.sleep(1.0)
             cpu0, rep.rss_before_mb, rep.load_before = snapshot()
@@ -244,6 +249,11 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
                         break
                     live = [c for c in live if not c.closed]
                     batch = [(c, change_for(c, page, k)) for c in live]
+                    for c, ch in batch:
+                        if ch is None:
+                            rep.missing_widget += 1
+                            rep.error_samples.append(f"no widget {INTERACTIONS[page][0]!r} in session "
+                                                     f"{c.session_id[:8]}: {sorted(w.key or '' for w in c.widgets.values())}"[:300])
                     rs = await asyncio.gather(*(c.rerun(ch) for c, ch in batch if ch is not None))
                     for r in rs:
                         note(r)
@@ -259,6 +269,7 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
                     while time.monotonic() < end and not c.closed:
                         ch = change_for(c, page, step)
                         if ch is None:
+                            rep.missing_widget += 1
                             return
                         note(await c.rerun(ch))
                         step += 1
@@ -280,7 +291,7 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
     rep.exceptions = sum(1 for r in results if r.exceptions)
     rep.timeouts = sum(1 for r in results if r.status == "timeout")
     rep.disconnects = sum(1 for r in results if r.status == "disconnected")
-    rep.errors = rep.exceptions + rep.timeouts + rep.disconnects + rep.connect_failures
+    rep.errors = rep.exceptions + rep.timeouts + rep.disconnects + rep.connect_failures + rep.missing_widget
     for r in results:
         if r.exceptions:
             rep.error_samples.append("; ".join(r.exceptions)[:300])
@@ -298,7 +309,7 @@ def print_report(rep: Report) -> None:
           f"in {rep.wall_s:.1f} s")
     print(f"  latency send -> script_finished: p50 {rep.p50:.3f} s, p95 {rep.p95:.3f} s, max {rep.max:.3f} s")
     print(f"  errors {rep.errors}: exceptions {rep.exceptions}, timeouts {rep.timeouts}, disconnects "
-          f"{rep.disconnects}, failed connections {rep.connect_failures}")
+          f"{rep.disconnects}, failed connections {rep.connect_failures}, widget missing {rep.missing_widget}")
     for e in rep.error_samples[:5]:
         print(f"    {e}")
     print(f"  server CPU {rep.cpu_s:.2f} s = {rep.cpu_per_interaction:.3f} s per interaction; "
