@@ -157,6 +157,7 @@ class Report:
     wall_s: float = float("nan")
     error_samples: list[str] = field(default_factory=list)
     session_ids: list[str] = field(default_factory=list)
+    replicas: list[str] = field(default_factory=list)      # X-Replica of each session (behind deploy/)
 
     def summary(self) -> str:
         return (f"SUMMARY page={self.page or 'home'} scenario={self.scenario} N={self.sessions} "
@@ -282,6 +283,7 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
         cpu1, rep.rss_after_mb, rep.load_after = snapshot()
     finally:
         rep.session_ids = [c.session_id for c in clients]
+        rep.replicas = [c.replica for c in clients]
         await asyncio.gather(*(c.close() for c in clients))
 
     lat = [r.latency for r in results if r.status.startswith("FINISHED")]
@@ -377,6 +379,7 @@ def main(argv=None) -> int:
                 with open(a.json, "a") as f:
                     d = asdict(rep)
                     d.pop("session_ids")
+                    d.pop("replicas")
                     f.write(json.dumps(d) + "\n")
     finally:
         if proc is not None:

@@ -29,6 +29,7 @@ import json
 import math
 import socket
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -173,6 +174,7 @@ class Session:
         self._cache: dict[str, ForwardMsg] = {}   # hash → cacheable message (to resolve ref_hash)
         self.total_bytes = 0
         self.closed = False
+        self.replica = ""   # the X-Replica header of the websocket handshake (behind deploy/'s HAProxy)
 
     # -- connection -------------------------------------------------------------------------------
     def _health(self) -> None:
@@ -198,6 +200,7 @@ class Session:
             ws_url, subprotocols=protos, additional_headers={"Cookie": self._cookie_header(), "Origin": self.url},
             max_size=None, open_timeout=self.timeout, ping_interval=20, ping_timeout=self.timeout,
             compression=None)
+        self.replica = self.ws.response.headers.get("X-Replica", "")
 
     async def close(self) -> None:
         self.closed = True
@@ -338,6 +341,47 @@ class Session:
         elif kind == "script_finished":
             return msg.script_finished
         return None
+
+    # -- uploads ---------------------------------------------------------------------------------
+    def upload_sync(self, name: str, data: bytes, mime: str = "application/octet-stream",
+                    file_id: str | None = None, session_id: str | None = None,
+                    url: str | None = None) -> tuple[int, str, str]:
+        """PUT one file to ``/_stcore/upload_file/<session>/<file id>`` as the browser does (multipart form,
+        xsrf cookie + ``X-Xsrftoken`` header, and the sticky cookie). Returns (HTTP status, file id,
+        X-Replica of the answer). ``url`` sends it to another server (e.g. one replica directly)."""
+        import uuid
+
+        file_id = file_id or uuid.uuid4().hex
+        boundary = "----cnnviz" + uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{file_id}\"; filename=\"{name}\"\r\n"
+                f"Content-Type: {mime}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        target = (url or self.url).rstrip("/")
+        check_loopback(target)
+        req = urllib.request.Request(f"{target}/_stcore/upload_file/{session_id or self.session_id}/{file_id}",
+                                     data=body, method="PUT")
+        req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        req.add_header("Cookie", self._cookie_header())
+        req.add_header("X-Xsrftoken", self.cookies.get(XSRF_COOKIE, ""))
+        req.add_header("Origin", target)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                return r.status, file_id, r.headers.get("X-Replica", "")
+        except urllib.error.HTTPError as e:
+            return e.code, file_id, e.headers.get("X-Replica", "")
+
+    async def upload(self, name: str, data: bytes, mime: str = "application/octet-stream", **kw):
+        return await asyncio.to_thread(self.upload_sync, name, data, mime, **kw)
+
+    def uploaded_state(self, w: Widget, files: list[tuple[str, int, str]]) -> WidgetState:
+        """The file_uploader state naming uploaded files [(name, size, file id)], as the browser sends it."""
+        ws = WidgetState(id=w.id)
+        for name, size, fid in files:
+            info = ws.file_uploader_state_value.uploaded_file_info.add()
+            info.name, info.size, info.file_id = name, size, fid
+            info.file_urls.file_id = fid
+            info.file_urls.upload_url = f"/_stcore/upload_file/{self.session_id}/{fid}"
+            info.file_urls.delete_url = info.file_urls.upload_url
+        return ws
 
     # -- finding and changing widgets ------------------------------------------------------------
     def find(self, *, key: str | None = None, label: str | None = None, kind: str | None = None) -> Widget:
