@@ -43,4 +43,10 @@ nav = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True)]
     + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGES]
 )
-nav.run()
+from cnn_viz.ui import classroom  # noqa: E402  (after st.navigation: the legacy page mode is off by now)
+
+classroom.panel(nav.url_path)  # the classroom sidebar on every page: join / teach / follow / questions
+try:
+    nav.run()
+finally:  # also after a page's st.stop(): a teacher's page and URL settings reach the students' store
+    classroom.publish(nav.url_path)

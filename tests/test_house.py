@@ -47,7 +47,7 @@ def _imports(path, top_level_only: bool = False) -> set[str]:
 
 
 def test_the_tree_has_one_folder_per_lesson():
-    for pkg in ("common", "figures", "ui", "sandbox", "sliding", "pooling", "mnist", "deblur", "lowrank"):
+    for pkg in ("common", "figures", "ui", "sandbox", "sliding", "pooling", "mnist", "deblur", "lowrank", "classroom"):
         assert (ROOT / "cnn_viz" / pkg / "__init__.py").exists(), pkg
     flat = [p.name for p in (ROOT / "cnn_viz").glob("*.py") if p.name != "__init__.py"]
     assert flat == [], f"modules outside a lesson or shared folder: {flat}"

@@ -14,12 +14,23 @@ def _leave_legacy_multipage_mode() -> None:
     fresh server would run the page file alone (no page config, an auto-generated menu).
     Every page imports this module first, so here we switch the legacy mode off and rerun:
     the rerun goes through app.py and lands on the same URL, query parameters included.
+
+    The rerun is requested, not raised: ``st.rerun()`` here would abort this module's import, and
+    every other session importing it at that moment (a class opening the page together) would get
+    the half-initialised module ("cannot import name 'ui' from 'cnn_viz'"; 1-9 of 20 sessions in
+    bench/load_class.py --scenario open). The request takes effect at the page's first element.
     """
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import RerunData, get_script_run_ctx
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        ctx = get_script_run_ctx()
+        if ctx is None or ctx.script_requests is None:
+            st.rerun()
+        ctx.script_requests.request_rerun(RerunData(
+            query_string=ctx.query_string, page_script_hash=ctx.page_script_hash,
+            cached_message_hashes=ctx.cached_message_hashes, context_info=ctx.context_info))
 
 
 _leave_legacy_multipage_mode()

@@ -293,3 +293,19 @@ def separable_cost():
     from cnn_viz.lowrank import compress
 
     return compress.separable_cost(load_mnist_model().conv1)
+
+
+# ============================== classroom
+@st.cache_resource(show_spinner=False)
+def open_store(url: str):
+    """The class session store named by ``url`` (one object per server process, shared by every session)."""
+    from cnn_viz.classroom import store
+
+    return store.open_store(url)
+
+
+@st.cache_data(max_entries=64, show_spinner="Writing questions about this page…")
+def questions_for_page(page: str, params: tuple, seed: int):
+    from cnn_viz.classroom import questions
+
+    return questions.for_page(page, dict(params), seed, model=load_mnist_model() if page == "mnist_activations" else None)
