@@ -4,7 +4,7 @@ import streamlit as st
 
 from cnn_viz import ui
 from cnn_viz.common import fmt, images
-from cnn_viz.sliding import figures, ops
+from cnn_viz.sliding import figures, gif, ops
 from cnn_viz.ui import cached
 
 FIGURE1 = "Figure 1 of the report (3×4 input, 2×2 kernel)"
@@ -99,9 +99,10 @@ if coverage.unseen:
 # GIF export: drawn on request (a few seconds for hundreds of steps), offered again while the input stays the same.
 ui.file_on_request(
     "sk_make_gif", "🎞️ Make a GIF of the sweep", lambda: cached.make_gif(sweep, fps), made_for=(sweep.key(), fps),
-    help="960×540 (16:9) for slides, every step, at the speed set in the sidebar.",
+    help=f"960×540 (16:9) for slides, at the speed set in the sidebar: every step, up to {gif.MAX_FRAMES} frames.",
     download_label="⬇️ Download GIF", download_key="sk_dl_gif", file_name="sliding_kernel.gif", mime="image/gif",
-    idle="The GIF shows every step at the speed set in the sidebar, ready to drop into slides.",
+    idle=f"The GIF shows every step at the speed set in the sidebar, ready to drop into slides. At most {gif.MAX_FRAMES} "
+    "frames: a longer sweep gets one frame every 2nd, 3rd, … step (the last step always).",
 )
 
 # ---------------------------------------------------------------------------------- this step

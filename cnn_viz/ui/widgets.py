@@ -287,7 +287,8 @@ def file_on_request(key: str, label: str, make, made_for, *, help: str, download
         return
     with c3:
         made = make()
-    c2.download_button(download_label, made.data, file_name=file_name, mime=mime, key=download_key)
+    # the bytes are handed over only when the download is clicked (not kept with the session meanwhile)
+    c2.download_button(download_label, lambda: make().data, file_name=file_name, mime=mime, key=download_key, on_click="ignore")
     c3.caption(made.caption)
 
 
