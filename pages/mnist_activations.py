@@ -3,6 +3,7 @@
 import streamlit as st
 
 from cnn_viz import ui
+from cnn_viz.common import text
 from cnn_viz.figures.builders import kernel_figure, signed_map_figure
 from cnn_viz.mnist import explain, figures, prep
 from cnn_viz.mnist.data import make_gallery
@@ -75,7 +76,7 @@ with col_in:
             try:
                 prepared = cached.prepare_upload(f.getvalue())
             except ValueError as exc:
-                st.error(f"Could not read a digit from **{f.name}**: {exc}")
+                st.error(f"Could not read a digit from **{text.md(f.name)}**: {text.md(exc, text.MESSAGE_LIMIT)}")
         if prepared is None:
             digit, label = gallery.digit(gallery.default), gallery.label(gallery.default)
     if prepared is not None:

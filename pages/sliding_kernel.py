@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cnn_viz import ui
-from cnn_viz.common import fmt, images
+from cnn_viz.common import fmt, images, text
 from cnn_viz.sliding import figures, gif, ops
 from cnn_viz.ui import cached
 
@@ -40,7 +40,7 @@ with st.sidebar:
     elif source == IMAGE:
         picked = ui.image_picker("sk_img", default="Star chart (edges at every angle)", camera=False)
         image = images.resize_max(picked.image, ops.PICTURE_SIDE)
-        st.caption(f"{picked.name}, shrunk to {image.shape[0]}×{image.shape[1]} so every position can be shown.")
+        st.caption(f"{text.md(picked.name)}, shrunk to {image.shape[0]}×{image.shape[1]} so every position can be shown.")
     else:
         image = ui.typed_grid("sk_grid", ops.grid_seed, lambda cells: ops.parse_grid(cells, max_side=12))
 

@@ -14,6 +14,7 @@ import html as _html
 import re
 
 LIMIT = 120
+MESSAGE_LIMIT = 400  # a whole message that quotes user text (an exception's), escaped with md(..., MESSAGE_LIMIT)
 
 # Every character Markdown (CommonMark + GitHub extensions + Streamlit's directives) gives meaning to.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:=$^&\"'])")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnn_viz.common import images, kernels
+from cnn_viz.common import images, kernels, text
 from cnn_viz.common.conv import PADDING_MODES
 from cnn_viz.sandbox.core import COLOUR_MODES
 from cnn_viz.ui import cached
@@ -66,7 +66,8 @@ def image_picker(
                 img = cached.load_image(f.getvalue(), max_side)
                 name = getattr(f, "name", "camera") or "camera"
             except images.ImageLoadError as exc:
-                box.error(f"Could not use **{getattr(f, 'name', 'the picture')}**: {exc} Showing the sample image instead.")
+                box.error(f"Could not use **{text.md(getattr(f, 'name', 'the picture'))}**: {text.md(exc, text.MESSAGE_LIMIT)} "
+                          "Showing the sample image instead.")
         else:
             box.caption("No image yet: showing the sample until you choose one.")
     if img is None:
@@ -138,7 +139,7 @@ def kernel_editor(key: str, *, default: str = kernels.DEFAULT_PRESET, container=
     try:
         k = kernels.validate_kernel(edited.to_numpy(dtype=object))
     except ValueError as exc:
-        box.error(f"{exc}")
+        box.error(text.md(exc, text.MESSAGE_LIMIT))  # quotes the typed cell
         if c2.button("Reset to the preset", key=f"{key}_reset_err"):
             reseed(seed)
             st.rerun()
@@ -213,7 +214,7 @@ def typed_grid(key: str, seed, parse, *, size: int = 5, max_side: int = 12, step
     try:
         return parse(edited.to_numpy(dtype=object))
     except ValueError as exc:
-        box.error(str(exc))
+        box.error(text.md(exc, text.MESSAGE_LIMIT))  # quotes the typed cell
         return None
 
 
