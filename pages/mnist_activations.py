@@ -101,6 +101,8 @@ with col_out:
     reading = explain.read(net, digit)
     st.metric(f"{'Your' if mine else 'The shipped'} network reads", f"{reading.guess}",
               f"{reading.confidence:.1%} sure" + (f" · true label {label}" if label is not None else ""), delta_color="off", delta_arrow="off")
+    if prepared is not None and prepared.likeness.far:
+        st.warning(prepared.likeness.note)
     if compare:
         other = explain.read(other_net, digit)
         ui.plot(figures.probability_figure(reading.probs, other.probs, names=names), key="mn_probs_fig")
