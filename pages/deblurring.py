@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cnn_viz import ui
-from cnn_viz.common import fmt
+from cnn_viz.common import fmt, text
 from cnn_viz.deblur import experiment, figures, forward, signal1d
 from cnn_viz.ui import cached, training
 
@@ -24,12 +24,12 @@ def signal_input(n: int):
     if kind in signal1d.TEST_SIGNALS:
         return signal1d.test_signal(kind, n)
     if kind == "Typed values":
-        text = st.text_input("Values of f from t = 0 to 1 (spaces or commas)", "0 0 1 1 0.3 0.3 0.8 0", key="db1_typed",
+        typed = st.text_input("Values of f from t = 0 to 1 (spaces or commas)", "0 0 1 1 0.3 0.3 0.8 0", key="db1_typed",
                              bind="query-params", help="Linearly interpolated to n points.")
         try:
-            return signal1d.parse_signal(text, n)
+            return signal1d.parse_signal(typed, n)
         except ValueError as exc:
-            st.error(f"{exc} Using the smooth bump instead.")
+            st.error(f"{text.md(exc, text.MESSAGE_LIMIT)} Using the smooth bump instead.")
             return signal1d.test_signal("Smooth bump", n)
     st.caption("Draw f from left to right in the box (main area); the smooth bump is used until you do.")
     return None
@@ -204,7 +204,7 @@ def render_2d() -> None:
         st.caption(f"{blur.spec.description}, {blur.psf.shape[0]}×{blur.psf.shape[1]} pixels, sums to 1.")
     with c2:
         shape = "×".join(str(v) for v in scene.truth.shape[:2])
-        ui.plot(figures.gallery_figure([scene.truth], [f"{picked.name}, {shape}"], cols=1, height_per_row=300), key="db_truth")
+        ui.plot(figures.gallery_figure([scene.truth], [f"{text.html(picked.name)}, {shape}"], cols=1, height_per_row=300), key="db_truth")
         st.caption("The true image (the CNNs never saw cameraman: it is held out of training).")
     with c3:
         ui.plot(figures.gallery_figure([scene.observed], [f"blurred + {100 * noise:g} % noise: {scene.blurred_psnr:.2f} dB"],

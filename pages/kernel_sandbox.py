@@ -3,6 +3,7 @@
 import streamlit as st
 
 from cnn_viz import ui
+from cnn_viz.common import text
 from cnn_viz.figures import builders
 from cnn_viz.sandbox import core as sandbox
 
@@ -33,7 +34,7 @@ col_in, col_k, col_out = st.columns([5, 3, 5], gap="medium")
 with col_in:
     st.subheader("Input")
     ui.plot(builders.image_figure(img, height=430), key="input_fig")
-    st.caption(f"{picked.name}: {img.shape[0]}×{img.shape[1]} pixels, {'3 channels (RGB)' if colour else '1 channel'}. Hover for pixel values.")
+    st.caption(f"{text.md(picked.name)}: {img.shape[0]}×{img.shape[1]} pixels, {'3 channels (RGB)' if colour else '1 channel'}. Hover for pixel values.")
 
 with col_k:
     st.subheader("Kernel")

@@ -4,6 +4,7 @@
 import streamlit as st
 
 from cnn_viz import ui
+from cnn_viz.common import text
 from cnn_viz.figures import builders
 from cnn_viz.lowrank import figures, latent, svd
 from cnn_viz.ui import cached
@@ -84,7 +85,7 @@ if tab_img.open:
         st.stop()
     c1, c2 = st.columns([2, 3])
     with c1:
-        ui.plot(builders.image_figure(img, title=f"Original: {picked.name}", height=420), key="lr_original")
+        ui.plot(builders.image_figure(img, title=f"Original: {text.html(picked.name)}", height=420), key="lr_original")
         st.caption(f.caption)
     with c2:
         st.markdown(

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from cnn_viz import ui
+from cnn_viz.common import text
 from cnn_viz.figures.builders import kernel_figure, signed_map_figure
 from cnn_viz.mnist import explain, figures, prep
 from cnn_viz.mnist.data import make_gallery
@@ -75,7 +76,7 @@ with col_in:
             try:
                 prepared = cached.prepare_upload(f.getvalue())
             except ValueError as exc:
-                st.error(f"Could not read a digit from **{f.name}**: {exc}")
+                st.error(f"Could not read a digit from **{text.md(f.name)}**: {text.md(exc, text.MESSAGE_LIMIT)}")
         if prepared is None:
             digit, label = gallery.digit(gallery.default), gallery.label(gallery.default)
     if prepared is not None:
@@ -100,6 +101,8 @@ with col_out:
     reading = explain.read(net, digit)
     st.metric(f"{'Your' if mine else 'The shipped'} network reads", f"{reading.guess}",
               f"{reading.confidence:.1%} sure" + (f" · true label {label}" if label is not None else ""), delta_color="off", delta_arrow="off")
+    if prepared is not None and prepared.likeness.far:
+        st.warning(prepared.likeness.note)
     if compare:
         other = explain.read(other_net, digit)
         ui.plot(figures.probability_figure(reading.probs, other.probs, names=names), key="mn_probs_fig")

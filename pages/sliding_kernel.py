@@ -3,8 +3,8 @@
 import streamlit as st
 
 from cnn_viz import ui
-from cnn_viz.common import fmt, images, kernels
-from cnn_viz.sliding import figures, ops
+from cnn_viz.common import fmt, images, kernels, text
+from cnn_viz.sliding import figures, gif, ops
 from cnn_viz.ui import cached
 
 FIGURE1 = "Figure 1 of the report (3×4 input, 2×2 kernel)"
@@ -40,7 +40,7 @@ with st.sidebar:
     elif source == IMAGE:
         picked = ui.image_picker("sk_img", default="Star chart (edges at every angle)", min_side=3, camera=False)
         image = images.resize_max(picked.image, ops.PICTURE_SIDE)
-        st.caption(f"{picked.name}, shrunk to {image.shape[0]}×{image.shape[1]} so every position can be shown.")
+        st.caption(f"{text.md(picked.name)}, shrunk to {image.shape[0]}×{image.shape[1]} so every position can be shown.")
     else:
         image = ui.typed_grid("sk_grid", ops.grid_seed, lambda cells: ops.parse_grid(cells, max_side=12))
 
@@ -100,9 +100,10 @@ if coverage.unseen:
 # GIF export: drawn on request (a few seconds for hundreds of steps), offered again while the input stays the same.
 ui.file_on_request(
     "sk_make_gif", "🎞️ Make a GIF of the sweep", lambda: cached.make_gif(sweep, fps), made_for=(sweep.key(), fps),
-    help="960×540 (16:9) for slides, every step, at the speed set in the sidebar.",
+    help=f"960×540 (16:9) for slides, at the speed set in the sidebar: every step, up to {gif.MAX_FRAMES} frames.",
     download_label="⬇️ Download GIF", download_key="sk_dl_gif", file_name="sliding_kernel.gif", mime="image/gif",
-    idle="The GIF shows every step at the speed set in the sidebar, ready to drop into slides.",
+    idle=f"The GIF shows every step at the speed set in the sidebar, ready to drop into slides. At most {gif.MAX_FRAMES} "
+    "frames: a longer sweep gets one frame every 2nd, 3rd, … step (the last step always).",
 )
 
 # ---------------------------------------------------------------------------------- this step

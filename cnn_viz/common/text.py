@@ -14,6 +14,7 @@ import html as _html
 import re
 
 LIMIT = 120
+MESSAGE_LIMIT = 400  # a whole message that quotes user text (an exception's), escaped with md(..., MESSAGE_LIMIT)
 
 # Every character Markdown (CommonMark + GitHub extensions + Streamlit's directives) gives meaning to.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:=$^&\"'])")
@@ -27,10 +28,20 @@ def _clip(s: object, limit: int | None) -> str:
     return s
 
 
+# Streamlit's front end turns some plain text into markup after the Markdown parse, on the text itself,
+# where backslash escapes are already gone: GFM autolink literals (``https://…``, ``www.…``, ``a@b.c``) and
+# material icons (``:material/home:``). A word joiner (U+2060, invisible, no width) breaks those patterns:
+# after every colon, between "www" and its dot, and after "@". (Measured in Chromium, Streamlit 1.67.)
+WJ = "\u2060"
+_AUTOLINK = re.compile(r"(:)|(?<=www)(?=\\\.)|(@)", re.IGNORECASE)
+
+
 def md(s: object, limit: int | None = LIMIT) -> str:
-    """``s`` escaped so that Streamlit's Markdown shows it literally: no link, image, emphasis, heading,
-    HTML tag, colour directive or emoji shortcode can come out of it. Newlines become spaces."""
-    return _MD_SPECIAL.sub(r"\\\1", _clip(s, limit))
+    """``s`` escaped so that Streamlit's Markdown shows it literally: no link (written or bare), image,
+    emphasis, heading, HTML tag, colour directive, icon or emoji shortcode can come out of it. Newlines
+    become spaces; invisible word joiners (``WJ``) are put where a bare link or icon would start."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", _clip(s, limit))
+    return _AUTOLINK.sub(lambda m: (m.group(0) or "") + WJ, escaped)
 
 
 def html(s: object, limit: int | None = LIMIT) -> str:

@@ -21,6 +21,7 @@ from cnn_viz.deblur.forward import add_noise
 from cnn_viz.deblur.lambda_rules import RULES
 
 MAX_N = 1024
+MAX_ABS = 1e100  # typed values beyond this overflow the squares and norms the solvers take (1e150 already does)
 TEST_SIGNALS = ("Smooth bump", "Piecewise constant", "Bump and step")
 SIGNALS = TEST_SIGNALS + ("Typed values", "Drawn")
 LAMBDA_CHOICES = tuple(float(v) for v in np.logspace(-8, 0, 81))  # the "Your λ" slider
@@ -68,6 +69,9 @@ def parse_signal(text: str, n: int) -> np.ndarray:
         raise ValueError(f"'{bad}' is not a number.") from None
     if not np.all(np.isfinite(vals)):
         raise ValueError("The values must be finite numbers (no nan or inf).")
+    if np.max(np.abs(vals)) > MAX_ABS:
+        raise ValueError(f"The values are too large (the largest is {fmt.sci(float(np.max(np.abs(vals))), 1)}): keep them "
+                         f"within ±{fmt.sci(MAX_ABS, 0)}, beyond which the solvers' squares and norms overflow.")
     if len(vals) > 10 * MAX_N:
         raise ValueError("That is too many values.")
     knots = np.linspace(0, 1, len(vals))

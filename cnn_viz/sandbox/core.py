@@ -106,6 +106,12 @@ def apply_kernel(img: np.ndarray, kernel: np.ndarray, settings: Settings, colour
         labels = ("red channel", "green channel", "blue channel")
     if settings.relu:
         maps = np.maximum(maps, 0)
+    if not np.all(np.isfinite(maps)):
+        big = float(np.max(np.abs(kernel)))
+        raise ValueError(
+            f"the kernel's values are too large (up to {big:.3g}): the feature map overflows the largest number the "
+            f"computation holds (about {float(np.finfo(maps.dtype).max):.2g}). Use smaller weights, e.g. Normalize (÷ sum)."
+        )
     notes = []
     span = settings.dilation * (max(kh, kwid) - 1) + 1
     if settings.stride > span:

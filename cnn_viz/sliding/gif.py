@@ -2,8 +2,11 @@
 
 Each frame is drawn on a palette image: a fixed palette (grey or the image's own colours
 for the input, the app's diverging blue-white-red ramp for the feature map, a few UI
-colours), so no frame needs quantizing, and Pillow stores only the part that changed
-from the frame before. 16:9, 960×540 by default.
+colours), so no frame needs quantizing. Frames are encoded one at a time as they are drawn
+(only the rectangle that changed from the frame before, with Pillow's GIF frame encoder):
+memory stays at two frames plus the compressed file, whatever the sweep's length. A sweep
+longer than MAX_FRAMES steps is sampled (every 2nd, 3rd, ... step, the last one always),
+at the same steps per second. 16:9, 960×540 by default.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import GifImagePlugin, Image, ImageDraw, ImageFont
 
 from cnn_viz.common import fmt
 from cnn_viz.figures import palette
@@ -33,6 +36,17 @@ UI = {
 }
 GREY = [[0.0, "rgb(0,0,0)"], [1.0, "rgb(255,255,255)"]]  # a linear black-to-white scale for grey inputs
 MIN_DELAY_MS = 20  # browsers play shorter GIF delays at 10 fps
+MAX_FRAMES = 800  # a longer sweep is sampled: ~12 MB of GIF at most, ~80 s at 10 steps per second
+
+
+def frame_steps(n_steps: int, max_frames: int = MAX_FRAMES) -> tuple[range | list[int], int]:
+    """The steps that get a frame and the sampling ``every``: every step up to ``max_frames`` steps,
+    else every ``every``-th step (``every`` = ceil(n_steps / max_frames)) and always the last one."""
+    every = max(1, -(-n_steps // max_frames))
+    steps = list(range(0, n_steps, every))
+    if steps[-1] != n_steps - 1:
+        steps.append(n_steps - 1)
+    return steps, every
 
 
 def _input_palette(sweep: Sweep) -> tuple[np.ndarray, np.ndarray]:
@@ -84,28 +98,71 @@ def _grid_lines(d: ImageDraw.ImageDraw, x0: int, y0: int, rows: int, cols: int, 
         d.line([(x0 + q * cell, y0), (x0 + q * cell, y0 + rows * cell)], fill=fill)
 
 
+class _GifStream:
+    """An animated GIF written frame by frame into ``fp``: the global palette once, then each frame as the
+    rectangle that differs from the frame before (Pillow's ``GifImagePlugin.getheader`` / ``getdata``)."""
+
+    def __init__(self, fp, loop: int = 0):
+        self.fp, self.loop, self.prev = fp, loop, None
+
+    def add(self, frame: Image.Image, duration_ms: int) -> None:
+        a = np.asarray(frame)
+        if self.prev is None:
+            header, _ = GifImagePlugin.getheader(frame, info={"loop": self.loop, "duration": duration_ms})
+            self.fp.write(b"".join(header))
+            box, part = (0, 0), frame
+        else:
+            changed = a != self.prev
+            rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+            if rows.size == 0:  # the same picture: one unchanged pixel carries the delay
+                rows, cols = np.array([0]), np.array([0])
+            box = (int(cols[0]), int(rows[0]))
+            part = frame.crop((box[0], box[1], int(cols[-1]) + 1, int(rows[-1]) + 1))
+        self.fp.write(b"".join(GifImagePlugin.getdata(part, offset=box, duration=duration_ms)))
+        self.prev = a
+
+    def close(self) -> None:
+        self.fp.write(b";")
+
+
 @dataclass(frozen=True)
 class Gif:
     data: bytes
     frames: int
     size: tuple[int, int]
     fps: float
+    steps: int = 0  # the sweep's steps (frames == steps unless the sweep was sampled)
+    every: int = 1  # one frame per ``every`` steps
 
     @property
     def caption(self) -> str:
-        return (f"{self.frames} frames, {self.size[0]}×{self.size[1]}, {len(self.data) / 1e6:.1f} MB, "
-                f"{self.frames / self.fps:.0f} s at {self.fps} steps per second.")
+        sampled = (f" (one per {self.every} steps of {self.steps:,}: at most {MAX_FRAMES} frames)"
+                   if self.every > 1 else "")
+        return (f"{self.frames} frames{sampled}, {self.size[0]}×{self.size[1]}, {len(self.data) / 1e6:.1f} MB, "
+                f"{max(self.steps, self.frames) / self.fps:.0f} s at {self.fps} steps per second.")
 
 
 def make_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540)) -> Gif:
     """The sweep's GIF (``sweep_gif``) with what the page says about it."""
-    return Gif(sweep_gif(sweep, fps=fps, size=size), sweep.n_steps, tuple(size), fps)
+    steps, every = frame_steps(sweep.n_steps)
+    return Gif(sweep_gif(sweep, fps=fps, size=size), len(steps), tuple(size), fps, sweep.n_steps, every)
 
 
 def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540), hold_ms: int = 2000, progress=None) -> bytes:
-    """Every step of the sweep as one GIF frame; the last frame is held ``hold_ms``.
+    """Every step of the sweep as one GIF frame (sampled as ``frame_steps`` says beyond MAX_FRAMES steps),
+    each encoded as soon as it is drawn; the last frame is held ``hold_ms``.
 
     ``progress``, if given, is called with the fraction done (0..1) while frames are drawn."""
+    buf = io.BytesIO()
+    gif = _GifStream(buf)
+    for frame, duration in sweep_frames(sweep, fps=fps, size=size, hold_ms=hold_ms, progress=progress):
+        gif.add(frame, duration)
+    gif.close()
+    return buf.getvalue()
+
+
+def sweep_frames(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540), hold_ms: int = 2000, progress=None):
+    """The GIF's frames, one at a time: (palette image, duration in ms) for each step ``frame_steps`` picks."""
     width, height = size
     hp, wp = sweep.padded.shape[1:]
     ho, wo = sweep.out_shape
@@ -173,9 +230,11 @@ def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540),
     prod_font = _font(max(8, min(18, int(pc / 3.2))))
     out_font = small_font
     stamps = _Stamps()
-    frames, products = [], (sweep.windows * sweep.kernel).reshape(sweep.n_steps, c, kh, kw)
+    products = (sweep.windows * sweep.kernel).reshape(sweep.n_steps, c, kh, kw)
     vals = out.ravel()
-    for k in range(sweep.n_steps):
+    steps, every = frame_steps(sweep.n_steps)
+    delay = max(MIN_DELAY_MS, int(round(1000 * every / fps / 10)) * 10)
+    for f, k in enumerate(steps):
         i, j = divmod(k, wo)
         fr = base_img.copy()
         a = np.asarray(fr).copy()
@@ -208,11 +267,6 @@ def sweep_gif(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 540),
                     stamps.put(fr, (x_pr + n * pc + pc / 2, y0 + m * pc + pc / 2), fmt.short(v), prod_font, tint)
         bias = " + b" if sweep.bias else ""
         dr.text((width / 2, 8), f"step {k + 1} of {sweep.n_steps}:  A({i}, {j}) = sum of I·K{bias} = {fmt.short(vals[k])}", fill=col["text"], font=title_font, anchor="ma")
-        frames.append(fr)
-        if progress is not None and (k % 50 == 0 or k == sweep.n_steps - 1):
-            progress((k + 1) / sweep.n_steps)
-    delay = max(MIN_DELAY_MS, int(round(1000 / fps / 10)) * 10)
-    durations = [delay] * (len(frames) - 1) + [max(delay, hold_ms)]
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=False)
-    return buf.getvalue()
+        if progress is not None and (f % 50 == 0 or f == len(steps) - 1):
+            progress((f + 1) / len(steps))
+        yield fr, (max(delay, hold_ms) if f == len(steps) - 1 else delay)

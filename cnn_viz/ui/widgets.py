@@ -175,7 +175,8 @@ def image_picker(
                 for note in loaded.notes:
                     box.info(note)
             except images.ImageLoadError as exc:
-                box.error(f"Could not use **{getattr(f, 'name', 'the picture')}**: {exc} Showing the sample image instead.")
+                box.error(f"Could not use **{text.md(getattr(f, 'name', 'the picture'))}**: {text.md(exc, text.MESSAGE_LIMIT)} "
+                          "Showing the sample image instead.")
         else:
             box.caption("No image yet: showing the sample until you choose one.")
     if img is None:
@@ -254,7 +255,8 @@ def kernel_editor(key: str, *, default: str = kernels.DEFAULT_PRESET, container=
         k = kernels.validate_kernel(edited.to_numpy(dtype=object))
     except ValueError as exc:
         good = state.get(f"{key}_good")
-        box.error(f"{exc}" + (" Using the last good kernel until it is fixed." if good is not None else ""))
+        box.error(text.md(exc, text.MESSAGE_LIMIT)  # quotes the typed cell
+                  + (" Using the last good kernel until it is fixed." if good is not None else ""))
         if c2.button("Reset to the preset", key=f"{key}_reset_err"):
             reseed(seed)
             st.rerun()
@@ -346,7 +348,8 @@ def typed_grid(key: str, seed, parse, *, size: int = 5, max_side: int = 12, step
     except ValueError as exc:
         good = state.get(f"{key}_good")
         usable = good is not None and good.shape == (rows, cols)
-        box.error(str(exc) + (" Using the last good grid until it is fixed." if usable else ""))
+        box.error(text.md(exc, text.MESSAGE_LIMIT)  # quotes the typed cell
+                  + (" Using the last good grid until it is fixed." if usable else ""))
         return good if usable else None
     state[f"{key}_good"] = parsed
     return parsed
@@ -434,7 +437,8 @@ def file_on_request(key: str, label: str, make, made_for, *, help: str, download
         return
     with c3:
         made = make()
-    c2.download_button(download_label, made.data, file_name=file_name, mime=mime, key=download_key)
+    # the bytes are handed over only when the download is clicked (not kept with the session meanwhile)
+    c2.download_button(download_label, lambda: make().data, file_name=file_name, mime=mime, key=download_key, on_click="ignore")
     c3.caption(made.caption)
 
 
