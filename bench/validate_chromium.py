@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))
-from load_class import change_for, loadavg, spawn_server, stop_server  # noqa: E402
+from load_class import change_for, cpu_seconds, loadavg, spawn_server, stop_server  # noqa: E402
 from stproto import DONE, Session  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
@@ -28,7 +28,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 BROWSER = {"kernel_sandbox": ("Stride", ["2", "1"])}
 
 
-def chromium_times(url: str, page_name: str, repeat: int) -> tuple[list[float], list[float]]:
+def chromium_times(url: str, page_name: str, repeat: int, cpu=lambda: 0.0) -> tuple[list[float], list[float], float]:
     from conftest import CHROMIUM, CHROMIUM_ARGS, wait_idle
     from playwright.sync_api import sync_playwright
 
@@ -63,6 +63,8 @@ def chromium_times(url: str, page_name: str, repeat: int) -> tuple[list[float], 
         wait_idle(pg, 120)
         box = pg.get_by_label(label, exact=True)
         for i in range(repeat + 1):
+            if i == 1:
+                cpu0 = cpu()
             box.fill(values[i % 2])
             marks.pop("done", None)
             t0 = time.perf_counter()
@@ -75,21 +77,24 @@ def chromium_times(url: str, page_name: str, repeat: int) -> tuple[list[float], 
                 user_times.append(time.perf_counter() - t0)
                 ws_times.append(marks["done"])
             pg.wait_for_timeout(1500)   # let Chromium finish drawing: it shares the 2 cores with the server
+        cpu_used = cpu() - cpu0
         b.close()
-    return ws_times, user_times
+    return ws_times, user_times, cpu_used
 
 
-async def client_times(url: str, page_name: str, repeat: int) -> list[float]:
+async def client_times(url: str, page_name: str, repeat: int, cpu=lambda: 0.0) -> tuple[list[float], float]:
     out = []
     async with Session(url, page_name) as s:
         await s.open()
         for i in range(repeat + 1):
+            if i == 1:
+                cpu0 = cpu()
             r = await s.rerun(change_for(s, page_name, i))
             assert r.ok, (r.status, r.exceptions)
             if i:
                 out.append(r.latency)
             await asyncio.sleep(1.5)
-    return out
+        return out, cpu() - cpu0
 
 
 def main(argv=None) -> int:
@@ -100,8 +105,9 @@ def main(argv=None) -> int:
     proc, url = spawn_server()
     try:
         l0 = loadavg()
-        ws_t, user_t = chromium_times(url, a.page, a.repeat)
-        cl_t = asyncio.run(client_times(url, a.page, a.repeat))
+        cpu = lambda: cpu_seconds([proc.pid])  # noqa: E731
+        ws_t, user_t, cpu_b = chromium_times(url, a.page, a.repeat, cpu)
+        cl_t, cpu_c = asyncio.run(client_times(url, a.page, a.repeat, cpu))
         l1 = loadavg()
     finally:
         stop_server(proc)
@@ -110,6 +116,7 @@ def main(argv=None) -> int:
     print(f"  Chromium, its websocket (rerun sent -> script_finished): median {med(ws_t):.3f} s  {[round(t, 3) for t in ws_t]}")
     print(f"  Chromium, key press -> app idle (wait_idle):             median {med(user_t):.3f} s  {[round(t, 3) for t in user_t]}")
     print(f"  bench/stproto.py client (send -> script_finished):       median {med(cl_t):.3f} s  {[round(t, 3) for t in cl_t]}")
+    print(f"  server CPU per change: Chromium {cpu_b / a.repeat:.3f} s, client {cpu_c / a.repeat:.3f} s")
     return 0
 
 

@@ -13,7 +13,7 @@ import streamlit as st
 from cnn_viz.common import images, kernels
 from cnn_viz.common.conv import PADDING_MODES
 from cnn_viz.sandbox.core import COLOUR_MODES
-from cnn_viz.ui import cached
+from cnn_viz.ui import cached, guard
 
 COLOUR_MODES_HELP = (
     "'each channel': the same kernel on R, G and B separately, three maps. "
@@ -197,6 +197,7 @@ def _number_grid(box, values: np.ndarray, key: str, step: float, **kwargs) -> pd
     """st.data_editor over a grid of numbers, columns named "0", "1", ...; returns what the user made of it."""
     grid = pd.DataFrame(values, columns=[str(j) for j in range(values.shape[1])])
     config = {c: st.column_config.NumberColumn(c, step=step, format="%.4g") for c in grid.columns}
+    guard.drop_grid_edits_outside(key, len(grid), grid.columns)   # a forged state: start from the grid
     return box.data_editor(grid, key=key, num_rows="fixed", column_config=config, **kwargs)
 
 
