@@ -342,6 +342,11 @@ class Session:
             return msg.script_finished
         return None
 
+    def reset_states(self) -> None:
+        """Every mounted widget back to the value the server drew it with (what a fresh browser sends)."""
+        for w in self.widgets.values():
+            w.state = default_state(w.kind, w.proto, w.id)
+
     # -- uploads ---------------------------------------------------------------------------------
     def upload_sync(self, name: str, data: bytes, mime: str = "application/octet-stream",
                     file_id: str | None = None, session_id: str | None = None,

@@ -35,6 +35,10 @@ def _leave_legacy_multipage_mode() -> None:
 
 _leave_legacy_multipage_mode()
 
+from cnn_viz.ui import guard as _guard  # noqa: E402
+
+_guard.install()   # forged widget states from a hand-written websocket client read as absent
+
 from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     CUSTOM,
     GAUSSIAN,

@@ -16,7 +16,7 @@ import streamlit as st
 from cnn_viz.common import images, kernels, text
 from cnn_viz.common.conv import PADDING_MODES
 from cnn_viz.sandbox.core import COLOUR_MODES
-from cnn_viz.ui import cached
+from cnn_viz.ui import cached, guard
 
 COLOUR_MODES_HELP = (
     "'each channel': the same kernel on R, G and B separately, three maps. "
