@@ -173,7 +173,8 @@ def main():
         k, v = kv.split("=", 1)
         cmd += [f"--{k}", v]
     env = dict(os.environ, **dict(kv.split("=", 1) for kv in args.env))
-    log = open(ROOT / "bench" / ".bench_browser_server.log", "w")
+    (ROOT / "test-output").mkdir(exist_ok=True)
+    log = open(ROOT / "test-output" / "bench_browser_server.log", "w")
     t_start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"

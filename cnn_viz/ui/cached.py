@@ -211,9 +211,6 @@ def cnn_boundaries(truth: np.ndarray, psf: np.ndarray, noise: float, seed: int, 
 def load_deblur_cnns():
     """{kind: (network, meta)} of the shipped deblurring CNNs in eval mode, one object shared by every
     session: read them, never train them (a retrain copies). Imports torch (lazily), on one thread."""
-    import os
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its OpenMP threads
     from cnn_viz.common.torch_tools import one_torch_thread
     from cnn_viz.deblur import cnn
 
