@@ -13,7 +13,9 @@ from cnn_viz.common import images
 
 
 # ============================== images (every page)
-@st.cache_data(max_entries=64, show_spinner=False)
+# A student's upload is that student's: cached per session (freed with it), a few at a time, so the
+# server's memory grows with the class, not with every picture anyone ever uploaded (64 × 6 MB before).
+@st.cache_data(max_entries=4, show_spinner=False, scope="session")
 def load_image(data: bytes, max_side: int) -> np.ndarray:
     return images.load_image(data, max_side=max_side)
 
@@ -132,7 +134,7 @@ def mnist_split():
     return data.train_test_split()
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=4, show_spinner=False, scope="session")
 def prepare_upload(data: bytes):
     """An uploaded photo of a digit prepared the MNIST way (``prep.Prepared``); raises ValueError for a bad file."""
     from cnn_viz.mnist import prep
