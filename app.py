@@ -1,6 +1,12 @@
 """CNN Viz: interactive convolution and CNN lessons. Start with `streamlit run app.py`."""
 
-import streamlit as st
+import os
+
+# Before anything imports torch: idle OpenMP threads sleep instead of spinning on a shared 2-core server
+# (with spinning threads, batch-1 inference was ~100x slower under load; see NOTES, "Torch threads").
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402
 
 from cnn_viz.common import assets
 

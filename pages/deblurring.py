@@ -139,8 +139,7 @@ def retrain_panel() -> None:
     kind = c1.selectbox("Network", list(experiment.CNN_KINDS), format_func=experiment.CNN_KINDS.get, key="db_rt_kind")
     secs = c2.slider("Training time (s)", 10, 300, 60, 10, key="db_rt_secs")
     start = c3.radio("Start from", ["shipped weights", "scratch"], key="db_rt_start", horizontal=True)
-    if st.button("Retrain now", key="db_rt_go", icon="🏋️"):
-        training.retrain_deblur(kind, secs, from_shipped=start == "shipped weights")
+    training.retrain_deblur(kind, secs, from_shipped=start == "shipped weights")
     if training.deblur_retrained() and st.button("Go back to the shipped weights", key="db_rt_reset"):
         training.forget_retrained_deblur()
 

@@ -48,11 +48,11 @@ def rank_explorer(img, f: svd.Factors, name: str) -> None:
     st.caption(view.caption)
     c1, c2 = st.columns(2)
     with c1:
-        ui.plot(builders.image_figure(view.shown, title=f"Rank-{k} image", height=420), key="lr_approx")
+        ui.plot(builders.image_figure(view.shown, title=f"Rank-{k} image", height=420, max_side=svd.VIEW_SIDE), key="lr_approx")
         st.caption("The rank-k image, clipped to [0, 1] for display (the numbers above use the unclipped matrix).")
         ui.download_png(view.shown, f"rank{k}_{svd.file_stem(name)}.png", "Download the rank-k image", key="lr_dl_approx")
     with c2:
-        ui.plot(builders.signed_map_figure(view.error, title="Error A − A_k", height=420), key="lr_err")
+        ui.plot(builders.signed_map_figure(view.error, title="Error A − A_k", height=420, max_side=svd.VIEW_SIDE), key="lr_err")
         st.caption("What the first k pieces leave out: red where the image is brighter than its rank-k version, blue "
                    "where darker" + (" (mean of the three channels)" if f.channels == 3 else "") + ". Fine texture and sharp edges go last.")
     c1, c2 = st.columns(2)

@@ -212,7 +212,7 @@ with tabs[4]:
         config, start, stop = ui.mnist_train_settings()
         meta = cached.load_mnist_meta()
         ref_acc = meta.get("held_out_accuracy")
-        run = training.mnist_training(train_set, held, config, start, ref_acc)
+        run = training.mnist_training(train_set, held, config, start, ref_acc, stop=stop)
         if run is not None:
             a1, a2, a3 = st.columns(3)
             a1.metric("Your network, held-out accuracy", f"{run.accuracy:.2%}",

@@ -133,6 +133,8 @@ def test_retrain_from_the_page_is_used_by_the_comparison(app_test):
     at.slider(key="db_rt_secs").set_value(10)
     at.button(key="db_rt_go").click().run()
     assert not at.exception, at.exception
+    assert at.session_state["db_job"].join(300)  # the training runs on its own thread
+    at.run()  # the next run takes the retrained network into the session and says how it did
     msg = next(s.value for s in at.success)
     before, after = (float(v) for v in re.search(r"cameraman ([0-9.]+) → ([0-9.]+) dB", msg).groups())
     assert before == pytest.approx(_table(at).loc[experiment.TIK_GCV, "PSNR (dB)"], abs=0.011)  # its input: Tikhonov with GCV

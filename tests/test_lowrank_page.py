@@ -147,3 +147,24 @@ def test_numpy_parts_do_not_import_torch(part):
     from conftest import heavy_modules_after
 
     assert "torch" not in heavy_modules_after(f"at.switch_page({PAGE!r})\nat.session_state['lr_part'] = {part!r}\nat.run()")
+
+
+def test_rank_k_pictures_are_sent_at_view_size_with_the_true_values_on_hover(app_test):
+    """The two pictures that change with k are sent at most svd.VIEW_SIDE a side: every 2nd pixel of the 512²
+    cameraman, at its true row and column, with the value of NumPy's rank-k approximation there."""
+    from conftest import plotly_array, plotly_figure
+
+    at = _open(app_test)
+    at.slider(key="lr_k").set_value(7).run()
+    cam = images.load_sample("Cameraman").astype(np.float64)
+    u, s, vt = np.linalg.svd(cam, full_matrices=False)
+    ref = (u[:, :7] * s[:7]) @ vt[:7]  # NumPy's rank-7 approximation
+    approx = plotly_figure(at, "lr_approx")["data"][0]
+    z = plotly_array(approx["z"]).reshape(svd.VIEW_SIDE, svd.VIEW_SIDE)
+    assert np.array_equal(plotly_array(approx["x"]), np.arange(0, 512, 2)) and np.array_equal(plotly_array(approx["y"]), np.arange(0, 512, 2))
+    assert np.abs(z.astype(float) - np.clip(ref[::2, ::2], 0, 1) * 255).max() <= 1.0  # uint8 rounding
+    err = plotly_figure(at, "lr_err")["data"][0]
+    ze = plotly_array(err["z"]).reshape(svd.VIEW_SIDE, svd.VIEW_SIDE)
+    np.testing.assert_allclose(ze, (cam - ref)[::2, ::2], atol=1e-5)
+    sent = sum(len(el.proto.spec) for el in at.get("plotly_chart") if el.proto.id.endswith(("-lr_approx", "-lr_err")))
+    assert sent < 500_000  # was 1.77 MB at 512² per move of k

@@ -141,6 +141,8 @@ def test_train_your_own_then_compare(app_test):
     at.select_slider(key="mn_tr_n").set_value(1000)
     at.button(key="mn_tr_go").click().run(timeout=120)
     assert not at.exception
+    assert at.session_state["mn_job"].join(300)  # the training runs on its own thread
+    at.run()  # the next run takes the finished network into the session
     own = at.session_state["mn_own"]
     assert own.finished and len(own.history) == 2 and own.config.n_train == 1000
     acc = own.history[-1].test_acc

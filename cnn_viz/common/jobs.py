@@ -94,3 +94,84 @@ def training_slot(owner: str, what: str):
         with _GUARD:
             _HOLDER = None
         _LOCK.release()
+
+
+class Run:
+    """One training job on its own thread, holding the server's slot while it runs.
+
+    ``work(run)`` does the training: it calls ``run.report(fraction, message, snapshot)`` as it goes
+    (``snapshot``: what was trained so far, e.g. the network after the last epoch) and stops early when
+    ``run.should_stop()`` (Stop pressed, or ``seconds`` of wall clock, at most ``max_seconds()``, gone).
+    Its return value becomes ``run.result``; an exception becomes ``run.error``. The page's script thread
+    only reads these fields, so a rerun of any session never waits for the training."""
+
+    def __init__(self, owner: str, what: str, work, seconds: float | None = None):
+        self.owner, self.what, self._work = owner, what, work
+        self.seconds = max_seconds() if seconds is None else min(float(seconds), max_seconds())
+        self.fraction, self.message, self.snapshot = 0.0, "Starting…", None
+        self.result, self.error = None, None
+        self.started = self.ended = None
+        self._stop, self._ready = threading.Event(), threading.Event()
+        self._refused: Exception | None = None
+        self._thread = threading.Thread(target=self._main, name=f"cnn-viz training: {what}", daemon=True)
+
+    def start(self) -> "Run":
+        """Start the thread; raise ``Busy`` or ``TrainingOff`` (at once) when the slot is not free."""
+        self._thread.start()
+        self._ready.wait()
+        if self._refused is not None:
+            self._thread.join()
+            raise self._refused
+        return self
+
+    def _main(self) -> None:
+        try:
+            with training_slot(self.owner, self.what):
+                self.started = time.monotonic()
+                self._ready.set()
+                self.result = self._work(self)
+        except (Busy, TrainingOff) as exc:
+            if self._ready.is_set():
+                self.error = exc
+            else:
+                self._refused = exc
+        except Exception as exc:  # shown on the page by the session that started it
+            self.error = exc
+        finally:
+            self.ended = time.monotonic()
+            self._ready.set()
+
+    def report(self, fraction: float, message: str, snapshot=None) -> None:
+        self.fraction, self.message = min(1.0, max(0.0, float(fraction))), message
+        if snapshot is not None:
+            self.snapshot = snapshot
+
+    def stop(self, wait: float = 30.0) -> None:
+        """Ask the work to stop after its current step and wait (up to ``wait`` s) for it to end."""
+        self._stop.set()
+        self._thread.join(wait)
+
+    def should_stop(self) -> bool:
+        return self._stop.is_set() or self.timed_out
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def timed_out(self) -> bool:
+        return self.started is not None and time.monotonic() - self.started > self.seconds
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the end of the run; True when it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or time.monotonic()) - self.started

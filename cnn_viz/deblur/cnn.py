@@ -165,11 +165,11 @@ def evaluate(model: nn.Module, kind: str, deg: Degradation = TRAINED, name: str 
 def train(kind: str, *, seconds: float = 600, max_steps: int | None = None, batch: int = 16, patch: int = 48,
           lr: float = 1e-3, seed: int = 0, deg: Degradation = TRAINED, pairs: Pairs | None = None,
           model: nn.Module | None = None, threads: int = 1, progress=None, log_every: int = 50, warmup: int = 100,
-          validate=None):
+          validate=None, should_stop=None):
     """Adam on the mean squared error of random patches; the learning rate warms up linearly over
     ``warmup`` steps (a large first step can kill every ReLU) and is then cosine-decayed over the
     time budget. ``progress(fraction, message)`` is called every ``log_every`` steps, with
-    ``validate(model)`` (a string) appended when given.
+    ``validate(model)`` (a string) appended when given; ``should_stop()`` ends it after the current step.
     Returns (model, history) with history = list of (step, seconds, train loss)."""
     if kind not in ARCH:
         raise ValueError(f"Unknown CNN kind {kind!r}; choose one of {', '.join(ARCH)}.")
@@ -186,7 +186,7 @@ def train(kind: str, *, seconds: float = 600, max_steps: int | None = None, batc
     while True:
         elapsed = time.perf_counter() - t0
         frac = max(elapsed / seconds if seconds else 0.0, step / max_steps if max_steps else 0.0)
-        if frac >= 1:
+        if frac >= 1 or (should_stop is not None and should_stop()):
             break
         for g in opt.param_groups:
             g["lr"] = lr * min(1.0, (step + 1) / max(warmup, 1)) * 0.5 * (1 + np.cos(np.pi * min(frac, 1.0)))
@@ -252,15 +252,17 @@ class Retrained:
                 f"{ev.input_psnr:.2f} → {ev.psnr:.2f} dB.")
 
 
-def retrain(kind: str, seconds: float, pairs: Pairs, base: ResidualCNN | None = None, progress=None) -> Retrained:
+def retrain(kind: str, seconds: float, pairs: Pairs, base: ResidualCNN | None = None, progress=None,
+            should_stop=None) -> Retrained:
     """A short training run from ``base`` (a copy of it: the shipped network stays as it is; lr 3e-4)
     or from scratch (lr 1e-3), then the evaluation on the held-out cameraman. ``progress(fraction,
-    message)`` is told about each step."""
+    message)`` is told about each step; ``should_stop()`` ends the training early (what was trained is kept)."""
     model = copy.deepcopy(base) if base is not None else ResidualCNN(**ARCH[kind])
     t0 = time.perf_counter()
     say = progress or (lambda fraction, message: None)
     model, hist = train(kind, seconds=seconds, pairs=pairs, model=model, lr=3e-4 if base is not None else 1e-3, warmup=20,
-                        seed=int(t0) % 1000, log_every=5, progress=lambda fr, msg: say(fr, f"Training {CNN_KINDS[kind]}: {msg}"))
+                        seed=int(t0) % 1000, log_every=5, progress=lambda fr, msg: say(fr, f"Training {CNN_KINDS[kind]}: {msg}"),
+                        should_stop=should_stop)
     say(1.0, "Evaluating on the held-out cameraman…")
     ev = evaluate(model, kind)
     info = NetworkInfo(params=count_parameters(model), train_seconds=round(time.perf_counter() - t0, 1),

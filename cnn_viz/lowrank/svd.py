@@ -30,6 +30,10 @@ RANDOMIZED_RANK = 256
 OVERSAMPLE = 64
 POWER_ITERS = 2
 STRIP_RANKS = (1, 2, 5, 10, 20, 50)
+# The rank-k and error pictures redrawn on every move of the k slider are sent at most this many pixels a
+# side (every 2nd pixel of a 512² image; hover gives the true row, column and value of the pixel shown):
+# they are drawn ~400 px high, and at 512² they cost 1.8 MB per move per student (0.45 MB at 256).
+VIEW_SIDE = 256
 
 
 @dataclass(frozen=True)

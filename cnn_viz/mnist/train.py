@@ -212,21 +212,29 @@ class OwnNetwork:
 
 def train_own(train_set: Digits, held_out: Digits, config: RunConfig, *,
               on_batch: Callable[[int, int], None] | None = None,
-              on_epoch: Callable[[OwnNetwork], None] | None = None) -> OwnNetwork:
+              on_epoch: Callable[[OwnNetwork], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> OwnNetwork | None:
     """``train`` with the page's settings on ``config.n_train`` digits spread over ``train_set``.
     ``on_epoch`` receives, after every epoch, the network so far (an independent copy: training goes on).
-    Returns the finished network."""
+    ``should_stop()`` ends the run after the current batch: the result is then the network after its last
+    finished epoch (``finished`` False; None if no epoch finished). Otherwise the finished network."""
     digits = train_set.spread(config.n_train)
     config = replace(config, n_train=len(digits))
     history: list[EpochStats] = []
+    kept: list[OwnNetwork] = []
 
     def snapshot(stats: EpochStats, model: SimpleCNN) -> None:
+        if should_stop is not None and should_stop():
+            return  # an epoch cut short by Stop: not kept
         history.append(stats)
+        kept[:] = [OwnNetwork(copy_model(model), tuple(history), config)]
         if on_epoch:
-            on_epoch(OwnNetwork(copy_model(model), tuple(history), config))
+            on_epoch(kept[0])
 
     res = train(digits, held_out=held_out, epochs=config.epochs, batch_size=config.batch, lr=config.lr, seed=config.seed,
-                augment=Augment() if config.augment else None, on_batch=on_batch, on_epoch=snapshot)
+                augment=Augment() if config.augment else None, on_batch=on_batch, on_epoch=snapshot, should_stop=should_stop)
+    if res.stopped:
+        return kept[0] if kept else None
     return OwnNetwork(res.model, tuple(res.history), config, finished=True)
 
 

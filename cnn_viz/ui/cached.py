@@ -13,7 +13,9 @@ from cnn_viz.common import images
 
 
 # ============================== images (every page)
-@st.cache_data(max_entries=64, show_spinner=False)
+# A student's upload is that student's: cached per session (freed with it), a few at a time, so the
+# server's memory grows with the class, not with every picture anyone ever uploaded (64 × 6 MB before).
+@st.cache_data(max_entries=4, show_spinner=False, scope="session")
 def read_image(data: bytes, max_side: int, min_side: int = 1) -> images.Loaded:
     return images.read_image(data, max_side=max_side, min_side=min_side)
 
@@ -132,7 +134,7 @@ def mnist_split():
     return data.train_test_split()
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=4, show_spinner=False, scope="session")
 def prepare_upload(data: bytes):
     """An uploaded photo of a digit prepared the MNIST way (``prep.Prepared``); raises ValueError for a bad file."""
     from cnn_viz.mnist import prep
@@ -211,9 +213,6 @@ def cnn_boundaries(truth: np.ndarray, psf: np.ndarray, noise: float, seed: int, 
 def load_deblur_cnns():
     """{kind: (network, meta)} of the shipped deblurring CNNs in eval mode, one object shared by every
     session: read them, never train them (a retrain copies). Imports torch (lazily), on one thread."""
-    import os
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its OpenMP threads
     from cnn_viz.common.torch_tools import one_torch_thread
     from cnn_viz.deblur import cnn
 

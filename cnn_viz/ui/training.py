@@ -4,52 +4,128 @@ from __future__ import annotations
 
 import streamlit as st
 
+# ============================== the one training job (cnn_viz.common.jobs)
+def _owner() -> str:
+    """An opaque id of this session, for the server's training slot."""
+    import uuid
+
+    return st.session_state.setdefault("_train_owner", uuid.uuid4().hex)
+
+
+def training_off_notice() -> bool:
+    """In class mode, say so (in place of a Train button) and return True."""
+    from cnn_viz.common import jobs
+
+    if jobs.class_mode():
+        st.info(str(jobs.TrainingOff()))
+        return True
+    return False
+
+
+def _start(key: str, what: str, work, seconds: float | None = None):
+    """Start ``work`` on its own thread in the server's one training slot (``jobs.Run``), kept in the
+    session under ``key``; when the slot is taken (or class mode is on), say so and return None."""
+    from cnn_viz.common import jobs
+
+    try:
+        run = jobs.Run(_owner(), what, work, seconds).start()
+    except (jobs.Busy, jobs.TrainingOff) as exc:
+        st.info(str(exc))
+        return None
+    st.session_state[key] = run
+    return run
+
+
+def _one_thread() -> None:
+    from cnn_viz.common.torch_tools import one_torch_thread
+
+    one_torch_thread()
+
+
 # ============================== mnist
 MNIST_RUN = "mn_own"  # the network trained in this session: a cnn_viz.mnist.train.OwnNetwork
+MNIST_JOB = "mn_job"  # the jobs.Run training it, while it runs
 
 
 def mnist_own():
-    """The MNIST network trained in this session (``train.OwnNetwork``, possibly stopped early), or None."""
+    """The MNIST network trained in this session (``train.OwnNetwork``, possibly stopped early), or None;
+    a run that has ended since the last rerun is taken in first."""
+    _mnist_collect()
     return st.session_state.get(MNIST_RUN)
 
 
-def mnist_training(train_set, held_out, config, start: bool, reference_acc: float | None):
+def stop_mnist_training() -> None:
+    """The Stop button's callback (before the rerun, so the whole page sees what was kept): end this
+    session's run after its current batch and take in the epochs it finished."""
+    run = st.session_state.get(MNIST_JOB)
+    if run is not None:
+        run.stop()
+    _mnist_collect()
+
+
+def _mnist_collect() -> None:
+    """Move what a finished (or stopped) run trained into the session."""
+    run = st.session_state.get(MNIST_JOB)
+    if run is None or run.alive:
+        return
+    del st.session_state[MNIST_JOB]
+    own = run.result if run.result is not None else run.snapshot
+    if own is not None:
+        st.session_state[MNIST_RUN] = own
+    if run.error is not None:
+        st.session_state["mn_job_error"] = str(run.error)
+
+
+def mnist_training(train_set, held_out, config, start: bool, reference_acc: float | None, stop: bool = False):
     """The training area of the MNIST page; returns the session's network (``mnist_own``) or None.
 
-    With ``start`` (Train clicked) a fresh network is trained (``train.train_own``) with a progress bar;
-    after every epoch the live chart and the epoch's numbers are drawn, and the network so far goes into
-    the session (a Stop click, which reruns the page, keeps it); when the run ends the page reruns to show
-    it. Otherwise the chart of the session's network is drawn in the same place."""
+    With ``start`` (Train clicked) a fresh network is trained (``train.train_own``) on its own thread, in
+    the server's one training slot (another session's run, or class mode, gives a message instead),
+    bounded by ``jobs.max_seconds()``; while it runs, a panel that reruns alone once a second shows the
+    progress and the live chart. ``stop`` (Stop clicked) ends it after the current batch and keeps what
+    was trained. Otherwise the chart of the session's network is drawn in the same place."""
     from cnn_viz.mnist import figures, train
     from cnn_viz.ui.widgets import plot
 
-    chart, status = st.empty(), st.empty()
-    if start:
-        bar = st.progress(0.0, text="Starting…")
+    state = st.session_state
+    if stop:
+        stop_mnist_training()  # normally done already by the button's callback
+    _mnist_collect()
+    if start and state.get(MNIST_JOB) is None:
+        def work(job):
+            _one_thread()
+            return train.train_own(
+                train_set, held_out, config,
+                on_batch=lambda done, total: job.report(done / total, f"batch {done} of {total}"),
+                on_epoch=lambda own: job.report(job.fraction, job.message, own), should_stop=job.should_stop)
 
-        def on_batch(done: int, total: int) -> None:
-            if done % 5 == 0 or done == total:
-                bar.progress(done / total, text=f"batch {done} of {total}")
-
-        def on_epoch(own) -> None:
-            st.session_state[MNIST_RUN] = own
-            last = own.history[-1]
-            with chart.container():
-                plot(figures.training_figure(own.history, reference_acc), key=f"mn_tr_live_{last.epoch}")
-            status.caption(f"epoch {last.epoch}: held-out accuracy {last.test_acc:.2%} ({last.seconds:.1f} s)")
-
-        try:
-            st.session_state[MNIST_RUN] = train.train_own(train_set, held_out, config, on_batch=on_batch, on_epoch=on_epoch)
-        except ValueError as exc:
-            st.error(f"Training could not run: {exc}")
-        else:
-            bar.progress(1.0, text="Done")
-            st.rerun()
+        _start(MNIST_JOB, "MNIST training", work)
+    if state.get(MNIST_JOB) is not None:
+        _mnist_live(reference_acc)
+        return mnist_own()
+    if "mn_job_error" in state:
+        st.error(f"Training could not run: {state.pop('mn_job_error')}")
     own = mnist_own()
-    if own is not None and not start:
-        with chart.container():
-            plot(figures.training_figure(own.history, reference_acc), key="mn_tr_chart")
+    if own is not None:
+        plot(figures.training_figure(own.history, reference_acc), key="mn_tr_chart")
     return own
+
+
+@st.fragment(run_every=1.0)
+def _mnist_live(reference_acc: float | None) -> None:
+    """The running job's progress and live chart; reruns alone every second, the whole page once it ends."""
+    from cnn_viz.mnist import figures
+    from cnn_viz.ui.widgets import plot
+
+    run = st.session_state.get(MNIST_JOB)
+    if run is None or not run.alive:
+        st.rerun()
+    st.progress(run.fraction, text=f"{run.message} · {run.elapsed():.0f} s of at most {run.seconds:.0f} s")
+    own = run.snapshot
+    if own is not None:
+        last = own.history[-1]
+        plot(figures.training_figure(own.history, reference_acc), key=f"mn_tr_live_{last.epoch}")
+        st.caption(f"epoch {last.epoch}: held-out accuracy {last.test_acc:.2%} ({last.seconds:.1f} s)")
 
 
 # ============================== deblur
@@ -66,20 +142,71 @@ def deblur_networks(methods):
     return cnn.networks(cached.load_deblur_cnns(), st.session_state.get("db_retrained", {}))
 
 
+DEBLUR_JOB = "db_job"
+
+
 def retrain_deblur(kind: str, seconds: int, from_shipped: bool) -> None:
-    """Train one deblurring network here for ``seconds`` with a progress bar (the loop is cnn.train);
-    this session's comparison uses it from the next run on."""
+    """The Retrain button and, while a run lasts, its progress: one deblurring network trained for
+    ``seconds`` (at most ``jobs.max_seconds()``) on its own thread in the server's one training slot (the
+    loop is cnn.retrain); this session's comparison uses it from the next run on. In class mode, or while
+    another session trains, a message instead."""
+    from cnn_viz.common import jobs
+
+    state = st.session_state
+    if training_off_notice():
+        return
+    run = state.get(DEBLUR_JOB)
+    if run is not None and not run.alive:
+        _deblur_collect()
+    if state.get(DEBLUR_JOB) is None:
+        if st.button("Retrain now", key="db_rt_go", icon="🏋️"):
+            busy = jobs.running()
+            if busy is not None:
+                st.info(str(jobs.Busy(busy)))
+            else:
+                _deblur_start(kind, seconds, from_shipped)
+    if state.get(DEBLUR_JOB) is not None:
+        _deblur_live()
+    elif "db_job_summary" in state:
+        kind_of, text = state.pop("db_job_summary")
+        (st.success if kind_of == "success" else st.error)(text)
+
+
+def _deblur_start(kind: str, seconds: int, from_shipped: bool) -> None:
     from cnn_viz.deblur import cnn
     from cnn_viz.ui import cached
 
-    bar = st.progress(0.0, text="Preparing training pairs (blur, noise and Tikhonov of 15 images)…")
-    pairs = cached.deblur_training_pairs(kind)
+    with st.spinner("Preparing training pairs (blur, noise and Tikhonov of 15 images)…"):
+        pairs = cached.deblur_training_pairs(kind)
     shipped = cached.load_deblur_cnns().get(kind)
-    run = cnn.retrain(kind, seconds, pairs, base=shipped[0] if from_shipped and shipped else None,
-                      progress=lambda fraction, message: bar.progress(min(1.0, fraction), text=message))
-    st.session_state.setdefault("db_retrained", {})[kind] = (run.model, run.info)
-    bar.empty()
-    st.success(f"{run.summary} It is used in the comparison above from now on.")
+    base = shipped[0] if from_shipped and shipped else None
+
+    def work(job):
+        _one_thread()
+        return cnn.retrain(kind, job.seconds, pairs, base=base, progress=job.report, should_stop=job.should_stop)
+
+    _start(DEBLUR_JOB, "deblurring CNN training", work, seconds)
+
+
+def _deblur_collect() -> None:
+    run = st.session_state.pop(DEBLUR_JOB)
+    if run.result is not None:
+        st.session_state.setdefault("db_retrained", {})[run.result.kind] = (run.result.model, run.result.info)
+        st.session_state["db_job_summary"] = ("success", f"{run.result.summary} It is used in the comparison above from now on.")
+    elif run.error is not None:
+        st.session_state["db_job_summary"] = ("error", f"Training could not run: {run.error}")
+
+
+@st.fragment(run_every=1.0)
+def _deblur_live() -> None:
+    """The running retrain's progress and a Stop; reruns alone every second, the whole page once it ends."""
+    run = st.session_state.get(DEBLUR_JOB)
+    if run is None or not run.alive:
+        st.rerun()
+    st.progress(run.fraction, text=f"{run.message} · {run.elapsed():.0f} s of at most {run.seconds:.0f} s")
+    if st.button("Stop", key="db_rt_stop", icon="⏹️", help="Stops after the current step; what was trained is kept."):
+        run.stop()
+        st.rerun()
 
 
 def deblur_retrained() -> bool:

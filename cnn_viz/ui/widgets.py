@@ -573,8 +573,15 @@ def mnist_train_settings():
     batch = c1.select_slider("Batch size", [16, 32, 64, 128, 256], 64, key="mn_tr_batch")
     augment = c2.toggle("Augmentation (shift, rotate, thickness)", value=True, key="mn_tr_aug",
                         help="Random small shifts, rotations, zooms and stroke thickness changes: drawn digits are read much better.")
-    start = c3.button("Train", type="primary", key="mn_tr_go", icon="▶️")
-    stop = c3.button("Stop", key="mn_tr_stop", icon="⏹️", help="Stops after the current batch; the epochs done so far are kept.")
+    from cnn_viz.ui.training import stop_mnist_training, training_off_notice
+
+    with c3:
+        if training_off_notice():  # class mode: a message in place of the buttons
+            start = stop = False
+        else:
+            start = st.button("Train", type="primary", key="mn_tr_go", icon="▶️")
+            stop = st.button("Stop", key="mn_tr_stop", icon="⏹️", on_click=stop_mnist_training,
+                             help="Stops after the current batch; the epochs done so far are kept.")
     config = RunConfig(epochs=int(epochs), n_train=int(n_train), lr=float(lr), batch=int(batch), seed=int(seed), augment=bool(augment))
     return config, start, stop
 
