@@ -109,12 +109,13 @@ def _session_id() -> str:
 
 
 def _keep(net, held_out) -> None:
-    """Store ``net`` as the session's network with its confusion matrix on the held-out digits."""
+    """Store ``net`` as the session's network with its confusion matrix on the held-out digits, and show it."""
     from dataclasses import replace
 
     from cnn_viz.mnist import model
 
     st.session_state[DESIGN_NET] = replace(net, confusion=model.confusion(net.model, held_out.images, held_out.labels))
+    st.session_state["yn_which"] = "yours"  # look inside the new network (the radio comes later in the page)
 
 
 def design_training(train_set, held_out, net_design, config, start: bool, reference_acc: float | None, summary):
@@ -190,7 +191,8 @@ def _history(net):
 
 def design_upload(held_out) -> None:
     """The upload of a network file (or a SimpleCNN state dict): checked by ``netfile.load``; a good one
-    becomes the session's network, a bad one gets the failed check's message and the last good one stays."""
+    becomes the session's network (and the page reruns to show its design in the table), a bad one gets the
+    failed check's message and the last good one stays."""
     from cnn_viz.common.text import md
     from cnn_viz.mnist import netfile
 
@@ -199,7 +201,7 @@ def design_upload(held_out) -> None:
     if f is None:
         return
     if st.session_state.get("yn_upload_done") == f.file_id:
-        st.caption(f"Loaded from {md(f.name)}.")
+        st.success(st.session_state.get("yn_upload_msg", f"Loaded {md(f.name)}."))
         return
     try:
         net = netfile.load(f.getvalue())
@@ -209,5 +211,6 @@ def design_upload(held_out) -> None:
         return
     _keep(net, held_out)
     st.session_state["yn_upload_done"] = f.file_id
-    st.session_state["yn_base"] = net.design  # the table shows the loaded design
-    st.success(f"Loaded {md(f.name)}: {net.kind}, {md(net.design.code, limit=200)}.")
+    st.session_state["yn_upload_msg"] = f"Loaded {md(f.name)}: {net.kind}, {md(net.design.code, limit=200)}."
+    st.session_state["yn_base"] = net.design  # the table (drawn above) shows the loaded design from the rerun on
+    st.rerun()
