@@ -59,7 +59,7 @@ MAX_UNITS = 500_000  # numbers in one layer's output for one digit (memory of a 
 MAX_CODE = 400  # characters of the URL parameter
 MAX_JSON = 8_000  # characters of a design's JSON
 # Training speed on this machine, one thread, forward + backward ≈ 3× the forward multiply-adds:
-# measured with bench/bench_design.py (SimpleCNN, 4,000 digits, batch 64: see assets/README.md).
+# fitted to epochs of the smaller, the report's and the larger example measured on this box (bench/bench_design.py).
 MACS_PER_SECOND = 4.0e9
 SECONDS_PER_DIGIT = 2.5e-4  # fixed cost per training digit (augmentation, optimizer, Python)
 TRAIN_DIGITS = 4000
