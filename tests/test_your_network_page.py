@@ -214,3 +214,18 @@ def test_a_network_without_convolution_says_so(app_test):
     at = open_page(app_test, net="flat-fc32-relu-fc10", yn_which="your design, untrained", yn_tab="Learned filters")
     assert "has no conv layer" in texts(at)
     assert "every unit of its first fully connected layer sees the whole digit" in texts(at)
+
+
+def test_stop_keeps_the_epochs_done_and_measures_them(app_test):
+    """What a Stop leaves in the session (the network after its last finished epoch, stored by the epoch callback,
+    not yet measured): the page measures it on the held-out digits and says what was kept."""
+    d = design.from_code(TINY)
+    net = design.build(d, seed=0)
+    meta = {"held_out_accuracy": 0.5, "history": [[1, 2.0, 0.3, 2.0, 0.5, 1.5]]}
+    at = open_page(app_test, net=TINY, yn_net=netfile.Network(d, net, "trained here", meta, finished=False))
+    at.button(key="yn_tr_stop").click().run()
+    assert not at.exception, at.exception
+    assert "Stopped: the network keeps the 1 finished epoch(s)." in [w.value for w in at.warning]
+    held = data.train_test_split()[1]
+    assert np.array_equal(at.session_state["yn_net"].confusion, model.confusion(net, held.images, held.labels))
+    assert metric(at, "Time per epoch") == "1.5 s"

@@ -108,13 +108,20 @@ def _session_id() -> str:
     return ctx.session_id if ctx is not None else "?"
 
 
-def _keep(net, held_out) -> None:
-    """Store ``net`` as the session's network with its confusion matrix on the held-out digits, and show it."""
+def _measured(net, held_out):
+    """``net`` with its confusion matrix on the held-out digits (measured once)."""
     from dataclasses import replace
 
     from cnn_viz.mnist import model
 
-    st.session_state[DESIGN_NET] = replace(net, confusion=model.confusion(net.model, held_out.images, held_out.labels))
+    if net.confusion is not None:
+        return net
+    return replace(net, confusion=model.confusion(net.model, held_out.images, held_out.labels))
+
+
+def _keep(net, held_out) -> None:
+    """Store ``net`` as the session's network with its confusion matrix on the held-out digits, and show it."""
+    st.session_state[DESIGN_NET] = _measured(net, held_out)
     st.session_state["yn_which"] = "yours"  # look inside the new network (the radio comes later in the page)
 
 
@@ -177,6 +184,8 @@ def design_training(train_set, held_out, net_design, config, start: bool, refere
         if not own.finished:
             st.warning(f"The run reached this server's bound of {limit:.0f} s: it keeps the {own.epochs_done} epoch(s) it trained.")
     net = design_network()
+    if net is not None and net.confusion is None:  # a run stopped by Stop kept its last epoch without measuring it
+        net = st.session_state[DESIGN_NET] = _measured(net, held_out)
     if net is not None and net.meta.get("history"):
         with chart.container():
             plot(figures.training_figure(_history(net), reference_acc), key="yn_tr_chart")
