@@ -81,6 +81,7 @@ else:
         a3.metric("Time per epoch", f"{mine.seconds_per_epoch:.1f} s" if mine.seconds_per_epoch else "–", f"{mine.epochs} epoch(s)",
                   delta_color="off", delta_arrow="off")
         ui.plot(figures.confusion_figure(mine.confusion, title="yours: true digit × answer"), key="yn_conf_mine")
+        ui.download_csv(mine.confusion, "confusion_yours.csv", "Confusion matrix as CSV", key="yn_dl_conf_mine")
     with c2:
         st.markdown(f"**Shipped** · the report's SimpleCNN · {meta.get('epochs', '?')} epochs")
         b1, b2, b3 = st.columns(3)
@@ -89,6 +90,7 @@ else:
         shipped_epoch = netfile.Network(design.SIMPLE_CNN, shipped, "shipped", meta).seconds_per_epoch
         b3.metric("Time per epoch", f"{shipped_epoch:.1f} s" if shipped_epoch else "–", "when it was trained", delta_color="off", delta_arrow="off")
         ui.plot(figures.confusion_figure(cached.confusion(), title="shipped: true digit × answer"), key="yn_conf_shipped")
+        ui.download_csv(cached.confusion(), "confusion_shipped.csv", "Confusion matrix as CSV", key="yn_dl_conf_shipped")
     st.caption("Rows: the true digit; columns: what the network answered; the diagonal is right. Both on the same 1,000 "
                "held-out digits. Times per epoch depend on how busy the server was.")
 
