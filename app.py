@@ -21,6 +21,7 @@ PAGES = [
     ("pages/sliding_kernel.py", "Sliding kernel", ":material/animation:", "watch the kernel compute every output value, step by step or played as an animation (GIF for slides), and see the convolution as a sparse doubly block Toeplitz matrix."),
     ("pages/relu_pooling.py", "ReLU and pooling", ":material/layers:", "ReLU and max/average pooling stage by stage; why CNNs work: shared weights, receptive fields, shifts."),
     ("pages/mnist_activations.py", "MNIST activations", ":material/draw:", "draw, pick or upload a digit and watch the report's trained CNN read it: every layer's maps, learned filters, Figure 5 patches, saliency, Grad-CAM, and train your own."),
+    ("pages/your_network.py", "Your own network", ":material/schema:", "design a CNN layer by layer (shapes, parameters, receptive fields before training), train it, compare it with the report's, save it as one file, load it back, and look inside it."),
     ("pages/deblurring.py", "Deblurring", ":material/blur_on:", "undo a blur on a signal and on an image: naive inverse, TSVD, Tikhonov with GCV / L-curve / discrepancy, Wiener, Richardson–Lucy and two trained CNNs, with the numbers and the lessons."),
     ("pages/low_rank.py", "Low rank", ":material/compress:", "truncated SVDs compress images, why big data matrices are approximately low rank (Udell–Townsend and its critique), eigendigits, and the trained CNN's layers at rank k."),
 ]

@@ -23,7 +23,9 @@ TORCH_MODULES = {
     "cnn_viz/common/torch_tools.py",
     "cnn_viz/deblur/cnn.py",
     "cnn_viz/lowrank/compress.py",
+    "cnn_viz/mnist/design.py",
     "cnn_viz/mnist/model.py",
+    "cnn_viz/mnist/netfile.py",
     "cnn_viz/mnist/train.py",
 }
 TORCH_FREE_PAGES = ["kernel_sandbox", "sliding_kernel", "relu_pooling", "deblurring", "low_rank"]

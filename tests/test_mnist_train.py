@@ -117,3 +117,37 @@ def test_train_own_keeps_a_copy_after_every_epoch(small):
     assert own.accuracy == model.accuracy(own.model, held.images, held.labels) == snaps[-1].accuracy
     assert own.epochs_done == 2 and own.seconds == pytest.approx(sum(h.seconds for h in own.history))
     assert own.points_over(0.5) == pytest.approx((own.accuracy - 0.5) * 100)
+
+
+def test_the_cli_trains_a_design_into_a_new_file_and_leaves_the_shipped_one(tmp_path, monkeypatch, capsys):
+    """`python -m cnn_viz.mnist.train --design my.json` without --out: a new file under runs/, printed at the
+    end, that the page's loader accepts; assets/simple_cnn.pt is untouched."""
+    import hashlib
+
+    from cnn_viz.common import assets
+    from cnn_viz.mnist import design, netfile
+    from cnn_viz.mnist import train as tr
+
+    shipped = hashlib.sha256(assets.SIMPLE_CNN_WEIGHTS.read_bytes()).hexdigest()
+    monkeypatch.setattr(assets, "RUNS", tmp_path / "runs")
+    spec = tmp_path / "tiny.json"
+    d = design.from_code("conv2k3-relu-max4-flat-fc10")
+    spec.write_text(netfile.design_json(d))
+    assert tr.main(["--design", str(spec), "--epochs", "1", "--batch-size", "256", "--no-augment"]) == 0
+    written = sorted((tmp_path / "runs").glob("tiny-*.pt"))
+    assert len(written) == 1 and f"wrote {written[0]}" in capsys.readouterr().out
+    net = netfile.load(written[0].read_bytes())
+    assert net.design == d and net.epochs == 1
+    assert net.accuracy == pytest.approx(model.accuracy(net.model, *_held_arrays()), abs=1e-12)
+    assert hashlib.sha256(assets.SIMPLE_CNN_WEIGHTS.read_bytes()).hexdigest() == shipped
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "cnn_viz-design", "layers": [{"kind": "lstm"}]}')
+    assert tr.main(["--design", str(bad), "--epochs", "1"]) == 2
+    assert "unknown layer type 'lstm'" in capsys.readouterr().err
+
+
+def _held_arrays():
+    from cnn_viz.mnist.data import train_test_split
+
+    held = train_test_split()[1]
+    return held.images, held.labels

@@ -5,6 +5,9 @@
 * ``big_map``: one feature map with the kernel that made it;
 * ``figure5``: the report's Figure 5, random 5×5 patches and their conv1 dot products;
 * ``evidence``: saliency and Grad-CAM for the predicted class or any digit.
+
+All of it works for the report's SimpleCNN and for any built design (``design.DesignNet``): ``map_layers``,
+``conv_filters`` and ``figure5_conv`` are the design-general forms of the SimpleCNN's fixed layer names.
 """
 
 from __future__ import annotations
@@ -79,6 +82,43 @@ class Filters:
         return self.conv2.reshape(len(self.conv2), -1)
 
 
+def map_layers(reading: Reading) -> list[str]:
+    """The layers of ``reading`` made of feature maps (C×H×W), in order: the SimpleCNN's are ``MAP_LAYERS``."""
+    return [k for k, v in reading.maps.items() if np.ndim(v) == 3]
+
+
+def vector_layers(reading: Reading) -> list[str]:
+    """The flat layers (flatten, fully connected and what follows them), softmax excluded."""
+    return [k for k, v in reading.maps.items() if np.ndim(v) == 1 and k != "softmax"]
+
+
+@dataclass(frozen=True)
+class ConvFilter:
+    """One conv layer's learned kernels (out, in, k, k), its bias, and how it slides."""
+
+    layer: str
+    weight: np.ndarray
+    bias: np.ndarray
+    padding: int = 0
+    stride: int = 1
+    dilation: int = 1
+
+    @property
+    def rows(self) -> np.ndarray:
+        """One row per output map (a CSV)."""
+        return self.weight.reshape(len(self.weight), -1)
+
+
+def conv_filters(net) -> list[ConvFilter]:
+    """Every conv layer's kernels, in order, for SimpleCNN or a design."""
+    out = []
+    for name, mod in net.named_children():
+        if isinstance(mod, model.nn.Conv2d):
+            out.append(ConvFilter(name, mod.weight.detach().numpy().copy(), mod.bias.detach().numpy().copy(),
+                                  int(mod.padding[0]), int(mod.stride[0]), int(mod.dilation[0])))
+    return out
+
+
 def filters(net: model.SimpleCNN) -> Filters:
     w = model.weights(net)
     return Filters(w["conv1.weight"][:, 0], w["conv1.bias"], w["conv2.weight"], w["conv2.bias"])
@@ -140,22 +180,26 @@ class Patch:
 
 
 def figure5_patches(digit: np.ndarray, kernel: np.ndarray, bias: float, n: int = 5, seed: int = 0,
-                    on_ink: bool = True) -> list[Patch]:
-    """The report's Figure 5: ``n`` random 5×5 patches of the zero-padded digit, each with the kernel,
-    their element-wise product and the conv1 activation Σ(patch × kernel) + bias at that position.
+                    on_ink: bool = True, padding: int = 2, stride: int = 1, dilation: int = 1) -> list[Patch]:
+    """The report's Figure 5: ``n`` random patches of the zero-padded digit, each with the kernel,
+    their element-wise product and the activation Σ(patch × kernel) + bias at that position.
 
-    ``digit`` is (28, 28) in [0, 1]; ``kernel`` is one conv1 kernel (5, 5). With ``on_ink`` the
-    positions are drawn among those whose patch touches the digit (more telling than empty black).
-    The same seed gives the same positions.
+    ``digit`` is (28, 28) in [0, 1]; ``kernel`` is one first-layer kernel (5, 5 for the report's conv1,
+    any k×k for a design, which also gives its ``padding``, ``stride`` and ``dilation``; a dilated patch
+    takes every ``dilation``-th pixel). With ``on_ink`` the positions are drawn among those whose patch
+    touches the digit (more telling than empty black). The same seed gives the same positions.
     """
     d = np.asarray(digit, dtype=np.float64)
     k = np.asarray(kernel, dtype=np.float64)
-    if d.shape != (28, 28) or k.shape != (5, 5):
-        raise ValueError("Figure 5 needs a 28×28 digit and a 5×5 kernel.")
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(d, 2), (5, 5))  # (28, 28, 5, 5)
+    if d.shape != (28, 28) or k.ndim != 2 or k.shape[0] != k.shape[1]:
+        raise ValueError("Figure 5 needs a 28×28 digit and a square kernel.")
+    span = dilation * (k.shape[0] - 1) + 1
+    if span > 28 + 2 * padding:
+        raise ValueError("The kernel is larger than the padded digit.")
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(d, padding), (span, span))[::stride, ::stride, ::dilation, ::dilation]
     candidates = np.argwhere(windows.max(axis=(2, 3)) > 0.1) if on_ink else np.empty((0, 2), int)
     if len(candidates) == 0:
-        candidates = np.argwhere(np.ones((28, 28), bool))
+        candidates = np.argwhere(np.ones(windows.shape[:2], bool))
     rng = np.random.default_rng(seed)
     pick = candidates[rng.choice(len(candidates), size=min(n, len(candidates)), replace=False)]
     out = []
@@ -176,9 +220,18 @@ class Figure5:
 
 def figure5(reading: Reading, kernels: Filters, map_index: int, seed: int = 0, on_ink: bool = True, n: int = 5) -> Figure5:
     """Figure 5 for conv1 map ``map_index`` of ``reading``."""
+    conv1 = ConvFilter("conv1", kernels.conv1[:, None], kernels.conv1_bias, padding=2)
+    return figure5_conv(reading, conv1, map_index, seed=seed, on_ink=on_ink, n=n)
+
+
+def figure5_conv(reading: Reading, first: ConvFilter, map_index: int, seed: int = 0, on_ink: bool = True, n: int = 5) -> Figure5:
+    """Figure 5 for map ``map_index`` of a network's first conv layer ``first`` (it reads the digit itself)."""
     k = int(map_index)
-    patches = figure5_patches(reading.digit, kernels.conv1[k], kernels.conv1_bias[k], n=n, seed=seed, on_ink=on_ink)
-    return Figure5(k, tuple(patches), reading.maps["conv1"][k])
+    if first.weight.shape[1] != 1 or not 0 <= k < len(first.weight):
+        raise ValueError(f"No map {map_index} in {first.layer}, or it does not read the digit directly.")
+    patches = figure5_patches(reading.digit, first.weight[k, 0], first.bias[k], n=n, seed=seed, on_ink=on_ink,
+                              padding=first.padding, stride=first.stride, dilation=first.dilation)
+    return Figure5(k, tuple(patches), reading.maps[first.layer][k])
 
 
 @dataclass(frozen=True)
@@ -187,7 +240,7 @@ class Evidence:
 
     target: int
     saliency: np.ndarray
-    cam: np.ndarray
+    cam: np.ndarray | None  # None for a network without convolution
 
 
 def evidence(net: model.SimpleCNN, digit: np.ndarray, target: str | int | None = PREDICTION) -> Evidence:
@@ -195,5 +248,6 @@ def evidence(net: model.SimpleCNN, digit: np.ndarray, target: str | int | None =
     or ``PREDICTION`` / None for the class the network predicts."""
     c = None if target in (None, PREDICTION) else int(target)
     sal, used = model.saliency(net, digit, c)
-    cam, _ = model.grad_cam(net, digit, used)
+    has_conv = any(isinstance(m, model.nn.Conv2d) for m in net.children())
+    cam = model.grad_cam(net, digit, used)[0] if has_conv else None
     return Evidence(used, sal, cam)

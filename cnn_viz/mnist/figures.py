@@ -229,10 +229,12 @@ def gallery_figure(digits: np.ndarray, labels: list[int], selected: int | None =
     return go.Figure(data, layout=_image_layout(None, 40 + per_class * 80, shapes=shapes))
 
 
-def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, height: int = 170) -> go.Figure:
-    """A vector (the 128 fc1 units) as an 8×16 grid of cells: hover gives the unit number and value."""
+def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, height: int | None = 170) -> go.Figure:
+    """A vector (the 128 fc1 units) as an 8×16 grid of cells: hover gives the unit number and value.
+    ``height=None`` sizes it to its rows."""
     v = np.asarray(values, dtype=np.float32).ravel()
     rows = -(-v.size // cols)
+    height = 60 + 22 * rows if height is None else height
     z = np.full(rows * cols, np.nan, np.float32)
     z[:v.size] = v
     heat = signed_map_trace(z.reshape(rows, cols), zmax=float(np.max(np.abs(v))), xgap=1, ygap=1,
@@ -250,8 +252,10 @@ def logits_figure(logits: np.ndarray, height: int = 240) -> go.Figure:
                                       xaxis=dict(title="digit", type="category"), yaxis=dict(title="logit", zeroline=True, zerolinecolor="#555")))
 
 
-def conv2_filters_figure(weight: np.ndarray, highlight_out: int | None = None, tile_px: int = 22) -> go.Figure:
-    """All 32×16 conv2 kernels (5×5) as one grid: row = output map, column = input map; one shared scale."""
+def conv2_filters_figure(weight: np.ndarray, highlight_out: int | None = None, tile_px: int = 22,
+                         axes: tuple[str, str] = ("input map (pool1 channel)", "output map (conv2 channel)")) -> go.Figure:
+    """All 32×16 conv2 kernels (5×5) as one grid: row = output map, column = input map; one shared scale.
+    Any conv layer's weight (out, in, k, k) works; ``axes`` names its input and output maps."""
     wgt = np.asarray(weight, dtype=np.float32)
     n_out, n_in, kh, kw = wgt.shape
     gap = 1
@@ -271,15 +275,15 @@ def conv2_filters_figure(weight: np.ndarray, highlight_out: int | None = None, t
         shapes.append(dict(type="rect", x0=-0.5, x1=z.shape[1] - 0.5, y0=highlight_out * (kh + gap) - 0.5,
                            y1=highlight_out * (kh + gap) + kh - 0.5, line=dict(color="#f1c40f", width=2)))
     lay = layout(None, n_out * tile_px * (kh + gap) // 5 + 40)
-    lay["xaxis"].update(title="input map (pool1 channel)", tickmode="array", tickvals=[i * (kw + gap) + 2 for i in range(n_in)],
+    lay["xaxis"].update(title=axes[0], tickmode="array", tickvals=[i * (kw + gap) + kw // 2 for i in range(n_in)],
                         ticktext=[str(i) for i in range(n_in)], side="top")
-    lay["yaxis"].update(title="output map (conv2 channel)", tickmode="array", tickvals=[o * (kh + gap) + 2 for o in range(n_out)],
+    lay["yaxis"].update(title=axes[1], tickmode="array", tickvals=[o * (kh + gap) + kh // 2 for o in range(n_out)],
                         ticktext=[str(o) for o in range(n_out)])
     lay["shapes"] = shapes
     return go.Figure(heat, layout=lay)
 
 
-def figure5(patches: list, fmap: np.ndarray, map_index: int) -> tuple[go.Figure, go.Figure]:
+def figure5(patches: list, fmap: np.ndarray, map_index: int, layer: str = "conv1") -> tuple[go.Figure, go.Figure]:
     """The report's Figure 5: for each sampled position, the 5×5 input patch, the kernel, their product
     (element by element) and the activation Σ(product) + bias; then the feature map with the positions marked.
     ``patches`` are ``explain.Patch`` results."""
@@ -312,7 +316,8 @@ def figure5(patches: list, fmap: np.ndarray, map_index: int) -> tuple[go.Figure,
              for p in patches]
     labels = [dict(x=p.col, y=p.row, text=str(i + 1), showarrow=False, yshift=12, font=dict(color="#111", size=12),
                    bgcolor="rgba(241,196,15,0.8)") for i, p in enumerate(patches)]
-    big = go.Figure(signed_map_trace(fmap), layout=dict(layout(f"conv1 feature map {map_index} (28×28): the sampled positions", 420),
+    title = f"{layer} feature map {map_index} ({fmap.shape[0]}×{fmap.shape[1]}): the sampled positions"
+    big = go.Figure(signed_map_trace(fmap), layout=dict(layout(title, 420),
                                                         shapes=marks, annotations=labels))
     return fig, big
 
@@ -351,3 +356,19 @@ def training_figure(history: list, reference_acc: float | None = None, height: i
     lay.update(height=height, margin=dict(l=10, r=10, t=30, b=10), font=dict(size=13), legend=dict(orientation="h", y=-0.3),
                paper_bgcolor="rgba(0,0,0,0)")
     return go.Figure(data, layout=lay)
+
+
+def confusion_figure(counts: np.ndarray, title: str | None = None, height: int = 380) -> go.Figure:
+    """A 10×10 confusion matrix (row = true digit, column = answer) with the counts written in the cells;
+    the diagonal (right answers) and the mistakes on one count scale. Hover: true, answer, count, share of the row."""
+    c = np.asarray(counts, dtype=np.int64)
+    share = c / np.maximum(c.sum(axis=1, keepdims=True), 1)
+    digits = [str(d) for d in range(10)]
+    heat = go.Heatmap(z=np.log1p(c), x=digits, y=digits, colorscale="Blues", showscale=False, xgap=1, ygap=1,
+                      customdata=np.stack([c, share], axis=-1), text=c.astype(str), texttemplate="%{text}", textfont=dict(size=11),
+                      hovertemplate="true %{y}, answered %{x}<br>%{customdata[0]} digits (%{customdata[1]:.1%} of the %{y}s)<extra></extra>")
+    lay = dict(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT, paper_bgcolor="rgba(0,0,0,0)",
+               title=dict(text=title, font=dict(size=14)) if title else None,
+               xaxis=dict(title="the network's answer", type="category", side="top" if not title else "bottom", constrain="domain"),
+               yaxis=dict(title="true digit", type="category", autorange="reversed", scaleanchor="x"))
+    return go.Figure(heat, layout=lay)

@@ -58,6 +58,13 @@ class SimpleCNN(nn.Module):
         x = F.relu(self.fc1(x))
         return self.fc2(x)
 
+    def forward_cam(self, x):
+        """(logits, the conv2 maps after BN and ReLU): what Grad-CAM needs (designs have the same method)."""
+        h = self.pool(F.relu(self.bn1(self.conv1(x))))
+        maps = F.relu(self.bn2(self.conv2(h)))
+        h = self.pool(maps)
+        return self.fc2(F.relu(self.fc1(torch.flatten(h, 1)))), maps
+
 
 def as_input(x) -> torch.Tensor:
     """A digit (28, 28) or a batch (N, 28, 28) / (N, 1, 28, 28), uint8 (0-255) or float in [0, 1],
@@ -97,10 +104,12 @@ def activations(model: SimpleCNN, x) -> dict[str, torch.Tensor]:
     """Every intermediate of the forward pass, in order (keys of ``LAYERS``), for a digit or a batch.
 
     The layers are called one after another: no hooks, nothing stored on the model.
-    Put the model in eval mode first (``load_pretrained`` does).
+    Put the model in eval mode first (``load_pretrained`` does). A built design (``design.DesignNet``)
+    gives its own layers, by their names, and "softmax".
     """
     with torch.inference_mode():
-        return _forward_all(model, as_input(x))
+        forward_all = getattr(model, "forward_all", None)
+        return forward_all(as_input(x)) if forward_all else _forward_all(model, as_input(x))
 
 
 def predict(model: SimpleCNN, x) -> np.ndarray:
@@ -119,6 +128,16 @@ def accuracy(model: SimpleCNN, images: np.ndarray, labels: np.ndarray, batch: in
             logits = model(as_input(images[i:i + batch]))
             right += int((logits.argmax(1).numpy() == np.asarray(labels[i:i + batch])).sum())
     return right / max(1, len(labels))
+
+
+def confusion(model, images: np.ndarray, labels: np.ndarray, batch: int = 500) -> np.ndarray:
+    """10×10 counts: row = true digit, column = the network's answer, over ``images`` (uint8 (N, 28, 28))."""
+    out = np.zeros((10, 10), dtype=np.int64)
+    with torch.inference_mode():
+        for i in range(0, len(labels), batch):
+            guess = model(as_input(images[i:i + batch])).argmax(1).numpy()
+            np.add.at(out, (np.asarray(labels[i:i + batch], dtype=np.int64), guess), 1)
+    return out
 
 
 def weights(model: SimpleCNN) -> dict[str, np.ndarray]:
@@ -145,22 +164,24 @@ def load_meta(path: Path | str | None = None) -> dict:
 
 
 def _class_score_grads(model: SimpleCNN, x: torch.Tensor, target: int | None, want_maps: bool):
-    """Forward with the input (and relu2) in the graph; gradients of one class score by autograd.grad.
+    """Forward with the input (and the last conv block's maps) in the graph; gradients of one class score
+    by autograd.grad. Works for SimpleCNN and any built design (both have ``forward_cam``; a design
+    without convolution has no maps, so only saliency).
 
     Only the requested tensors get gradients; the model's parameters' ``.grad`` are untouched.
     """
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        h = model.pool(F.relu(model.bn1(model.conv1(x))))
-        maps = F.relu(model.bn2(model.conv2(h)))
-        h = model.pool(maps)
-        logits = model.fc2(F.relu(model.fc1(torch.flatten(h, 1))))
+        if want_maps:
+            logits, maps = model.forward_cam(x)
+        else:
+            logits, maps = model(x), None
         c = int(logits[0].argmax()) if target is None else int(target)
         if not 0 <= c < logits.shape[1]:
             raise ValueError(f"The class must be a digit 0-9, got {target}.")
         wrt = [x, maps] if want_maps else [x]
         grads = torch.autograd.grad(logits[0, c], wrt)
-    return c, x.detach(), maps.detach(), grads
+    return c, x.detach(), None if maps is None else maps.detach(), grads
 
 
 def saliency(model: SimpleCNN, digit, target: int | None = None) -> tuple[np.ndarray, int]:
@@ -172,8 +193,9 @@ def saliency(model: SimpleCNN, digit, target: int | None = None) -> tuple[np.nda
 
 
 def grad_cam(model: SimpleCNN, digit, target: int | None = None) -> tuple[np.ndarray, int]:
-    """Grad-CAM on conv2 (after its BN and ReLU, 32×14×14): ReLU(Σ_k α_k A_k) with α_k the spatial
-    mean of ∂score/∂A_k, upsampled bilinearly to 28×28 and scaled to [0, 1]. Returns (map, class)."""
+    """Grad-CAM on conv2 (after its BN and ReLU, 32×14×14; for a design: its last conv layer's block):
+    ReLU(Σ_k α_k A_k) with α_k the spatial mean of ∂score/∂A_k, upsampled bilinearly to 28×28 and scaled
+    to [0, 1]. Returns (map, class)."""
     if model.training:
         raise ValueError("Put the model in eval mode before computing Grad-CAM.")
     c, _, maps, grads = _class_score_grads(model, as_input(digit)[:1], target, want_maps=True)

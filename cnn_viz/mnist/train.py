@@ -1,19 +1,25 @@
 """Training the report's SimpleCNN on MNIST: one loop (``train``) for the CLI and for the page.
 
-    python -m cnn_viz.mnist.train --epochs 15 --batch-size 64 --lr 1e-3 --seed 0 --data sample --out assets/simple_cnn.pt
+    python -m cnn_viz.mnist.train --epochs 30 --batch-size 64 --lr 1e-3 --seed 0 --data sample --out assets/simple_cnn.pt
+    python -m cnn_viz.mnist.train --design my.json --epochs 10      # your own design (``design.Design.to_json``)
+
+Without ``--out`` the network goes to a new file under ``runs/`` (its name is printed at the end): the
+shipped ``assets/simple_cnn.pt`` is overwritten only when ``--out`` names it.
 
 Adam with a cosine learning-rate decay, cross-entropy, and light augmentation drawn
 per digit from a seeded generator: rotation, scaling and shift (one affine warp per
 batch with ``affine_grid``) and stroke thickness (blending with a 3×3 dilation or
 erosion). The same seed, data and thread count give the same weights.
 
-The page trains through ``train_own``: its settings (``RunConfig``) in, and after every epoch
-a copy of the network so far (``OwnNetwork``), which the session keeps.
+The pages train through ``train_own``: its settings (``RunConfig``) in, and after every epoch
+a copy of the network so far (``OwnNetwork``), which the session keeps. The same loop trains the
+report's SimpleCNN or any ``design.Design`` (``make_model``), with Adam or SGD.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import sys
 import threading
@@ -26,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnn_viz.common import fmt
+from cnn_viz.common import assets, fmt
 from cnn_viz.mnist.data import Digits, load_split
 from cnn_viz.mnist.model import WEIGHTS_PATH, SimpleCNN, accuracy, as_input
 
@@ -100,26 +106,48 @@ def train(
     on_batch: Callable[[int, int], None] | None = None,
     on_epoch: Callable[[EpochStats, SimpleCNN], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    make_model: Callable[[], torch.nn.Module] = SimpleCNN,
+    optimizer: str = "adam",
 ) -> TrainResult:
-    """Train a fresh SimpleCNN. ``on_batch(done, total)`` after each batch, ``on_epoch(stats, model)``
-    after each epoch (the model is in eval mode during that call), ``should_stop()`` is checked
-    after every batch. Returns the model in eval mode with the per-epoch history."""
+    """Train a fresh network (``make_model()``: the report's SimpleCNN by default, or a built design).
+    ``on_batch(done, total)`` after each batch, ``on_epoch(stats, model)`` after each epoch (the model
+    is in eval mode during that call), ``should_stop()`` is checked after every batch. ``optimizer``:
+    "adam" or "sgd" (momentum 0.9), both with the cosine decay. Returns the model in eval mode with the
+    per-epoch history. The same seed gives the same weights (dropout draws from the seed too)."""
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise ValueError("Epochs and batch size must be at least 1 and the learning rate positive.")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}.")
     if len(train_set) == 0:
         raise ValueError("There are no training digits.")
     config = dict(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, augment=asdict(augment) if augment else None,
                   n_train=len(train_set), data=train_set.source)
+    if optimizer != "adam":
+        config["optimizer"] = optimizer
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = SimpleCNN()
+        model = make_model()
+    with torch.random.fork_rng(devices=[]):  # dropout uses torch's global generator: seed it, and give it back after
+        torch.manual_seed(seed + 2)
+        return _loop(model, train_set, held_out, config, epochs, batch_size, lr, seed, augment, on_batch, on_epoch,
+                     should_stop, optimizer)
+
+
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD with momentum 0.9"}
+
+
+def _loop(model, train_set, held_out, config, epochs, batch_size, lr, seed, augment, on_batch, on_epoch, should_stop,
+          optimizer) -> TrainResult:
     gen = torch.Generator().manual_seed(seed + 1)
     x_all = as_input(train_set.images)
     y_all = torch.from_numpy(np.asarray(train_set.labels, dtype=np.int64))
     n = len(y_all)
     steps_per_epoch = math.ceil(n / batch_size)
     total = epochs * steps_per_epoch
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     result = TrainResult(model, config=config)
     done = 0
@@ -160,10 +188,9 @@ def train(
     return result
 
 
-def copy_model(model: SimpleCNN) -> SimpleCNN:
+def copy_model(model: torch.nn.Module) -> torch.nn.Module:
     """An independent copy in eval mode (to keep a snapshot while training goes on)."""
-    clone = SimpleCNN()
-    clone.load_state_dict({k: v.detach().clone() for k, v in model.state_dict().items()})
+    clone = copy.deepcopy(model)
     return clone.eval()
 
 
@@ -177,9 +204,11 @@ class RunConfig:
     batch: int = 64
     seed: int = 0
     augment: bool = True
+    optimizer: str = "adam"
 
     def describe(self) -> str:
-        return (f"{self.n_train} digits, batch {self.batch}, learning rate {fmt.num(self.lr)}, seed {self.seed}, "
+        opt = "" if self.optimizer == "adam" else f"{OPTIMIZERS.get(self.optimizer, self.optimizer)}, "
+        return (f"{self.n_train} digits, {opt}batch {self.batch}, learning rate {fmt.num(self.lr)}, seed {self.seed}, "
                 f"augmentation {'on' if self.augment else 'off'}")
 
 
@@ -213,7 +242,8 @@ class OwnNetwork:
 def train_own(train_set: Digits, held_out: Digits, config: RunConfig, *,
               on_batch: Callable[[int, int], None] | None = None,
               on_epoch: Callable[[OwnNetwork], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> OwnNetwork | None:
+              should_stop: Callable[[], bool] | None = None,
+              make_model: Callable[[], torch.nn.Module] = SimpleCNN) -> OwnNetwork | None:
     """``train`` with the page's settings on ``config.n_train`` digits spread over ``train_set``.
     ``on_epoch`` receives, after every epoch, the network so far (an independent copy: training goes on).
     ``should_stop()`` ends the run after the current batch: the result is then the network after its last
@@ -232,7 +262,8 @@ def train_own(train_set: Digits, held_out: Digits, config: RunConfig, *,
             on_epoch(kept[0])
 
     res = train(digits, held_out=held_out, epochs=config.epochs, batch_size=config.batch, lr=config.lr, seed=config.seed,
-                augment=Augment() if config.augment else None, on_batch=on_batch, on_epoch=snapshot, should_stop=should_stop)
+                augment=Augment() if config.augment else None, on_batch=on_batch, on_epoch=snapshot, should_stop=should_stop,
+                make_model=make_model, optimizer=config.optimizer)
     if res.stopped:
         return kept[0] if kept else None
     return OwnNetwork(res.model, tuple(res.history), config, finished=True)
@@ -265,9 +296,28 @@ def main(argv: list[str] | None = None) -> int:
                          "downloaded to the cache folder if possible, else the sample")
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
-    ap.add_argument("--out", type=Path, default=WEIGHTS_PATH)
+    ap.add_argument("--optimizer", choices=list(OPTIMIZERS), default="adam")
+    ap.add_argument("--design", type=Path, default=None,
+                    help="a design file (JSON, as the 'Your own network' page downloads it, or its one-line code) "
+                         "to train instead of the report's SimpleCNN; the result loads back into that page")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"where to write the network (default: a new file under runs/; the shipped {WEIGHTS_PATH.name} "
+                         "is overwritten only when --out names it)")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
+    make_model, net_design = SimpleCNN, None
+    if args.design is not None:
+        from cnn_viz.mnist import design as dz
+
+        text = args.design.read_text(encoding="utf-8", errors="replace")
+        try:
+            net_design = dz.from_json(text) if text.lstrip().startswith("{") else dz.from_code(text.strip())
+        except dz.DesignError as exc:
+            print(f"{args.design}: {exc}", file=sys.stderr)
+            return 2
+        make_model = lambda: dz.DesignNet(net_design)  # noqa: E731
+        print(f"design: {net_design.code}", flush=True)
+    out = args.out or assets.new_run_path(args.design.stem if args.design else "simple_cnn")
     train_set, held_out = load_split(args.data)
     print(f"data: {train_set.source} ({len(train_set)} training, {len(held_out)} held-out digits); "
           f"torch threads: {torch.get_num_threads()}", flush=True)
@@ -282,12 +332,20 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     res = train(train_set, held_out=held_out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                seed=args.seed, augment=None if args.no_augment else Augment(), on_batch=on_batch, on_epoch=on_epoch)
+                seed=args.seed, augment=None if args.no_augment else Augment(), on_batch=on_batch, on_epoch=on_epoch,
+                make_model=make_model, optimizer=args.optimizer)
     acc = accuracy(res.model, held_out.images, held_out.labels)
     cmd = "python -m cnn_viz.mnist.train " + " ".join(sys.argv[1:] if argv is None else argv)
-    save(res, args.out, held_out_accuracy=acc, held_out=held_out.source, n_held_out=len(held_out),
-         command=cmd.strip(), torch=str(torch.__version__), threads=torch.get_num_threads())
-    print(f"held-out accuracy {acc:.4f} ({len(held_out)} digits); {time.perf_counter() - t0:.0f} s; wrote {args.out}")
+    meta = dict(held_out_accuracy=acc, held_out=held_out.source, n_held_out=len(held_out),
+                command=cmd.strip(), torch=str(torch.__version__), threads=torch.get_num_threads())
+    if net_design is None:
+        save(res, out, **meta)
+    else:
+        from cnn_viz.mnist import netfile
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(netfile.to_bytes(net_design, res.model, netfile.run_meta(res, **meta)))
+    print(f"held-out accuracy {acc:.4f} ({len(held_out)} digits); {time.perf_counter() - t0:.0f} s; wrote {out}")
     return 0
 
 

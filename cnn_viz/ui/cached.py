@@ -142,6 +142,31 @@ def prepare_upload(data: bytes):
     return prep.prepare_upload(data)
 
 
+@st.cache_resource(show_spinner=False)
+def from_simple_cnn():
+    """The shipped network as a built design (``design.DesignNet``, same weights): shared, read-only."""
+    from cnn_viz.mnist import design
+
+    return design.from_simple_cnn(load_mnist_model())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def build(code: str, seed: int):
+    """A design (given by its ``Design.code``) built with initial weights from ``seed``: shared, read-only."""
+    from cnn_viz.mnist import design
+
+    return design.build(design.from_code(code), seed)
+
+
+@st.cache_data(max_entries=1, show_spinner="The shipped network on the 1,000 held-out digits…")
+def confusion():
+    """The shipped network's 10×10 confusion matrix on the held-out digits (row = true digit)."""
+    from cnn_viz.mnist import model
+
+    held_out = mnist_split()[1]
+    return model.confusion(load_mnist_model(), held_out.images, held_out.labels)
+
+
 # ============================== deblur
 @st.cache_data(max_entries=32, show_spinner=False)
 def analyse_1d(f: np.ndarray, sigma: float, noise: float, seed: int, lam: float, k: int | None):

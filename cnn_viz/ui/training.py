@@ -217,3 +217,136 @@ def forget_retrained_deblur() -> None:
     """Back to the shipped networks."""
     st.session_state["db_retrained"] = {}
     st.rerun()
+
+
+# ============================== your own network
+DESIGN_NET = "yn_net"  # the page's network: a netfile.Network (trained here or loaded), or absent
+
+
+def design_network():
+    """The network "Your own network" holds in this session (``netfile.Network``), or None."""
+    return st.session_state.get(DESIGN_NET)
+
+
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "?"
+
+
+def _measured(net, held_out):
+    """``net`` with its confusion matrix on the held-out digits (measured once)."""
+    from dataclasses import replace
+
+    from cnn_viz.mnist import model
+
+    if net.confusion is not None:
+        return net
+    return replace(net, confusion=model.confusion(net.model, held_out.images, held_out.labels))
+
+
+def _keep(net, held_out) -> None:
+    """Store ``net`` as the session's network with its confusion matrix on the held-out digits, and show it."""
+    st.session_state[DESIGN_NET] = _measured(net, held_out)
+    st.session_state["yn_which"] = "yours"  # look inside the new network (the radio comes later in the page)
+
+
+def design_training(train_set, held_out, net_design, config, start: bool, reference_acc: float | None, summary):
+    """The training area of "Your own network": with ``start``, train ``net_design`` (the one loop,
+    ``train.train_own``) inside the server's one training slot (``jobs.training_slot``: Busy and class mode
+    get their message), bounded by ``jobs.max_seconds()``; progress bar, live curves, and after every epoch the
+    network so far kept in the session (Stop keeps it). Without ``start``, the chart of the session's network."""
+    import time
+    from dataclasses import asdict
+
+    from cnn_viz.common import jobs
+    from cnn_viz.common.text import md
+    from cnn_viz.common.torch_tools import one_torch_thread
+    from cnn_viz.mnist import design as dz
+    from cnn_viz.mnist import figures, netfile, train
+    from cnn_viz.ui.widgets import plot
+
+    chart, status = st.empty(), st.empty()
+    if start:
+        limit = jobs.max_seconds()
+        try:
+            dz.check_time(summary, config.epochs, limit, config.n_train)
+        except dz.DesignError as exc:
+            st.warning(md(exc, limit=400))
+            return design_network()
+        estimate = summary.estimate_seconds(config.epochs, config.n_train)
+        try:
+            with jobs.training_slot(_session_id(), "a 'Your own network' training"):
+                one_torch_thread()
+                deadline = time.monotonic() + limit
+                bar = st.progress(0.0, text=f"Starting… (about {estimate:.0f} s estimated, at most {limit:.0f} s)")
+
+                def on_batch(done: int, total: int) -> None:
+                    if done % 5 == 0 or done == total:
+                        bar.progress(done / total, text=f"batch {done} of {total}")
+
+                def on_epoch(own) -> None:
+                    last = own.history[-1]
+                    meta = netfile.run_meta(train.TrainResult(own.model, list(own.history), config=asdict(own.config)),
+                                            held_out_accuracy=last.test_acc, command="trained on the page")
+                    st.session_state[DESIGN_NET] = netfile.Network(net_design, own.model, "trained here", meta, finished=False)
+                    with chart.container():
+                        plot(figures.training_figure(own.history, reference_acc), key=f"yn_tr_live_{last.epoch}")
+                    status.caption(f"epoch {last.epoch}: held-out accuracy {last.test_acc:.2%} ({last.seconds:.1f} s)")
+
+                own = train.train_own(train_set, held_out, config, on_batch=on_batch, on_epoch=on_epoch,
+                                      should_stop=lambda: time.monotonic() > deadline,
+                                      make_model=lambda: dz.DesignNet(net_design))
+        except (jobs.Busy, jobs.TrainingOff) as exc:
+            st.info(str(exc))
+            return design_network()
+        except ValueError as exc:
+            st.error(f"Training could not run: {md(exc, limit=300)}")
+            return design_network()
+        meta = netfile.run_meta(train.TrainResult(own.model, list(own.history), config=asdict(own.config)),
+                                held_out_accuracy=own.accuracy, command="trained on the page")
+        _keep(netfile.Network(net_design, own.model, "trained here", meta, finished=own.finished), held_out)
+        bar.progress(1.0, text="Done" if own.finished else f"Stopped at the {limit:.0f} s bound of this server")
+        if not own.finished:
+            st.warning(f"The run reached this server's bound of {limit:.0f} s: it keeps the {own.epochs_done} epoch(s) it trained.")
+    net = design_network()
+    if net is not None and net.confusion is None:  # a run stopped by Stop kept its last epoch without measuring it
+        net = st.session_state[DESIGN_NET] = _measured(net, held_out)
+    if net is not None and net.meta.get("history"):
+        with chart.container():
+            plot(figures.training_figure(_history(net), reference_acc), key="yn_tr_chart")
+    return net
+
+
+def _history(net):
+    from cnn_viz.mnist.train import EpochStats
+
+    return [EpochStats(*(h[:6])) for h in net.meta.get("history", []) if len(h) >= 6]
+
+
+def design_upload(held_out) -> None:
+    """The upload of a network file (or a SimpleCNN state dict): checked by ``netfile.load``; a good one
+    becomes the session's network (and the page reruns to show its design in the table), a bad one gets the
+    failed check's message and the last good one stays."""
+    from cnn_viz.common.text import md
+    from cnn_viz.mnist import netfile
+
+    f = st.file_uploader("A network file (.pt): downloaded from this page, made with the command line, or a "
+                         "state dict of the report's SimpleCNN", type=["pt", "pth"], key="yn_upload")
+    if f is None:
+        return
+    if st.session_state.get("yn_upload_done") == f.file_id:
+        st.success(st.session_state.get("yn_upload_msg", f"Loaded {md(f.name)}."))
+        return
+    try:
+        net = netfile.load(f.getvalue())
+    except netfile.LoadError as exc:
+        kept = " The page keeps the network it had." if design_network() is not None else ""
+        st.error(f"{md(f.name)} was not loaded. {md(exc, limit=400)}{kept}")
+        return
+    _keep(net, held_out)
+    st.session_state["yn_upload_done"] = f.file_id
+    st.session_state["yn_upload_msg"] = f"Loaded {md(f.name)}: {net.kind}, {md(net.design.code, limit=200)}."
+    st.session_state["yn_base"] = net.design  # the table (drawn above) shows the loaded design from the rerun on
+    st.rerun()

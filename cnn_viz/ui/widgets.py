@@ -641,3 +641,135 @@ def eps_rank_sweep(settings):
         st.stop()
     bar.empty()
     return sweep
+
+
+# ============================== your own network
+DESIGN_PARAM = "net"  # the URL query parameter that holds the design (design.Design.code)
+
+
+def design_editor() -> tuple:
+    """The layer table of "Your own network" (one row per layer), seeded from the URL's ``net`` parameter,
+    an example, or the report's SimpleCNN; every valid edit goes back into the URL. Returns (the design to
+    use, messages): after a bad edit or a bad URL value, the last design that worked and what was wrong."""
+    import zlib
+
+    from cnn_viz.common.text import md
+    from cnn_viz.mnist import design as dz
+
+    state, notes = st.session_state, []
+    if "yn_base" not in state:
+        state["yn_base"] = dz.SIMPLE_CNN
+        code = st.query_params.get(DESIGN_PARAM)
+        if code is not None:
+            try:
+                state["yn_base"] = dz.from_code(code)
+            except dz.DesignError as exc:
+                notes.append(f"The network in the address was not used: {md(exc, limit=300)} The report's SimpleCNN is shown instead.")
+    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    example = c1.selectbox("Start from", list(dz.EXAMPLES), key="yn_example",
+                           help="A starting point; then edit the table (add rows at its bottom, delete with the row's checkbox).")
+    if c2.button("Use it", key="yn_use_example"):
+        state["yn_base"] = dz.EXAMPLES[example]
+    if c3.button("Reset", key="yn_reset", help="Back to the report's SimpleCNN."):
+        state["yn_base"] = dz.SIMPLE_CNN
+    base = state["yn_base"]
+    key = f"yn_layers_{zlib.crc32(base.code.encode()):08x}"
+    columns = {
+        "type": st.column_config.SelectboxColumn("layer type", options=list(dz.KINDS.values()), required=True, width="medium"),
+        "out": st.column_config.NumberColumn("channels / units", min_value=1, step=1, help="conv: output channels; fully connected: units"),
+        "size": st.column_config.NumberColumn("kernel / window", min_value=1, step=1),
+        "stride": st.column_config.NumberColumn("stride", min_value=1, step=1),
+        "padding": st.column_config.NumberColumn("padding", min_value=0, step=1),
+        "dilation": st.column_config.NumberColumn("dilation", min_value=1, step=1),
+        "rate": st.column_config.NumberColumn("rate / slope", min_value=0.0, max_value=1.0, step=0.05,
+                                              help="dropout: probability; leaky ReLU: slope below 0"),
+    }
+    frame = pd.DataFrame(base.rows(), columns=["type", *dz.EDITOR_COLUMNS])
+    try:
+        edited = st.data_editor(frame, key=key, num_rows="dynamic", column_config=columns, width="stretch")
+        rows = edited.to_dict("records")
+    except Exception:  # noqa: BLE001 - a forged editor state (unknown rows or columns) must not break the page
+        state.pop(key, None)
+        notes.append("The table's edits could not be read, so they were dropped.")
+        rows = base.rows()
+    try:
+        good = dz.from_rows(rows)
+    except dz.DesignError as exc:
+        notes.append(f"{md(exc, limit=300)} The page keeps the last design that worked until this is fixed.")
+        return state.get("yn_good", base), notes
+    state["yn_good"] = good
+    if st.query_params.get(DESIGN_PARAM) != good.code:
+        st.query_params[DESIGN_PARAM] = good.code
+    return good, notes
+
+
+def design_field_point() -> tuple[int, int]:
+    """Row and column of the digit whose receptive fields are drawn (keys ``yn_rf_row``, ``yn_rf_col``)."""
+    c1, c2 = st.columns(2)
+    r = c1.slider("Row of the unit", 0, 27, 14, key="yn_rf_row", bind="query-params")
+    c = c2.slider("Column of the unit", 0, 27, 14, key="yn_rf_col", bind="query-params")
+    return int(r), int(c)
+
+
+def design_train_settings():
+    """The training settings of "Your own network" (keys ``yn_tr_*``) and its Train / Stop buttons:
+    (``train.RunConfig``, Train clicked, Stop clicked)."""
+    from cnn_viz.common import fmt
+    from cnn_viz.mnist.train import OPTIMIZERS, RunConfig
+
+    c1, c2, c3, c4 = st.columns(4)
+    optimizer = c1.radio("Optimizer", list(OPTIMIZERS), format_func=OPTIMIZERS.get, key="yn_tr_opt", bind="query-params")
+    lr = c2.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 1e-3, key="yn_tr_lr", format_func=fmt.num,
+                          bind="query-params", help="Adam: 1e-3 is a good start. SGD wants more, e.g. 1e-2 to 1e-1.")
+    batch = c3.select_slider("Batch size", [16, 32, 64, 128, 256], 64, key="yn_tr_batch", bind="query-params")
+    epochs = c4.slider("Epochs", 1, MAX_DESIGN_EPOCHS, 3, key="yn_tr_epochs", bind="query-params",
+                       help=f"Passes over the training digits (at most {MAX_DESIGN_EPOCHS} here; more with the command line).")
+    c1, c2, c3, c4 = st.columns(4)
+    n_train = c1.select_slider("Training digits", [250, 500, 1000, 2000, 4000], 4000, key="yn_tr_n", bind="query-params")
+    seed = c2.number_input("Seed", 0, 9999, 0, key="yn_tr_seed", bind="query-params", help="Same seed and settings: the same network, bit for bit.")
+    augment = c3.toggle("Augmentation", value=True, key="yn_tr_aug", help="Small random shifts, rotations, zooms and stroke changes.")
+    start = c4.button("Train", type="primary", key="yn_tr_go", icon="▶️")
+    stop = c4.button("Stop", key="yn_tr_stop", icon="⏹️", help="Stops after the current batch; the epochs done so far are kept.")
+    config = RunConfig(epochs=int(epochs), n_train=int(n_train), lr=float(lr), batch=int(batch), seed=int(seed),
+                       augment=bool(augment), optimizer=str(optimizer))
+    return config, start, stop
+
+
+MAX_DESIGN_EPOCHS = 20
+
+
+def design_digit(gallery, key: str = "yn") -> tuple:
+    """Where the digit of "Look inside" comes from: a held-out digit, a drawing or a photo. Returns
+    (digit (28, 28) or None, its label or None, the ``prep.Prepared`` of a drawing or photo or None)."""
+    from cnn_viz.common.text import md
+    from cnn_viz.mnist import prep
+
+    source = st.radio("The digit", ["Held-out digit", "Draw", "Upload a photo"], horizontal=True, key=f"{key}_src", bind="query-params")
+    if source == "Draw":
+        from streamlit_drawable_canvas import st_canvas  # only here: importing it outside a running app fails
+
+        canvas = st_canvas(fill_color="rgba(0,0,0,0)", stroke_width=20, stroke_color="#FFFFFF", background_color="#000000",
+                           height=280, width=280, drawing_mode="freedraw", return_image_data=True, update_streamlit=True, key=f"{key}_canvas")
+        raw = getattr(canvas, "image_data", None)
+        if raw is not None:
+            try:
+                prepared = prep.prepare(raw)
+                return prepared.digit, None, prepared
+            except ValueError:
+                pass
+        st.info("Draw one digit, large, in white on the black square. Until then the report's 7 is used.")
+    elif source == "Upload a photo":
+        f = st.file_uploader("A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key=f"{key}_photo")
+        if f is not None:
+            try:
+                prepared = cached.prepare_upload(f.getvalue())
+                return prepared.digit, None, prepared
+            except ValueError as exc:
+                st.error(f"Could not read a digit from {md(f.name)}: {md(exc, limit=300)}")
+        else:
+            st.info("Upload a picture of one digit (dark on light or light on dark). Until then the report's 7 is used.")
+    else:
+        pick = st.selectbox("Held-out digit", gallery.positions, format_func=gallery.name, index=gallery.positions.index(gallery.default),
+                            key=f"{key}_digit")
+        return gallery.digit(pick), gallery.label(pick), None
+    return gallery.digit(gallery.default), gallery.label(gallery.default), None
