@@ -10,3 +10,6 @@ DEBLUR_WEIGHTS = {"direct": ASSETS / "deblur_direct_cnn.pt", "tikcnn": ASSETS / 
 LOWRANK_SWEEP = ASSETS / "lowrank_sweep.json"
 STAR_CHART = ASSETS / "star_chart.png"
 DIGIT_7 = ASSETS / "digit_7.png"
+WHENFAIL_LAB = {"csc": ASSETS / "whenfail_lab_csc.npz", "generic": ASSETS / "whenfail_lab_generic.npz"}
+WHENFAIL_JPEG_CNN = ASSETS / "whenfail_jpeg_cnn.pt"
+WHENFAIL_DESCENT = {"mnist": ASSETS / "whenfail_descent_mnist.npz", "lab": ASSETS / "whenfail_descent_lab.npz"}
