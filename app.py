@@ -23,6 +23,7 @@ PAGES = [
     ("pages/mnist_activations.py", "MNIST activations", ":material/draw:", "draw, pick or upload a digit and watch the report's trained CNN read it: every layer's maps, learned filters, Figure 5 patches, saliency, Grad-CAM, and train your own."),
     ("pages/your_network.py", "Your own network", ":material/schema:", "design a CNN layer by layer (shapes, parameters, receptive fields before training), train it, compare it with the report's, save it as one file, load it back, and look inside it."),
     ("pages/deblurring.py", "Deblurring", ":material/blur_on:", "undo a blur on a signal and on an image: naive inverse, TSVD, Tikhonov with GCV / L-curve / discrepancy, Wiener, Richardson–Lucy and two trained CNNs, with the numbers and the lessons."),
+    ("pages/when_cnns_fail.py", "When CNNs fail", ":material/report:", "a CNN against Tikhonov, ISTA and a dense network on a blur, independent 8×8 blocks, compressed sensing and a scrambled blur (Chodosh and Lucey); JPEG artifacts; gradient descent against SGD."),
     ("pages/low_rank.py", "Low rank", ":material/compress:", "truncated SVDs compress images, why big data matrices are approximately low rank (Udell–Townsend and its critique), eigendigits, and the trained CNN's layers at rank k."),
 ]
 

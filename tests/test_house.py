@@ -27,6 +27,10 @@ TORCH_MODULES = {
     "cnn_viz/mnist/model.py",
     "cnn_viz/mnist/netfile.py",
     "cnn_viz/mnist/train.py",
+    "cnn_viz/whenfail/descent.py",
+    "cnn_viz/whenfail/jpeg_cnn.py",
+    "cnn_viz/whenfail/nets.py",
+    "cnn_viz/whenfail/train.py",
 }
 TORCH_FREE_PAGES = ["kernel_sandbox", "sliding_kernel", "relu_pooling", "deblurring", "low_rank"]
 
@@ -49,7 +53,7 @@ def _imports(path, top_level_only: bool = False) -> set[str]:
 
 
 def test_the_tree_has_one_folder_per_lesson():
-    for pkg in ("common", "figures", "ui", "sandbox", "sliding", "pooling", "mnist", "deblur", "lowrank", "classroom"):
+    for pkg in ("common", "figures", "ui", "sandbox", "sliding", "pooling", "mnist", "deblur", "lowrank", "classroom", "whenfail"):
         assert (ROOT / "cnn_viz" / pkg / "__init__.py").exists(), pkg
     flat = [p.name for p in (ROOT / "cnn_viz").glob("*.py") if p.name != "__init__.py"]
     assert flat == [], f"modules outside a lesson or shared folder: {flat}"

@@ -23,3 +23,6 @@ def new_run_path(stem: str, suffix: str = ".pt") -> Path:
     while path.exists():
         path, k = RUNS / f"{base}-{k}{suffix}", k + 1
     return path
+WHENFAIL_LAB = {"csc": ASSETS / "whenfail_lab_csc.npz", "generic": ASSETS / "whenfail_lab_generic.npz"}
+WHENFAIL_JPEG_CNN = ASSETS / "whenfail_jpeg_cnn.pt"
+WHENFAIL_DESCENT = {"mnist": ASSETS / "whenfail_descent_mnist.npz", "lab": ASSETS / "whenfail_descent_lab.npz"}

@@ -72,4 +72,6 @@ from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     sliding_settings,
     stepper,
     typed_grid,
+    whenfail_lab_settings,
+    whenfail_quality,
 )

@@ -333,3 +333,58 @@ def questions_for_page(page: str, params: tuple, seed: int):
     from cnn_viz.classroom import questions
 
     return questions.for_page(page, dict(params), seed, model=load_mnist_model() if page == "mnist_activations" else None)
+# ============================== whenfail
+@st.cache_data(max_entries=4, show_spinner=False)
+def load_lab_table(path: str):
+    from cnn_viz.whenfail import results
+
+    return results.LabTable.load(path)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def operator(setup):
+    from cnn_viz.whenfail import lab
+
+    return lab.operator(setup)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def spectra(n: int, m: int):
+    from cnn_viz.whenfail import lab
+
+    return lab.spectra(n, m)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def operator_figure(setup):
+    from cnn_viz.whenfail import figures
+
+    return figures.operator_figure(operator(setup), setup.operator)
+
+
+@st.cache_resource(show_spinner=False)
+def load_jpeg_cnn():
+    from cnn_viz.whenfail import jpeg_cnn
+
+    return jpeg_cnn.load()
+
+
+@st.cache_data(max_entries=16, show_spinner="Compressing and restoring (TV at eight weights, the CNN twice)…")
+def with_cnn(img: np.ndarray, quality: int):
+    from cnn_viz.whenfail import jpeg_cnn
+
+    return jpeg_cnn.with_cnn(load_jpeg_cnn()[0], img, quality)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def load_descent(path: str):
+    from cnn_viz.whenfail import results
+
+    return results.Descent.load(path)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def descent_figure(path: str):
+    from cnn_viz.whenfail import figures
+
+    return figures.descent_figure(load_descent(path))

@@ -350,3 +350,109 @@ def design_upload(held_out) -> None:
     st.session_state["yn_upload_msg"] = f"Loaded {md(f.name)}: {net.kind}, {md(net.design.code, limit=200)}."
     st.session_state["yn_base"] = net.design  # the table (drawn above) shows the loaded design from the rerun on
     st.rerun()
+
+
+# ============================== whenfail
+WF_TABLE = "wf_table"  # {signals: LabTable} trained in this session
+WF_DESCENT = "wf_descent"  # {problem: Descent} recomputed in this session
+
+
+def _owner() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx else "?"
+
+
+def _deadline():
+    import time
+
+    from cnn_viz.common import jobs
+
+    end = time.monotonic() + jobs.max_seconds()
+    return lambda: time.monotonic() > end
+
+
+def whenfail_lab_table(signals: str):
+    """This session's retrained table for a signal set, or None."""
+    return st.session_state.get(WF_TABLE, {}).get(signals)
+
+
+def whenfail_train_lab(setup, steps: int) -> None:
+    """Train every method on every operator for ``setup``'s signals and size inside the server's one training
+    slot, one thread, with a progress bar; each operator's row is kept as it finishes (Stop keeps them)."""
+    from cnn_viz.common import jobs
+
+    try:
+        with jobs.training_slot(_owner(), "the 'When CNNs fail' lab"):
+            import dataclasses
+
+            from cnn_viz.common.torch_tools import one_torch_thread
+            from cnn_viz.whenfail import lab, nets, results
+
+            one_torch_thread()
+            bar = st.progress(0.0, text="Starting…")
+            stop, runs = _deadline(), []
+            ops = [op for op in lab.OPERATORS]
+            for i, op in enumerate(ops):
+                s = dataclasses.replace(setup, operator=op)
+                try:
+                    s.check()
+                except ValueError as exc:
+                    st.warning(f"{lab.OPERATORS[op]} skipped: {exc}")
+                    continue
+
+                def progress(m, done, total, i=i, op=op):
+                    bar.progress(min(1.0, (i + done / total / len(nets.LEARNED)) / len(ops)),
+                                 text=f"{lab.OPERATORS[op]}: {lab.METHODS[m]}, step {done} of {total}")
+
+                run = nets.run_operator(s, nets.TrainConfig(steps=steps, seed=setup.seed), progress=progress, should_stop=stop)
+                runs.append(run)
+                st.session_state.setdefault(WF_TABLE, {})[setup.signals] = results.LabTable.from_runs(
+                    runs, meta={"command": "trained on the page", "steps": steps})
+                if run.stopped:
+                    st.warning(f"Stopped after {jobs.max_seconds():.0f} s (the server's bound per training run); "
+                               "the operators finished so far are in the table.")
+                    break
+            bar.empty()
+    except (jobs.Busy, jobs.TrainingOff) as exc:
+        st.info(str(exc))
+        return
+    st.rerun()
+
+
+def whenfail_descent(problem_name: str):
+    return st.session_state.get(WF_DESCENT, {}).get(problem_name)
+
+
+def whenfail_run_descent(problem_name: str, passes: int, batch: int) -> None:
+    """Recompute gradient descent against SGD here (inside the training slot, bounded in time)."""
+    from cnn_viz.common import jobs
+
+    try:
+        with jobs.training_slot(_owner(), "gradient descent against SGD"):
+            from cnn_viz.common.torch_tools import one_torch_thread
+            from cnn_viz.whenfail import descent
+
+            one_torch_thread()
+            bar = st.progress(0.0, text="Loading the data…")
+            problem = descent.mnist_problem() if problem_name == "mnist" else descent.lab_problem()
+            total, done = 3 * len(problem.lrs), [0]
+
+            def progress(msg):
+                bar.progress(min(1.0, done[0] / total), text=msg)
+                done[0] += 1
+
+            stop = _deadline()
+            try:
+                d = descent.compare(problem, passes=passes, batch=batch, progress=progress, should_stop=stop)
+            except ValueError as exc:
+                st.error(f"Cannot run this comparison: {exc}")
+                return
+            bar.empty()
+            if stop():
+                st.warning(f"Stopped at the server's bound of {jobs.max_seconds():.0f} s per training run; "
+                           "the curves show what was reached.")
+            st.session_state.setdefault(WF_DESCENT, {})[problem_name] = d
+    except (jobs.Busy, jobs.TrainingOff) as exc:
+        st.info(str(exc))

@@ -773,3 +773,36 @@ def design_digit(gallery, key: str = "yn") -> tuple:
                             key=f"{key}_digit")
         return gallery.digit(pick), gallery.label(pick), None
     return gallery.digit(gallery.default), gallery.label(gallery.default), None
+
+
+# ============================== whenfail
+def whenfail_lab_settings():
+    """The 1-D lab's settings (all in the URL); returns a lab.Setup, or None after saying what is wrong."""
+    from cnn_viz.common import text
+    from cnn_viz.whenfail import lab
+
+    op = st.selectbox("Operator M", list(lab.OPERATORS), format_func=lab.OPERATORS.get, key="wf_op", bind="query-params")
+    signals = st.selectbox("Signals", list(lab.SIGNAL_SETS), format_func=lab.SIGNAL_SETS.get, key="wf_sig", bind="query-params")
+    n = st.select_slider("Signal length n", lab.N_CHOICES, 128, key="wf_n", bind="query-params")
+    m = st.number_input("Measurements m (dense operator)", 1, 1024, 64, key="wf_m", bind="query-params",
+                        help="Rows of the dense random matrix; compressed sensing needs m < n.")
+    noise = st.slider("Noise ‖e‖/‖Mx‖ (%)", 0.0, 10.0, 1.0, 0.5, key="wf_noise", bind="query-params") / 100
+    seed = st.number_input("Seed", 0, 9999, 0, key="wf_seed", bind="query-params")
+    try:
+        return lab.Setup(operator=op, signals=signals, n=int(n), m=int(m), noise=float(noise), seed=int(seed)).check()
+    except ValueError as exc:
+        st.error(f"{text.md(exc, 300)} The shipped setup is shown meanwhile.")
+        return None
+
+
+def whenfail_quality() -> int | None:
+    from cnn_viz.common import text
+    from cnn_viz.whenfail import jpeg
+
+    q = st.number_input("JPEG quality", 0, 100, 10, key="wf_q", bind="query-params",
+                        help=f"{jpeg.MIN_Q} (blocky) to {jpeg.MAX_Q}: the range where the 8×8 blocks show.")
+    try:
+        return jpeg.check_quality(q)
+    except ValueError as exc:
+        st.error(f"{text.md(exc, 300)} Choose a quality from {jpeg.MIN_Q} to {jpeg.MAX_Q}.")
+        return None

@@ -1,0 +1,136 @@
+"""The Plotly figures of "When CNNs fail" (no Streamlit; images go out as uint8)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnn_viz.common import text
+from cnn_viz.figures.builders import image_trace, layout, number_grid_trace, signed_map_figure
+from cnn_viz.figures.palette import FONT, HIGHLIGHT
+from cnn_viz.whenfail import lab
+from cnn_viz.whenfail.results import DESCENT_LABELS
+
+COLOURS = {"tikhonov": "#1f77b4", "csc_ista": "#9467bd", "cnn": "#d62728", "fc": "#7f7f7f", "lista": "#2ca02c",
+           "cnn_mtb": "#ff7f0e", "cnn_tik": "#8c564b", "gd": "#1f77b4", "minibatch": "#d62728", "sgd1": "#2ca02c"}
+
+
+def _plain(title: str | None, height: int = 340, **extra) -> dict:
+    lay = layout(title, height, square=False)
+    lay.update(extra)
+    return lay
+
+
+def operator_figure(M: np.ndarray, name: str) -> go.Figure:
+    fig = signed_map_figure(M, f"M: {lab.OPERATORS[name]} ({M.shape[0]}×{M.shape[1]})", height=380)
+    fig.data[0].hovertemplate = "M[%{y}, %{x}] = %{z:.4g}<extra></extra>"
+    return fig
+
+
+def singular_values_figure(svals: dict, current: str) -> go.Figure:
+    traces = [go.Scatter(y=s, mode="lines", name=lab.OPERATORS[k], line=dict(width=4 if k == current else 1.5, color=COLOURS.get(
+        {"blur": "tikhonov", "block": "cnn", "dense": "lista", "permuted": "cnn_mtb"}[k]), dash="dot" if k == "permuted" else None),
+        hovertemplate="σ_%{x} = %{y:.3g}<extra>" + text.html(lab.OPERATORS[k]) + "</extra>") for k, s in svals.items()]
+    return go.Figure(traces, layout=_plain("Singular values of each M", yaxis=dict(type="log", exponentformat="power", title="σᵢ"),
+                                          xaxis=dict(title="i"), legend=dict(orientation="h", y=-0.25)))
+
+
+def signals_figure(x: np.ndarray, b: np.ndarray, recon: dict, title: str) -> go.Figure:
+    """One held-out signal: the truth, the data, and the chosen reconstructions."""
+    traces = [go.Scatter(y=x, name="true x", line=dict(color="black", width=3), hovertemplate="x[%{x}] = %{y:.3f}<extra></extra>"),
+              go.Scatter(y=b, name="data b", mode="markers", marker=dict(color="#aaaaaa", size=4),
+                         hovertemplate="b[%{x}] = %{y:.3f}<extra></extra>")]
+    for m, v in recon.items():
+        traces.append(go.Scatter(y=v, name=lab.METHODS[m], line=dict(color=COLOURS[m], width=1.8),
+                                 hovertemplate="x̂[%{x}] = %{y:.3f}<extra>" + text.html(lab.METHODS[m]) + "</extra>"))
+    return go.Figure(traces, layout=_plain(title, 380, xaxis=dict(title="sample"), legend=dict(orientation="h", y=-0.2)))
+
+
+def table_figure(table) -> go.Figure:
+    """Grouped bars: relative error per operator and method (log scale), values on hover."""
+    traces = [go.Bar(x=table.row_labels(), y=table.errors[:, j], name=lab.METHODS[m], marker_color=COLOURS[m],
+                     hovertemplate="%{x}<br>" + text.html(lab.METHODS[m]) + ": %{y:.3f}<extra></extra>")
+              for j, m in enumerate(table.methods)]
+    return go.Figure(traces, layout=_plain("Held-out relative error ‖x̂ − x‖/‖x‖ (lower is better)", 420, barmode="group",
+                                          yaxis=dict(type="log", title="relative error"), legend=dict(orientation="h", y=-0.25)))
+
+
+# ------------------------------------------------------------------ JPEG
+def grid_figure(img: np.ndarray, title: str, block=None) -> go.Figure:
+    """The image with JPEG's 8×8 block grid drawn over it (and one block outlined)."""
+    h, w = img.shape
+    lines_x, lines_y = [], []
+    for c in range(0, w + 1, 8):
+        lines_x += [c - 0.5, c - 0.5, None]
+        lines_y += [-0.5, h - 0.5, None]
+    for r in range(0, h + 1, 8):
+        lines_x += [-0.5, w - 0.5, None]
+        lines_y += [r - 0.5, r - 0.5, None]
+    traces = [image_trace(img), go.Scatter(x=lines_x, y=lines_y, mode="lines", line=dict(color="rgba(255,140,0,0.45)", width=1),
+                                           hoverinfo="skip", showlegend=False)]
+    if block is not None:
+        r, c = block
+        traces.append(go.Scatter(x=[c * 8 - .5, c * 8 + 7.5, c * 8 + 7.5, c * 8 - .5, c * 8 - .5],
+                                 y=[r * 8 - .5, r * 8 - .5, r * 8 + 7.5, r * 8 + 7.5, r * 8 - .5], mode="lines",
+                                 line=dict(color=HIGHLIGHT, width=3), hoverinfo="skip", showlegend=False))
+    return go.Figure(traces, layout=layout(title, 440))
+
+
+def block_figure(view) -> go.Figure:
+    """The chosen block: pixels, DCT before quantisation, the table, and after quantisation."""
+    fig = make_subplots(rows=1, cols=4, horizontal_spacing=0.03, subplot_titles=(
+        "pixels (original)", "DCT coefficients", "quantisation table Q", f"after: round(F/Q)·Q ({view.zeroed} zeroed)"))
+    fig.add_trace(number_grid_trace(np.round(255 * view.pixels), decimals=0, hovertemplate="pixel (%{y}, %{x}) = %{z}<extra></extra>"), 1, 1)
+    fig.add_trace(number_grid_trace(view.before, decimals=0, hovertemplate="F(%{y}, %{x}) = %{z:.1f}<extra></extra>"), 1, 2)
+    fig.add_trace(number_grid_trace(view.table, decimals=0, hovertemplate="Q(%{y}, %{x}) = %{z}<extra></extra>"), 1, 3)
+    fig.add_trace(number_grid_trace(view.after, decimals=0, hovertemplate="round(F/Q)·Q at (%{y}, %{x}) = %{z}<extra></extra>"), 1, 4)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed")
+    fig.update_layout(height=330, margin=dict(l=5, r=5, t=40, b=5), font=dict(size=11))
+    fig.update_annotations(font_size=13)
+    return fig
+
+
+def crops_figure(images: list, titles: list, errors: bool = False) -> go.Figure:
+    """Crops side by side (uint8 gray), or their signed errors against the truth."""
+    n = len(images)
+    fig = make_subplots(rows=1, cols=n, horizontal_spacing=0.01, subplot_titles=[text.html(t, 40) for t in titles])
+    for i, im in enumerate(images):
+        if errors:
+            z = np.asarray(im, dtype=np.float32)
+            fig.add_trace(go.Heatmap(z=np.round(z * 255).astype(np.int16), colorscale="RdBu_r", zmin=-40, zmax=40, showscale=i == 0,
+                                     colorbar=dict(thickness=10, len=0.8, title="×1/255"),
+                                     hovertemplate="row %{y}, col %{x}<br>error %{z}/255<extra></extra>"), 1, i + 1)
+        else:
+            fig.add_trace(image_trace(im), 1, i + 1)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
+    for i in range(n):
+        ax = "" if i == 0 else str(i + 1)
+        fig.layout[f"yaxis{ax}"].update(scaleanchor=f"x{ax}", scaleratio=1)
+    fig.update_layout(height=300, margin=dict(l=5, r=5, t=40, b=5), font=dict(size=11))
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+# ------------------------------------------------------------------ GD against SGD
+def descent_figure(d) -> go.Figure:
+    """Training loss and held-out metric against passes and against seconds, one colour per optimiser."""
+    fig = make_subplots(rows=2, cols=2, shared_xaxes="columns", vertical_spacing=0.08, horizontal_spacing=0.08,
+                        subplot_titles=("training loss vs passes", "training loss vs seconds",
+                                        f"{d.metric_name} vs passes", f"{d.metric_name} vs seconds"))
+    for c in d.curves:
+        name = d.label(c)
+        for row, y in ((1, c.loss), (2, c.metric)):
+            for col, x in ((1, c.passes), (2, c.seconds)):
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, legendgroup=c.method,
+                                         showlegend=row == 1 and col == 1, line=dict(color=COLOURS[c.method]), marker=dict(size=4),
+                                         hovertemplate=("pass %{x:.2f}" if col == 1 else "%{x:.2f} s") + "<br>%{y:.4g}<extra>"
+                                         + DESCENT_LABELS[c.method] + "</extra>"), row, col)
+    fig.update_yaxes(type="log", row=1)
+    fig.update_xaxes(title_text="passes over the training data", row=2, col=1)
+    fig.update_xaxes(title_text="training seconds (one thread)", row=2, col=2)
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=40, b=10), font=FONT, legend=dict(orientation="h", y=-0.15),
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    return fig
