@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="CNN Viz", page_icon="🔍", layout="wide", initial_sidebar_state="expanded")
+from cnn_viz.ui import access
+
+st.set_page_config(page_title="CNN Viz", page_icon="🔍", layout="wide", initial_sidebar_state=access.sidebar_state())
 
 # One line per page: (file, title, icon, what it teaches). Only pages that exist are listed.
 PAGES = [
@@ -17,7 +19,7 @@ PAGES = [
 
 def home() -> None:
     st.title("CNN Viz")
-    st.markdown(
+    access.explain(
         "Convolution and convolutional neural networks, from the dot product of a kernel with an image patch "
         "to a trained digit classifier, with the linear algebra underneath: convolution as a matrix, "
         "regularized deblurring as an inverse problem, and low-rank structure."
@@ -38,4 +40,5 @@ nav = st.navigation(
     [st.Page(home, title="Home", icon="🏠", default=True)]
     + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGES]
 )
+access.app_settings()  # colour-vision-safe colours and presenter view, on every page, in the URL
 nav.run()

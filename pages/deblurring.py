@@ -8,7 +8,7 @@ from cnn_viz.deblur import experiment, figures, forward, signal1d
 from cnn_viz.ui import cached, training
 
 st.title("Deblurring")
-st.markdown(
+ui.explain(
     "A blur is a convolution, so it is a matrix: **b = A x + noise**. Undoing it means solving a linear system whose "
     "matrix is so badly conditioned that the naive solution is pure noise. **Regularization** (truncated SVD, "
     "Tikhonov, Wiener, stopping Richardson–Lucy early) trades a little bias for stability, and a rule has to choose "
@@ -74,7 +74,7 @@ def render_1d() -> None:
         return
 
     st.subheader("Blur, then undo it")
-    shown = st.multiselect("Reconstructions to draw", a.labels, default=a.default_shown, key="db1_shown")
+    shown = st.multiselect("Reconstructions to draw", a.labels, default=a.default_shown, key="db1_shown", bind="query-params")
     ui.plot(figures.signals_figure(a.t, a.f, a.b, a.chosen(shown)), key="db1_signals")
     st.caption(
         f"Black: the true f. Grey dots: the data b = A f + e with ‖e‖ = {100 * noise:g} % of ‖A f‖. The naive solve "
@@ -126,13 +126,13 @@ def render_1d() -> None:
 
 # ============================================================================ 2-D
 def retrain_panel() -> None:
-    st.markdown("Train a network here, on this machine, from the shipped weights or from scratch. It is used for "
+    ui.explain("Train a network here, on this machine, from the shipped weights or from scratch. It is used for "
                 "your session only (the shipped weights stay). The shipped ones were trained for about 14 minutes "
                 "each by `python -m cnn_viz.deblur.train`; a minute here shows the loss falling, not the final quality.")
     c1, c2, c3 = st.columns(3)
-    kind = c1.selectbox("Network", list(experiment.CNN_KINDS), format_func=experiment.CNN_KINDS.get, key="db_rt_kind")
-    secs = c2.slider("Training time (s)", 10, 300, 60, 10, key="db_rt_secs")
-    start = c3.radio("Start from", ["shipped weights", "scratch"], key="db_rt_start", horizontal=True)
+    kind = c1.selectbox("Network", list(experiment.CNN_KINDS), format_func=experiment.CNN_KINDS.get, key="db_rt_kind", bind="query-params")
+    secs = c2.slider("Training time (s)", 10, 300, 60, 10, key="db_rt_secs", bind="query-params")
+    start = c3.radio("Start from", ["shipped weights", "scratch"], key="db_rt_start", bind="query-params", horizontal=True)
     if st.button("Retrain now", key="db_rt_go", icon="🏋️"):
         training.retrain_deblur(kind, secs, from_shipped=start == "shipped weights")
     if training.deblur_retrained() and st.button("Go back to the shipped weights", key="db_rt_reset"):
@@ -165,7 +165,7 @@ def render_2d() -> None:
         lam = st.select_slider("Your λ (Tikhonov)", experiment.LAMBDA_CHOICES, value=experiment.LAMBDA_DEFAULT, format_func=fmt.sci,
                                key="db_lam", bind="query-params")
         iters = st.slider("Richardson–Lucy iterations", 1, 200, 30, key="db_iters", bind="query-params")
-        methods = st.multiselect("Methods", experiment.METHODS, default=list(experiment.METHODS), key="db_methods",
+        methods = st.multiselect("Methods", experiment.METHODS, default=list(experiment.METHODS), key="db_methods", bind="query-params",
                                  help="The CNNs load PyTorch the first time (a few seconds).")
     if blur.psf is None or assumed.psf is None:
         return
@@ -228,12 +228,12 @@ def render_2d() -> None:
 
     st.subheader("Look closely")
     names = [r.name for r in results]
-    view = st.multiselect("Restorations to look at", names, default=experiment.default_view(names), key="db_view")
+    view = st.multiselect("Restorations to look at", names, default=experiment.default_view(names), key="db_view", bind="query-params")
     zoom = experiment.zoom_range(scene.truth.shape)
     cc1, cc2, cc3 = st.columns(3)
-    size = cc1.slider("Zoom box (pixels)", 16, zoom.largest, zoom.size, 8, key="db_zoom")
-    row = cc2.slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy")
-    col = cc3.slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx")
+    size = cc1.slider("Zoom box (pixels)", 16, zoom.largest, zoom.size, 8, key="db_zoom", bind="query-params")
+    row = cc2.slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy", bind="query-params")
+    col = cc3.slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx", bind="query-params")
     look = experiment.closeup(scene, results, view, size, row, col)
     ui.plot(figures.gallery_figure(look.images, look.titles, cols=4, box=look.box), key="db_gallery")
     st.caption("Whole images; the yellow box is the zoom below. Hover for pixel values.")
@@ -243,7 +243,7 @@ def render_2d() -> None:
         ui.plot(figures.error_figure(look.errors, look.names), key="db_errors")
         st.caption("Error maps, restored − true, one shared scale saturating at the 99.5th percentile (red too bright, blue "
                    "too dark). Errors gather at edges and, with the wrong boundary model, along the frame.")
-        pick = st.selectbox("Download a restoration", look.names, key="db_dl_pick")
+        pick = st.selectbox("Download a restoration", look.names, key="db_dl_pick", bind="query-params")
         ui.download_png(look.image(pick), f"deblur_{pick}.png", f"Download “{pick}” (PNG)", key="db_dl")
 
     st.subheader("Choosing λ and stopping Richardson–Lucy")

@@ -12,7 +12,7 @@ EPS_TARGETS = [0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001]
 SIDES = [256, 512, 1024]
 
 st.title("Low rank")
-st.markdown(
+ui.explain(
     "Every matrix is a sum of rank-one pieces, σ₁u₁v₁ᵀ + σ₂u₂v₂ᵀ + …, ordered from the most to the least "
     "important (the **singular value decomposition**). Keeping only the first k pieces gives the best rank-k "
     "approximation there is. Below: how few pieces a photograph needs, why the matrices of data science so "
@@ -122,17 +122,17 @@ def pca_explorer(e: svd.Eigendigits) -> None:
     """The k slider and the digit picker rerun only this part."""
     c1, c2 = st.columns([3, 2])
     with c1:
-        kd = st.slider("Components k", 1, e.pca.components.shape[0], 20, key="lr_pca_k")
+        kd = st.slider("Components k", 1, e.pca.components.shape[0], 20, key="lr_pca_k", bind="query-params")
         ui.plot(figures.explained_variance_figure(e.pca.explained_ratio, kd), key="lr_explained")
         st.caption(e.caption)
     with c2:
-        which = st.number_input("Digit (row of the training set)", 0, len(e.digits) - 1, 0, key="lr_pca_digit")
+        which = st.number_input("Digit (row of the training set)", 0, len(e.digits) - 1, 0, key="lr_pca_digit", bind="query-params")
         ui.plot(figures.digit_pair_figure(*e.rebuild(which, kd), kd), key="lr_digit_pair")
         st.caption(f"The digit rebuilt from the mean digit plus its coordinates along the first {kd} eigendigits.")
 
 
 if tab_why.open:
-    st.markdown(
+    ui.explain(
         "Madeleine Udell and Alex Townsend asked why the matrices of data science (ratings, documents, "
         "measurements) are so often approximately low rank. Their model: every row i has a hidden point aᵢ and "
         "every column j a hidden point bⱼ, and the entry is a smooth function of the two, **Xᵢⱼ = f(aᵢ, bⱼ)**. "
@@ -141,10 +141,10 @@ if tab_why.open:
     )
     with st.form("lr_sweep_form", border=True):
         c = st.columns(4)
-        kind = c[0].selectbox("Function f", list(latent.KINDS), format_func=latent.kind_name, key="lr_kind")
-        d = c[1].select_slider("Latent dimension d", [1, 2, 3, 4, 5], value=2, key="lr_d")
-        eps_l = c[2].select_slider("Tolerance ε", [0.1, 0.05, 0.02, 0.01, 0.005], value=0.01, key="lr_eps_latent")
-        n_max = c[3].selectbox("Largest n", [1000, 2000, 4000], index=2, key="lr_nmax")
+        kind = c[0].selectbox("Function f", list(latent.KINDS), format_func=latent.kind_name, key="lr_kind", bind="query-params")
+        d = c[1].select_slider("Latent dimension d", [1, 2, 3, 4, 5], value=2, key="lr_d", bind="query-params")
+        eps_l = c[2].select_slider("Tolerance ε", [0.1, 0.05, 0.02, 0.01, 0.005], value=0.01, key="lr_eps_latent", bind="query-params")
+        n_max = c[3].selectbox("Largest n", [1000, 2000, 4000], index=2, key="lr_nmax", bind="query-params")
         st.caption(latent.KINDS[kind])
         submitted = st.form_submit_button("Measure the ε-ranks", type="primary")
     if submitted:
@@ -163,7 +163,7 @@ if tab_why.open:
     ui.plot(figures.eps_rank_figure(sweep, title=summary.title), key="lr_epsrank")
     st.caption(summary.caption)
     st.markdown("##### The Johnson–Lindenstrauss step")
-    st.markdown(
+    ui.explain(
         "Write the matrix as inner products, Xᵢⱼ = ⟨xᵢ, yⱼ⟩: for any X take xᵢ = the rows of UΣ^½ and yⱼ = the rows "
         "of VΣ^½ from its SVD, so that ‖xᵢ‖² ≤ ‖X‖₂ and ‖yⱼ‖² ≤ ‖X‖₂. The **Johnson–Lindenstrauss lemma** says "
         "that any N points, in any dimension, can be mapped by one linear map Q into r = O(log N / ε²) dimensions "
@@ -177,7 +177,7 @@ if tab_why.open:
     st.latex(r"\text{where}\quad \operatorname{rank}_\varepsilon(X)=\min\{\operatorname{rank}(Y):\ \|X-Y\|_{\max}\le\varepsilon\},"
              r"\qquad \|Z\|_{\max}=\max_{i,j}|Z_{ij}|")
     st.markdown(summary.looseness)
-    st.markdown(
+    ui.explain(
         "**Why it still matters.** It holds for *every* matrix, with no assumption on how its singular values decay, "
         "and its dependence on the size is only logarithmic. For the latent variable model the paper combines it with "
         "a polynomial approximation of f: the feature vectors then have bounded length no matter how many rows there "
@@ -186,7 +186,7 @@ if tab_why.open:
         "it does not double the rank."
     )
     st.markdown("##### The other side: Budzinskiy (2024)")
-    st.markdown(
+    ui.explain(
         "Stanislav Budzinskiy, *When big data actually are low-rank, or entrywise approximation of certain "
         "function-generated matrices* (arXiv:2407.03250, 2024), identifies misconceptions around the claim that for "
         "a class of analytic f these n × n matrices admit entrywise approximation with rank that grows like log n "
@@ -243,7 +243,7 @@ def layer_panel(sw) -> None:
     """One layer's rank slider, numbers and curve: moving the slider reruns only this part."""
     layer = sw.layer
     kmin = sw.smallest_within(0.5)
-    k = st.slider(f"Inspect rank k of {layer}", 1, sw.full_rank, kmin or sw.full_rank, key=f"lr_cnn_k_{layer}")
+    k = st.slider(f"Inspect rank k of {layer}", 1, sw.full_rank, kmin or sw.full_rank, key=f"lr_cnn_k_{layer}", bind="query-params")
     at = sw.at(k)
     m = st.columns(3)
     m[0].metric(f"Accuracy at k = {k}", f"{at.accuracy:.1f}%", f"{at.accuracy_change:+.1f} points")
@@ -256,7 +256,7 @@ def layer_panel(sw) -> None:
 
 
 if tab_cnn.open:
-    st.markdown(
+    ui.explain(
         "The trained digit network stores its layers as matrices, and they too are approximately low rank. "
         "Replace **fc1** (a 128 × 1568 matrix) by its rank-k truncation, applied as two thinner layers "
         "1568 → k → 128, and **conv2** (32 kernels of 16 × 5 × 5, the rows of a 32 × 400 matrix) by a 5 × 5 "

@@ -12,7 +12,7 @@ from cnn_viz.ui import cached, training
 SOURCES = ["Gallery", "Draw", "Upload"]
 
 st.title("Trained-MNIST activations")
-st.markdown(
+ui.explain(
     "The course report's network (section 2.5), **trained on handwritten digits**, shown computing. Pick a digit from "
     "the gallery, draw one, or upload a photo of one: the page prepares it the way MNIST was prepared, runs it "
     "through every layer and shows what each layer computes, the filters the network learned, which pixels "
@@ -29,10 +29,10 @@ with st.sidebar:
     source = st.radio("Where the digit comes from", SOURCES, horizontal=True, key="mn_source", bind="query-params")
     st.header("Network")
     options = ["Shipped"] + (["Yours (trained here)"] if own is not None else [])
-    which = st.radio("Look inside", options, key="mn_which", help="Train your own in the last tab; it stays for this session.")
-    compare = own is not None and st.toggle("Compare both on the probabilities", value=True, key="mn_compare")
+    which = st.radio("Look inside", options, key="mn_which", bind="query-params", help="Train your own in the last tab; it stays for this session.")
+    compare = own is not None and st.toggle("Compare both on the probabilities", value=True, key="mn_compare", bind="query-params")
     st.header("Pictures")
-    shared_scale = st.radio("Colour scale of map grids", ["shared by the layer", "each map its own"], key="mn_scale",
+    shared_scale = st.radio("Colour scale of map grids", ["shared by the layer", "each map its own"], key="mn_scale", bind="query-params",
                             help="Shared: compare the strength of maps. Own: see the pattern of weak maps too.") == "shared by the layer"
 
 mine = own is not None and which != "Shipped"  # look inside the network trained here
@@ -53,7 +53,7 @@ with col_in:
         st.subheader("Draw a digit")
         from streamlit_drawable_canvas import st_canvas  # only here: importing it outside a running app fails
 
-        width = st.slider("Pen width", 8, 40, 20, key="mn_pen", help="MNIST strokes are about 2-3 pixels of 28: a pen of ~20 on this 280-pixel canvas.")
+        width = st.slider("Pen width", 8, 40, 20, key="mn_pen", bind="query-params", help="MNIST strokes are about 2-3 pixels of 28: a pen of ~20 on this 280-pixel canvas.")
         canvas = st_canvas(fill_color="rgba(0,0,0,0)", stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
                            height=280, width=280, drawing_mode="freedraw", return_image_data=True, update_streamlit=True, key="mn_canvas")
         st.caption("White ink on black, as in MNIST. The canvas toolbar (above it) sends, undoes, redoes and clears (bin). Draw one digit, large.")
@@ -117,7 +117,7 @@ with tabs[0]:
     if tabs[0].open:
         st.markdown("Every intermediate of the forward pass, in order. Each tile is one feature map; red is positive, "
                     "blue negative, white zero. Click a map's number (top left of its tile) to see it large with the kernel that made it.")
-        shown = st.pills("Layers to show", explain.MAP_LAYERS, selection_mode="multi", default=explain.MAP_LAYERS, key="mn_layers")
+        shown = st.pills("Layers to show", explain.MAP_LAYERS, selection_mode="multi", default=explain.MAP_LAYERS, key="mn_layers", bind="query-params")
         for name in [n for n in explain.MAP_LAYERS if n in (shown or [])]:
             st.markdown(f"**{name}** · {reading.shape_text(name)} · {LAYERS[name]}")
             ui.mnist_layer_grid(figures.layer_figure(name, reading.maps[name], shared_scale), name)
@@ -159,7 +159,7 @@ with tabs[1]:
                        "detectors at different angles. Hover for the weight.")
             ui.download_csv(kernels.conv1_rows, "conv1_kernels.csv", "conv1 kernels as CSV (one row per kernel)", key="mn_dl_w1")
         with c2:
-            out_sel = st.number_input("Highlight the kernels of conv2 output map", 0, 31, 0, key="mn_w2_hl")
+            out_sel = st.number_input("Highlight the kernels of conv2 output map", 0, 31, 0, key="mn_w2_hl", bind="query-params")
             ui.plot(figures.conv2_filters_figure(kernels.conv2, highlight_out=out_sel), key="mn_w2_fig")
             st.caption("conv2: row = output map (32), column = the pool1 map it reads (16); every cell is a 5×5 kernel. "
                        "12,800 weights in all. Hover for the weight and which pair of maps it connects.")
@@ -170,8 +170,8 @@ with tabs[2]:
         st.markdown("The report's Figure 5: a feature map value is the dot product of a 5×5 patch with the kernel, plus the bias. "
                     "Pick a conv1 map and draw 5 random positions.")
         c1, c2, c3 = st.columns(3)
-        fmap_k = c1.number_input("conv1 map", 0, 15, 0, key="mn_f5_map")
-        on_ink = c2.toggle("Only patches touching the digit", value=True, key="mn_f5_ink")
+        fmap_k = c1.number_input("conv1 map", 0, 15, 0, key="mn_f5_map", bind="query-params")
+        on_ink = c2.toggle("Only patches touching the digit", value=True, key="mn_f5_ink", bind="query-params")
         if c3.button("New random patches", key="mn_f5_new", icon="🎲"):
             st.session_state["mn_f5_seed"] = st.session_state.get("mn_f5_seed", 0) + 1
         f5 = explain.figure5(reading, kernels, fmap_k, seed=st.session_state.get("mn_f5_seed", 0), on_ink=on_ink)
@@ -187,7 +187,7 @@ with tabs[2]:
 with tabs[3]:
     if tabs[3].open:
         st.markdown("Which pixels made the network say what it said?")
-        ev = explain.evidence(net, digit, st.selectbox("Explain the score of digit", explain.TARGETS, key="mn_sal_class"))
+        ev = explain.evidence(net, digit, st.selectbox("Explain the score of digit", explain.TARGETS, key="mn_sal_class", bind="query-params"))
         s1, s2 = st.columns(2)
         with s1:
             ui.plot(figures.overlay_figure(digit, ev.saliency, title=f"saliency: ∂ score({ev.target}) / ∂ pixel", signed=True), key="mn_sal_fig")

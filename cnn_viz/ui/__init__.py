@@ -47,9 +47,11 @@ from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     mnist_map_picker,
     mnist_train_settings,
     pipeline_settings,
+    play_shortcut,
     plot,
     psf_picker,
     sliding_settings,
     stepper,
     typed_grid,
 )
+from cnn_viz.ui.access import explain, presenter  # noqa: E402
