@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnn_viz.figures import builders
+from cnn_viz.figures import palette
 from cnn_viz.figures.palette import HIGHLIGHT
 from cnn_viz.lowrank.latent import jl_bound
 
