@@ -30,7 +30,8 @@ def home() -> None:
     st.subheader("Using it in class")
     st.markdown(
         "- Every picture shows its values on hover and has a download button (PNG, CSV or GIF) for your slides.\n"
-        "- Settings live in the address bar on the kernel sandbox: bookmark a demo and open it again later.\n"
+        "- Every page keeps its settings in the address bar: bookmark a demo and open it again later.\n"
+        "- The sidebar's Display settings: colour-vision-safe colours and presenter view (larger, without the spoken explanations).\n"
         "- Everything runs on this machine, without the internet: sample images, MNIST digits and trained weights ship with the app.\n"
         "- Students can upload their own pictures (PNG, JPEG, GIF, BMP, WebP, TIFF up to 20 MB); big images are shrunk to 512 pixels."
     )

@@ -5,6 +5,7 @@ import streamlit as st
 from cnn_viz import ui
 from cnn_viz.common import fmt
 from cnn_viz.deblur import experiment, figures, forward, signal1d
+from cnn_viz.figures import palette
 from cnn_viz.ui import cached, training
 
 st.title("Deblurring")
@@ -199,7 +200,7 @@ def render_2d() -> None:
     with c2:
         shape = "×".join(str(v) for v in scene.truth.shape[:2])
         ui.plot(figures.gallery_figure([scene.truth], [f"{picked.name}, {shape}"], cols=1, height_per_row=300), key="db_truth")
-        st.caption("The true image (the CNNs never saw cameraman: it is held out of training).")
+        st.caption(fmt.describe_image("The true image", scene.truth) + ". The CNNs never saw cameraman: it is held out of training.")
     with c3:
         ui.plot(figures.gallery_figure([scene.observed], [f"blurred + {100 * noise:g} % noise: {scene.blurred_psnr:.2f} dB"],
                                   cols=1, height_per_row=300), key="db_blurred")
@@ -241,8 +242,8 @@ def render_2d() -> None:
     st.caption("The zoom: ringing near edges (Tikhonov, Wiener), noise speckle (too small λ), and what the CNN cleans up.")
     if look.chosen:
         ui.plot(figures.error_figure(look.errors, look.names), key="db_errors")
-        st.caption("Error maps, restored − true, one shared scale saturating at the 99.5th percentile (red too bright, blue "
-                   "too dark). Errors gather at edges and, with the wrong boundary model, along the frame.")
+        st.caption(f"Error maps, restored − true, one shared scale saturating at the 99.5th percentile ({palette.scheme().pos_word} "
+                   f"too bright, {palette.scheme().neg_word} too dark). Errors gather at edges and, with the wrong boundary model, along the frame.")
         pick = st.selectbox("Download a restoration", look.names, key="db_dl_pick", bind="query-params")
         ui.download_png(look.image(pick), f"deblur_{pick}.png", f"Download “{pick}” (PNG)", key="db_dl")
 

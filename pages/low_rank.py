@@ -4,7 +4,8 @@
 import streamlit as st
 
 from cnn_viz import ui
-from cnn_viz.figures import builders
+from cnn_viz.common import fmt
+from cnn_viz.figures import builders, palette
 from cnn_viz.lowrank import figures, latent, svd
 from cnn_viz.ui import cached
 
@@ -48,12 +49,14 @@ def rank_explorer(img, f: svd.Factors, name: str) -> None:
     c1, c2 = st.columns(2)
     with c1:
         ui.plot(builders.image_figure(view.shown, title=f"Rank-{k} image", height=420), key="lr_approx")
-        st.caption("The rank-k image, clipped to [0, 1] for display (the numbers above use the unclipped matrix).")
+        st.caption(fmt.describe_image(f"Rank-{k} image", view.shown) + ". "
+                   "The rank-k image, clipped to [0, 1] for display (the numbers above use the unclipped matrix).")
         ui.download_png(view.shown, f"rank{k}_{svd.file_stem(name)}.png", "Download the rank-k image", key="lr_dl_approx")
     with c2:
         ui.plot(builders.signed_map_figure(view.error, title="Error A − A_k", height=420), key="lr_err")
-        st.caption("What the first k pieces leave out: red where the image is brighter than its rank-k version, blue "
-                   "where darker" + (" (mean of the three channels)" if f.channels == 3 else "") + ". Fine texture and sharp edges go last.")
+        st.caption(fmt.describe_map("Error A − A_k", view.error, "largest error") + ". "
+                   f"What the first k pieces leave out: {palette.scheme().pos_word} where the image is brighter than its rank-k version, "
+                   f"{palette.scheme().neg_word} where darker" + (" (mean of the three channels)" if f.channels == 3 else "") + ". Fine texture and sharp edges go last.")
     c1, c2 = st.columns(2)
     with c1:
         ui.plot(figures.spectrum_figure(f.s, k, "Singular values"), key="lr_spectrum")
@@ -230,7 +233,7 @@ if tab_why.open:
             "(\"eigendigits\"), and σᵢ²/(N − 1) is the variance each one explains."
         )
         ui.plot(figures.eigendigits_figure(*e.leading(16)), key="lr_eigendigits")
-        st.caption("The first 16 principal directions of the digits (red positive, blue negative, each on its own scale). "
+        st.caption(f"The first 16 principal directions of the digits ({palette.sign_words()}, each on its own scale). "
                    "The first ones are broad strokes shared by many digits; later ones add finer detail.")
         pca_explorer(e)
 

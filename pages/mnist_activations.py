@@ -3,6 +3,7 @@
 import streamlit as st
 
 from cnn_viz import ui
+from cnn_viz.figures import palette
 from cnn_viz.figures.builders import kernel_figure, signed_map_figure
 from cnn_viz.mnist import explain, figures, prep
 from cnn_viz.mnist.data import make_gallery
@@ -103,10 +104,10 @@ with col_out:
     if compare:
         other = explain.read(other_net, digit)
         ui.plot(figures.probability_figure(reading.probs, other.probs, names=names), key="mn_probs_fig")
-        st.caption(f"Both networks on the same digit: {names[0]} says {reading.guess}, {names[1]} says {other.guess}.")
+        st.caption(reading.probs_alt + f" Both networks on the same digit: {names[0]} says {reading.guess}, {names[1]} says {other.guess}.")
     else:
         ui.plot(figures.probability_figure(reading.probs), key="mn_probs_fig")
-        st.caption("The softmax of the 10 logits: the network's confidence in each digit (they add up to 100%).")
+        st.caption(reading.probs_alt + " The softmax of the 10 logits: the network's confidence in each digit (they add up to 100%).")
 
 # ---- Tabs: only the open one is computed (lazy tabs) --------------------------------------------------------------
 tabs = st.tabs(["Layer by layer", "Learned filters", "Figure 5: patches", "Saliency & Grad-CAM", "Train your own"],
@@ -115,19 +116,20 @@ kernels = explain.filters(net)
 
 with tabs[0]:
     if tabs[0].open:
-        st.markdown("Every intermediate of the forward pass, in order. Each tile is one feature map; red is positive, "
-                    "blue negative, white zero. Click a map's number (top left of its tile) to see it large with the kernel that made it.")
+        st.markdown(f"Every intermediate of the forward pass, in order. Each tile is one feature map; {palette.sign_words()}, "
+                    "white zero. Click a map's number (top left of its tile) to see it large with the kernel that made it.")
         shown = st.pills("Layers to show", explain.MAP_LAYERS, selection_mode="multi", default=explain.MAP_LAYERS, key="mn_layers", bind="query-params")
         for name in [n for n in explain.MAP_LAYERS if n in (shown or [])]:
             st.markdown(f"**{name}** · {reading.shape_text(name)} · {LAYERS[name]}")
             ui.mnist_layer_grid(figures.layer_figure(name, reading.maps[name], shared_scale), name)
+            st.caption(reading.layer_alt(name))
         st.markdown(f"**flatten → fc1 → relu** · 1568 → 128 hidden units · {LAYERS['fc1']}")
         ui.plot(figures.vector_figure(reading.maps["fc1"], height=190), key="mn_fc1_fig")
-        st.caption("The 128 fc1 units before their ReLU (8 rows of 16). After the ReLU, the blue ones are 0: "
+        st.caption(f"The 128 fc1 units before their ReLU (8 rows of 16). After the ReLU, the {palette.scheme().neg_word} ones are 0: "
                    f"{reading.active_units} of 128 units are active for this digit.")
         st.markdown(f"**fc2** · 10 logits · {LAYERS['fc2']}")
         ui.plot(figures.logits_figure(reading.maps["fc2"]), key="mn_logits_fig")
-        st.caption("The logits, one per digit. Softmax turns them into the probabilities above: p_k = e^(z_k) / Σ_j e^(z_j).")
+        st.caption(reading.logits_alt + " The logits, one per digit. Softmax turns them into the probabilities above: p_k = e^(z_k) / Σ_j e^(z_j).")
 
         st.subheader("One map, large, with the kernel that made it")
         big = explain.big_map(reading, kernels, *ui.mnist_map_picker(reading))
@@ -155,7 +157,7 @@ with tabs[1]:
         c1, c2 = st.columns([2, 3])
         with c1:
             ui.plot(figures.mosaic_figure(kernels.conv1, cols=4, title="conv1: 16 kernels, 5×5", tile_px=80, clickable=False), key="mn_w1_fig")
-            st.caption("One shared colour scale: red weights add the pixel, blue ones subtract it. Many look like edge and stroke "
+            st.caption(f"One shared colour scale: {palette.scheme().pos_word} weights add the pixel, {palette.scheme().neg_word} ones subtract it. Many look like edge and stroke "
                        "detectors at different angles. Hover for the weight.")
             ui.download_csv(kernels.conv1_rows, "conv1_kernels.csv", "conv1 kernels as CSV (one row per kernel)", key="mn_dl_w1")
         with c2:
@@ -177,7 +179,7 @@ with tabs[2]:
         f5 = explain.figure5(reading, kernels, fmap_k, seed=st.session_state.get("mn_f5_seed", 0), on_ink=on_ink)
         fig5, big5 = figures.figure5(f5.patches, f5.fmap, f5.map_index)
         ui.plot(fig5, key="mn_f5_fig")
-        st.caption("Each row: the input patch (pixel values 0-1), the kernel, their element-wise product (red adds, blue subtracts) "
+        st.caption(f"Each row: the input patch (pixel values 0-1), the kernel, their element-wise product ({palette.scheme().pos_word} adds, {palette.scheme().neg_word} subtracts) "
                    "and the activation Σ(patch × kernel) + bias. The activation's sign says whether the patch looks like the kernel's "
                    "pattern (positive) or its opposite (negative); its size says how strongly.")
         ui.plot(big5, key="mn_f5_big")
@@ -191,8 +193,8 @@ with tabs[3]:
         s1, s2 = st.columns(2)
         with s1:
             ui.plot(figures.overlay_figure(digit, ev.saliency, title=f"saliency: ∂ score({ev.target}) / ∂ pixel", signed=True), key="mn_sal_fig")
-            st.caption("The gradient of the class score (its logit) with respect to each input pixel: red pixels would raise the score if "
-                       "brighter, blue ones lower it. It is the network's linear sensitivity around this digit.")
+            st.caption(f"The gradient of the class score (its logit) with respect to each input pixel: {palette.scheme().pos_word} pixels "
+                       f"would raise the score if brighter, {palette.scheme().neg_word} ones lower it. It is the network's linear sensitivity around this digit.")
             ui.download_csv(ev.saliency, f"saliency_{ev.target}.csv", "Saliency as CSV", key="mn_dl_sal")
         with s2:
             ui.plot(figures.overlay_figure(digit, ev.cam, title=f"Grad-CAM on conv2 for {ev.target}"), key="mn_cam_fig")

@@ -88,6 +88,7 @@ st.caption("The output-size formula with the current numbers: n input cells, pad
 ui.plot(figures.sweep_figure(sweep, step.k, fps=fps), key="sk_anim")
 ui.play_shortcut("sk_anim")
 st.caption(
+    sweep.alt(step.k) + " "
     "Left: the input (hatched cells are padding), the kernel's taps outlined in orange. Middle: the products "
     f"I·K at this position ({palette.sign_words()}). Right: the feature map, filled in one cell per step; "
     "grey cells are not computed yet. **Play** runs in your browser from the current step (no server work per "
