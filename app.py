@@ -9,11 +9,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 from cnn_viz.common import assets
+from cnn_viz.ui import access  # noqa: E402
 
 # The tab's icon is a shipped picture, served by this server: an emoji or a Material icon as the page icon
 # makes the browser fetch a favicon from the internet. Navigation icons are Streamlit's bundled Material
 # Symbols font, which renders without an emoji font (Debian's Chromium has none by default) and offline.
-st.set_page_config(page_title="CNN Viz", page_icon=str(assets.STAR_CHART), layout="wide", initial_sidebar_state="expanded")
+st.set_page_config(page_title="CNN Viz", page_icon=str(assets.STAR_CHART), layout="wide", initial_sidebar_state=access.sidebar_state())
 
 # One line per page: (file, title, icon, what it teaches). Only pages that exist are listed.
 PAGES = [
@@ -30,7 +31,7 @@ PAGES = [
 
 def home() -> None:
     st.title("CNN Viz")
-    st.markdown(
+    access.explain(
         "Convolution and convolutional neural networks, from the dot product of a kernel with an image patch "
         "to a trained digit classifier, with the linear algebra underneath: convolution as a matrix, "
         "regularized deblurring as an inverse problem, and low-rank structure."
@@ -41,7 +42,8 @@ def home() -> None:
     st.subheader("Using it in class")
     st.markdown(
         "- Every picture shows its values on hover and has a download button (PNG, CSV or GIF) for your slides.\n"
-        "- Settings live in the address bar on the kernel sandbox: bookmark a demo and open it again later.\n"
+        "- Every page keeps its settings in the address bar: bookmark a demo and open it again later.\n"
+        "- The sidebar's Display settings: colour-vision-safe colours and presenter view (larger, without the spoken explanations).\n"
         "- Everything runs on this machine, without the internet: sample images, MNIST digits and trained weights ship with the app.\n"
         "- Students can upload their own pictures (PNG, JPEG, GIF, BMP, WebP, TIFF up to 20 MB); big images are shrunk to 512 pixels."
     )
@@ -53,6 +55,7 @@ nav = st.navigation(
 )
 from cnn_viz.ui import classroom  # noqa: E402  (after st.navigation: the legacy page mode is off by now)
 
+access.app_settings()  # colour-vision-safe colours and presenter view, on every page, in the URL
 classroom.panel(nav.url_path)  # the classroom sidebar on every page: join / teach / follow / questions
 try:
     nav.run()

@@ -5,10 +5,11 @@ import streamlit as st
 from cnn_viz import ui
 from cnn_viz.common import fmt, text
 from cnn_viz.deblur import experiment, figures, forward, signal1d
+from cnn_viz.figures import palette
 from cnn_viz.ui import cached, training
 
 st.title("Deblurring")
-st.markdown(
+ui.explain(
     "A blur is a convolution, so it is a matrix: **b = A x + noise**. Undoing it means solving a linear system whose "
     "matrix is so badly conditioned that the naive solution is pure noise. **Regularization** (truncated SVD, "
     "Tikhonov, Wiener, stopping Richardson–Lucy early) trades a little bias for stability, and a rule has to choose "
@@ -74,7 +75,7 @@ def render_1d() -> None:
         return
 
     st.subheader("Blur, then undo it")
-    shown = st.multiselect("Reconstructions to draw", a.labels, default=a.default_shown, key="db1_shown")
+    shown = st.multiselect("Reconstructions to draw", a.labels, default=a.default_shown, key="db1_shown", bind="query-params")
     ui.plot(figures.signals_figure(a.t, a.f, a.b, a.chosen(shown)), key="db1_signals")
     st.caption(
         f"Black: the true f. Grey dots: the data b = A f + e with ‖e‖ = {100 * noise:g} % of ‖A f‖. The naive solve "
@@ -132,13 +133,13 @@ def render_1d() -> None:
 
 # ============================================================================ 2-D
 def retrain_panel() -> None:
-    st.markdown("Train a network here, on this machine, from the shipped weights or from scratch. It is used for "
+    ui.explain("Train a network here, on this machine, from the shipped weights or from scratch. It is used for "
                 "your session only (the shipped weights stay). The shipped ones were trained for about 14 minutes "
                 "each by `python -m cnn_viz.deblur.train`; a minute here shows the loss falling, not the final quality.")
     c1, c2, c3 = st.columns(3)
-    kind = c1.selectbox("Network", list(experiment.CNN_KINDS), format_func=experiment.CNN_KINDS.get, key="db_rt_kind")
-    secs = c2.slider("Training time (s)", 10, 300, 60, 10, key="db_rt_secs")
-    start = c3.radio("Start from", ["shipped weights", "scratch"], key="db_rt_start", horizontal=True)
+    kind = c1.selectbox("Network", list(experiment.CNN_KINDS), format_func=experiment.CNN_KINDS.get, key="db_rt_kind", bind="query-params")
+    secs = c2.slider("Training time (s)", 10, 300, 60, 10, key="db_rt_secs", bind="query-params")
+    start = c3.radio("Start from", ["shipped weights", "scratch"], key="db_rt_start", bind="query-params", horizontal=True)
     training.retrain_deblur(kind, secs, from_shipped=start == "shipped weights")
     if training.deblur_retrained() and st.button("Go back to the shipped weights", key="db_rt_reset"):
         training.forget_retrained_deblur()
@@ -170,7 +171,7 @@ def render_2d() -> None:
         lam = st.select_slider("Your λ (Tikhonov)", experiment.LAMBDA_CHOICES, value=experiment.LAMBDA_DEFAULT, format_func=fmt.sci,
                                key="db_lam", bind="query-params")
         iters = st.slider("Richardson–Lucy iterations", 1, 200, 30, key="db_iters", bind="query-params")
-        methods = st.multiselect("Methods", experiment.METHODS, default=list(experiment.METHODS), key="db_methods",
+        methods = st.multiselect("Methods", experiment.METHODS, default=list(experiment.METHODS), key="db_methods", bind="query-params",
                                  help="The CNNs load PyTorch the first time (a few seconds).")
     if blur.psf is None or assumed.psf is None:
         return
@@ -204,7 +205,7 @@ def render_2d() -> None:
     with c2:
         shape = "×".join(str(v) for v in scene.truth.shape[:2])
         ui.plot(figures.gallery_figure([scene.truth], [f"{text.html(picked.name)}, {shape}"], cols=1, height_per_row=300), key="db_truth")
-        st.caption("The true image (the CNNs never saw cameraman: it is held out of training).")
+        st.caption(fmt.describe_image("The true image", scene.truth) + ". The CNNs never saw cameraman: it is held out of training.")
     with c3:
         ui.plot(figures.gallery_figure([scene.observed], [f"blurred + {100 * noise:g} % noise: {scene.blurred_psnr:.2f} dB"],
                                   cols=1, height_per_row=300), key="db_blurred")
@@ -233,12 +234,12 @@ def render_2d() -> None:
 
     st.subheader("Look closely")
     names = [r.name for r in results]
-    view = st.multiselect("Restorations to look at", names, default=experiment.default_view(names), key="db_view")
+    view = st.multiselect("Restorations to look at", names, default=experiment.default_view(names), key="db_view", bind="query-params")
     zoom = experiment.zoom_range(scene.truth.shape)
     cc1, cc2, cc3 = st.columns(3)
-    size = ui.data_slider("Zoom box (pixels)", 16, zoom.largest, zoom.size, step=8, key="db_zoom", container=cc1)
-    row = ui.data_slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy", container=cc2)
-    col = ui.data_slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx", container=cc3)
+    size = ui.data_slider("Zoom box (pixels)", 16, zoom.largest, zoom.size, step=8, key="db_zoom", container=cc1, bind="query-params")
+    row = ui.data_slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy", container=cc2, bind="query-params")
+    col = ui.data_slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx", container=cc3, bind="query-params")
     look = experiment.closeup(scene, results, view, size, row, col)
     ui.plot(figures.gallery_figure(look.images, look.titles, cols=4, box=look.box), key="db_gallery")
     st.caption("Whole images; the yellow box is the zoom below. Hover for pixel values.")
@@ -246,9 +247,9 @@ def render_2d() -> None:
     st.caption("The zoom: ringing near edges (Tikhonov, Wiener), noise speckle (too small λ), and what the CNN cleans up.")
     if look.chosen:
         ui.plot(figures.error_figure(look.errors, look.names), key="db_errors")
-        st.caption("Error maps, restored − true, one shared scale saturating at the 99.5th percentile (red too bright, blue "
-                   "too dark). Errors gather at edges and, with the wrong boundary model, along the frame.")
-        pick = st.selectbox("Download a restoration", look.names, key="db_dl_pick")
+        st.caption(f"Error maps, restored − true, one shared scale saturating at the 99.5th percentile ({palette.scheme().pos_word} "
+                   f"too bright, {palette.scheme().neg_word} too dark). Errors gather at edges and, with the wrong boundary model, along the frame.")
+        pick = st.selectbox("Download a restoration", look.names, key="db_dl_pick", bind="query-params")
         ui.download_png(look.image(pick), f"deblur_{pick}.png", f"Download “{pick}” (PNG)", key="db_dl")
 
     st.subheader("Choosing λ and stopping Richardson–Lucy")

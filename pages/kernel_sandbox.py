@@ -3,12 +3,12 @@
 import streamlit as st
 
 from cnn_viz import ui
-from cnn_viz.common import text
-from cnn_viz.figures import builders
+from cnn_viz.common import fmt, text
+from cnn_viz.figures import builders, palette
 from cnn_viz.sandbox import core as sandbox
 
 st.title("Kernel sandbox")
-st.markdown(
+ui.explain(
     "A convolutional layer slides a small grid of weights, the **kernel**, over the image. At every position it "
     "multiplies the kernel with the patch of pixels under it and adds the products up: one number of the "
     "**feature map**. Pick a preset or type your own numbers, and watch what the kernel detects."
@@ -34,7 +34,7 @@ col_in, col_k, col_out = st.columns([5, 3, 5], gap="medium")
 with col_in:
     st.subheader("Input")
     ui.plot(builders.image_figure(img, height=430), key="input_fig")
-    st.caption(f"{text.md(picked.name)}: {img.shape[0]}×{img.shape[1]} pixels, {'3 channels (RGB)' if colour else '1 channel'}. Hover for pixel values.")
+    st.caption(fmt.describe_image(picked.name, img) + ". Hover for pixel values.")
 
 with col_k:
     st.subheader("Kernel")
@@ -43,7 +43,7 @@ with col_k:
     else:
         for idx, (title, k2) in enumerate(zip(view.titles, view.slices)):
             ui.plot(builders.kernel_figure(k2, title=title, height=view.figure_height), key=f"kernel_fig_{idx}")
-        st.caption("Red weights are positive, blue negative. Each output value is the sum of these weights times the pixels under them.")
+        st.caption(view.alt + f" Weights: {palette.sign_words()}. Each output value is the sum of these weights times the pixels under them.")
         ui.download_csv(view.table, "kernel.csv", "Kernel as CSV", key="dl_kernel")
 
 with col_out:

@@ -4,8 +4,8 @@
 import streamlit as st
 
 from cnn_viz import ui
-from cnn_viz.common import text
-from cnn_viz.figures import builders
+from cnn_viz.common import fmt, text
+from cnn_viz.figures import builders, palette
 from cnn_viz.lowrank import figures, latent, svd
 from cnn_viz.ui import cached
 
@@ -13,7 +13,7 @@ EPS_TARGETS = [0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001]
 SIDES = [256, 512, 1024]
 
 st.title("Low rank")
-st.markdown(
+ui.explain(
     "Every matrix is a sum of rank-one pieces, σ₁u₁v₁ᵀ + σ₂u₂v₂ᵀ + …, ordered from the most to the least "
     "important (the **singular value decomposition**). Keeping only the first k pieces gives the best rank-k "
     "approximation there is. Below: how few pieces a photograph needs, why the matrices of data science so "
@@ -49,12 +49,14 @@ def rank_explorer(img, f: svd.Factors, name: str) -> None:
     c1, c2 = st.columns(2)
     with c1:
         ui.plot(builders.image_figure(view.shown, title=f"Rank-{k} image", height=420, max_side=svd.VIEW_SIDE), key="lr_approx")
-        st.caption("The rank-k image, clipped to [0, 1] for display (the numbers above use the unclipped matrix).")
+        st.caption(fmt.describe_image(f"Rank-{k} image", view.shown) + ". "
+                   "The rank-k image, clipped to [0, 1] for display (the numbers above use the unclipped matrix).")
         ui.download_png(view.shown, f"rank{k}_{svd.file_stem(name)}.png", "Download the rank-k image", key="lr_dl_approx")
     with c2:
         ui.plot(builders.signed_map_figure(view.error, title="Error A − A_k", height=420, max_side=svd.VIEW_SIDE), key="lr_err")
-        st.caption("What the first k pieces leave out: red where the image is brighter than its rank-k version, blue "
-                   "where darker" + (" (mean of the three channels)" if f.channels == 3 else "") + ". Fine texture and sharp edges go last.")
+        st.caption(fmt.describe_map("Error A − A_k", view.error, "largest error") + ". "
+                   f"What the first k pieces leave out: {palette.scheme().pos_word} where the image is brighter than its rank-k version, "
+                   f"{palette.scheme().neg_word} where darker" + (" (mean of the three channels)" if f.channels == 3 else "") + ". Fine texture and sharp edges go last.")
     c1, c2 = st.columns(2)
     with c1:
         ui.plot(figures.spectrum_figure(f.s, k, "Singular values"), key="lr_spectrum")
@@ -123,17 +125,17 @@ def pca_explorer(e: svd.Eigendigits) -> None:
     """The k slider and the digit picker rerun only this part."""
     c1, c2 = st.columns([3, 2])
     with c1:
-        kd = ui.data_slider("Components k", 1, e.pca.components.shape[0], 20, key="lr_pca_k")
+        kd = ui.data_slider("Components k", 1, e.pca.components.shape[0], 20, key="lr_pca_k", bind="query-params")
         ui.plot(figures.explained_variance_figure(e.pca.explained_ratio, kd), key="lr_explained")
         st.caption(e.caption)
     with c2:
-        which = st.number_input("Digit (row of the training set)", 0, len(e.digits) - 1, 0, key="lr_pca_digit")
+        which = st.number_input("Digit (row of the training set)", 0, len(e.digits) - 1, 0, key="lr_pca_digit", bind="query-params")
         ui.plot(figures.digit_pair_figure(*e.rebuild(which, kd), kd), key="lr_digit_pair")
         st.caption(f"The digit rebuilt from the mean digit plus its coordinates along the first {kd} eigendigits.")
 
 
 if tab_why.open:
-    st.markdown(
+    ui.explain(
         "Madeleine Udell and Alex Townsend asked why the matrices of data science (ratings, documents, "
         "measurements) are so often approximately low rank. Their model: every row i has a hidden point aᵢ and "
         "every column j a hidden point bⱼ, and the entry is a smooth function of the two, **Xᵢⱼ = f(aᵢ, bⱼ)**. "
@@ -142,10 +144,10 @@ if tab_why.open:
     )
     with st.form("lr_sweep_form", border=True):
         c = st.columns(4)
-        kind = c[0].selectbox("Function f", list(latent.KINDS), format_func=latent.kind_name, key="lr_kind")
-        d = c[1].select_slider("Latent dimension d", [1, 2, 3, 4, 5], value=2, key="lr_d")
-        eps_l = c[2].select_slider("Tolerance ε", [0.1, 0.05, 0.02, 0.01, 0.005], value=0.01, key="lr_eps_latent")
-        n_max = c[3].selectbox("Largest n", [1000, 2000, 4000], index=2, key="lr_nmax")
+        kind = c[0].selectbox("Function f", list(latent.KINDS), format_func=latent.kind_name, key="lr_kind", bind="query-params")
+        d = c[1].select_slider("Latent dimension d", [1, 2, 3, 4, 5], value=2, key="lr_d", bind="query-params")
+        eps_l = c[2].select_slider("Tolerance ε", [0.1, 0.05, 0.02, 0.01, 0.005], value=0.01, key="lr_eps_latent", bind="query-params")
+        n_max = c[3].selectbox("Largest n", [1000, 2000, 4000], index=2, key="lr_nmax", bind="query-params")
         st.caption(latent.KINDS[kind])
         submitted = st.form_submit_button("Measure the ε-ranks", type="primary")
     if submitted:
@@ -164,7 +166,7 @@ if tab_why.open:
     ui.plot(figures.eps_rank_figure(sweep, title=summary.title), key="lr_epsrank")
     st.caption(summary.caption)
     st.markdown("##### The Johnson–Lindenstrauss step")
-    st.markdown(
+    ui.explain(
         "Write the matrix as inner products, Xᵢⱼ = ⟨xᵢ, yⱼ⟩: for any X take xᵢ = the rows of UΣ^½ and yⱼ = the rows "
         "of VΣ^½ from its SVD, so that ‖xᵢ‖² ≤ ‖X‖₂ and ‖yⱼ‖² ≤ ‖X‖₂. The **Johnson–Lindenstrauss lemma** says "
         "that any N points, in any dimension, can be mapped by one linear map Q into r = O(log N / ε²) dimensions "
@@ -178,7 +180,7 @@ if tab_why.open:
     st.latex(r"\text{where}\quad \operatorname{rank}_\varepsilon(X)=\min\{\operatorname{rank}(Y):\ \|X-Y\|_{\max}\le\varepsilon\},"
              r"\qquad \|Z\|_{\max}=\max_{i,j}|Z_{ij}|")
     st.markdown(summary.looseness)
-    st.markdown(
+    ui.explain(
         "**Why it still matters.** It holds for *every* matrix, with no assumption on how its singular values decay, "
         "and its dependence on the size is only logarithmic. For the latent variable model the paper combines it with "
         "a polynomial approximation of f: the feature vectors then have bounded length no matter how many rows there "
@@ -187,7 +189,7 @@ if tab_why.open:
         "it does not double the rank."
     )
     st.markdown("##### The other side: Budzinskiy (2024)")
-    st.markdown(
+    ui.explain(
         "Stanislav Budzinskiy, *When big data actually are low-rank, or entrywise approximation of certain "
         "function-generated matrices* (arXiv:2407.03250, 2024), identifies misconceptions around the claim that for "
         "a class of analytic f these n × n matrices admit entrywise approximation with rank that grows like log n "
@@ -231,7 +233,7 @@ if tab_why.open:
             "(\"eigendigits\"), and σᵢ²/(N − 1) is the variance each one explains."
         )
         ui.plot(figures.eigendigits_figure(*e.leading(16)), key="lr_eigendigits")
-        st.caption("The first 16 principal directions of the digits (red positive, blue negative, each on its own scale). "
+        st.caption(f"The first 16 principal directions of the digits ({palette.sign_words()}, each on its own scale). "
                    "The first ones are broad strokes shared by many digits; later ones add finer detail.")
         pca_explorer(e)
 
@@ -244,7 +246,7 @@ def layer_panel(sw) -> None:
     """One layer's rank slider, numbers and curve: moving the slider reruns only this part."""
     layer = sw.layer
     kmin = sw.smallest_within(0.5)
-    k = ui.data_slider(f"Inspect rank k of {layer}", 1, sw.full_rank, kmin or sw.full_rank, key=f"lr_cnn_k_{layer}")
+    k = ui.data_slider(f"Inspect rank k of {layer}", 1, sw.full_rank, kmin or sw.full_rank, key=f"lr_cnn_k_{layer}", bind="query-params")
     at = sw.at(k)
     m = st.columns(3)
     m[0].metric(f"Accuracy at k = {k}", f"{at.accuracy:.1f}%", f"{at.accuracy_change:+.1f} points")
@@ -257,7 +259,7 @@ def layer_panel(sw) -> None:
 
 
 if tab_cnn.open:
-    st.markdown(
+    ui.explain(
         "The trained digit network stores its layers as matrices, and they too are approximately low rank. "
         "Replace **fc1** (a 128 × 1568 matrix) by its rank-k truncation, applied as two thinner layers "
         "1568 → k → 128, and **conv2** (32 kernels of 16 × 5 × 5, the rows of a 32 × 400 matrix) by a 5 × 5 "

@@ -4,6 +4,7 @@ import streamlit as st
 
 from cnn_viz import ui
 from cnn_viz.common import text
+from cnn_viz.figures import palette
 from cnn_viz.figures.builders import kernel_figure, signed_map_figure
 from cnn_viz.mnist import explain, figures, prep
 from cnn_viz.mnist.data import make_gallery
@@ -13,7 +14,7 @@ from cnn_viz.ui import cached, training
 SOURCES = ["Gallery", "Draw", "Upload"]
 
 st.title("Trained-MNIST activations")
-st.markdown(
+ui.explain(
     "The course report's network (section 2.5), **trained on handwritten digits**, shown computing. Pick a digit from "
     "the gallery, draw one, or upload a photo of one: the page prepares it the way MNIST was prepared, runs it "
     "through every layer and shows what each layer computes, the filters the network learned, which pixels "
@@ -30,10 +31,10 @@ with st.sidebar:
     source = st.radio("Where the digit comes from", SOURCES, horizontal=True, key="mn_source", bind="query-params")
     st.header("Network")
     options = ["Shipped"] + (["Yours (trained here)"] if own is not None else [])
-    which = st.radio("Look inside", options, key="mn_which", help="Train your own in the last tab; it stays for this session.")
-    compare = own is not None and st.toggle("Compare both on the probabilities", value=True, key="mn_compare")
+    which = st.radio("Look inside", options, key="mn_which", bind="query-params", help="Train your own in the last tab; it stays for this session.")
+    compare = own is not None and st.toggle("Compare both on the probabilities", value=True, key="mn_compare", bind="query-params")
     st.header("Pictures")
-    shared_scale = st.radio("Colour scale of map grids", ["shared by the layer", "each map its own"], key="mn_scale",
+    shared_scale = st.radio("Colour scale of map grids", ["shared by the layer", "each map its own"], key="mn_scale", bind="query-params",
                             help="Shared: compare the strength of maps. Own: see the pattern of weak maps too.") == "shared by the layer"
 
 mine = own is not None and which != "Shipped"  # look inside the network trained here
@@ -54,7 +55,7 @@ with col_in:
         st.subheader("Draw a digit")
         from streamlit_drawable_canvas import st_canvas  # only here: importing it outside a running app fails
 
-        width = st.slider("Pen width", 8, 40, 20, key="mn_pen", help="MNIST strokes are about 2-3 pixels of 28: a pen of ~20 on this 280-pixel canvas.")
+        width = st.slider("Pen width", 8, 40, 20, key="mn_pen", bind="query-params", help="MNIST strokes are about 2-3 pixels of 28: a pen of ~20 on this 280-pixel canvas.")
         canvas = st_canvas(fill_color="rgba(0,0,0,0)", stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
                            height=280, width=280, drawing_mode="freedraw", return_image_data=True, update_streamlit=True, key="mn_canvas")
         st.caption("White ink on black, as in MNIST. The canvas toolbar (above it) sends, undoes, redoes and clears (bin). Draw one digit, large.")
@@ -106,10 +107,10 @@ with col_out:
     if compare:
         other = explain.read(other_net, digit)
         ui.plot(figures.probability_figure(reading.probs, other.probs, names=names), key="mn_probs_fig")
-        st.caption(f"Both networks on the same digit: {names[0]} says {reading.guess}, {names[1]} says {other.guess}.")
+        st.caption(reading.probs_alt + f" Both networks on the same digit: {names[0]} says {reading.guess}, {names[1]} says {other.guess}.")
     else:
         ui.plot(figures.probability_figure(reading.probs), key="mn_probs_fig")
-        st.caption("The softmax of the 10 logits: the network's confidence in each digit (they add up to 100%).")
+        st.caption(reading.probs_alt + " The softmax of the 10 logits: the network's confidence in each digit (they add up to 100%).")
 
 # ---- Tabs: only the open one is computed (lazy tabs) --------------------------------------------------------------
 tabs = st.tabs(["Layer by layer", "Learned filters", "Figure 5: patches", "Saliency & Grad-CAM", "Train your own"],
@@ -118,19 +119,20 @@ kernels = explain.filters(net)
 
 with tabs[0]:
     if tabs[0].open:
-        st.markdown("Every intermediate of the forward pass, in order. Each tile is one feature map; red is positive, "
-                    "blue negative, white zero. Click a map's number (top left of its tile) to see it large with the kernel that made it.")
-        shown = st.pills("Layers to show", explain.MAP_LAYERS, selection_mode="multi", default=explain.MAP_LAYERS, key="mn_layers")
+        st.markdown(f"Every intermediate of the forward pass, in order. Each tile is one feature map; {palette.sign_words()}, "
+                    "white zero. Click a map's number (top left of its tile) to see it large with the kernel that made it.")
+        shown = st.pills("Layers to show", explain.MAP_LAYERS, selection_mode="multi", default=explain.MAP_LAYERS, key="mn_layers", bind="query-params")
         for name in [n for n in explain.MAP_LAYERS if n in (shown or [])]:
             st.markdown(f"**{name}** · {reading.shape_text(name)} · {LAYERS[name]}")
             ui.mnist_layer_grid(figures.layer_figure(name, reading.maps[name], shared_scale), name)
+            st.caption(reading.layer_alt(name))
         st.markdown(f"**flatten → fc1 → relu** · 1568 → 128 hidden units · {LAYERS['fc1']}")
         ui.plot(figures.vector_figure(reading.maps["fc1"], height=190), key="mn_fc1_fig")
-        st.caption("The 128 fc1 units before their ReLU (8 rows of 16). After the ReLU, the blue ones are 0: "
+        st.caption(f"The 128 fc1 units before their ReLU (8 rows of 16). After the ReLU, the {palette.scheme().neg_word} ones are 0: "
                    f"{reading.active_units} of 128 units are active for this digit.")
         st.markdown(f"**fc2** · 10 logits · {LAYERS['fc2']}")
         ui.plot(figures.logits_figure(reading.maps["fc2"]), key="mn_logits_fig")
-        st.caption("The logits, one per digit. Softmax turns them into the probabilities above: p_k = e^(z_k) / Σ_j e^(z_j).")
+        st.caption(reading.logits_alt + " The logits, one per digit. Softmax turns them into the probabilities above: p_k = e^(z_k) / Σ_j e^(z_j).")
 
         st.subheader("One map, large, with the kernel that made it")
         big = explain.big_map(reading, kernels, *ui.mnist_map_picker(reading))
@@ -158,11 +160,11 @@ with tabs[1]:
         c1, c2 = st.columns([2, 3])
         with c1:
             ui.plot(figures.mosaic_figure(kernels.conv1, cols=4, title="conv1: 16 kernels, 5×5", tile_px=80, clickable=False), key="mn_w1_fig")
-            st.caption("One shared colour scale: red weights add the pixel, blue ones subtract it. Many look like edge and stroke "
+            st.caption(f"One shared colour scale: {palette.scheme().pos_word} weights add the pixel, {palette.scheme().neg_word} ones subtract it. Many look like edge and stroke "
                        "detectors at different angles. Hover for the weight.")
             ui.download_csv(kernels.conv1_rows, "conv1_kernels.csv", "conv1 kernels as CSV (one row per kernel)", key="mn_dl_w1")
         with c2:
-            out_sel = st.number_input("Highlight the kernels of conv2 output map", 0, 31, 0, key="mn_w2_hl")
+            out_sel = st.number_input("Highlight the kernels of conv2 output map", 0, 31, 0, key="mn_w2_hl", bind="query-params")
             ui.plot(figures.conv2_filters_figure(kernels.conv2, highlight_out=out_sel), key="mn_w2_fig")
             st.caption("conv2: row = output map (32), column = the pool1 map it reads (16); every cell is a 5×5 kernel. "
                        "12,800 weights in all. Hover for the weight and which pair of maps it connects.")
@@ -173,14 +175,14 @@ with tabs[2]:
         st.markdown("The report's Figure 5: a feature map value is the dot product of a 5×5 patch with the kernel, plus the bias. "
                     "Pick a conv1 map and draw 5 random positions.")
         c1, c2, c3 = st.columns(3)
-        fmap_k = c1.number_input("conv1 map", 0, 15, 0, key="mn_f5_map")
-        on_ink = c2.toggle("Only patches touching the digit", value=True, key="mn_f5_ink")
+        fmap_k = c1.number_input("conv1 map", 0, 15, 0, key="mn_f5_map", bind="query-params")
+        on_ink = c2.toggle("Only patches touching the digit", value=True, key="mn_f5_ink", bind="query-params")
         if c3.button("New random patches", key="mn_f5_new", icon="🎲"):
             st.session_state["mn_f5_seed"] = st.session_state.get("mn_f5_seed", 0) + 1
         f5 = explain.figure5(reading, kernels, fmap_k, seed=st.session_state.get("mn_f5_seed", 0), on_ink=on_ink)
         fig5, big5 = figures.figure5(f5.patches, f5.fmap, f5.map_index)
         ui.plot(fig5, key="mn_f5_fig")
-        st.caption("Each row: the input patch (pixel values 0-1), the kernel, their element-wise product (red adds, blue subtracts) "
+        st.caption(f"Each row: the input patch (pixel values 0-1), the kernel, their element-wise product ({palette.scheme().pos_word} adds, {palette.scheme().neg_word} subtracts) "
                    "and the activation Σ(patch × kernel) + bias. The activation's sign says whether the patch looks like the kernel's "
                    "pattern (positive) or its opposite (negative); its size says how strongly.")
         ui.plot(big5, key="mn_f5_big")
@@ -190,12 +192,12 @@ with tabs[2]:
 with tabs[3]:
     if tabs[3].open:
         st.markdown("Which pixels made the network say what it said?")
-        ev = explain.evidence(net, digit, st.selectbox("Explain the score of digit", explain.TARGETS, key="mn_sal_class"))
+        ev = explain.evidence(net, digit, st.selectbox("Explain the score of digit", explain.TARGETS, key="mn_sal_class", bind="query-params"))
         s1, s2 = st.columns(2)
         with s1:
             ui.plot(figures.overlay_figure(digit, ev.saliency, title=f"saliency: ∂ score({ev.target}) / ∂ pixel", signed=True), key="mn_sal_fig")
-            st.caption("The gradient of the class score (its logit) with respect to each input pixel: red pixels would raise the score if "
-                       "brighter, blue ones lower it. It is the network's linear sensitivity around this digit.")
+            st.caption(f"The gradient of the class score (its logit) with respect to each input pixel: {palette.scheme().pos_word} pixels "
+                       f"would raise the score if brighter, {palette.scheme().neg_word} ones lower it. It is the network's linear sensitivity around this digit.")
             ui.download_csv(ev.saliency, f"saliency_{ev.target}.csv", "Saliency as CSV", key="mn_dl_sal")
         with s2:
             ui.plot(figures.overlay_figure(digit, ev.cam, title=f"Grad-CAM on conv2 for {ev.target}"), key="mn_cam_fig")

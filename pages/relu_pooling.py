@@ -4,13 +4,13 @@ from cnn_viz import ui  # first: it leaves Streamlit's legacy pages/ mode
 
 import streamlit as st
 
-from cnn_viz.common import images, kernels
+from cnn_viz.common import fmt, images, kernels
 from cnn_viz.figures import builders, palette
 from cnn_viz.pooling import figures, stages, why_cnn
 from cnn_viz.ui import cached
 
 st.title("ReLU and pooling")
-st.markdown(
+ui.explain(
     "A convolutional layer is more than the convolution. Each feature map then goes through an **activation** "
     "(ReLU keeps the positive responses and sets the rest to zero) and a **pooling** step (each 2×2 window is "
     "replaced by its maximum or its mean, halving the map), and the pooled maps are the input of the next layer. "
@@ -66,7 +66,7 @@ if pipe.stages:
         st.download_button("All stages (.npz)", lambda: stages.stages_npz(pipe.stages), file_name="relu_pooling_stages.npz",
                            mime="application/octet-stream", key="rp_dl_npz", icon="⬇️", on_click="ignore")
     pick = st.radio("Stage to look at", pipe.names, index=pipe.default_stage, horizontal=True,
-                    key=f"rp_stage_{len(pipe.stages)}_{settings.activation}")
+                    key=f"rp_stage_{len(pipe.stages)}_{settings.activation}", bind="query-params")
     stage = pipe.stages[pipe.names.index(pick)]
     ui.plot(cached.stage_grid_figure(stage, cols=8), key="rp_stage_grid")
     st.caption(stage.caption)
@@ -80,14 +80,15 @@ with c1:
     st.caption("The report's 3×3 kernel: right column minus left column. Padding 1 keeps the output the size of the input.")
 with c2:
     ui.plot(builders.signed_map_figure(ex.before, title="before ReLU", height=380, zmax=ex.zmax), key="rp_edge_before")
-    st.caption(f"Both signs: **{100 * ex.positive:.1f}%** of the pixels are positive (red, dark → bright going right) and "
-               f"**{100 * ex.negative:.1f}%** negative (blue, bright → dark); values from {ex.min:.3g} to {ex.max:.3g}.")
+    st.caption(f"Both signs: **{100 * ex.positive:.1f}%** of the pixels are positive ({palette.scheme().pos_word}, dark → bright going right) and "
+               f"**{100 * ex.negative:.1f}%** negative ({palette.scheme().neg_word}, bright → dark); values from {ex.min:.3g} to {ex.max:.3g}. "
+               + fmt.describe_map("Map", ex.before) + ".")
     ui.download_png(lambda: palette.signed_to_rgb(ex.before, ex.zmax), "edge_before_relu.png", "Before ReLU as PNG", key="rp_dl_before")
 with c3:
     ui.plot(builders.signed_map_figure(ex.after, title="after ReLU", height=380, zmax=ex.zmax), key="rp_edge_after")
     st.caption(f"ReLU(x) = max(0, x): only the positive side is left, the {100 * ex.negative:.1f}% negative pixels are now 0 "
                "(white). The layer now says *where* dark turns bright going right, and nothing about the opposite edge; "
-               "a −K kernel would keep that one.")
+               "a −K kernel would keep that one. " + fmt.describe_map("Map", ex.after) + ".")
     ui.download_csv(ex.after, "edge_after_relu.csv", "After ReLU as CSV", key="rp_dl_after")
 
 # ----------------------------------------------------------------------------- sections 3 and 4
@@ -103,14 +104,14 @@ def pooling_detail(pipe: stages.Pipeline):
     c1, c2 = st.columns(2)
     which = pipe.pool_stages[0]
     if len(pipe.pool_stages) > 1:
-        which = c1.radio("Which pooling", pipe.pool_stages, format_func=lambda i: pipe.stages[i].name, horizontal=True, key="rp_which_pool")
+        which = c1.radio("Which pooling", pipe.pool_stages, format_func=lambda i: pipe.stages[i].name, horizontal=True, key="rp_which_pool", bind="query-params")
     source = pipe.stages[which - 1]
-    ch = c2.selectbox("Map", range(source.maps.shape[0]), format_func=lambda i: source.labels[i], key=f"rp_map_{which}_{source.maps.shape[0]}")
+    ch = c2.selectbox("Map", range(source.maps.shape[0]), format_func=lambda i: source.labels[i], key=f"rp_map_{which}_{source.maps.shape[0]}", bind="query-params")
     detail = pipe.pool_detail(which, ch)
     (ho, wo), (bi, bj) = detail.pooled_map.shape, detail.largest
     c1, c2 = st.columns(2)
-    wi = c1.slider("Window row (in the pooled map)", 0, ho - 1, bi, key=f"rp_wi_{which}_{ho}x{wo}") if ho > 1 else 0
-    wj = c2.slider("Window column (in the pooled map)", 0, wo - 1, bj, key=f"rp_wj_{which}_{ho}x{wo}") if wo > 1 else 0
+    wi = c1.slider("Window row (in the pooled map)", 0, ho - 1, bi, key=f"rp_wi_{which}_{ho}x{wo}", bind="query-params") if ho > 1 else 0
+    wj = c2.slider("Window column (in the pooled map)", 0, wo - 1, bj, key=f"rp_wj_{which}_{ho}x{wo}", bind="query-params") if wo > 1 else 0
     win = detail.window((wi, wj))
     c1, c2, c3 = st.columns([5, 3, 4])
     with c1:
@@ -132,12 +133,12 @@ def pooling_detail(pipe: stages.Pipeline):
 @st.fragment
 def parameter_sharing():
     c = st.columns(6)
-    ph = int(c[0].number_input("Input height", 1, 4096, why_cnn.REPORT_INPUT[0], key="rp_ph"))
-    pw = int(c[1].number_input("Input width", 1, 4096, why_cnn.REPORT_INPUT[1], key="rp_pw"))
-    pc = int(c[2].number_input("Channels", 1, 512, why_cnn.REPORT_INPUT[2], key="rp_pc"))
-    hidden = int(c[3].number_input("Hidden units", 1, 100_000, why_cnn.REPORT_HIDDEN, key="rp_hidden"))
-    pk = int(c[4].number_input("Kernel size", 1, 15, why_cnn.REPORT_KERNEL, key="rp_pk"))
-    pf = int(c[5].number_input("Features (kernels)", 1, 4096, why_cnn.REPORT_FEATURES, key="rp_pf"))
+    ph = int(c[0].number_input("Input height", 1, 4096, why_cnn.REPORT_INPUT[0], key="rp_ph", bind="query-params"))
+    pw = int(c[1].number_input("Input width", 1, 4096, why_cnn.REPORT_INPUT[1], key="rp_pw", bind="query-params"))
+    pc = int(c[2].number_input("Channels", 1, 512, why_cnn.REPORT_INPUT[2], key="rp_pc", bind="query-params"))
+    hidden = int(c[3].number_input("Hidden units", 1, 100_000, why_cnn.REPORT_HIDDEN, key="rp_hidden", bind="query-params"))
+    pk = int(c[4].number_input("Kernel size", 1, 15, why_cnn.REPORT_KERNEL, key="rp_pk", bind="query-params"))
+    pf = int(c[5].number_input("Features (kernels)", 1, 4096, why_cnn.REPORT_FEATURES, key="rp_pf", bind="query-params"))
     ps = why_cnn.parameter_sharing(ph, pw, pc, hidden, pk, pf)
     m = st.columns(4)
     m[0].metric("Fully connected: weights", f"{ps.dense.weights:,}", f"+{ps.dense.biases:,} biases", delta_color="off", delta_arrow="off")
@@ -158,11 +159,11 @@ def parameter_sharing():
 def receptive_fields(gray):
     c1, c2 = st.columns([2, 3])
     with c1:
-        stack_name = st.radio("Layer stack", list(why_cnn.STACKS), format_func=why_cnn.STACKS.get, key="rp_stack")
-        blocks = st.slider("Blocks", 1, 4, 2, key="rp_blocks")
+        stack_name = st.radio("Layer stack", list(why_cnn.STACKS), format_func=why_cnn.STACKS.get, key="rp_stack", bind="query-params")
+        blocks = st.slider("Blocks", 1, 4, 2, key="rp_blocks", bind="query-params")
         h, w = gray.shape
-        pr = ui.data_slider("Point: row", 0, h - 1, h // 2, key=f"rp_rfr_{h}")
-        pcol = ui.data_slider("Point: column", 0, w - 1, w // 2, key=f"rp_rfc_{w}")
+        pr = ui.data_slider("Point: row", 0, h - 1, h // 2, key=f"rp_rfr_{h}", bind="query-params")
+        pcol = ui.data_slider("Point: column", 0, w - 1, w // 2, key=f"rp_rfc_{w}", bind="query-params")
     try:
         rf = why_cnn.stack_fields(stack_name, blocks, gray.shape, (pr, pcol))
     except ValueError as exc:
@@ -183,10 +184,10 @@ def receptive_fields(gray):
 @st.fragment
 def equivariance_lab(gray, bank: stages.Bank, s: stages.Settings):
     c = st.columns([3, 2, 2, 3])
-    k_idx = c[0].selectbox("Kernel", range(len(bank)), format_func=lambda i: bank.labels[i], key="rp_eq_k") if len(bank) else None
-    dy = c[1].slider("Shift down (dy)", -8, 8, 0, key="rp_dy")
-    dx = c[2].slider("Shift right (dx)", -8, 8, 1, key="rp_dx")
-    mode = c[3].radio("Padding and shift", list(why_cnn.SHIFT_MODES), horizontal=True, key="rp_eqmode",
+    k_idx = c[0].selectbox("Kernel", range(len(bank)), format_func=lambda i: bank.labels[i], key="rp_eq_k", bind="query-params") if len(bank) else None
+    dy = c[1].slider("Shift down (dy)", -8, 8, 0, key="rp_dy", bind="query-params")
+    dx = c[2].slider("Shift right (dx)", -8, 8, 1, key="rp_dx", bind="query-params")
+    mode = c[3].radio("Padding and shift", list(why_cnn.SHIFT_MODES), horizontal=True, key="rp_eqmode", bind="query-params",
                       format_func={"circular": "circular (wrap around)", "zeros": "zeros (falls off the edge)"}.get)
     kernel = bank.kernel(k_idx)
     eq = why_cnn.equivariance(gray, kernel, dy, dx, mode, s.activation, s.negative_slope)
@@ -204,7 +205,7 @@ def equivariance_lab(gray, bank: stages.Bank, s: stages.Settings):
     st.subheader("After pooling")
     try:
         ps = why_cnn.pooled_shift(gray, kernel, dy, dx, s.pool, s.pool_size, s.pool_stride, mode, s.activation, s.negative_slope)
-        curve_dir = st.radio("Shift direction for the curve", list(why_cnn.SHIFT_DIRECTIONS), horizontal=True, key="rp_curve_dir")
+        curve_dir = st.radio("Shift direction for the curve", list(why_cnn.SHIFT_DIRECTIONS), horizontal=True, key="rp_curve_dir", bind="query-params")
         curve = cached.invariance_curve(gray, kernel, s.pool, s.pool_size, s.pool_stride, max(s.pool_size, 2),
                                         why_cnn.SHIFT_DIRECTIONS[curve_dir], mode, s.activation, s.negative_slope)
     except ValueError as exc:
@@ -233,9 +234,9 @@ st.header("3. Pooling in detail")
 pooling_detail(pipe)
 
 st.header("4. Why CNNs work")
-st.markdown("The report gives three reasons a convolutional layer beats a fully connected one on images: **parameter sharing**, "
+ui.explain("The report gives three reasons a convolutional layer beats a fully connected one on images: **parameter sharing**, "
             "**sparse interactions** and **equivariance to translation**. Each tab measures one.")
-tab_p, tab_rf, tab_eq = st.tabs(["Parameter sharing", "Sparse interactions: receptive fields", "Equivariance lab"])
+tab_p, tab_rf, tab_eq = st.tabs(["Parameter sharing", "Sparse interactions: receptive fields", "Equivariance lab"], key="rp_part", bind="query-params")
 with tab_p:
     parameter_sharing()
 with tab_rf:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from cnn_viz import ui
 from cnn_viz.common import fmt, images, kernels, text
+from cnn_viz.figures import palette
 from cnn_viz.sliding import figures, gif, ops
 from cnn_viz.ui import cached
 
@@ -15,7 +16,7 @@ SOURCES = [FIGURE1, DIGIT, IMAGE, GRID]
 KERNEL_MODES = ("Same 2-D kernel on R, G and B", "A different slice per channel")
 
 st.title("Sliding kernel")
-st.markdown(
+ui.explain(
     "The kernel starts on the top-left patch, multiplies each of its weights with the pixel under it, adds the "
     "products up into **one entry of the feature map**, slides by the stride, and repeats until the map is full. "
     "Step through it by hand, or press **Play** under the picture to watch the whole sweep."
@@ -30,7 +31,7 @@ def _source_changed() -> None:
 
 with st.sidebar:
     st.header("Input")
-    source = st.radio("Input", SOURCES, key="sk_source", label_visibility="collapsed", on_change=_source_changed)
+    source = st.radio("Input", SOURCES, key="sk_source", bind="query-params", label_visibility="collapsed", on_change=_source_changed)
     if source == FIGURE1:
         image = ops.FIGURE1_INPUT
         st.caption("The report's Figure 1: input cells a … l, kernel w x / y z. Six patches make a 2×3 map.")
@@ -45,22 +46,22 @@ with st.sidebar:
         image = ui.typed_grid("sk_grid", ops.grid_seed, lambda cells: ops.parse_grid(cells, max_side=12))
 
     st.header("Kernel")
-    figure1_kernel = source == FIGURE1 and st.toggle("Use Figure 1's kernel", value=True, key="sk_fig1_kernel")
+    figure1_kernel = source == FIGURE1 and st.toggle("Use Figure 1's kernel", value=True, key="sk_fig1_kernel", bind="query-params")
     if figure1_kernel:
         kernel = ops.FIGURE1_KERNEL
         st.dataframe(ops.table(kernel), width="content")
     else:
         _, kernel = ui.colour_kernel_editor(
             "sk_k", image is not None and image.ndim == 3, mode_key="sk_kmode", label="3-channel kernel", modes=KERNEL_MODES,
-            help="A conv layer's kernel has one slice per input channel; the three products are summed.", url=False,
+            help="A conv layer's kernel has one slice per input channel; the three products are summed.",
         )
-    bias = st.number_input("Bias b", -kernels.MAX_ABS_VALUE, kernels.MAX_ABS_VALUE, value=0.0, step=0.1, format="%.3g", key="sk_bias",
+    bias = st.number_input("Bias b", -kernels.MAX_ABS_VALUE, kernels.MAX_ABS_VALUE, value=0.0, step=0.1, format="%.3g", key="sk_bias", bind="query-params",
                            help="Added to every output value.")
 
     st.header("Sliding")
-    sliding = ui.sliding_settings("sk_", unit="cells", max_stride=64, max_padding=8, url=False)
+    sliding = ui.sliding_settings("sk_", unit="cells", max_stride=64, max_padding=8)
     st.header("Playback")
-    fps = st.select_slider("Speed (steps per second)", figures.SPEEDS, value=10, key="sk_fps",
+    fps = st.select_slider("Speed (steps per second)", figures.SPEEDS, value=10, key="sk_fps", bind="query-params",
                            help="Play runs in your browser at least this fast: the browser draws on its display refreshes, "
                            "so 10/s plays at about 12/s and 30 or 60/s as fast as it can draw. The GIF uses the exact rate.")
 
@@ -86,12 +87,15 @@ st.latex(sweep.output_size_latex())
 st.caption("The output-size formula with the current numbers: n input cells, padding p, kernel size k, dilation d, stride s.")
 
 ui.plot(figures.sweep_figure(sweep, step.k, fps=fps), key="sk_anim")
+ui.play_shortcut("sk_anim")
 st.caption(
+    sweep.alt(step.k) + " "
     "Left: the input (hatched cells are padding), the kernel's taps outlined in orange. Middle: the products "
-    "I·K at this position (red positive, blue negative). Right: the feature map, filled in one cell per step; "
+    f"I·K at this position ({palette.sign_words()}). Right: the feature map, filled in one cell per step; "
     "grey cells are not computed yet. **Play** runs in your browser from the current step (no server work per "
     "frame); the slider under the picture scrubs there too (in strides of a few steps on long sweeps). The buttons "
-    "and the Position slider above move the step that the rest of the page (formula, matrix row) follows."
+    "and the Position slider above move the step that the rest of the page (formula, matrix row) follows. "
+    "Keys: **N** step, **B** back, **F** first, **L** last, **P** play / pause; the Position slider moves with the arrow keys."
 )
 coverage = sweep.input_coverage()
 if coverage.unseen:
@@ -124,7 +128,7 @@ st.caption(
 
 # ---------------------------------------------------------------------------------- the matrix
 st.subheader("Convolution as a matrix")
-st.markdown(
+ui.explain(
     "Flatten the input into a vector vec(I) (row after row). Every output value is a weighted sum of input values, "
     "so the whole convolution is one matrix M with **vec(A) = M · vec(I) + b**. Row r of M is the kernel position r: "
     "it holds the kernel's weights at the pixels under it and zeros everywhere else."

@@ -9,12 +9,13 @@ from plotly.subplots import make_subplots
 from cnn_viz.deblur.experiment import LEARNED
 from cnn_viz.deblur.lambda_rules import RULES
 from cnn_viz.figures.builders import base_layout, image_trace, map_grid_figure, square_subplots
+from cnn_viz.figures import palette
 from cnn_viz.figures.palette import FONT
 
-COLORS = {"true": "#222222", "blurred": "#7f8c8d", "naive": "#c0392b", "tsvd": "#16a085"}
-RULE_COLORS = {"gcv": "#2471a3", "lcurve": "#d35400", "discrepancy": "#27ae60", "best": "#8e44ad", "slider": "#b7950b"}
-LEARNED_COLOR, CLASSICAL_COLOR = "#8e44ad", "#2471a3"
-BC_COLORS = {"zero": "#c0392b", "reflexive": "#27ae60", "periodic": "#2471a3"}
+# Colour names resolved in the session's palette scheme when a figure is built (palette.named).
+COLORS = palette.named(true="dark", blurred="grey", naive="red", tsvd="teal")
+RULE_COLORS = palette.named(gcv="blue", lcurve="orange", discrepancy="green", best="purple", slider="yellow")
+BC_COLORS = palette.named(zero="red", reflexive="green", periodic="blue")
 
 
 def _layout(fig: go.Figure, title: str | None, height: int = 360, xlabel: str = "", ylabel: str = "") -> go.Figure:
@@ -50,7 +51,7 @@ def _heatmap(z: np.ndarray, name: str, title: str | None, height: int, colorbar:
     step = max(1, int(np.ceil(max(z.shape) / 256)))
     shown = z[::step, ::step]
     fig = go.Figure(go.Heatmap(z=shown, x=np.arange(shown.shape[1]) * step, y=np.arange(shown.shape[0]) * step,
-                               colorscale="Viridis", showscale=colorbar, colorbar=dict(thickness=12) if colorbar else None,
+                               colorscale=palette.sequential(), showscale=colorbar, colorbar=dict(thickness=12) if colorbar else None,
                                hovertemplate=name + "[%{y}, %{x}] = %{z:.4g}<extra></extra>"))
     return base_layout(fig, title, height)
 
@@ -187,7 +188,7 @@ def metrics_figure(results: list, reference: float | None = None, height: int = 
     names = [r.name for r in results]
     psnrs, ssims = [r.psnr for r in results], [r.ssim for r in results]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("PSNR (dB, higher is better)", "SSIM (1 = perfect)"), horizontal_spacing=0.12)
-    colors = [LEARNED_COLOR if n in LEARNED else CLASSICAL_COLOR for n in names]
+    colors = [palette.colour("purple") if n in LEARNED else palette.colour("blue") for n in names]
     ms = [f"{1e3 * r.seconds:.0f} ms" for r in results]
     fig.add_trace(go.Bar(y=names, x=psnrs, orientation="h", marker_color=colors, customdata=ms, text=[f"{p:.2f}" for p in psnrs],
                          textposition="auto", hovertemplate="%{y}<br>PSNR %{x:.2f} dB<br>time %{customdata}<extra></extra>", showlegend=False), row=1, col=1)

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnn_viz.figures import builders
+from cnn_viz.figures import palette
 from cnn_viz.figures.palette import HIGHLIGHT
 from cnn_viz.lowrank.latent import jl_bound
 
@@ -162,7 +163,7 @@ def matrix_pair_figure(latent: np.ndarray, random: np.ndarray, height: int = 330
                         horizontal_spacing=0.04)
     for c, m in enumerate((latent, random)):
         m = np.asarray(m, dtype=np.float32)
-        fig.add_trace(go.Heatmap(z=m, colorscale="Viridis", showscale=False,
+        fig.add_trace(go.Heatmap(z=m, colorscale=palette.sequential(), showscale=False,
                                  hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"), row=1, col=c + 1)
     return _image_panels(fig, 2, height)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnn_viz.common import fmt
 from cnn_viz.mnist import model
 
 MAP_LAYERS = ("conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2")  # the layers made of feature maps
@@ -50,6 +51,26 @@ class Reading:
 
     def n_maps(self, layer: str) -> int:
         return int(self.maps[layer].shape[0])
+
+    @property
+    def probs_alt(self) -> str:
+        """Text alternative of the probability bars: the three likeliest digits with their probabilities."""
+        top = np.argsort(self.probs)[::-1][:3]
+        return "Probabilities: " + ", ".join(f"{int(d)}: {100 * float(self.probs[d]):.1f}%" for d in top) + "."
+
+    @property
+    def logits_alt(self) -> str:
+        """Text alternative of the logit bars: the largest and the smallest logit."""
+        z = np.asarray(self.maps["fc2"], dtype=np.float64)
+        hi, lo = int(np.argmax(z)), int(np.argmin(z))
+        return fmt.minus(f"Logits from {fmt.num(z[lo])} (digit {lo}) to {fmt.num(z[hi])} (digit {hi}).")
+
+    def layer_alt(self, layer: str) -> str:
+        """Text alternative of a layer's grid of maps: shape, value range and the most active map."""
+        m = np.asarray(self.maps[layer], dtype=np.float64)
+        strongest = int(np.argmax(np.abs(m).reshape(len(m), -1).max(axis=1)))
+        return fmt.minus(f"{layer}: {self.shape_text(layer)}, values {fmt.num(m.min())} to {fmt.num(m.max())}; "
+                         f"the strongest response is in map {strongest}.")
 
     def shape_text(self, layer: str) -> str:
         """E.g. "16 maps of 28×28"."""

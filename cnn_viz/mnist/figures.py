@@ -15,13 +15,21 @@ import plotly.graph_objects as go
 
 from cnn_viz.common import fmt
 from cnn_viz.figures.builders import image_trace, layout, signed_map_trace
-from cnn_viz.figures.palette import BLUE, DIVERGING, FONT, RED
+from cnn_viz.figures import palette
+from cnn_viz.figures.palette import FONT
 
 PROB_COLOUR, TOP_COLOUR, OWN_COLOUR = "#95a5a6", "#c0392b", "#2471a3"
 NO_TICKS = dict(showticklabels=False, ticks="", showline=False, showgrid=False, zeroline=False)
 # Overlay colour scales fade to transparent at zero, so the digit stays visible where nothing happens.
-SIGNED_OVERLAY = [[0.0, "rgba({},{},{},1)".format(*BLUE)], [0.35, "rgba(103,169,207,0.75)"], [0.5, "rgba(255,255,255,0)"],
-                  [0.65, "rgba(239,138,98,0.75)"], [1.0, "rgba({},{},{},1)".format(*RED)]]  # the palette's ends
+def signed_overlay() -> list:
+    """The current diverging scale fading to transparent at zero (its ends opaque, halfway 75 %)."""
+    neg, mid, pos = (palette.to_rgb(np.array(v), 0.0, 1.0) for v in (0.15, 0.5, 0.85))
+    s = palette.scheme()
+    return [[0.0, "rgba({},{},{},1)".format(*s.neg)], [0.35, "rgba({},{},{},0.75)".format(*neg)], [0.5, "rgba(255,255,255,0)"],
+            [0.65, "rgba({},{},{},0.75)".format(*pos)], [1.0, "rgba({},{},{},1)".format(*s.pos)]]
+
+
+SIGNED_OVERLAY = signed_overlay()  # the default scheme's (figures call signed_overlay())
 HEAT_OVERLAY = [[0.0, "rgba(0,0,0,0)"], [0.25, "rgba(120,0,0,0.35)"], [0.55, "rgba(220,40,0,0.65)"],
                 [0.8, "rgba(255,160,0,0.8)"], [1.0, "rgba(255,255,120,0.9)"]]
 
@@ -172,7 +180,7 @@ def mosaic_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, si
         custom = np.concatenate([where.astype(np.float32), np.nan_to_num(values)[..., None]], axis=-1)
         heat = go.Heatmap(z=shown, customdata=custom, zmin=zmin_of(1.0), zmax=1.0, showscale=False,
                           hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>value %{customdata[3]:.4g}<extra></extra>")
-    heat.update(colorscale=DIVERGING if signed else "gray", zmid=0 if signed else None, hoverongaps=False)
+    heat.update(colorscale=palette.diverging() if signed else "gray", zmid=0 if signed else None, hoverongaps=False)
     pos = np.array([divmod(k, ncols) for k in range(n)])
     text = labels if labels else [str(k) for k in range(n)]
     data, annotations = [heat], []
@@ -331,7 +339,7 @@ def overlay_figure(digit: np.ndarray, heat: np.ndarray, title: str | None = None
     top = top if top > 0 else 1.0
     data = [go.Heatmap(z=np.rint(np.asarray(digit, dtype=np.float32) * 150).astype(np.uint8), colorscale="gray", zmin=0, zmax=255,
                        showscale=False, hoverinfo="skip"),
-            go.Heatmap(z=h, colorscale=SIGNED_OVERLAY if signed else HEAT_OVERLAY, zmin=-top if signed else 0.0, zmax=top,
+            go.Heatmap(z=h, colorscale=signed_overlay() if signed else HEAT_OVERLAY, zmin=-top if signed else 0.0, zmax=top,
                        colorbar=dict(thickness=12),
                        hovertemplate="row %{y}, col %{x}<br>" + ("gradient" if signed else "Grad-CAM") + " %{z:.4g}<extra></extra>")]
     return go.Figure(data, layout=_image_layout(title, height))

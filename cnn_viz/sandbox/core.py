@@ -52,12 +52,24 @@ class Result:
         """Map i as (Ho, Wo, 3) uint8 on the shared diverging scale (for a PNG)."""
         return palette.signed_to_rgb(self.stack[i], self.zmax)
 
+    def alt(self, i: int = 0) -> str:
+        """Text alternative of map i: size, range and the strongest response with its place."""
+        return fmt.describe_map(self.labels[i] if self.n_maps > 1 else "Feature map", self.stack[i]) + "."
+
+    def strongest(self, i: int = 0) -> str:
+        """"Strongest response 2.53 at row 227, col 303." (with the map's label when there are several)."""
+        m = self.stack[i]
+        r, c = np.unravel_index(int(np.argmax(np.abs(m))), m.shape)
+        who = f"{self.labels[i]}: s" if self.n_maps > 1 else "S"
+        return fmt.minus(f"{who}trongest response {fmt.num(m[r, c])} at row {r}, col {c}.")
+
     @property
     def caption(self) -> str:
         n, (ho, wo) = self.n_maps, self.stack.shape[1:]
+        strongest = " ".join(self.strongest(i) for i in range(n))
         return (
-            f"Output {ho}×{wo}{' ×' + str(n) if n > 1 else ''}, values from {self.lo:.3g} to {self.hi:.3g}. "
-            "Red is positive, blue negative, white zero: an edge kernel answers with both signs on the two sides "
+            f"Output {ho}×{wo}{' ×' + str(n) if n > 1 else ''}, values from {self.lo:.3g} to {self.hi:.3g}. {strongest} "
+            f"{palette.sign_words().capitalize()}, white zero: an edge kernel answers with both signs on the two sides "
             "of an edge" + (" (ReLU has removed the negative side)." if self.relu else ".")
             + (" One map per colour channel, below." if n > 1 else "")
         )
@@ -142,6 +154,13 @@ class KernelView:
     @property
     def figure_height(self) -> int:
         return min(320, 70 + 45 * self.slices[0].shape[0])
+
+    @property
+    def alt(self) -> str:
+        """Text alternative of the kernel picture(s): size, weights, sum, largest weight and its place."""
+        parts = [fmt.describe_map(t or "Kernel", s, "largest weight") + f", sum {fmt.minus(fmt.num(s.sum()))}"
+                 for t, s in zip(self.titles, self.slices)]
+        return "; ".join(parts) + "."
 
     @property
     def rank_text(self) -> str:

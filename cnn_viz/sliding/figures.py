@@ -20,7 +20,7 @@ from cnn_viz.common import fmt
 from cnn_viz.common.images import to_png_bytes, to_uint8
 from cnn_viz.figures import builders, palette
 from cnn_viz.figures.builders import _merge, layout
-from cnn_viz.figures.palette import DIVERGING, HIGHLIGHT
+from cnn_viz.figures.palette import HIGHLIGHT
 from cnn_viz.sliding.ops import CHANNEL_NAMES, Sweep, row_columns
 
 LINK = "rgba({},{},{},0.55)".format(*bytes.fromhex(HIGHLIGHT[1:]))  # from the receptive field to its output cell
@@ -181,7 +181,8 @@ def _moving_all(sweep: Sweep, g: dict) -> list[dict[str, dict]]:
     show = sweep.kernel.size <= 3 * 49
     fmt_all = np.vectorize(fmt.short, otypes=[object])
     text = fmt_all(prods).tolist() if show else [[""] * prods.shape[1]] * n_steps
-    colours = np.where(prods > 0, POS, np.where(prods < 0, NEG, "#555")).tolist()
+    pos, neg = palette.pos_neg_hex()
+    colours = np.where(prods > 0, pos, np.where(prods < 0, neg, "#555")).tolist()
     sums = prods.reshape(n_steps, sweep.channels, -1).sum(-1)
     values = sweep.values.ravel()
     caps = []
@@ -491,7 +492,7 @@ def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, he
         z[coo.row, coo.col] = coo.data
         text = np.where(np.isnan(z), "", np.vectorize(fmt.num)(np.nan_to_num(z))) if rows * cols <= 1200 else None
         tr = go.Heatmap(
-            z=z, colorscale=DIVERGING, zmin=-zmax, zmax=zmax, zmid=0, xgap=1 if cols <= 60 else 0, ygap=1 if rows <= 60 else 0,
+            z=z, colorscale=palette.diverging(), zmin=-zmax, zmax=zmax, zmid=0, xgap=1 if cols <= 60 else 0, ygap=1 if rows <= 60 else 0,
             text=text, texttemplate="%{text}" if text is not None else None,
             hovertemplate="row %{y} (kernel position), column %{x} (pixel)<br>weight %{z:.4g}<extra></extra>",
             colorbar=dict(thickness=12, len=0.8, title="weight"),
@@ -499,7 +500,7 @@ def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, he
     else:
         tr = go.Scattergl(
             x=coo.col, y=coo.row, mode="markers",
-            marker=dict(symbol="square", size=max(2, min(6, 500 // max(rows, 1))), color=coo.data.astype(np.float32), colorscale=DIVERGING, cmin=-zmax, cmax=zmax,
+            marker=dict(symbol="square", size=max(2, min(6, 500 // max(rows, 1))), color=coo.data.astype(np.float32), colorscale=palette.diverging(), cmin=-zmax, cmax=zmax,
                         colorbar=dict(thickness=12, len=0.8, title="weight")),
             hovertemplate="row %{y}, column %{x}<br>weight %{marker.color:.4g}<extra></extra>", showlegend=False,
         )

@@ -171,7 +171,9 @@ def sweep_frames(sweep: Sweep, fps: float = 10, size: tuple[int, int] = (960, 54
     ui_base = N_INPUT + N_OUTPUT
     col = {name: ui_base + i for i, name in enumerate(UI)}
     in_idx, in_pal = _input_palette(sweep)
-    colours = np.vstack([in_pal, palette.ramp(N_OUTPUT), np.array(list(UI.values()), dtype=np.uint8)])
+    s = palette.scheme()  # the session's colour scheme: signed numbers tinted like the feature map's ends
+    ui = dict(UI, pos=s.pos, neg=s.neg)
+    colours = np.vstack([in_pal, palette.ramp(N_OUTPUT), np.array(list(ui.values()), dtype=np.uint8)])
     colours = np.vstack([colours, np.zeros((256 - len(colours), 3), dtype=np.uint8)])
 
     # Layout: title band, then input | products | output, all cells square.

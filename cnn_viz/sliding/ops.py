@@ -294,6 +294,18 @@ class Sweep:
         """Step k in words: where the kernel sits and what it adds up."""
         return Step.of(self, k)
 
+    def alt(self, k: int) -> str:
+        """Text alternative of the sweep picture at step k: the three panels' sizes and this step's numbers."""
+        i, j = self.position(k)
+        done = self.values.reshape(-1)[: k + 1]
+        kh, kw = self.kernel_shape
+        return fmt.minus(
+            f"Step {k + 1} of {self.n_steps}: the {kh}×{kw} kernel on the {self.padded_size.replace(' ', '')} padded input "
+            f"computes A({i}, {j}) = {fmt.num(self.values[i, j])}; the {self.out_size.replace(' ', '')} feature map has "
+            f"{k + 1} of {self.n_steps} values filled, from {fmt.num(done.min())} to {fmt.num(done.max())}; the whole map "
+            f"runs from {fmt.num(self.values.min())} to {fmt.num(self.values.max())}."
+        )
+
 
 def make_sweep(
     image,

@@ -67,6 +67,7 @@ from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     mnist_map_picker,
     mnist_train_settings,
     pipeline_settings,
+    play_shortcut,
     plot,
     psf_picker,
     sliding_settings,
@@ -75,3 +76,4 @@ from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     whenfail_lab_settings,
     whenfail_quality,
 )
+from cnn_viz.ui.access import explain, presenter  # noqa: E402

@@ -6,10 +6,25 @@ session (read it, never mutate it). Torch is imported lazily, so the torch-free 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import streamlit as st
 
 from cnn_viz.common import images
+from cnn_viz.figures import palette
+
+
+def per_scheme(cached):
+    """A cached function that draws colours, called with the session's colour scheme as one more argument
+    (``scheme``), so a figure or GIF cached in one scheme is never handed to a session using the other."""
+
+    @functools.wraps(cached)
+    def call(*args, **kwargs):
+        return cached(*args, scheme=palette.current(), **kwargs)
+
+    call.clear = cached.clear
+    return call
 
 
 # ============================== images (every page)
@@ -29,10 +44,12 @@ def load_sample(name: str, max_side: int = images.DEFAULT_MAX_SIDE) -> np.ndarra
 
 
 # ============================== sliding
+@per_scheme
 @st.cache_data(max_entries=4, show_spinner="Drawing the frames of the GIF…",
                hash_funcs={"cnn_viz.sliding.ops.Sweep": lambda sweep: sweep.key()})
-def make_gif(sweep, fps: float):
-    """The sweep's GIF (a few seconds for hundreds of steps), keyed on the sweep's inputs and the speed."""
+def make_gif(sweep, fps: float, scheme: str = ""):
+    """The sweep's GIF (a few seconds for hundreds of steps), keyed on the sweep's inputs, the speed and the
+    colour scheme (``per_scheme`` passes it)."""
     from cnn_viz.sliding import gif
 
     return gif.make_gif(sweep, fps=fps)
@@ -48,43 +65,49 @@ def run_pipeline(image, bank, settings):
     return stages.pipeline(image, bank, settings)
 
 
+@per_scheme
 @st.cache_data(max_entries=16, show_spinner=False)
-def pipeline_figure(stages, max_side: int = 128):
+def pipeline_figure(stages, max_side: int = 128, scheme: str = ""):
     from cnn_viz.pooling import figures
 
     return figures.pipeline_figure(stages, max_side=max_side)
 
 
+@per_scheme
 @st.cache_data(max_entries=32, show_spinner=False)
-def stage_grid_figure(stage, cols: int = 4):
+def stage_grid_figure(stage, cols: int = 4, scheme: str = ""):
     from cnn_viz.pooling import figures
 
     return figures.stage_grid_figure(stage, cols=cols)
 
 
+@per_scheme
 @st.cache_data(max_entries=32, show_spinner=False)
-def window_figure(win, zmax: float):
+def window_figure(win, zmax: float, scheme: str = ""):
     from cnn_viz.pooling import figures
 
     return figures.window_figure(win, zmax=zmax)
 
 
+@per_scheme
 @st.cache_data(max_entries=16, show_spinner=False)
-def params_figure(curve, side: int, channels: int):
+def params_figure(curve, side: int, channels: int, scheme: str = ""):
     from cnn_viz.pooling import figures
 
     return figures.params_figure(curve, side, channels)
 
 
+@per_scheme
 @st.cache_data(max_entries=16, show_spinner=False)
-def equivariance_figure(eq):
+def equivariance_figure(eq, scheme: str = ""):
     from cnn_viz.pooling import figures
 
     return figures.equivariance_figure(eq)
 
 
+@per_scheme
 @st.cache_data(max_entries=16, show_spinner=False)
-def pooled_shift_figure(ps):
+def pooled_shift_figure(ps, scheme: str = ""):
     from cnn_viz.pooling import figures
 
     return figures.pooled_shift_figure(ps)
@@ -99,8 +122,9 @@ def invariance_curve(gray, kernel, pool, size, stride, max_shift, direction, mod
                                     mode=mode, activation=activation, negative_slope=negative_slope)
 
 
+@per_scheme
 @st.cache_data(max_entries=16, show_spinner=False)
-def invariance_figure(curve, pool_name: str):
+def invariance_figure(curve, pool_name: str, scheme: str = ""):
     from cnn_viz.pooling import figures
 
     return figures.invariance_figure(curve, pool_name)

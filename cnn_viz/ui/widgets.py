@@ -308,7 +308,7 @@ def colour_kernel_editor(key: str, colour: bool, *, mode_key: str = "colour_mode
     if colour:
         mode = box.radio(label, modes, key=mode_key, bind="query-params" if url else None, help=help)
     if mode == modes[1]:
-        return mode, channel_kernel_editor(key, container=container)
+        return mode, channel_kernel_editor(key, container=container, url=url)
     return mode, kernel_editor(key, container=container, url=url)
 
 
@@ -335,8 +335,8 @@ def typed_grid(key: str, seed, parse, *, size: int = 5, max_side: int = 12, step
     The grid's key is f"{key}_{rows}x{cols}": each size keeps its own edits."""
     box = container or st
     c1, c2 = box.columns(2)
-    rows = int(c1.number_input("Rows", 1, max_side, size, key=f"{key}_rows"))
-    cols = int(c2.number_input("Columns", 1, max_side, size, key=f"{key}_cols"))
+    rows = int(c1.number_input("Rows", 1, max_side, size, key=f"{key}_rows", bind="query-params"))
+    cols = int(c2.number_input("Columns", 1, max_side, size, key=f"{key}_cols", bind="query-params"))
     state, gen = st.session_state, f"{key}_{rows}x{cols}_gen"
     edited = _number_grid(box, seed(rows, cols), f"{key}_{rows}x{cols}" + (f"_{state[gen]}" if gen in state else ""), step=step)
     if edited is None:  # edits naming cells that do not exist: a fresh grid of this size
@@ -396,10 +396,47 @@ def data_slider(label: str, lo, hi, value=None, *, key: str, container=None, **k
     return box.slider(label, lo, hi, value, key=key, **kwargs)
 
 
+STEPPER_KEYS = {"first": "F", "back": "B", "next": "N", "last": "L"}
+PLAY_KEY = "P"  # plays or pauses a Plotly animation (play_shortcut)
+
+# Runs in the page (st.html): P clicks the Play / Pause button of the animation in the chart whose element
+# has class st-key-<key>, unless the focus is in a text field. The button is Plotly's own (an SVG
+# updatemenu), so playing stays in the browser, as with the mouse.
+_PLAY_JS = """<script>
+(() => {
+  const key = %(key)r, letter = %(letter)r;
+  const w = window.parent || window;
+  w.__cnnVizPlay = w.__cnnVizPlay || {};
+  if (w.__cnnVizPlay[key]) return;
+  w.__cnnVizPlay[key] = true;
+  w.document.addEventListener("keydown", (e) => {
+    if (e.key.toUpperCase() !== letter || e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+    const chart = w.document.querySelector(".st-key-" + key);
+    if (!chart) return;
+    const buttons = [...chart.querySelectorAll(".updatemenu-button")];
+    const playing = chart.dataset.playing === "1";
+    const b = buttons.find((g) => (g.textContent || "").includes(playing ? "Pause" : "Play"));
+    if (!b) return;
+    b.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+    chart.dataset.playing = playing ? "0" : "1";
+    e.preventDefault();
+  });
+})();
+</script>"""
+
+
+def play_shortcut(chart_key: str) -> None:
+    """Key P plays and pauses the Plotly animation drawn with ``plot(..., key=chart_key)``."""
+    st.html(_PLAY_JS % dict(key=chart_key, letter=PLAY_KEY), unsafe_allow_javascript=True, width="content")
+
+
 def stepper(key: str, n: int, *, container=None) -> int:
     """⏮ First, ◀ Back, Step ▶, Last ⏭ and a Position slider over the positions 1 … n of a sweep.
 
-    The position lives in st.session_state[f"{key}_pos"] (the slider's key), kept within 1 … n when n
+    Keyboard: the buttons answer to F, B, N and L (``STEPPER_KEYS``) wherever the focus is outside a text
+    field, and the slider to the arrow keys once it has the focus. The position lives in st.session_state[f"{key}_pos"] (the slider's key), kept within 1 … n when n
     shrinks; the buttons are f"{key}_first", "_back", "_next", "_last". Returns the step, 0 … n − 1."""
     box = container or st
     state, pos = st.session_state, f"{key}_pos"
@@ -410,12 +447,14 @@ def stepper(key: str, n: int, *, container=None) -> int:
         state[pos] = min(max(to if to is not None else state.get(pos, 1) + delta, 1), n)
 
     c0, c1, c2, c3, c4 = box.columns([1, 1, 1, 1, 6], vertical_alignment="bottom")
-    c0.button("⏮ First", key=f"{key}_first", on_click=move, kwargs=dict(to=1), width="stretch")
-    c1.button("◀ Back", key=f"{key}_back", on_click=move, kwargs=dict(delta=-1), width="stretch")
-    c2.button("Step ▶", key=f"{key}_next", on_click=move, kwargs=dict(delta=1), width="stretch", type="primary")
-    c3.button("Last ⏭", key=f"{key}_last", on_click=move, kwargs=dict(to=n), width="stretch")
+    keys = STEPPER_KEYS
+    c0.button("⏮ First", key=f"{key}_first", on_click=move, kwargs=dict(to=1), width="stretch", shortcut=keys["first"])
+    c1.button("◀ Back", key=f"{key}_back", on_click=move, kwargs=dict(delta=-1), width="stretch", shortcut=keys["back"])
+    c2.button("Step ▶", key=f"{key}_next", on_click=move, kwargs=dict(delta=1), width="stretch", type="primary",
+              shortcut=keys["next"])
+    c3.button("Last ⏭", key=f"{key}_last", on_click=move, kwargs=dict(to=n), width="stretch", shortcut=keys["last"])
     if n > 1:
-        c4.slider("Position", 1, n, key=pos, help="Scrub to any position; the step buttons move one at a time.")
+        c4.slider("Position", 1, n, key=pos, bind="query-params", help="Scrub to any position; the step buttons move one at a time.")
     else:
         state[pos] = 1
         c4.caption("This kernel fits only once: there is a single position.")
@@ -529,7 +568,7 @@ def mnist_gallery(gallery) -> int:
 
     fig = figures.gallery_figure(gallery.images, gallery.labels, selected=gallery.index(state["mn_gallery"]))
     plot(fig, key="mn_gallery_fig", on_select=on_click, selection_mode="points")
-    return st.selectbox("Digit", gallery.positions, format_func=gallery.name, key="mn_gallery")
+    return st.selectbox("Digit", gallery.positions, format_func=gallery.name, key="mn_gallery", bind="query-params")
 
 
 def mnist_layer_grid(fig, layer: str) -> None:
@@ -551,11 +590,11 @@ def mnist_map_picker(reading) -> tuple[str, int]:
     from cnn_viz.mnist.explain import MAP_LAYERS
 
     c1, c2 = st.columns(2)
-    layer = c1.selectbox("Layer", MAP_LAYERS, key="mn_big_layer")
+    layer = c1.selectbox("Layer", MAP_LAYERS, key="mn_big_layer", bind="query-params")
     n = reading.n_maps(layer)
     if st.session_state.get("mn_big_map", 0) >= n:
         st.session_state["mn_big_map"] = 0
-    return layer, c2.number_input(f"Map (0-{n - 1})", 0, n - 1, key="mn_big_map")
+    return layer, c2.number_input(f"Map (0-{n - 1})", 0, n - 1, key="mn_big_map", bind="query-params")
 
 
 def mnist_train_settings():
@@ -565,13 +604,13 @@ def mnist_train_settings():
     from cnn_viz.mnist.train import RunConfig
 
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.slider("Epochs", 1, 30, 5, key="mn_tr_epochs", help="Passes over the training digits. The shipped network had 30.")
-    n_train = c2.select_slider("Training digits", [500, 1000, 2000, 4000], 4000, key="mn_tr_n")
-    lr = c3.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], 1e-3, key="mn_tr_lr", format_func=fmt.num)
-    seed = c4.number_input("Seed", 0, 9999, 0, key="mn_tr_seed", help="Same seed and settings: the same network again.")
+    epochs = c1.slider("Epochs", 1, 30, 5, key="mn_tr_epochs", bind="query-params", help="Passes over the training digits. The shipped network had 30.")
+    n_train = c2.select_slider("Training digits", [500, 1000, 2000, 4000], 4000, key="mn_tr_n", bind="query-params")
+    lr = c3.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], 1e-3, key="mn_tr_lr", bind="query-params", format_func=fmt.num)
+    seed = c4.number_input("Seed", 0, 9999, 0, key="mn_tr_seed", bind="query-params", help="Same seed and settings: the same network again.")
     c1, c2, c3 = st.columns(3)
-    batch = c1.select_slider("Batch size", [16, 32, 64, 128, 256], 64, key="mn_tr_batch")
-    augment = c2.toggle("Augmentation (shift, rotate, thickness)", value=True, key="mn_tr_aug",
+    batch = c1.select_slider("Batch size", [16, 32, 64, 128, 256], 64, key="mn_tr_batch", bind="query-params")
+    augment = c2.toggle("Augmentation (shift, rotate, thickness)", value=True, key="mn_tr_aug", bind="query-params",
                         help="Random small shifts, rotations, zooms and stroke thickness changes: drawn digits are read much better.")
     from cnn_viz.ui.training import stop_mnist_training, training_off_notice
 
