@@ -21,13 +21,19 @@ def metric_texts(page) -> list[str]:
     return [m.nth(i).inner_text() for i in range(m.count())]
 
 
+def open_page(page, url: str) -> None:
+    """Go to the page and wait until it has drawn its metrics (a cold server first reruns into st.navigation)."""
+    page.goto(url)
+    page.locator(METRIC).filter(has_text="Parameters").first.wait_for(timeout=180_000)
+    wait_idle(page, timeout=180)
+
+
 def upload(page, path) -> None:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').last.set_input_files(str(path))
 
 
 def test_design_train_download_upload_in_the_browser(page, app_url, tmp_path):
-    page.goto(f"{app_url}/your_network?net={TINY}")
-    wait_idle(page, timeout=180)
+    open_page(page, f"{app_url}/your_network?net={TINY}")
     assert_no_exception(page)
     params = design.summarize(design.from_code(TINY)).params
     assert any(t.startswith("Parameters") and f"{params:,}" in t for t in metric_texts(page))
@@ -59,8 +65,7 @@ def test_design_train_download_upload_in_the_browser(page, app_url, tmp_path):
 
     # a fresh tab (a new session, the report's network in the table): upload the file
     fresh = page.context.new_page()
-    fresh.goto(f"{app_url}/your_network")
-    wait_idle(fresh, timeout=180)
+    open_page(fresh, f"{app_url}/your_network")
     upload(fresh, path)
     fresh.get_by_text("Loaded my_network.pt").wait_for(timeout=120_000)
     wait_idle(fresh, timeout=120)
