@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnn_viz.common import text
 from cnn_viz.common.images import load_sample, resize_max
 from cnn_viz.deblur import experiment, forward, signal1d
 
@@ -43,7 +44,7 @@ def test_1d_tab_shows_the_core_numbers(app_test):
 
 def test_1d_typed_signal_and_bad_values(app_test):
     at = _open(app_test, state={"db1_signal": "Typed values", "db1_typed": "0 1 one 0"})
-    assert any("'one' is not a number" in e.value for e in at.error)
+    assert any(text.md("'one' is not a number") in e.value for e in at.error)  # quoted as text, escaped
     at.text_input(key="db1_typed").set_value("0 0 1 1 0").run()
     assert not at.exception and not at.error
     at.select_slider(key="db1_n").set_value(128).run()

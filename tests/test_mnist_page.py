@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnn_viz.common import text
 from cnn_viz.mnist import data, model, prep
 from mnist_fixtures import held, net  # noqa: F401  (pytest fixtures)
 
@@ -84,7 +85,7 @@ def test_broken_upload_shows_a_message_and_the_page_goes_on(app_test, payload):
     at = open_page(app_test, mn_source="Upload")
     at.file_uploader(key="mn_upload").set_value(("broken.png", payload, "image/png")).run()
     assert not at.exception
-    assert any("Could not read a digit from **broken.png**" in e.value for e in at.error)
+    assert any(f"Could not read a digit from **{text.md('broken.png')}**" in e.value for e in at.error)
     assert shown_digit(at) == 7  # the page carries on with the gallery's 7
 
 
