@@ -197,7 +197,7 @@ def main():
                 pg.set_default_timeout(120_000)
                 pg.add_init_script("(" + _OBSERVER_JS + ")()")
                 pg.goto(f"{url}/{name}")
-                cold[name or "home"] = settle(pg, 0.0)
+                cold[name or "home"] = settle(pg, 0.0, timeout=600)
                 ctx.close()
             print("first visit, cold server (s): " + ", ".join(f"{k} {v:.2f}" for k, v in cold.items()))
             rows = [bench_page(browser, url, proc.pid, name, args.n) for name in args.pages.split(",")]

@@ -141,3 +141,22 @@ def test_deblur_retrain_is_refused_while_mnist_trains(app_test):
         assert "db_job" not in d.session_state
     finally:
         run.stop()
+
+
+def test_a_run_trains_on_its_own_lower_priority_thread_and_keeps_its_result():
+    import os
+
+    seen = {}
+
+    def work(job):
+        seen["thread"] = threading.get_native_id()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        for i in range(3):
+            job.report((i + 1) / 3, f"step {i + 1}", snapshot=i)
+        return "trained"
+
+    run = jobs.Run("s1", "unit", work, seconds=30).start()
+    assert run.join(30) and run.result == "trained" and run.snapshot == 2 and run.fraction == 1.0
+    assert seen["thread"] != threading.get_native_id()
+    assert seen["nice"] > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # the script threads come first
+    assert jobs.running() is None
