@@ -141,25 +141,7 @@ def render_jpeg() -> None:
 def render_sgd() -> None:
     problem = st.radio("Data", ["mnist", "lab"], format_func={"mnist": "MNIST (4,000 / 1,000 digits)", "lab": "1-D lab (blur, CNN)"}.get,
                        horizontal=True, key="wf_sgd_data", bind="query-params")
-    own = training.whenfail_descent(problem)
-    path = assets.WHENFAIL_DESCENT[problem]
-    if own is None and not path.exists():
-        st.info("No shipped comparison for this data yet: run it below.")
-    else:
-        d = own or cached.load_descent(str(path))
-        if own is None:
-            ui.plot(cached.descent_figure(str(path)), key="wf_sgd_fig")
-        else:
-            ui.plot(figures.descent_figure(d), key="wf_sgd_fig")
-        st.caption(f"**Measured:** {d.summary()} Same learning-rate grid for all three (the one with the lowest final "
-                   "training loss is shown), same number of passes; one pass of full-batch gradient descent is one step, "
-                   "of one-sample SGD as many steps as there are examples.")
-    c1, c2, c3 = st.columns(3)
-    passes = c1.number_input("Passes", 1, 10, 3 if problem == "mnist" else 5, key="wf_sgd_passes")
-    batch = c2.number_input("Mini-batch size", 2, 1000, 32, key="wf_sgd_batch")
-    if c3.button("Run", key="wf_sgd_run", icon="🏃"):
-        training.whenfail_run_descent(problem, int(passes), int(batch))
-        st.rerun()
+    ui.descent_panel(problem, "wf_sgd")
 
 
 with tab_lab:

@@ -35,6 +35,7 @@ from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     channel_kernel_editor,
     colour_kernel_editor,
     csv_text,
+    descent_panel,
     download_csv,
     download_png,
     eps_rank_sweep,
