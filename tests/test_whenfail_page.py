@@ -95,3 +95,19 @@ def test_descent_compares_three_optimisers():
     assert len(gd.passes) == 2 and gd.passes[-1] == 1.0  # one step = one pass
     assert d.curve("sgd1").passes[-1] == pytest.approx(1.0)
     assert all(np.all(np.diff(c.seconds) >= 0) for c in d.curves)
+
+
+def test_mnist_training_tab_has_the_descent_expander():
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+    from conftest import ROOT
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.session_state["mn_tab"] = "Train your own"
+    at.switch_page("pages/mnist_activations.py").run()
+    assert not at.exception
+    assert "Gradient descent against SGD" in [e.label for e in at.expander]
+    measured = [c.value for c in at.caption if c.value.startswith("**Measured:**")]
+    assert measured and "One-sample SGD" in measured[0]
