@@ -111,3 +111,13 @@ def test_mnist_training_tab_has_the_descent_expander():
     assert "Gradient descent against SGD" in [e.label for e in at.expander]
     measured = [c.value for c in at.caption if c.value.startswith("**Measured:**")]
     assert measured and "One-sample SGD" in measured[0]
+
+
+def test_train_in_class_mode_shows_the_message(opened, monkeypatch):
+    monkeypatch.setenv("CNN_VIZ_CLASS_MODE", "1")
+    at = opened
+    at.button(key="wf_train").click().run()
+    assert not at.exception
+    assert any("class mode" in i.value for i in at.info), [i.value for i in at.info]
+    at.button(key="wf_sgd_run").click().run()
+    assert sum("class mode" in i.value for i in at.info) >= 1
