@@ -229,3 +229,5 @@ with tabs[4]:
             st.info("No network trained in this session yet: press Train.")
         if stop and run is not None and not run.finished:
             st.warning(f"Stopped: your network keeps the {len(run.history)} finished epoch(s).")
+        with st.expander("Gradient descent against SGD"):
+            ui.descent_panel("mnist", "mn_sgd")

@@ -39,7 +39,7 @@ def render_lab() -> None:
                     "permuted": "The blur with rows and columns shuffled by one fixed permutation: the same singular values, no band, no shift invariance."}[shown.operator]
                    + " Each M is scaled to ‖M‖₂ = 1; hover for the entries.")
     with c2:
-        ui.plot(figures.singular_values_figure(cached.spectra(shown.n, shown.m), shown.operator), key="wf_sv")
+        ui.plot(cached.singular_values_figure(shown.n, shown.m, shown.operator), key="wf_sv")
         st.caption("The blur and the permuted blur have identical singular values (the dotted line lies on the solid one): "
                    "any difference between them in the table is structure, not conditioning.")
 
@@ -100,7 +100,7 @@ def render_jpeg() -> None:
         br = st.slider("Block row", 0, h // 8 - 1, min(h // 16, h // 8 - 1), key="wf_br", bind="query-params")
         bc = st.slider("Block column", 0, w // 8 - 1, min(w // 16, w // 8 - 1), key="wf_bc", bind="query-params")
     with c1:
-        ui.plot(figures.grid_figure(case.jpeg, f"JPEG at quality {quality}: {case.nbytes:,} bytes, "
+        ui.plot(cached.grid_figure(case.jpeg, f"JPEG at quality {quality}: {case.nbytes:,} bytes, "
                                                f"{case.bits_per_pixel:.2f} bits per pixel", (br, bc)), key="wf_grid")
         st.caption("Orange: the 8×8 blocks JPEG codes one by one. At low quality each block becomes a few flat or "
                    "wavy tiles and the seams show.")
@@ -128,9 +128,9 @@ def render_jpeg() -> None:
     crop = lambda a: a[r0:r0 + 96, c0:c0 + 96]  # noqa: E731
     keys = ["none", "tv", "cnn"]
     pick = {r.key: r for r in case.restorations}
-    ui.plot(figures.crops_figure([crop(case.truth)] + [crop(pick[k].image) for k in keys], ["original"] + [pick[k].label for k in keys]),
+    ui.plot(cached.crops_figure([crop(case.truth)] + [crop(pick[k].image) for k in keys], ["original"] + [pick[k].label for k in keys]),
             key="wf_crops")
-    ui.plot(figures.crops_figure([crop(pick[k].image - case.truth) for k in keys], [f"error: {pick[k].label}" for k in keys], errors=True),
+    ui.plot(cached.crops_figure([crop(pick[k].image - case.truth) for k in keys], [f"error: {pick[k].label}" for k in keys], errors=True),
             key="wf_errs")
     st.caption("A 96×96 crop from the centre and the signed errors (restored − original, in 1/255). Blocking errors are "
                "square; the CNN removes part of them.")
@@ -141,25 +141,7 @@ def render_jpeg() -> None:
 def render_sgd() -> None:
     problem = st.radio("Data", ["mnist", "lab"], format_func={"mnist": "MNIST (4,000 / 1,000 digits)", "lab": "1-D lab (blur, CNN)"}.get,
                        horizontal=True, key="wf_sgd_data", bind="query-params")
-    own = training.whenfail_descent(problem)
-    path = assets.WHENFAIL_DESCENT[problem]
-    if own is None and not path.exists():
-        st.info("No shipped comparison for this data yet: run it below.")
-    else:
-        d = own or cached.load_descent(str(path))
-        if own is None:
-            ui.plot(cached.descent_figure(str(path)), key="wf_sgd_fig")
-        else:
-            ui.plot(figures.descent_figure(d), key="wf_sgd_fig")
-        st.caption(f"**Measured:** {d.summary()} Same learning-rate grid for all three (the one with the lowest final "
-                   "training loss is shown), same number of passes; one pass of full-batch gradient descent is one step, "
-                   "of one-sample SGD as many steps as there are examples.")
-    c1, c2, c3 = st.columns(3)
-    passes = c1.number_input("Passes", 1, 10, 3 if problem == "mnist" else 5, key="wf_sgd_passes")
-    batch = c2.number_input("Mini-batch size", 2, 1000, 32, key="wf_sgd_batch")
-    if c3.button("Run", key="wf_sgd_run", icon="🏃"):
-        training.whenfail_run_descent(problem, int(passes), int(batch))
-        st.rerun()
+    ui.descent_panel(problem, "wf_sgd")
 
 
 with tab_lab:

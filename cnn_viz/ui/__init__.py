@@ -51,6 +51,7 @@ from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     colour_kernel_editor,
     csv_text,
     data_slider,
+    descent_panel,
     design_digit,
     design_editor,
     design_field_point,

@@ -412,3 +412,24 @@ def descent_figure(path: str):
     from cnn_viz.whenfail import figures
 
     return figures.descent_figure(load_descent(path))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def grid_figure(img: np.ndarray, title: str, block):
+    from cnn_viz.whenfail import figures
+
+    return figures.grid_figure(img, title, block)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def crops_figure(images: list, titles: list, errors: bool = False):
+    from cnn_viz.whenfail import figures
+
+    return figures.crops_figure(images, titles, errors)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def singular_values_figure(n: int, m: int, current: str):
+    from cnn_viz.whenfail import figures
+
+    return figures.singular_values_figure(spectra(n, m), current)

@@ -845,3 +845,31 @@ def whenfail_quality() -> int | None:
     except ValueError as exc:
         st.error(f"{text.md(exc, 300)} Choose a quality from {jpeg.MIN_Q} to {jpeg.MAX_Q}.")
         return None
+
+
+def descent_panel(problem: str, key: str) -> None:
+    """Gradient descent against SGD on ``problem`` ("mnist" or "lab"): the shipped (or this session's) figure, the
+    measured finding, and a Run button that recomputes it inside the server's training slot. The MNIST page's
+    training panel and the 'When CNNs fail' page both show it."""
+    from cnn_viz.common import assets
+    from cnn_viz.ui import training
+    from cnn_viz.whenfail import figures
+
+    own = training.whenfail_descent(problem)
+    path = assets.WHENFAIL_DESCENT[problem]
+    if own is None and not path.exists():
+        st.info("No shipped comparison for this data yet: run it below.")
+    else:
+        d = own or cached.load_descent(str(path))
+        plot(cached.descent_figure(str(path)) if own is None else figures.descent_figure(d), key=f"{key}_fig")
+        st.caption(f"**Measured:** {d.summary()} Same learning-rate grid for all three (shown: the rate with the lowest final "
+                   "training loss), same number of passes; a pass of full-batch gradient descent is one step, of one-sample "
+                   "SGD as many steps as there are examples. Seconds are training time on one thread (evaluation left out)."
+                   + ("" if own is not None else f" Shipped: `{d.meta.get('command', '')}`."))
+    c1, c2, c3 = st.columns(3)
+    passes = c1.number_input("Passes", 1, 10, 3 if problem == "mnist" else 5, key=f"{key}_passes")
+    batch = c2.number_input("Mini-batch size", 2, 1000, 32, key=f"{key}_batch")
+    if c3.button("Run", key=f"{key}_run", icon="🏃", help="Recompute here (one training at a time on the server)."):
+        training.whenfail_run_descent(problem, int(passes), int(batch))
+        if training.whenfail_descent(problem) is not None:
+            st.rerun()
