@@ -53,7 +53,8 @@ class Client(Session):
             self.query_string = msg.page_info_changed.query_string
             self.url_changed = True
         elif kind == "auto_rerun":
-            self.timers[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+            # a student has one timer (the follow fragment); its id can change from run to run
+            self.timers = {msg.auto_rerun.fragment_id: msg.auto_rerun.interval}
         elif kind == "stop_auto_rerun":
             self.timers.pop(msg.stop_auto_rerun.fragment_id, None)
         status = super()._handle(msg, res, seen)
@@ -141,6 +142,11 @@ async def run_class(url: str, n: int, store_path: str, changes: int, gap: float,
             else:
                 lat_send.append(t - t_send)
                 lat_done.append(t - t_done)
+        got = sum(1 for s in students if any(want in q.split("&") for _, q in s.arrivals))
+        with sqlite3.connect(store_path) as db:
+            ver, params = db.execute("SELECT version, params FROM sessions WHERE code=?", (code,)).fetchone()
+        print(f"  change {j + 1} ({want}): {got}/{n} students updated; teacher run {t_done - t_send:.2f} s; "
+              f"store version {ver} {params}", flush=True)
         await asyncio.sleep(gap)
     cpu = (cpu_seconds(pids) - cpu0) if pids else float("nan")
     stop.set()

@@ -277,7 +277,10 @@ def _student(store: S.Store, page_path: str) -> None:
     ss["cls_was_following"] = following
     if not following:
         if was:  # just switched to exploring: bring back what this student had on this page
-            store.heartbeat(code, sid, False)
+            try:
+                store.heartbeat(code, sid, False)
+            except S.StoreError:
+                pass  # the live part below says when the class has ended
             saved = mine.get(page_path)
             if saved is not None and saved != _page_params():
                 _load(page_path, saved, {"class": code, "me": sid})
@@ -304,9 +307,13 @@ def _student_live(store: S.Store, code: str, sid: str, page_path: str, following
     now = time.time()
     if now - ss.get("cls_hb", 0.0) >= HEARTBEAT_SECONDS:
         try:
-            store.heartbeat(code, sid, following, now)
-        except S.NotFound:
-            store.join(code, sid)
+            try:
+                store.heartbeat(code, sid, following, now)
+            except S.NotFound:
+                store.join(code, sid)
+        except S.StoreError as e:
+            st.warning(md(str(e), 300))
+            return
         ss["cls_hb"] = now
     if following:
         st.caption("Following the teacher.")
