@@ -187,3 +187,28 @@ def test_a_class_opening_a_page_at_once_on_a_fresh_server_sees_no_exception():
         stop_app(proc)
     assert rep.interactions == 20
     assert rep.errors == 0, rep.error_samples
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_forged_url_query_parameters_bring_no_exception(server, page):
+    """Every widget bound to the URL (bind="query-params") given markup, NaN, a huge number, 3,000
+    characters or a Markdown link at once, as a shared link could: the page opens without an exception,
+    and no message shows the link as live Markdown."""
+    import urllib.parse
+
+    async def go():
+        async with Session(server, page, timeout=240) as s:
+            assert (await s.open()).ok
+            keys = [w.proto.query_param_key for w in s.widgets.values() if getattr(w.proto, "query_param_key", "")]
+        out = []
+        for bad in (SCRIPT, "nan", "-1e308", "x" * 3000, LINK):
+            async with Session(server, page, query_string=urllib.parse.urlencode({k: bad for k in keys}),
+                               timeout=240) as s:
+                r = await s.open()
+                out.append((bad[:20], r.status, r.exceptions, [a for a in r.alerts if LINK in a]))
+        return keys, out
+
+    keys, out = asyncio.run(go())
+    for bad, status, exceptions, live_links in out:
+        assert status == "FINISHED_SUCCESSFULLY" and exceptions == [], (bad, status, exceptions)
+        assert live_links == [], (bad, live_links)
