@@ -24,17 +24,18 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 from stproto import RunResult, Session, check_loopback  # noqa: E402
+
+from deploy.serve import free_port, wait_healthy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_SESSIONS = 300
@@ -78,26 +79,6 @@ def rss_mb(pids: list[int]) -> float:
 def loadavg() -> float:
     with open("/proc/loadavg") as f:
         return float(f.read().split()[0])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the server exited early (code {proc.returncode})")
-    raise RuntimeError(f"{url} did not become healthy within {timeout:.0f} s")
 
 
 def spawn_server(extra_args: list[str] = (), log_path: str | os.PathLike = os.devnull) -> tuple[subprocess.Popen, str]:

@@ -160,12 +160,12 @@ class Deployment:
             if check.returncode != 0:
                 raise RuntimeError(f"haproxy rejected {cfg}: {check.stderr or check.stdout}")
             for i in range(1, self.replicas + 1):
-                _wait_healthy(self.replica_url(i), self.procs[i - 1], timeout)
+                wait_healthy(self.replica_url(i), self.procs[i - 1], timeout)
             plog = open(self.run_dir / "haproxy.log", "w")
             self.proxy = subprocess.Popen([exe, "-db", "-f", str(cfg)], stdout=plog, stderr=subprocess.STDOUT,
                                           start_new_session=True)
             self.proxy.log = plog
-            _wait_healthy(self.url, self.proxy, 30)
+            wait_healthy(self.url, self.proxy, 30)
             self._write_pids()
         except BaseException:
             self.stop()
@@ -209,10 +209,11 @@ class Deployment:
         self.stop()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 120.0) -> None:
+    """Poll ``/_stcore/health`` until it answers 200 (raise if ``proc`` exits first or time runs out)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{proc.args[0]} for {url} exited early (code {proc.returncode})")
         try:
             with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
