@@ -387,12 +387,20 @@ def sliding_settings(prefix: str = "", *, unit: str = "pixels", max_stride: int 
 def data_slider(label: str, lo, hi, value=None, *, key: str, container=None, **kwargs):
     """st.slider whose bounds come from data (an image's size, a matrix's rank): when ``hi <= lo``
     there is nothing to choose (Streamlit refuses min = max), so a caption says so and ``lo`` is
-    returned; otherwise ``value`` (default ``lo``) is clamped into ``lo … hi``."""
+    returned; otherwise ``value`` (default ``lo``) is clamped into ``lo … hi``, and so is the value the
+    session (or the URL) already holds for ``key`` when the data shrank under it (a smaller upload):
+    Streamlit would refuse a kept value beyond the new bounds."""
     box = container or st
     if hi <= lo:
         box.caption(f"{label}: {lo} (the only possible value here).")
         return lo
     value = lo if value is None else min(max(value, lo), hi)
+    state = st.session_state
+    held = state.get(key)
+    if isinstance(held, (int, float)) and not isinstance(held, bool):
+        if not lo <= held <= hi:
+            state[key] = type(held)(min(max(held, lo), hi))
+        return box.slider(label, lo, hi, key=key, **kwargs)  # the held value rules; no second default
     return box.slider(label, lo, hi, value, key=key, **kwargs)
 
 
