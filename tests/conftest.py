@@ -192,3 +192,25 @@ def wait_idle(page, timeout: float = 60) -> None:
 def assert_no_exception(page) -> None:
     n = page.locator('[data-testid="stException"]').count()
     assert n == 0, page.locator('[data-testid="stException"]').first.inner_text()
+
+
+def run_async(coro):
+    """``asyncio.run(coro)`` on a thread of its own: Playwright's sync API keeps an event loop running on the
+    test thread once a browser test has run in this process, and asyncio.run refuses to nest in it."""
+    import asyncio
+    import threading
+
+    box: dict = {}
+
+    def work():
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the test thread
+            box["error"] = exc
+
+    t = threading.Thread(target=work, name="run_async")
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlparse
 import numpy as np
 import pytest
 from conftest import OUTPUT, assert_no_exception, wait_idle
+from test_app import PAGES
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -108,6 +109,6 @@ def test_nothing_is_fetched_beyond_this_machine_and_the_icons_are_bundled(page, 
     outside = sorted({h for h in hosts if h not in ("127.0.0.1", None)})
     assert outside == [], outside
     icons = page.locator('[data-testid="stSidebarNav"] [data-testid="stIconMaterial"]')
-    assert icons.count() == 7, icons.count()
+    assert icons.count() == len(PAGES) + 1, icons.count()  # every page and Home
     assert "tune" in icons.all_inner_texts()
     page.screenshot(path=str(OUTPUT / "nav-material-icons.png"))

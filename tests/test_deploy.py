@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, plotly_array
+from conftest import ROOT, plotly_array, run_async
 from PIL import Image
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -100,7 +100,7 @@ def test_every_session_sticks_to_the_replica_its_cookie_names(dep):
             await s.close()
         return out
 
-    out = asyncio.run(go())
+    out = run_async(go())
     for srv, through_proxy, own, other, ok in out:
         assert through_proxy == [srv] * 3
         assert (own, other) == (204, 400)
@@ -130,7 +130,7 @@ def test_an_upload_through_the_proxy_works_50_times_out_of_50(dep):
                 results.append((status, replica, r.ok, r.exceptions, z.shape[:2], (h, w)))
         return results, s.cookies["SRV"]
 
-    results, srv = asyncio.run(go())
+    results, srv = run_async(go())
     assert [r[0] for r in results] == [204] * 50
     assert {r[1] for r in results} == {srv}
     assert all(r[2] for r in results), [r[3] for r in results if not r[2]]
@@ -158,7 +158,7 @@ def test_the_proxy_refuses_a_body_larger_than_max_upload_size(dep):
 
 
 def test_the_class_load_test_runs_through_the_proxy(dep):
-    rep = asyncio.run(run_load(dep.url, "kernel_sandbox", 8, "at-once", rounds=2, pids=dep.replica_pids(),
+    rep = run_async(run_load(dep.url, "kernel_sandbox", 8, "at-once", rounds=2, pids=dep.replica_pids(),
                                timeout=180))
     assert rep.errors == 0, rep.error_samples
     assert rep.interactions == 16
@@ -182,14 +182,14 @@ def test_killing_one_replica_leaves_the_other_serving_new_sessions(tmp_path):
                 await s.close()
             return out
 
-        before = asyncio.run(open_many(4))
+        before = run_async(open_many(4))
         assert {b[1] for b in before} == {"r1", "r2"} and all(b[0] for b in before)
         d.kill_replica(2)
         # at once, before HAProxy's health check has noticed (redispatch), and again after it has
-        right_away = asyncio.run(open_many(4))
+        right_away = run_async(open_many(4))
         time.sleep(6)   # inter 2s fall 2
-        later = asyncio.run(open_many(6))
-        stale = asyncio.run(open_many(2, cookies={"SRV": "r2"}))   # a browser whose cookie names the dead one
+        later = run_async(open_many(6))
+        stale = run_async(open_many(2, cookies={"SRV": "r2"}))   # a browser whose cookie names the dead one
         for ok, srv, replica in right_away + later + stale:
             assert ok and replica == "r1", (ok, srv, replica)
         assert all(srv == "r1" for _, srv, _ in later)

@@ -15,7 +15,7 @@ import math
 import sys
 
 import pytest
-from conftest import ROOT, start_app, stop_app
+from conftest import ROOT, start_app, stop_app, run_async
 
 sys.path.insert(0, str(ROOT / "bench"))
 from load_class import run_load  # noqa: E402
@@ -178,7 +178,7 @@ async def _forge_page(url: str, page: str) -> tuple[list[str], int, set[str]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_forged_widget_states_bring_no_exception_and_the_session_keeps_working(server, page):
-    problems, tried, kinds = asyncio.run(_forge_page(server, page))
+    problems, tried, kinds = run_async(_forge_page(server, page))
     assert tried >= 20, (tried, kinds)
     assert problems == [], "\n".join(problems[:40])
 
@@ -188,7 +188,7 @@ def test_a_class_opening_a_page_at_once_on_a_fresh_server_sees_no_exception():
     fresh server got "cannot import name 'ui' from 'cnn_viz'" in 1 to 9 of them."""
     proc, url = start_app("cold-open-server.log")
     try:
-        rep = asyncio.run(run_load(url, "kernel_sandbox", 20, "open", timeout=240))
+        rep = run_async(run_load(url, "kernel_sandbox", 20, "open", timeout=240))
     finally:
         stop_app(proc)
     assert rep.interactions == 20
@@ -214,7 +214,7 @@ def test_forged_url_query_parameters_bring_no_exception(server, page):
                 out.append((bad[:20], r.status, r.exceptions, [a for a in r.alerts if LINK in a]))
         return keys, out
 
-    keys, out = asyncio.run(go())
+    keys, out = run_async(go())
     for bad, status, exceptions, live_links in out:
         assert status == "FINISHED_SUCCESSFULLY" and exceptions == [], (bad, status, exceptions)
         assert live_links == [], (bad, live_links)

@@ -79,7 +79,11 @@ def test_typed_signal_from_a_shared_url_is_text(page, app_url):
     for value in URL_VALUES:
         query = urllib.parse.urlencode({"db1_signal": "Typed values", "db1_typed": value}, quote_via=urllib.parse.quote_plus)
         page.goto(f"{app_url}/deblurring?{query}")
-        page.locator('[data-testid="stAlertContentError"]').filter(has_text="not a number").first.wait_for()
+        # a value with tag brackets never reaches the widget: the link check drops it and its warning quotes
+        # it; any other value reaches the parser, whose error quotes the cell that is not a number
+        dropped = "<" in value
+        alert, said = ("stAlertContentWarning", "db1_typed") if dropped else ("stAlertContentError", "not a number")
+        page.locator(f'[data-testid="{alert}"]').filter(has_text=said).first.wait_for()
         bad = value.split(" ", 1)[1].split()[0]
         _check(page, [bad], outside)
 

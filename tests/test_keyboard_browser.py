@@ -134,6 +134,20 @@ CHECKED = {
 }
 
 
+def _until(ok, timeout: float = 60.0) -> None:
+    """Poll ``ok()`` every 0.2 s until it holds or ``timeout`` seconds pass (the caller then asserts)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if ok():
+                return
+        except Exception:  # noqa: BLE001 - the element may be redrawn between two polls
+            pass
+        time.sleep(0.2)
+
+
 def _shown(page, key: str) -> str:
     """What a widget shows: its text and the values of its inputs (a selectbox's choice is an input's value)."""
     el = page.locator(f".st-key-{key}")
@@ -144,9 +158,13 @@ def _shown(page, key: str) -> str:
 def test_a_link_with_settings_shows_them(page, app_url, name):
     query, shown = LINKS[name]
     _open(page, f"{app_url}/{name}?{query}")
+    # the script can read idle before the first run's widgets are drawn with their URL values: wait for
+    # each value to show (up to 60 s), then check it
     for key, text in shown:
+        _until(lambda: text in _shown(page, key))
         assert text in _shown(page, key), (key, text)
     for key, value in INPUTS.get(name, []):
+        _until(lambda: page.locator(f".st-key-{key} input").input_value() == value)
         assert page.locator(f".st-key-{key} input").input_value() == value, key
     for key, label in CHECKED.get(name, []):
         if label is None:  # a toggle

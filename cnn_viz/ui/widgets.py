@@ -397,10 +397,8 @@ def data_slider(label: str, lo, hi, value=None, *, key: str, container=None, **k
     value = lo if value is None else min(max(value, lo), hi)
     state = st.session_state
     held = state.get(key)
-    if isinstance(held, (int, float)) and not isinstance(held, bool):
-        if not lo <= held <= hi:
-            state[key] = type(held)(min(max(held, lo), hi))
-        return box.slider(label, lo, hi, key=key, **kwargs)  # the held value rules; no second default
+    if isinstance(held, (int, float)) and not isinstance(held, bool) and not lo <= held <= hi:
+        state[key] = type(held)(min(max(held, lo), hi))
     return box.slider(label, lo, hi, value, key=key, **kwargs)
 
 
