@@ -47,6 +47,13 @@ def signals_figure(x: np.ndarray, b: np.ndarray, recon: dict, title: str) -> go.
     return go.Figure(traces, layout=_plain(title, 380, xaxis=dict(title="sample"), legend=dict(orientation="h", y=-0.2)))
 
 
+def example_figure(table, operator: str, k: int) -> go.Figure:
+    """Held-out example ``k`` of the table's run on ``operator``: truth, data and every method's reconstruction."""
+    run = table.run(operator)
+    return signals_figure(run.x[k], run.b[k], {m: v[k] for m, v in run.examples.items()},
+                          f"One held-out signal under {lab.OPERATORS[operator]}")
+
+
 def table_figure(table) -> go.Figure:
     """Grouped bars: relative error per operator and method (log scale), values on hover."""
     traces = [go.Bar(x=table.row_labels(), y=table.errors[:, j], name=lab.METHODS[m], marker_color=COLOURS[m],
