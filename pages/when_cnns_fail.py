@@ -80,18 +80,9 @@ def render_lab() -> None:
 
 
 # ============================================================================ JPEG
-def render_jpeg() -> None:
-    with st.sidebar:
-        st.header("JPEG")
-        picked = ui.image_picker("wf_img", default="Cameraman", max_side=256, colour="gray")
-        quality = ui.whenfail_quality()
-    if quality is None:
-        return
-    try:
-        case, xs, ys, non_eq = cached.with_cnn(picked.image, quality)
-    except ValueError as exc:
-        st.error(f"Cannot compress {text.md(picked.name)}: {text.md(exc, 300)}")
-        return
+@st.fragment
+def block_panel(case, quality: int) -> None:
+    """The block grid and one block's DCT: the block sliders change only this panel, which reruns alone."""
     h, w = case.truth.shape
     c1, c2 = st.columns([3, 2])
     with c2:
@@ -109,6 +100,21 @@ def render_jpeg() -> None:
                f"rounded. {view.zeroed} coefficients that were not zero become zero: the fine detail inside the block is "
                "gone, and each block loses it independently of its neighbours.")
 
+
+def render_jpeg() -> None:
+    with st.sidebar:
+        st.header("JPEG")
+        picked = ui.image_picker("wf_img", default="Cameraman", max_side=256, colour="gray")
+        quality = ui.whenfail_quality()
+    if quality is None:
+        return
+    try:
+        case, xs, ys, non_eq = cached.with_cnn(picked.image, quality)
+    except ValueError as exc:
+        st.error(f"Cannot compress {text.md(picked.name)}: {text.md(exc, 300)}")
+        return
+    block_panel(case, quality)
+    h, w = case.truth.shape
     st.subheader("Restorations")
     rows = {r.label: r for r in case.restorations}
     ui.indexed_table({"PSNR (dB)": [f"{r.psnr:.2f}" for r in rows.values()], "SSIM": [f"{r.ssim:.3f}" for r in rows.values()]},

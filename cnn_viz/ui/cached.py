@@ -451,8 +451,17 @@ def singular_values_figure(n: int, m: int, current: str, scheme: str = ""):
     return figures.singular_values_figure(spectra(n, m), current)
 
 
+def _table_stamp(table) -> tuple:
+    """A LabTable's cache key without hashing its runs' arrays on every rerun (half of the lab tab's rerun): its
+    identity (signals, n, rows, columns, meta) and its measured errors to the last bit (the runs follow from those)."""
+    return (table.signals, table.n, table.operators, table.methods, table.errors.tobytes(), repr(sorted(table.meta.items())))
+
+
+_BY_STAMP = {"cnn_viz.whenfail.results.LabTable": _table_stamp}
+
+
 @per_scheme
-@st.cache_resource(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=_BY_STAMP)
 def table_figure(table, scheme: str = ""):
     from cnn_viz.whenfail import figures
 
@@ -460,7 +469,7 @@ def table_figure(table, scheme: str = ""):
 
 
 @per_scheme
-@st.cache_resource(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=_BY_STAMP)
 def signals_figure(table, operator: str, k: int, scheme: str = ""):
     from cnn_viz.whenfail import figures
 
