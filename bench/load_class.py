@@ -40,7 +40,7 @@ from deploy.serve import free_port, wait_healthy  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 MAX_SESSIONS = 300
 MAX_SECONDS = 300.0
-PAGES = ["kernel_sandbox", "sliding_kernel", "relu_pooling", "mnist_activations", "deblurring", "low_rank"]
+PAGES = ["kernel_sandbox", "sliding_kernel", "relu_pooling", "mnist_activations", "deblurring", "low_rank", "when_cnns_fail"]
 # The typical interaction of each page: (widget user key, how to change it).
 #   "next": the next option / slider step (wrapping); "flip12": alternate between 1 and 2; "press": a button.
 INTERACTIONS = {
@@ -50,8 +50,10 @@ INTERACTIONS = {
     "mnist_activations": ("mn_gallery", "next"),
     "deblurring": ("db1_lam", "next"),
     "low_rank": ("lr_k", "next"),
+    "when_cnns_fail": ("wf_op", "next"),
     "": (None, None),
 }
+KEY_OVERRIDE: dict = {}  # --key: another widget of the page to move (kept "next")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -153,6 +155,7 @@ class Report:
 def change_for(s: Session, page: str, step: int):
     """The WidgetState of the page's typical interaction for session ``s`` (or None if the widget is gone)."""
     key, how = INTERACTIONS.get(page, (None, None))
+    key = KEY_OVERRIDE.get(page, key)
     if key is None:
         return None
     try:
@@ -325,7 +328,11 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=1, help="single-session runs first (caches, imports)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="append each Report as one JSON line to this file")
+    ap.add_argument("--query", default="", help="the page URL's query string, e.g. 'wf_tab=2-D: JPEG artifacts'")
+    ap.add_argument("--key", help="move this widget (next value) instead of the page's built-in interaction")
     a = ap.parse_args(argv)
+    if a.key:
+        KEY_OVERRIDE[a.page] = a.key
     sizes = a.sessions or [10]
     if any(not 1 <= n <= MAX_SESSIONS for n in sizes):
         ap.error(f"--sessions must be between 1 and {MAX_SESSIONS}")
@@ -350,11 +357,11 @@ def main(argv=None) -> int:
             ap.error(f"no such process: {missing}")
     try:
         for _ in range(a.warmup):
-            asyncio.run(run_load(url, a.page, 1, "at-once", rounds=1, pids=pids, timeout=a.timeout))
+            asyncio.run(run_load(url, a.page, 1, "at-once", rounds=1, pids=pids, timeout=a.timeout, query=a.query))
         for n in sizes:
             rep = asyncio.run(run_load(url, a.page, n, a.scenario, duration=a.duration, rounds=a.rounds,
                                        think=tuple(a.think), pids=pids, timeout=a.timeout, seed=a.seed,
-                                       verbose=True))
+                                       query=a.query, verbose=True))
             print_report(rep)
             if a.json:
                 with open(a.json, "a") as f:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnn_viz import ui
 from cnn_viz.common import assets, fmt, text
-from cnn_viz.whenfail import figures, jpeg, lab
+from cnn_viz.whenfail import jpeg, lab
 from cnn_viz.ui import cached, training
 
 st.title("When CNNs fail")
@@ -17,7 +17,7 @@ st.markdown(
     "networks are trained: gradient descent against stochastic gradient descent (McCann, Jin and Unser)."
 )
 tab_lab, tab_jpeg, tab_sgd = st.tabs(["1-D lab: operator × method", "2-D: JPEG artifacts", "Gradient descent against SGD"],
-                                     key="wf_tab", bind="query-params")
+                                     key="wf_tab", bind="query-params", on_change="rerun")  # only the open tab runs
 
 
 # ============================================================================ 1-D lab
@@ -59,12 +59,11 @@ def render_lab() -> None:
                        "convolutionally compressible.")
         st.caption("Relative error ‖X̂ − X‖_F/‖X‖_F over 200 held-out signals (b = Mx + 1 % noise), networks trained on "
                    f"2,000 pairs; {'trained on this page' if own else table.meta.get('command', '')}.")
-        ui.plot(figures.table_figure(table), key="wf_bars")
+        ui.plot(cached.table_figure(table), key="wf_bars")
         run = table.run(shown.operator)
         if run is not None:
             k = st.slider("Held-out example", 1, len(run.x), 1, key="wf_ex") - 1
-            ui.plot(figures.signals_figure(run.x[k], run.b[k], {m: v[k] for m, v in run.examples.items()},
-                                           f"One held-out signal under {lab.OPERATORS[shown.operator]}"), key="wf_sig_fig")
+            ui.plot(cached.signals_figure(table, shown.operator, k), key="wf_sig_fig")
             st.caption("Black: the true signal; grey: the data (for the dense M, only m values). Click legend entries to hide methods.")
             ui.download_csv(lambda: table.errors, "whenfail_table.csv", "Download the table (CSV, rows = operators)", key="wf_csv")
     with st.expander("Train the networks here (seconds each, one thread)"):
@@ -72,8 +71,7 @@ def render_lab() -> None:
                     "seed), reproducibly from the seed. Only one training runs on the server at a time. Offline: "
                     "`python -m cnn_viz.whenfail.train lab --signals csc`.")
         steps = st.select_slider("Adam steps per network", [100, 200, 400, 600], 200, key="wf_steps")
-        if st.button("Train", key="wf_train", icon="🏋️", disabled=setup is None):
-            training.whenfail_train_lab(setup, int(steps))
+        training.whenfail_lab_training(setup, int(steps))
     with st.expander("The maths"):
         st.latex(r"x=\sum_{k=1}^{3} d_k * z_k,\ z_k \text{ sparse};\qquad b = Mx+e;\qquad "
                  r"\text{ISTA: } z \leftarrow \mathrm{soft}_{\theta}\big(z-\eta\,D^TM^T(MDz-b)\big)")
@@ -82,18 +80,9 @@ def render_lab() -> None:
 
 
 # ============================================================================ JPEG
-def render_jpeg() -> None:
-    with st.sidebar:
-        st.header("JPEG")
-        picked = ui.image_picker("wf_img", default="Cameraman", max_side=256, colour="gray")
-        quality = ui.whenfail_quality()
-    if quality is None:
-        return
-    try:
-        case, xs, ys, non_eq = cached.with_cnn(picked.image, quality)
-    except ValueError as exc:
-        st.error(f"Cannot compress {text.md(picked.name)}: {text.md(exc, 300)}")
-        return
+@st.fragment
+def block_panel(case, quality: int) -> None:
+    """The block grid and one block's DCT: the block sliders change only this panel, which reruns alone."""
     h, w = case.truth.shape
     c1, c2 = st.columns([3, 2])
     with c2:
@@ -106,11 +95,26 @@ def render_jpeg() -> None:
                    "wavy tiles and the seams show.")
         ui.download_png(lambda: jpeg.to_uint8(case.jpeg), "jpeg.png", "Download the JPEG (PNG)", key="wf_dl_jpeg")
     view = jpeg.block_view(case.truth, case.jpeg, case.table, br, bc)
-    ui.plot(figures.block_figure(view), key="wf_block")
+    ui.plot(cached.block_figure(view), key="wf_block")
     st.caption(f"Block ({view.row}, {view.col}): its 64 DCT coefficients F, divided by the quality-{quality} table Q and "
                f"rounded. {view.zeroed} coefficients that were not zero become zero: the fine detail inside the block is "
                "gone, and each block loses it independently of its neighbours.")
 
+
+def render_jpeg() -> None:
+    with st.sidebar:
+        st.header("JPEG")
+        picked = ui.image_picker("wf_img", default="Cameraman", max_side=256, colour="gray")
+        quality = ui.whenfail_quality()
+    if quality is None:
+        return
+    try:
+        case, xs, ys, non_eq = cached.with_cnn(picked.image, quality)
+    except ValueError as exc:
+        st.error(f"Cannot compress {text.md(picked.name)}: {text.md(exc, 300)}")
+        return
+    block_panel(case, quality)
+    h, w = case.truth.shape
     st.subheader("Restorations")
     rows = {r.label: r for r in case.restorations}
     ui.indexed_table({"PSNR (dB)": [f"{r.psnr:.2f}" for r in rows.values()], "SSIM": [f"{r.ssim:.3f}" for r in rows.values()]},
@@ -144,9 +148,12 @@ def render_sgd() -> None:
     ui.descent_panel(problem, "wf_sgd")
 
 
-with tab_lab:
-    render_lab()
-with tab_jpeg:
-    render_jpeg()
-with tab_sgd:
-    render_sgd()
+if tab_lab.open:
+    with tab_lab:
+        render_lab()
+if tab_jpeg.open:
+    with tab_jpeg:
+        render_jpeg()
+if tab_sgd.open:
+    with tab_sgd:
+        render_sgd()

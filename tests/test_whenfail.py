@@ -4,6 +4,7 @@ singular values, a LASSO solved by SciPy, Pillow's JPEG, scikit-image's metrics,
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -165,3 +166,36 @@ def test_restorations_and_the_shift():
     assert r["tv_oracle"].psnr >= r["tv"].psnr - 1e-12
     assert r["tv"].psnr > r["none"].psnr  # the consistency rule helps on the cameraman at q = 10
     assert jpeg.grid_non_equivariance(_camera(128), 10) > 0.5  # JPEG is not shift-equivariant
+
+
+def test_error_maps_are_sent_as_int8_in_units_of_1_255():
+    import base64
+
+    import plotly.io as pio
+
+    from cnn_viz.whenfail import figures
+
+    rng = np.random.default_rng(3)
+    err = rng.normal(0, 0.05, (96, 96))
+    err[0, 0], err[0, 1] = 0.9, -0.9  # beyond ±127/255: clipped
+    z = figures.error_int8(err)
+    ref = np.clip(np.rint(err * 255), -127, 127)
+    assert z.dtype == np.int8 and np.array_equal(z.astype(float), ref)
+    assert z[0, 0] == 127 and z[0, 1] == -127
+    spec = json.loads(pio.to_json(figures.crops_figure([err], ["e"], errors=True), validate=False))["data"][0]["z"]
+    assert spec["dtype"] == "i1"
+    sent = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.int8).reshape(96, 96)
+    assert np.array_equal(sent.astype(float), ref)  # what the browser gets is the rounded error itself
+
+
+def test_example_figure_shows_the_runs_own_signals():
+    from cnn_viz.common import assets
+    from cnn_viz.whenfail import figures, results
+
+    t = results.LabTable.load(assets.WHENFAIL_LAB["csc"])
+    run = t.run("block")
+    fig = figures.example_figure(t, "block", 1)
+    assert np.allclose(fig.data[0].y, run.x[1]) and np.allclose(fig.data[1].y, run.b[1])
+    by_name = {tr.name: tr.y for tr in fig.data[2:]}
+    for m, v in run.examples.items():
+        assert np.allclose(by_name[lab.METHODS[m]], v[1])

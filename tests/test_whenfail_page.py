@@ -25,16 +25,33 @@ def opened():
     return at
 
 
+LAB, JPEG, SGD = "1-D lab: operator × method", "2-D: JPEG artifacts", "Gradient descent against SGD"
+
+
+def _tab(at, name: str):
+    """Open a tab (only the open tab runs: st.tabs(on_change="rerun"))."""
+    at.session_state["wf_tab"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def test_page_opens_on_the_shipped_table(opened):
     at = opened
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
-    assert "What the numbers say" in text and "The CNN gains" in text and "+1.12 dB" in text
+    assert "What the numbers say" in text
+    assert "wf_q" not in {w.key for w in at.number_input}  # the closed JPEG tab did not run
+    text = " ".join(m.value for m in _tab(at, JPEG).markdown)
+    assert "The CNN gains" in text and "+1.12 dB" in text
+    assert "wf_op" not in {w.key for w in at.selectbox}  # nor the closed lab tab
+    _tab(at, SGD)
     from cnn_viz.common import assets
     from cnn_viz.whenfail import results
     t = results.LabTable.load(assets.WHENFAIL_LAB["csc"])
     assert t.error("blur", "cnn") < t.error("blur", "fc")
     assert any("Measured:" in c.value for c in at.caption)
+    _tab(at, LAB)
 
 
 def test_m_not_below_n_gives_a_message(opened):
@@ -48,7 +65,7 @@ def test_m_not_below_n_gives_a_message(opened):
 
 
 def test_quality_zero_gives_a_message(opened):
-    at = opened
+    at = _tab(opened, JPEG)
     at.number_input(key="wf_q").set_value(0).run()
     assert not at.exception
     assert any("quality" in e.value for e in at.error)
@@ -57,7 +74,7 @@ def test_quality_zero_gives_a_message(opened):
 
 
 def test_a_1x1_image_gives_a_message(opened):
-    at = opened
+    at = _tab(opened, JPEG)
     buf = io.BytesIO()
     Image.fromarray(np.full((1, 1), 128, np.uint8)).save(buf, "PNG")
     at.radio(key="wf_img_source").set_value("Upload").run()
@@ -115,9 +132,9 @@ def test_mnist_training_tab_has_the_descent_expander():
 
 def test_train_in_class_mode_shows_the_message(opened, monkeypatch):
     monkeypatch.setenv("CNN_VIZ_CLASS_MODE", "1")
-    at = opened
+    at = _tab(opened, LAB)
     at.button(key="wf_train").click().run()
     assert not at.exception
     assert any("class mode" in i.value for i in at.info), [i.value for i in at.info]
-    at.button(key="wf_sgd_run").click().run()
+    _tab(at, SGD).button(key="wf_sgd_run").click().run()
     assert sum("class mode" in i.value for i in at.info) >= 1

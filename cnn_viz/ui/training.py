@@ -36,6 +36,16 @@ def _start(key: str, what: str, work, seconds: float | None = None):
     return run
 
 
+def _live_progress(key: str):
+    """Inside a live panel (an ``st.fragment(run_every=...)``): the session's run under ``key`` and its
+    progress bar; once the run has ended, the whole page reruns (and takes in what it trained)."""
+    run = st.session_state.get(key)
+    if run is None or not run.alive:
+        st.rerun()
+    st.progress(run.fraction, text=f"{run.message} · {run.elapsed():.0f} s of at most {run.seconds:.0f} s")
+    return run
+
+
 def _one_thread() -> None:
     from cnn_viz.common.torch_tools import one_torch_thread
 
@@ -117,10 +127,7 @@ def _mnist_live(reference_acc: float | None) -> None:
     from cnn_viz.mnist import figures
     from cnn_viz.ui.widgets import plot
 
-    run = st.session_state.get(MNIST_JOB)
-    if run is None or not run.alive:
-        st.rerun()
-    st.progress(run.fraction, text=f"{run.message} · {run.elapsed():.0f} s of at most {run.seconds:.0f} s")
+    run = _live_progress(MNIST_JOB)
     own = run.snapshot
     if own is not None:
         last = own.history[-1]
@@ -200,10 +207,7 @@ def _deblur_collect() -> None:
 @st.fragment(run_every=1.0)
 def _deblur_live() -> None:
     """The running retrain's progress and a Stop; reruns alone every second, the whole page once it ends."""
-    run = st.session_state.get(DEBLUR_JOB)
-    if run is None or not run.alive:
-        st.rerun()
-    st.progress(run.fraction, text=f"{run.message} · {run.elapsed():.0f} s of at most {run.seconds:.0f} s")
+    run = _live_progress(DEBLUR_JOB)
     if st.button("Stop", key="db_rt_stop", icon="⏹️", help="Stops after the current step; what was trained is kept."):
         run.stop()
         st.rerun()
@@ -355,104 +359,160 @@ def design_upload(held_out) -> None:
 # ============================== whenfail
 WF_TABLE = "wf_table"  # {signals: LabTable} trained in this session
 WF_DESCENT = "wf_descent"  # {problem: Descent} recomputed in this session
+WF_JOB = "wf_job"  # the jobs.Run training the lab's networks or the GD/SGD comparison, while it runs
+WF_JOB_KIND = "wf_job_kind"  # ("lab" or "descent", keep(state, result) → notes) of that run
+WF_NOTES = "wf_job_notes"  # [(level, text)] to show once after a run
 
 
-def _owner() -> str:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
+def _wf_collect() -> None:
+    """Move what a finished (or stopped) whenfail run trained into the session: ``keep(state, result)`` of
+    the run (its ``result``, or its last ``snapshot`` when it was stopped or failed)."""
+    run = st.session_state.get(WF_JOB)
+    if run is None or run.alive:
+        return
+    del st.session_state[WF_JOB]
+    _, keep = st.session_state.pop(WF_JOB_KIND)
+    notes = st.session_state.setdefault(WF_NOTES, [])
+    done = run.result if run.result is not None else run.snapshot
+    if done is not None:
+        notes.extend(keep(st.session_state, done))
+    if run.error is not None:
+        from cnn_viz.common.text import md
 
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx else "?"
+        notes.append(("error", f"Training could not run: {md(run.error, 300)}"))
+    elif run.timed_out:
+        notes.append(("warning", f"Stopped at this server's bound of {run.seconds:.0f} s per training run; "
+                                 "what had finished is kept."))
+    elif run.stopped:
+        notes.append(("warning", "Stopped: what had finished is kept."))
 
 
-def _deadline():
-    import time
+def _wf_stop() -> None:
+    """The Stop button's callback: end the run after its current step and take in what it finished."""
+    run = st.session_state.get(WF_JOB)
+    if run is not None:
+        run.stop()
+    _wf_collect()
 
-    from cnn_viz.common import jobs
 
-    end = time.monotonic() + jobs.max_seconds()
-    return lambda: time.monotonic() > end
+def _wf_panel(kind: str, label: str, key: str, help: str, disabled: bool, work, keep, what: str) -> None:
+    """The Train/Run button of a whenfail training, or, while this session's run of ``kind`` lasts, its
+    progress and Stop; then the notes of the run that ended."""
+    state = st.session_state
+    _wf_collect()
+    if state.get(WF_JOB) is None:
+        if st.button(label, key=key, icon="🏋️" if kind == "lab" else "🏃", help=help, disabled=disabled):
+            if _start(WF_JOB, what, work()) is not None:
+                state[WF_JOB_KIND] = (kind, keep)
+    if state.get(WF_JOB) is not None:
+        if state[WF_JOB_KIND][0] == kind:
+            _wf_live()
+        else:
+            st.caption("This session is training something else on this page: wait for it, or stop it there.")
+    for level, msg in state.pop(WF_NOTES, []):
+        getattr(st, level)(msg)
+
+
+@st.fragment(run_every=1.0)
+def _wf_live() -> None:
+    """The running job's progress and a Stop; reruns alone every second, the whole page once it ends."""
+    run = _live_progress(WF_JOB)
+    st.button("Stop", key="wf_stop", icon="⏹️", on_click=_wf_stop,
+              help="Stops after the current step; the operators (and networks) finished so far are kept.")
 
 
 def whenfail_lab_table(signals: str):
-    """This session's retrained table for a signal set, or None."""
+    """This session's retrained table for a signal set, or None (a run that ended is taken in first)."""
+    _wf_collect()
     return st.session_state.get(WF_TABLE, {}).get(signals)
 
 
-def whenfail_train_lab(setup, steps: int) -> None:
-    """Train every method on every operator for ``setup``'s signals and size inside the server's one training
-    slot, one thread, with a progress bar; each operator's row is kept as it finishes (Stop keeps them)."""
-    from cnn_viz.common import jobs
+def _lab_work(setup, steps: int):
+    """Every method on every operator for ``setup``'s signals and size, one thread; after each operator the
+    table so far is the run's snapshot (a network stopped early is left out, the ones before it kept)."""
+    def work(job):
+        import dataclasses
 
-    try:
-        with jobs.training_slot(_owner(), "the 'When CNNs fail' lab"):
-            import dataclasses
+        from cnn_viz.whenfail import lab, nets, results
 
-            from cnn_viz.common.torch_tools import one_torch_thread
-            from cnn_viz.whenfail import lab, nets, results
+        _one_thread()
+        ops, runs, skipped = list(lab.OPERATORS), [], []
+        meta = {"command": "trained on the page", "steps": steps}
+        for i, op in enumerate(ops):
+            if job.should_stop():
+                break
+            s = dataclasses.replace(setup, operator=op)
+            try:
+                s.check()
+            except ValueError as exc:
+                skipped.append(f"{lab.OPERATORS[op]} skipped: {exc}")
+                continue
 
-            one_torch_thread()
-            bar = st.progress(0.0, text="Starting…")
-            stop, runs = _deadline(), []
-            ops = [op for op in lab.OPERATORS]
-            for i, op in enumerate(ops):
-                s = dataclasses.replace(setup, operator=op)
-                try:
-                    s.check()
-                except ValueError as exc:
-                    st.warning(f"{lab.OPERATORS[op]} skipped: {exc}")
-                    continue
+            def progress(m, done, total, i=i, op=op):
+                k = list(nets.LEARNED).index(m) if m in nets.LEARNED else 0
+                job.report((i + (k + done / total) / len(nets.LEARNED)) / len(ops),
+                           f"{lab.OPERATORS[op]}: {lab.METHODS[m]}, step {done} of {total}")
 
-                def progress(m, done, total, i=i, op=op):
-                    bar.progress(min(1.0, (i + done / total / len(nets.LEARNED)) / len(ops)),
-                                 text=f"{lab.OPERATORS[op]}: {lab.METHODS[m]}, step {done} of {total}")
-
-                run = nets.run_operator(s, nets.TrainConfig(steps=steps, seed=setup.seed), progress=progress, should_stop=stop)
+            run = nets.run_operator(s, nets.TrainConfig(steps=steps, seed=setup.seed), progress=progress,
+                                    should_stop=job.should_stop)
+            if run.errors:
                 runs.append(run)
-                st.session_state.setdefault(WF_TABLE, {})[setup.signals] = results.LabTable.from_runs(
-                    runs, meta={"command": "trained on the page", "steps": steps})
-                if run.stopped:
-                    st.warning(f"Stopped after {jobs.max_seconds():.0f} s (the server's bound per training run); "
-                               "the operators finished so far are in the table.")
-                    break
-            bar.empty()
-    except (jobs.Busy, jobs.TrainingOff) as exc:
-        st.info(str(exc))
-        return
-    st.rerun()
+                job.report((i + 1) / len(ops), f"{lab.OPERATORS[op]} done", (results.LabTable.from_runs(runs, meta=meta), skipped))
+            if run.stopped:
+                break
+        return (results.LabTable.from_runs(runs, meta=meta), skipped) if runs else None
+    return work
+
+
+def _lab_keep(signals: str):
+    def keep(state, done):
+        table, skipped = done
+        state.setdefault(WF_TABLE, {})[signals] = table
+        return [("warning", s) for s in skipped]
+    return keep
+
+
+def whenfail_lab_training(setup, steps: int) -> None:
+    """The lab's Train button: every method on every operator for ``setup`` on its own thread in the server's
+    one training slot (``jobs.Run``: Busy, class mode and ``max_seconds()`` apply), with progress and a Stop
+    that keeps each finished operator and network; the table uses it from the next rerun on."""
+    _wf_panel("lab", "Train", "wf_train", "Trains on this server (one training at a time).", setup is None,
+              lambda: _lab_work(setup, steps), _lab_keep(setup.signals if setup else ""), "the 'When CNNs fail' lab")
 
 
 def whenfail_descent(problem_name: str):
+    _wf_collect()
     return st.session_state.get(WF_DESCENT, {}).get(problem_name)
 
 
-def whenfail_run_descent(problem_name: str, passes: int, batch: int) -> None:
-    """Recompute gradient descent against SGD here (inside the training slot, bounded in time)."""
-    from cnn_viz.common import jobs
+def _descent_work(problem_name: str, passes: int, batch: int):
+    def work(job):
+        from cnn_viz.whenfail import descent
 
-    try:
-        with jobs.training_slot(_owner(), "gradient descent against SGD"):
-            from cnn_viz.common.torch_tools import one_torch_thread
-            from cnn_viz.whenfail import descent
+        _one_thread()
+        job.report(0.0, "Loading the data…")
+        problem = descent.mnist_problem() if problem_name == "mnist" else descent.lab_problem()
+        total, done = 3 * len(problem.lrs), [0]
 
-            one_torch_thread()
-            bar = st.progress(0.0, text="Loading the data…")
-            problem = descent.mnist_problem() if problem_name == "mnist" else descent.lab_problem()
-            total, done = 3 * len(problem.lrs), [0]
+        def progress(msg):
+            job.report(done[0] / total, msg)
+            done[0] += 1
 
-            def progress(msg):
-                bar.progress(min(1.0, done[0] / total), text=msg)
-                done[0] += 1
+        return descent.compare(problem, passes=passes, batch=batch, progress=progress, should_stop=job.should_stop)
+    return work
 
-            stop = _deadline()
-            try:
-                d = descent.compare(problem, passes=passes, batch=batch, progress=progress, should_stop=stop)
-            except ValueError as exc:
-                st.error(f"Cannot run this comparison: {exc}")
-                return
-            bar.empty()
-            if stop():
-                st.warning(f"Stopped at the server's bound of {jobs.max_seconds():.0f} s per training run; "
-                           "the curves show what was reached.")
-            st.session_state.setdefault(WF_DESCENT, {})[problem_name] = d
-    except (jobs.Busy, jobs.TrainingOff) as exc:
-        st.info(str(exc))
+
+def _descent_keep(problem_name: str):
+    def keep(state, d):
+        state.setdefault(WF_DESCENT, {})[problem_name] = d
+        return []
+    return keep
+
+
+def whenfail_run_descent(problem_name: str, passes: int, batch: int, key: str) -> None:
+    """Gradient descent against SGD recomputed on this server: the Run button, then progress and Stop while it
+    runs (``jobs.Run``, the server's one training slot, bounded by ``max_seconds()``)."""
+    _wf_panel("descent", "Run", key,
+              "Recompute here (one training at a time on the server).", False,
+              lambda: _descent_work(problem_name, passes, batch), _descent_keep(problem_name),
+              "gradient descent against SGD")

@@ -875,7 +875,5 @@ def descent_panel(problem: str, key: str) -> None:
     c1, c2, c3 = st.columns(3)
     passes = c1.number_input("Passes", 1, 10, 3 if problem == "mnist" else 5, key=f"{key}_passes")
     batch = c2.number_input("Mini-batch size", 2, 1000, 32, key=f"{key}_batch")
-    if c3.button("Run", key=f"{key}_run", icon="🏃", help="Recompute here (one training at a time on the server)."):
-        training.whenfail_run_descent(problem, int(passes), int(batch))
-        if training.whenfail_descent(problem) is not None:
-            st.rerun()
+    with c3:
+        training.whenfail_run_descent(problem, int(passes), int(batch), key=f"{key}_run")

@@ -11,6 +11,7 @@ the JPEG file's own quantised coefficients for at least ``CONSISTENT`` of them. 
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 
@@ -160,11 +161,11 @@ class Restoration:
     truth: np.ndarray
     note: str = ""
 
-    @property
+    @functools.cached_property  # measured once (the page reads them on every rerun)
     def psnr(self) -> float:
         return metrics.psnr(np.clip(self.image, 0, 1), self.truth)
 
-    @property
+    @functools.cached_property
     def ssim(self) -> float:
         return metrics.ssim(np.clip(self.image, 0, 1), self.truth)
 
