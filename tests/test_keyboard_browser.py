@@ -45,6 +45,8 @@ def _open(page, url: str) -> None:
 @pytest.mark.parametrize("name", PAGES)
 def test_tab_reaches_the_sidebar_and_the_main_controls(page, app_url, name):
     _open(page, f"{app_url}/{name}")
+    # the script can read idle before its first run's widgets are drawn: wait for the sidebar's controls
+    _until(lambda: page.locator('[data-testid="stSidebar"] input').count() > 2)
     seen = {"sidebar": set(), "main": set()}
     for _ in range(160):
         page.keyboard.press("Tab")
@@ -185,6 +187,7 @@ def test_a_setting_typed_on_the_keyboard_goes_into_the_link(page, app_url):
     assert "stride=3" in page.url
     page.goto(page.url)  # the bookmark
     wait_idle(page, 120)
+    _until(lambda: page.locator(".st-key-stride input").input_value() == "3")
     assert page.locator(".st-key-stride input").input_value() == "3"
 
 
