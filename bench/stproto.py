@@ -266,7 +266,6 @@ class Session:
         res = RunResult()
         t0 = time.perf_counter()
         seen: dict[str, Widget] = {}
-        fragment_run = bool(backmsg.rerun_script.fragment_id) if backmsg.HasField("rerun_script") else False
         try:
             await self.ws.send(backmsg.SerializeToString())
             deadline = t0 + self.timeout
@@ -292,16 +291,20 @@ class Session:
         res.latency = time.perf_counter() - t0
         self.total_bytes += res.bytes
         if res.status.startswith("FINISHED"):
-            if fragment_run:
+            # keep the browser's view of a widget's value when the server redraws it without setting it
+            # (the frontend keeps a mounted widget's state unless the element carries set_value)
+            for wid, w in seen.items():
+                old = self.widgets.get(wid)
+                if old is not None and old.state is not None and w.state is not None \
+                        and old.state.WhichOneof("value") == w.state.WhichOneof("value") \
+                        and not getattr(w.proto, "set_value", False):
+                    w.state = old.state
+            # what ran is what the server says finished, not what was asked: a fragment tick can end in a
+            # full run (st.rerun() or a history-navigation rerun from inside the fragment), and a full run
+            # replaces the page's widgets
+            if res.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY":
                 self.widgets.update(seen)
             else:
-                # keep the browser's view of a widget's value when the server redraws it unchanged
-                for wid, w in seen.items():
-                    old = self.widgets.get(wid)
-                    if old is not None and old.state is not None and w.state is not None \
-                            and old.state.WhichOneof("value") == w.state.WhichOneof("value") \
-                            and not getattr(w.proto, "set_value", False):
-                        w.state = old.state
                 self.widgets = seen
         return res
 
@@ -339,6 +342,8 @@ class Session:
                                        proto=sub, fragment_id=msg.delta.fragment_id,
                                        state=default_state(ek, sub, wid))
         elif kind == "script_finished":
+            if msg.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                seen.clear()   # the rerun that follows draws the page again (the browser drops stale elements)
             return msg.script_finished
         return None
 

@@ -125,6 +125,21 @@ def stop_app(proc) -> None:
     proc.log.close()
 
 
+def start_class_app(store_path, pin: str, log_name: str):
+    """start_app with a teacher PIN and a fresh SQLite class store (set for the server only)."""
+    keys = {"CNN_VIZ_TEACHER_PIN": pin, "CNN_VIZ_STORE": f"sqlite:///{store_path}"}
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    try:
+        return start_app(log_name)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def app_url():
     """One live app for the whole test session, stopped afterwards by its pid."""

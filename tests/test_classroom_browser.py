@@ -10,11 +10,10 @@ in bench/, not in tests), so here a generous deadline only guards against a hang
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
-from conftest import OUTPUT, start_app, stop_app, wait_idle, assert_no_exception
+from conftest import OUTPUT, assert_no_exception, start_class_app, stop_app, wait_idle
 
 pytestmark = pytest.mark.browser
 PIN = "browser-pin-314"
@@ -23,17 +22,7 @@ ARRIVE_MS = 90_000  # a guard against a hang on a loaded machine; the 2 s goal i
 
 @pytest.fixture(scope="module")
 def class_app(tmp_path_factory):
-    old = {k: os.environ.get(k) for k in ("CNN_VIZ_TEACHER_PIN", "CNN_VIZ_STORE")}
-    os.environ["CNN_VIZ_TEACHER_PIN"] = PIN
-    os.environ["CNN_VIZ_STORE"] = f"sqlite:///{tmp_path_factory.mktemp('class') / 'class.sqlite3'}"
-    try:
-        proc, url = start_app("classroom-server.log")
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    proc, url = start_class_app(tmp_path_factory.mktemp('class') / 'class.sqlite3', PIN, "classroom-server.log")
     yield url
     stop_app(proc)
 
@@ -127,7 +116,7 @@ def test_student_follows_and_explores(browser, class_app):
         for pg, name in ((t, "teacher"), (s, "student")):
             try:
                 pg.screenshot(path=str(OUTPUT / f"classroom-{name}.png"), full_page=True)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         tctx.close()
         sctx.close()
