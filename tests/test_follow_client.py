@@ -18,7 +18,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, start_class_app, stop_app
+from conftest import ROOT, run_async, start_class_app, stop_app
 
 sys.path.insert(0, str(ROOT / "bench"))
 from load_follow import PIN, Client, student_loop
@@ -97,7 +97,7 @@ async def _follow(url: str, store: str) -> list[dict]:
 
 def test_simulated_students_follow_four_successive_changes(follow_app):
     url, store = follow_app
-    seen = asyncio.run(_follow(url, store))
+    seen = run_async(_follow(url, store))
     versions = [d["version"] for d in seen]
     assert versions == sorted(set(versions)), f"the store's version must rise with every change: {versions}"
     for d in seen:
