@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import os
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time

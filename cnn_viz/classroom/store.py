@@ -23,7 +23,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # No 0/O, 1/I/L: a code read from the back row of a room.
