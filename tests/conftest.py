@@ -41,6 +41,20 @@ def app_test():
     return make
 
 
+def open_page(app_test, page: str, timeout: float = 60, query: dict | None = None, **state):
+    """app.py run once (navigation), ``query`` as URL parameters and ``state`` seeded into session state, then
+    ``page`` opened; asserts no exception on the way."""
+    at = app_test(timeout)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
 def heavy_modules_after(steps: str, timeout: float = 600) -> list[str]:
     """Which of torch / torchvision a fresh interpreter has imported after running app.py under
     AppTest and then ``steps`` (Python code that drives ``at``). Any exception in the app fails."""

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cnn_viz.common import jobs
+from conftest import open_page
 from test_training_jobs import _wait
 
 PAGE = "pages/when_cnns_fail.py"
@@ -19,13 +20,7 @@ def _slot_free():
 
 
 def _page(app_test, **state):
-    at = app_test(300)
-    at.run()
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(app_test, PAGE, 300, **state)
 
 
 def test_train_runs_on_its_own_thread_busy_for_others_and_stop_keeps_the_finished_operators(app_test):

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+import conftest
+
 from cnn_viz.common import jobs
 from cnn_viz.mnist import data, design, model, netfile
 
@@ -20,15 +22,7 @@ TINY = "conv4k3p1-relu-max2-flat-fc10"
 
 
 def open_page(app_test, net: str | None = None, **state):
-    at = app_test(120)
-    if net is not None:
-        at.query_params["net"] = net
-    at.run()
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return conftest.open_page(app_test, PAGE, 120, None if net is None else {"net": net}, **state)
 
 
 def metric(at, label: str, nth: int = 0) -> str:
