@@ -97,7 +97,10 @@ def clear(page):
     """Clear the canvas and wait until the prediction has gone (the blank canvas has been read)."""
     before = runs(page)
     page.locator('button[aria-label="Reset canvas & history"]').first.click()
-    wait_rerun(page, before)
+    # the rerun the reset sends, or (when the canvas was read blank already) no prediction left to clear
+    page.wait_for_function("([n, sel]) => window.__mnRuns > n || !document.querySelector(sel)", arg=[before, METRIC],
+                           timeout=180_000)
+    wait_idle(page)
     expect(page.locator(METRIC)).to_have_count(0)
     wait_idle(page)
 
