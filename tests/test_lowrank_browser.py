@@ -90,7 +90,7 @@ def test_why_low_rank_tab_shows_the_measured_eps_ranks(page, app_url):
     _goto(page, app_url)
     wait_idle(page)
     page.get_by_role("tab", name="Why low rank").click()
-    page.get_by_text("The Johnson–Lindenstrauss step").wait_for()
+    page.get_by_text("The Johnson–Lindenstrauss step", exact=True).wait_for()
     wait_idle(page)
     assert_no_exception(page)
     shipped = json.loads((ROOT / "assets" / "lowrank_sweep.json").read_text())["sweeps"][0]
