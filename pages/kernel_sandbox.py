@@ -33,7 +33,7 @@ result, view = run.result, run.kernel
 col_in, col_k, col_out = st.columns([5, 3, 5], gap="medium")
 with col_in:
     st.subheader("Input")
-    ui.plot(builders.image_figure(img, height=430), key="input_fig")
+    ui.plot(ui.figure(builders.image_figure, img, height=430), key="input_fig")
     st.caption(fmt.describe_image(picked.name, img) + ". Hover for pixel values.")
 
 with col_k:
@@ -42,7 +42,7 @@ with col_k:
         st.info("Fix the kernel in the sidebar to see the feature map.")
     else:
         for idx, (title, k2) in enumerate(zip(view.titles, view.slices)):
-            ui.plot(builders.kernel_figure(k2, title=title, height=view.figure_height), key=f"kernel_fig_{idx}")
+            ui.plot(ui.figure(builders.kernel_figure, k2, title=title, height=view.figure_height), key=f"kernel_fig_{idx}")
         st.caption(view.alt + f" Weights: {palette.sign_words()}. Each output value is the sum of these weights times the pixels under them.")
         ui.download_csv(view.table, "kernel.csv", "Kernel as CSV", key="dl_kernel")
 
@@ -54,13 +54,14 @@ with col_out:
         st.info("No feature map until the kernel is valid.")
     else:
         if result.n_maps == 1:
-            ui.plot(builders.signed_map_figure(result.stack[0], height=430, zmax=result.zmax), key="out_fig_0")
+            ui.plot(ui.figure(builders.signed_map_figure, result.stack[0], height=430, zmax=result.zmax), key="out_fig_0")
             ui.download_png(lambda: result.rgb(0), "feature_map.png", "Feature map as PNG", key="dl_map_0")
         st.caption(result.caption)
 
 if result is not None and result.n_maps > 1:
     for i, (c, label) in enumerate(zip(st.columns(result.n_maps), result.labels)):
-        ui.plot(builders.signed_map_figure(result.stack[i], title=label, height=380, zmax=result.zmax, max_side=320), key=f"out_fig_{i}", container=c)
+        ui.plot(ui.figure(builders.signed_map_figure, result.stack[i], title=label, height=380, zmax=result.zmax), key=f"out_fig_{i}",
+                container=c)
         ui.download_png(lambda i=i: result.rgb(i), f"feature_map_{'rgb'[i]}.png", f"{label} as PNG", key=f"dl_map_{i}", container=c)
     st.caption("One kernel, three channels: each colour channel gets its own feature map on one shared colour scale.")
 
@@ -75,7 +76,7 @@ if view is not None:
     c1.markdown(view.rank_text)
     c1.markdown(view.cost_text)
     if view.separability.rank == 1:
-        ui.plot(builders.separable_figure(view.separability.column, view.separability.row), key="sep_fig", container=c2)
+        ui.plot(ui.figure(builders.separable_figure, view.separability.column, view.separability.row), key="sep_fig", container=c2)
 
 with st.expander("The maths"):
     st.markdown("One entry of the feature map is a dot product of the kernel with one patch of the padded image:")

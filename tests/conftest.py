@@ -82,6 +82,34 @@ def plotly_figure(at, key: str) -> dict:
     raise KeyError(f"no plotly chart with key {key!r}")
 
 
+def png_pixels(source: str):
+    """The pixels of a trace's ``source`` (a data:image/png;base64 URI) as NumPy, RGB or grey as stored."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    head, data = source.split(",", 1)
+    assert head == "data:image/png;base64"
+    im = Image.open(io.BytesIO(base64.b64decode(data)))
+    return np.asarray(im.convert("RGB") if im.mode == "P" else im)
+
+
+def map_samples(fig: dict, trace: int = 0):
+    """(rows, cols, values) of a figure's value heatmap: every value of a small map, or the real values at
+    the sample points of a large one's hover grid (figures.builders.signed_map_traces). Compare with
+    ``ref[np.ix_(rows, cols)]``."""
+    import numpy as np
+
+    tr = fig["data"][trace]
+    assert tr.get("type", "heatmap") == "heatmap", tr.get("type")
+    z = plotly_array(tr["z"])
+    rows = plotly_array(tr["y"]).astype(int) if "y" in tr else np.arange(z.shape[0])
+    cols = plotly_array(tr["x"]).astype(int) if "x" in tr else np.arange(z.shape[1])
+    return rows, cols, z
+
+
 def plotly_array(value):
     """A trace array as NumPy: Plotly sends NumPy arrays as {'dtype', 'bdata'[, 'shape']}."""
     import base64

@@ -1,10 +1,12 @@
 """The sandbox's computation and the shared figure builders."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import plotly_array
+from conftest import plotly_array, png_pixels
 
 from cnn_viz.common import kernels
 from cnn_viz.common.conv import output_size
@@ -66,16 +68,21 @@ def test_signed_to_rgb_is_blue_white_red():
     np.testing.assert_array_equal(rgb[0, 3], np.rint(([247, 247, 247] + np.array([178, 24, 43])) / 2))
 
 
-def test_image_figure_sends_uint8_pixels_and_shrinks_big_images():
+def test_image_figure_sends_a_png_of_the_pixels_and_shrinks_big_images():
     rng = np.random.default_rng(1)
     img = rng.random((40, 50), dtype=np.float32)
-    z = plotly_array(builders.image_figure(img).to_plotly_json()["data"][0]["z"])
-    np.testing.assert_array_equal(z, np.clip(np.rint(img * 255), 0, 255).astype(np.uint8))
+    tr = builders.image_figure(img).to_plotly_json()["data"][0]
+    assert "z" not in tr and tr["type"] == "image"
+    np.testing.assert_array_equal(png_pixels(tr["source"]), np.clip(np.rint(img * 255), 0, 255).astype(np.uint8))
+    assert "%{color[0]}/255" in tr["hovertemplate"]
     big = rng.random((1100, 700), dtype=np.float32)
     trace = builders.image_figure(big).to_plotly_json()["data"][0]
-    z = plotly_array(trace["z"])
-    assert z.dtype == np.uint8 and max(z.shape) <= builders.MAX_DISPLAY
-    assert list(plotly_array(trace["x"])[:2]) == [0, 3]  # every 3rd pixel, labelled with its real column
+    px = png_pixels(trace["source"])
+    assert max(px.shape) <= builders.MAX_DISPLAY and trace["dx"] == trace["dy"] == 3  # every 3rd pixel, real columns
+    np.testing.assert_array_equal(px, np.clip(np.rint(big[::3, ::3] * 255), 0, 255).astype(np.uint8))
+    colour = rng.random((20, 30, 3), dtype=np.float32)
+    np.testing.assert_array_equal(png_pixels(builders.image_figure(colour).data[0].source),
+                                  np.clip(np.rint(colour * 255), 0, 255).astype(np.uint8))
 
 
 def test_signed_map_is_centred_on_zero_with_a_colour_bar():
@@ -83,6 +90,33 @@ def test_signed_map_is_centred_on_zero_with_a_colour_bar():
     tr = builders.signed_map_figure(fmap).to_plotly_json()["data"][0]
     assert tr["zmin"] == -3 and tr["zmax"] == 3 and tr["zmid"] == 0 and tr["showscale"]
     np.testing.assert_allclose(plotly_array(tr["z"]), fmap)
+
+
+def test_a_big_signed_map_is_a_png_of_its_colours_with_real_values_on_hover():
+    rng = np.random.default_rng(3)
+    fmap = rng.normal(size=(510, 500)).astype(np.float32)
+    hover, picture = builders.signed_map_figure(fmap, zmax=2.0).data
+    step = -(-510 // builders.MAP_DISPLAY)
+    assert picture.dx == picture.dy == step and picture.hoverinfo == "skip"
+    # the PNG's colours are the diverging scale's colours of the thinned map, to one level in 256
+    want = palette.signed_to_rgb(fmap[::step, ::step], 2.0).astype(int)
+    got = png_pixels(picture.source).astype(int)
+    assert got.shape == want.shape and np.abs(got - want).max() <= 2
+    # the hover grid reports real values at the rows and columns it names
+    rows, cols = np.asarray(hover.y), np.asarray(hover.x)
+    assert len(rows) <= builders.HOVER_SIDE and len(cols) <= builders.HOVER_SIDE and hover.opacity == 0
+    np.testing.assert_array_equal(np.asarray(hover.z), fmap[np.ix_(rows, cols)])
+    assert hover.zmin == -2 and hover.zmax == 2 and hover.showscale
+    lay = builders.signed_map_figure(fmap).layout
+    assert list(lay.xaxis.range) == [-0.5, 499.5] and list(lay.yaxis.range) == [509.5, -0.5]
+
+
+def test_spec_is_the_figure_as_plotly_reads_it():
+    fig = builders.signed_map_figure(np.array([[-1.0, 3.0], [0.5, 0.0]]), title="t")
+    data = builders.spec(fig)
+    assert data["layout"]["title"]["text"] == "t"
+    np.testing.assert_allclose(plotly_array(data["data"][0]["z"]), [[-1.0, 3.0], [0.5, 0.0]])
+    json.dumps(data)  # plain data: nothing left for Plotly to convert
 
 
 def test_kernel_figure_writes_the_numbers():

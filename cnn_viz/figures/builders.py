@@ -2,20 +2,60 @@
 
 Conventions: images are (H, W) grayscale or (H, W, 3) colour floats in [0, 1]; row 0 is
 drawn at the top; pixels are square; hovering shows the row, column and value.
-Large arrays are shrunk for display only (``MAX_DISPLAY``) and sent as uint8 or
-float32, which keeps the page light on a classroom network.
+
+What reaches the browser is kept small, since every rerun of every student crosses the network:
+pictures are PNG files inside the figure (``png_uri``: a 512² photograph is ~150 kB, against 350 kB as
+uint8 numbers or 1.4 MB as float32), thinned to ``MAX_DISPLAY`` pixels a side (images) or
+``MAP_DISPLAY`` (signed maps, shown with a colour bar). A signed map larger than ``EXACT_CELLS`` values
+is drawn as a PNG with an invisible grid of at most ``HOVER_SIDE``² real values on top for hovering
+(each reports its true row and column); smaller maps stay exact heatmaps, every value on hover.
+``spec`` turns a figure into the plain data ``ui.plot`` sends, so a cached figure costs no Plotly work.
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from cnn_viz.common import fmt
 from cnn_viz.common.images import to_uint8
-from cnn_viz.figures.palette import FONT, largest_abs, signed_scale
+from cnn_viz.figures.palette import FONT, largest_abs, ramp, signed_scale
 
-MAX_DISPLAY = 512
+MAX_DISPLAY = 512  # images: at most this many pixels a side reach the browser
+MAP_DISPLAY = 320  # signed maps drawn as PNG
+EXACT_CELLS = 96 * 96  # signed maps up to this size stay heatmaps with every value on hover
+HOVER_SIDE = 64  # larger ones: real values on hover at up to this many points a side
+
+
+def spec(fig: go.Figure) -> dict:
+    """The figure as the plain data Plotly.js reads (arrays already base64 typed arrays): what a cache
+    keeps and ``ui.plot`` sends without building or validating anything again."""
+    return json.loads(pio.to_json(fig, validate=False))
+
+
+def png_uri(pixels: np.ndarray, palette_rgb: np.ndarray | None = None) -> str:
+    """A data: URI of a PNG of uint8 pixels: (H, W) grey, (H, W, 3) colour, or (H, W) indices into a
+    (256, 3) ``palette_rgb`` (one byte a pixel: a colour-mapped map compresses like a grey image)."""
+    from PIL import Image
+
+    a = np.ascontiguousarray(pixels, dtype=np.uint8)
+    im = Image.fromarray(a, "P" if palette_rgb is not None else ("L" if a.ndim == 2 else "RGB"))
+    if palette_rgb is not None:
+        im.putpalette(np.asarray(palette_rgb, dtype=np.uint8).ravel().tolist())
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", compress_level=6)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def signed_levels(fmap: np.ndarray, zmax: float) -> np.ndarray:
+    """A signed map as 256 levels of the diverging scale: −zmax → 0, 0 → 127.5, +zmax → 255 (clipped)."""
+    z = float(zmax) if zmax and zmax > 0 else 1.0
+    return to_uint8(np.asarray(fmap, dtype=np.float32), -z, z)
 
 
 def _stride_for(shape, max_side: int) -> int:
@@ -53,35 +93,15 @@ def base_layout(fig: go.Figure, title: str | None = None, height: int | None = N
     return fig
 
 
-def image_trace(img: np.ndarray, max_side: int = MAX_DISPLAY, name: str = "value", **kwargs):
-    """A heatmap (grayscale) or Image (colour) trace with row/column/value on hover."""
+def image_trace(img: np.ndarray, max_side: int = MAX_DISPLAY, name: str = "value", **kwargs) -> go.Image:
+    """An image (grey or colour, floats in [0, 1] or uint8) as one PNG, every ``step``-th pixel when it is
+    larger than ``max_side``; hovering shows the real row, column and the pixel's value (0-255)."""
     img = np.asarray(img)
     step = _stride_for(img.shape, max_side)
-    shown = img[::step, ::step]
-    h, w = shown.shape[:2]
-    x = np.arange(w) * step
-    y = np.arange(h) * step
-    if shown.ndim == 3:
-        return go.Image(
-            z=to_uint8(shown),
-            x0=0,
-            dx=step,
-            y0=0,
-            dy=step,
-            hovertemplate="row %{y}, col %{x}<br>RGB %{z[0]}, %{z[1]}, %{z[2]}<extra></extra>",
-            **kwargs,
-        )
-    return go.Heatmap(
-        z=to_uint8(shown),
-        x=x,
-        y=y,
-        colorscale="gray",
-        zmin=0,
-        zmax=255,
-        showscale=False,
-        hovertemplate="row %{y}, col %{x}<br>" + name + " %{z}/255<extra></extra>",
-        **kwargs,
-    )
+    shown = to_uint8(img[::step, ::step])
+    hover = (f"row %{{y}}, col %{{x}}<br>RGB %{{color[0]}}, %{{color[1]}}, %{{color[2]}}<extra></extra>" if shown.ndim == 3
+             else f"row %{{y}}, col %{{x}}<br>{name} %{{color[0]}}/255<extra></extra>")
+    return go.Image(source=png_uri(shown), x0=0, dx=step, y0=0, dy=step, hovertemplate=hover, **kwargs)
 
 
 def image_figure(img: np.ndarray, title: str | None = None, height: int | None = None, max_side: int = MAX_DISPLAY) -> go.Figure:
@@ -90,6 +110,8 @@ def image_figure(img: np.ndarray, title: str | None = None, height: int | None =
 
 
 def signed_map_trace(fmap: np.ndarray, max_side: int = MAX_DISPLAY, zmax: float | None = None, colorbar: bool = True, **kwargs):
+    """A signed map as one exact heatmap (float32, every value on hover), every ``step``-th value when it
+    is longer than ``max_side``. For small maps; ``signed_map_traces`` draws any size."""
     fmap = np.asarray(fmap, dtype=np.float32)
     step = _stride_for(fmap.shape, max_side)
     shown = fmap[::step, ::step]
@@ -108,12 +130,39 @@ def signed_map_trace(fmap: np.ndarray, max_side: int = MAX_DISPLAY, zmax: float 
     )
 
 
-def signed_map_figure(fmap: np.ndarray, title: str | None = None, height: int | None = None, zmax: float | None = None,
-                      max_side: int = MAX_DISPLAY) -> go.Figure:
-    """A feature map with a diverging scale centred on zero (blue < 0 < red) and a colour bar.
+def signed_map_traces(fmap: np.ndarray, zmax: float | None = None, colorbar: bool = True, max_side: int = MAP_DISPLAY,
+                      hover_side: int = HOVER_SIDE, exact_cells: int = EXACT_CELLS, **kwargs) -> list:
+    """A signed map of any size on the diverging scale: one exact heatmap up to ``exact_cells`` values;
+    beyond, an invisible heatmap of real values at up to ``hover_side``² points (first: it gives the hover
+    and carries the colour bar) and over it a PNG (every ``step``-th value, at most ``max_side`` a side).
+    ``kwargs`` (xaxis, yaxis, ...) go to every trace."""
+    fmap = np.asarray(fmap, dtype=np.float32)
+    if zmax is None:
+        zmax = largest_abs(fmap)
+    if fmap.size <= exact_cells:
+        return [signed_map_trace(fmap, max_side=max(fmap.shape), zmax=zmax, colorbar=colorbar, **kwargs)]
+    step = _stride_for(fmap.shape, max_side)
+    picture = go.Image(source=png_uri(signed_levels(fmap[::step, ::step], zmax), ramp(256)), x0=0, dx=step, y0=0, dy=step,
+                       hoverinfo="skip", **kwargs)
+    h, w = fmap.shape
+    sy, sx = -(-h // hover_side), -(-w // hover_side)
+    rows, cols = np.arange(sy // 2, h, sy), np.arange(sx // 2, w, sx)
+    hover = go.Heatmap(z=fmap[np.ix_(rows, cols)], x=cols, y=rows, opacity=0, **signed_scale(zmax), showscale=colorbar,
+                       colorbar=dict(thickness=12, len=0.9) if colorbar else None,
+                       hovertemplate="row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>", **kwargs)
+    return [hover, picture]
 
-    Maps longer than ``max_side`` are thinned for display only (hover shows the real row and column)."""
-    return go.Figure(signed_map_trace(fmap, max_side=max_side, zmax=zmax), layout=layout(title, height))
+
+def signed_map_figure(fmap: np.ndarray, title: str | None = None, height: int | None = None, zmax: float | None = None,
+                      max_side: int = MAP_DISPLAY) -> go.Figure:
+    """A feature map with a diverging scale centred on zero (blue < 0 < red) and a colour bar
+    (``signed_map_traces``: large maps as a PNG, values on hover at sample points)."""
+    fmap = np.asarray(fmap, dtype=np.float32)
+    lay = layout(title, height)
+    h, w = fmap.shape
+    lay["xaxis"]["range"] = [-0.5, w - 0.5]
+    lay["yaxis"].update(range=[h - 0.5, -0.5], autorange=False)
+    return go.Figure(signed_map_traces(fmap, zmax=zmax, max_side=max_side), layout=lay)
 
 
 def number_grid_trace(grid: np.ndarray, hovertemplate: str = "K(%{y}, %{x}) = %{z:.6g}<extra></extra>",
@@ -187,12 +236,13 @@ def map_grid_figure(maps: np.ndarray, titles: list[str] | None = None, cols: int
         m = maps[i]
         if signed:
             zmax = zmax_all if shared_scale else largest_abs(m)
-            tr = signed_map_trace(m, zmax=zmax, colorbar=(i == 0 and shared_scale))
+            traces = signed_map_traces(m, zmax=zmax, colorbar=(i == 0 and shared_scale))
         else:
             lo, hi = (float(maps.min()), float(maps.max())) if shared_scale else (float(m.min()), float(m.max()))
-            tr = go.Heatmap(z=m, colorscale="gray", zmin=lo, zmax=hi if hi > lo else lo + 1, showscale=False,
-                            hovertemplate="row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>")
-        fig.add_trace(tr, row=r + 1, col=c + 1)
+            traces = [go.Heatmap(z=m, colorscale="gray", zmin=lo, zmax=hi if hi > lo else lo + 1, showscale=False,
+                                 hovertemplate="row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>")]
+        for tr in traces:
+            fig.add_trace(tr, row=r + 1, col=c + 1)
     square_subplots(fig, n)
     fig.update_layout(height=height_per_row * rows + 30, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12))
     if titles:

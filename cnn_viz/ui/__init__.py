@@ -78,3 +78,4 @@ from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     whenfail_quality,
 )
 from cnn_viz.ui.access import explain, presenter  # noqa: E402
+from cnn_viz.ui.cached import figure  # noqa: E402

@@ -7,6 +7,7 @@ session (read it, never mutate it). Torch is imported lazily, so the torch-free 
 from __future__ import annotations
 
 import functools
+import importlib
 
 import numpy as np
 import streamlit as st
@@ -25,6 +26,25 @@ def per_scheme(cached):
 
     call.clear = cached.clear
     return call
+
+
+# ============================== figures (every page)
+# A figure is built once per distinct input for the whole server and kept as plain data (a JSON-ready
+# dict: PNG pictures and base64 arrays inside), so a rerun, a second student or a hundred followers of the
+# teacher on the same settings cost no Plotly work at all: ``ui.plot(ui.figure(builders.image_figure, img))``.
+@st.cache_data(max_entries=384, show_spinner=False)
+def _figure_spec(module: str, name: str, args: tuple, kwargs: dict, scheme: str) -> dict:
+    from cnn_viz.figures import builders
+
+    build = functools.reduce(getattr, name.split("."), importlib.import_module(module))
+    with palette.using(scheme):
+        return builders.spec(build(*args, **kwargs))
+
+
+def figure(builder, *args, **kwargs) -> dict:
+    """``builder(*args, **kwargs)`` (a figure builder of the core, module level) as plain data for
+    ``ui.plot``, cached on its inputs and the session's colour scheme."""
+    return _figure_spec(builder.__module__, builder.__qualname__, args, kwargs, palette.current())
 
 
 # ============================== images (every page)

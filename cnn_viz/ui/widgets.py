@@ -3,6 +3,7 @@ charts and downloads."""
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -487,8 +488,34 @@ def file_on_request(key: str, label: str, make, made_for, *, help: str, download
     c3.caption(made.caption)
 
 
+@functools.cache
+def _ready_class():
+    from plotly.basedatatypes import BaseFigure
+
+    class ReadyFigure(BaseFigure):
+        """A figure already in plain data: ``to_dict`` hands it over, nothing is built or validated."""
+
+        def __init__(self, data: dict):  # noqa: D107  (BaseFigure's own init would validate ``data``)
+            object.__setattr__(self, "_spec", data)
+
+        def to_dict(self):
+            return self._spec
+
+    return ReadyFigure
+
+
+def _ready(data: dict):
+    """A figure in plain data (``builders.spec``, what ``ui.figure`` caches) dressed as a Plotly figure:
+    st.plotly_chart sends a figure's ``to_dict()`` as it is, where a dict would be built into a
+    ``go.Figure`` and validated again (5-20 ms a figure, every rerun of every student)."""
+    return _ready_class()(data)
+
+
 def plot(fig, key: str, container=None, **kwargs):
-    """st.plotly_chart with a stable key and a PNG download in the figure's toolbar."""
+    """st.plotly_chart with a stable key and a PNG download in the figure's toolbar. ``fig`` is a Plotly
+    figure or its plain data (``ui.figure(builder, ...)``: built once per input for the whole server)."""
+    if isinstance(fig, dict):
+        fig = _ready(fig)
     return (container or st).plotly_chart(fig, key=key, config=PLOTLY_CONFIG, **kwargs)
 
 
