@@ -105,7 +105,7 @@ def test_nothing_is_fetched_beyond_this_machine_and_the_icons_are_bundled(page, 
     page.goto(app_url + "/kernel_sandbox")
     page.wait_for_selector('[data-testid="stSidebarNav"]')
     wait_idle(page, 120)
-    page.wait_for_timeout(1500)  # late requests (favicon, fonts)
+    page.wait_for_load_state("networkidle")  # late requests (favicon, fonts) have gone out
     outside = sorted({h for h in hosts if h not in ("127.0.0.1", None)})
     assert outside == [], outside
     icons = page.locator('[data-testid="stSidebarNav"] [data-testid="stIconMaterial"]')

@@ -97,7 +97,7 @@ def _png() -> bytes:
 def _upload(page, key: str, name: str, data: bytes) -> None:
     page.locator(f'.st-key-{key}_upload [data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": name, "mimeType": "image/png", "buffer": data}])
-    page.wait_for_timeout(300)
+    page.locator(f'.st-key-{key}_upload [data-testid="stFileChip"]').first.wait_for()  # the upload has arrived
     wait_idle(page)
 
 
