@@ -12,10 +12,10 @@
 
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import expect
 from conftest import assert_no_exception, wait_idle
 
 from cnn_viz.figures import palette
@@ -46,7 +46,7 @@ def _open(page, url: str) -> None:
 def test_tab_reaches_the_sidebar_and_the_main_controls(page, app_url, name):
     _open(page, f"{app_url}/{name}")
     # the script can read idle before its first run's widgets are drawn: wait for the sidebar's controls
-    _until(lambda: page.locator('[data-testid="stSidebar"] input').count() > 2)
+    expect(page.locator('[data-testid="stSidebar"] input').nth(2)).to_be_attached(timeout=60_000)
     seen = {"sidebar": set(), "main": set()}
     for _ in range(160):
         page.keyboard.press("Tab")
@@ -63,39 +63,46 @@ def _metric(page) -> str:
     return page.locator('[data-testid="stMetricValue"]').first.inner_text()
 
 
-def _press(page, key: str) -> None:
+def _press(page, key: str, metric: str | None = None) -> None:
+    """Press ``key``; with ``metric``, wait until the step counter shows it (the rerun has landed)."""
     page.keyboard.press(key)
-    time.sleep(0.4)
+    if metric is not None:
+        expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text(metric, timeout=60_000)
     wait_idle(page, 60)
+
+
+ANIM = "document.querySelector('.st-key-sk_anim .js-plotly-plot')"
+
+
+def _anim_state(page) -> dict:
+    """The sliding animation's frame on the scrubber and whether Plotly is running an animation."""
+    return page.evaluate(f"() => {{ const gd = {ANIM}; const t = gd._transitionData || {{}};"
+                         " return {active: gd._fullLayout.sliders[0].active,"
+                         " running: !!t._animationRaf || (t._frameQueue || []).length > 0}; }")
 
 
 def test_the_sliding_kernels_shortcuts_step_and_play(page, app_url):
     _open(page, f"{app_url}/sliding_kernel?sk_source={quote('Handwritten digit (28×28)')}")
     n = int(_metric(page).split()[-1])
     assert _metric(page) == f"1 of {n}"
-    _press(page, "n")
-    _press(page, "n")
-    assert _metric(page) == f"3 of {n}"
-    _press(page, "b")
-    assert _metric(page) == f"2 of {n}"
+    _press(page, "n", f"2 of {n}")
+    _press(page, "n", f"3 of {n}")
+    _press(page, "b", f"2 of {n}")
     assert "sk_pos=2" in page.url  # the step is part of the link
-    _press(page, "l")
-    assert _metric(page) == f"{n} of {n}"
-    _press(page, "f")
-    assert _metric(page) == f"1 of {n}"
+    _press(page, "l", f"{n} of {n}")
+    _press(page, "f", f"1 of {n}")
 
-    chart = page.locator(".st-key-sk_anim")
-    before = chart.screenshot()
+    start = _anim_state(page)["active"]
     page.keyboard.press("p")  # Play: runs in the browser, no rerun
-    time.sleep(1.5)
-    playing = chart.screenshot()
-    time.sleep(1.0)
-    assert before != playing != chart.screenshot(), "P did not start the animation"
+    page.wait_for_function(f"(start) => {ANIM}._fullLayout.sliders[0].active > start + 1", arg=start, timeout=30_000)
     page.keyboard.press("p")  # Pause
-    time.sleep(0.5)
-    paused = chart.screenshot()
-    time.sleep(1.0)
-    assert chart.screenshot() == paused, "P did not pause the animation"
+    page.wait_for_function(f"() => {{ const t = {ANIM}._transitionData || {{}}; "
+                           "return !t._animationRaf && !(t._frameQueue || []).length; }", timeout=30_000)
+    paused = _anim_state(page)["active"]
+    # 30 more animation frames of the browser: the scrubber stays where Pause left it
+    page.evaluate("() => new Promise(done => { let k = 0; const tick = () => (++k < 30 ? requestAnimationFrame(tick) : done());"
+                  " requestAnimationFrame(tick); })")
+    assert _anim_state(page) == {"active": paused, "running": False}, "P did not pause the animation"
 
 
 def test_the_position_slider_moves_with_the_arrow_keys_and_the_picture_follows(page, app_url):
@@ -105,8 +112,8 @@ def test_the_position_slider_moves_with_the_arrow_keys_and_the_picture_follows(p
     heading = page.get_by_text("Step 1: computing A(0, 0)")
     assert heading.count() == 1
     page.locator(".st-key-sk_pos input[type=range]").focus()
-    _press(page, "ArrowRight")
-    assert _metric(page).startswith("2 of")
+    n = int(_metric(page).split()[-1])
+    _press(page, "ArrowRight", f"2 of {n}")
     assert page.get_by_text("Step 2: computing A(0, 1)").count() == 1
     assert grids.screenshot() != before
 
@@ -136,24 +143,17 @@ CHECKED = {
 }
 
 
-def _until(ok, timeout: float = 60.0) -> None:
-    """Poll ``ok()`` every 0.2 s until it holds or ``timeout`` seconds pass (the caller then asserts)."""
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if ok():
-                return
-        except Exception:  # noqa: BLE001 - the element may be redrawn between two polls
-            pass
-        time.sleep(0.2)
+SHOWN_JS = ("(key) => { const el = document.querySelector('.st-key-' + key); if (!el) return '';"
+            " return el.innerText + ' ' + [...el.querySelectorAll('input')].map(i => i.value).join(' '); }")
 
 
 def _shown(page, key: str) -> str:
     """What a widget shows: its text and the values of its inputs (a selectbox's choice is an input's value)."""
-    el = page.locator(f".st-key-{key}")
-    return el.inner_text() + " " + " ".join(i.input_value() for i in el.locator("input").all())
+    return page.evaluate(SHOWN_JS, key)
+
+
+def _wait_shown(page, key: str, text: str) -> None:
+    page.wait_for_function(f"([key, text]) => ({SHOWN_JS})(key).includes(text)", arg=[key, text], timeout=60_000)
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -163,11 +163,10 @@ def test_a_link_with_settings_shows_them(page, app_url, name):
     # the script can read idle before the first run's widgets are drawn with their URL values: wait for
     # each value to show (up to 60 s), then check it
     for key, text in shown:
-        _until(lambda: text in _shown(page, key))
+        _wait_shown(page, key, text)
         assert text in _shown(page, key), (key, text)
     for key, value in INPUTS.get(name, []):
-        _until(lambda: page.locator(f".st-key-{key} input").input_value() == value)
-        assert page.locator(f".st-key-{key} input").input_value() == value, key
+        expect(page.locator(f".st-key-{key} input")).to_have_value(value, timeout=60_000)
     for key, label in CHECKED.get(name, []):
         if label is None:  # a toggle
             assert page.locator(f".st-key-{key} input").is_checked(), key
@@ -187,8 +186,7 @@ def test_a_setting_typed_on_the_keyboard_goes_into_the_link(page, app_url):
     assert "stride=3" in page.url
     page.goto(page.url)  # the bookmark
     wait_idle(page, 120)
-    _until(lambda: page.locator(".st-key-stride input").input_value() == "3")
-    assert page.locator(".st-key-stride input").input_value() == "3"
+    expect(page.locator(".st-key-stride input")).to_have_value("3", timeout=60_000)
 
 
 def _fig_colorscale(page, key: str):
