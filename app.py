@@ -9,12 +9,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 from cnn_viz.common import assets
-from cnn_viz.ui import access  # noqa: E402
+from cnn_viz.ui import access, cached, warmup  # noqa: E402
 
-# The tab's icon is a shipped picture, served by this server: an emoji or a Material icon as the page icon
-# makes the browser fetch a favicon from the internet. Navigation icons are Streamlit's bundled Material
-# Symbols font, which renders without an emoji font (Debian's Chromium has none by default) and offline.
-st.set_page_config(page_title="CNN Viz", page_icon=str(assets.STAR_CHART), layout="wide", initial_sidebar_state=access.sidebar_state())
+# The tab's icon is a shipped picture, sent as a small data: URI made once per process (a file path was
+# re-encoded as JPEG and re-registered as media on every rerun: ~1/4 of the home page's script time). An
+# emoji or a Material icon as the page icon makes the browser fetch a favicon from the internet.
+# Navigation icons are Streamlit's bundled Material Symbols font, which renders without an emoji font
+# (Debian's Chromium has none by default) and offline.
+st.set_page_config(page_title="CNN Viz", page_icon=assets.favicon_uri(), layout="wide", initial_sidebar_state=access.sidebar_state())
+
+# Once per server process, on a background thread: stop the config-file polling, import torch and the lessons'
+# modules, load the shipped network, so that the first visit of a page finds them loaded (off under AppTest).
+warmup.start(load=(cached.load_mnist_model, cached.mnist_split))
 
 # One line per page: (file, title, icon, what it teaches). Only pages that exist are listed.
 PAGES = [
