@@ -43,8 +43,9 @@ def home() -> None:
         "regularized deblurring as an inverse problem, and low-rank structure."
     )
     st.subheader("The pages")
-    for path, title, icon, blurb in PAGES:
-        st.page_link(path, label=f"**{title}**: {blurb}", icon=icon)
+    for page, (_, title, _, blurb) in zip(LESSONS, PAGES):
+        # the registered st.Page itself: a file path was resolved (realpath) and searched among the pages per link
+        st.page_link(page, label=f"**{title}**: {blurb}")
     st.subheader("Using it in class")
     st.markdown(
         "- Every picture shows its values on hover and has a download button (PNG, CSV or GIF) for your slides.\n"
@@ -55,10 +56,8 @@ def home() -> None:
     )
 
 
-nav = st.navigation(
-    [st.Page(home, title="Home", icon=":material/home:", default=True)]
-    + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGES]
-)
+LESSONS = [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGES]
+nav = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True)] + LESSONS)
 from cnn_viz.ui import classroom  # noqa: E402  (after st.navigation: the legacy page mode is off by now)
 
 access.app_settings()  # colour-vision-safe colours and presenter view, on every page, in the URL
