@@ -9,12 +9,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 from cnn_viz.common import assets
-from cnn_viz.ui import access  # noqa: E402
+from cnn_viz.ui import access, cached, warmup  # noqa: E402
 
-# The tab's icon is a shipped picture, served by this server: an emoji or a Material icon as the page icon
-# makes the browser fetch a favicon from the internet. Navigation icons are Streamlit's bundled Material
-# Symbols font, which renders without an emoji font (Debian's Chromium has none by default) and offline.
-st.set_page_config(page_title="CNN Viz", page_icon=str(assets.STAR_CHART), layout="wide", initial_sidebar_state=access.sidebar_state())
+# The tab's icon is a shipped picture, sent as a small data: URI made once per process (a file path was
+# re-encoded as JPEG and re-registered as media on every rerun: ~1/4 of the home page's script time). An
+# emoji or a Material icon as the page icon makes the browser fetch a favicon from the internet.
+# Navigation icons are Streamlit's bundled Material Symbols font, which renders without an emoji font
+# (Debian's Chromium has none by default) and offline.
+st.set_page_config(page_title="CNN Viz", page_icon=assets.favicon_uri(), layout="wide", initial_sidebar_state=access.sidebar_state())
+
+# Once per server process, on a background thread: stop the config-file polling, import torch and the lessons'
+# modules, load the shipped network, so that the first visit of a page finds them loaded (off under AppTest).
+warmup.start(load=(cached.load_mnist_model, cached.mnist_split))
 
 # One line per page: (file, title, icon, what it teaches). Only pages that exist are listed.
 PAGES = [
@@ -37,8 +43,9 @@ def home() -> None:
         "regularized deblurring as an inverse problem, and low-rank structure."
     )
     st.subheader("The pages")
-    for path, title, icon, blurb in PAGES:
-        st.page_link(path, label=f"**{title}**: {blurb}", icon=icon)
+    for page, (_, title, _, blurb) in zip(LESSONS, PAGES):
+        # the registered st.Page itself: a file path was resolved (realpath) and searched among the pages per link
+        st.page_link(page, label=f"**{title}**: {blurb}")
     st.subheader("Using it in class")
     st.markdown(
         "- Every picture shows its values on hover and has a download button (PNG, CSV or GIF) for your slides.\n"
@@ -49,10 +56,8 @@ def home() -> None:
     )
 
 
-nav = st.navigation(
-    [st.Page(home, title="Home", icon=":material/home:", default=True)]
-    + [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGES]
-)
+LESSONS = [st.Page(path, title=title, icon=icon) for path, title, icon, _ in PAGES]
+nav = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True)] + LESSONS)
 from cnn_viz.ui import classroom  # noqa: E402  (after st.navigation: the legacy page mode is off by now)
 
 access.app_settings()  # colour-vision-safe colours and presenter view, on every page, in the URL

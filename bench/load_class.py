@@ -42,7 +42,8 @@ MAX_SESSIONS = 300
 MAX_SECONDS = 300.0
 PAGES = ["kernel_sandbox", "sliding_kernel", "relu_pooling", "mnist_activations", "deblurring", "low_rank", "when_cnns_fail"]
 # The typical interaction of each page: (widget user key, how to change it).
-#   "next": the next option / slider step (wrapping); "flip12": alternate between 1 and 2; "press": a button.
+#   "next": the next option / slider step (wrapping); "flip12": alternate between 1 and 2; "press": a button;
+#   "rerun": no widget, the same states sent again (what every page pays per rerun: app.py, sidebar, navigation).
 INTERACTIONS = {
     "kernel_sandbox": ("stride", "flip12"),
     "sliding_kernel": ("sk_next", "press"),
@@ -51,7 +52,7 @@ INTERACTIONS = {
     "deblurring": ("db1_lam", "next"),
     "low_rank": ("lr_k", "next"),
     "when_cnns_fail": ("wf_op", "next"),
-    "": (None, None),
+    "": (None, "rerun"),
 }
 KEY_OVERRIDE: dict = {}  # --key: another widget of the page to move (kept "next")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -159,7 +160,7 @@ def change_for(s: Session, page: str, step: int):
     key, how = INTERACTIONS.get(page, (None, None))
     key = KEY_OVERRIDE.get(page, key)
     if key is None:
-        return None
+        return [] if how == "rerun" else None
     try:
         w = s.find(key=key)
     except KeyError:

@@ -1,6 +1,9 @@
 """Every file the app ships in assets/ (assets/README.md says where each came from), and where the
 training command lines write a new run (``runs/``, never a shipped file unless ``--out`` names it)."""
 
+import base64
+import functools
+import io
 import time
 from pathlib import Path
 
@@ -13,6 +16,19 @@ DEBLUR_WEIGHTS = {"direct": ASSETS / "deblur_direct_cnn.pt", "tikcnn": ASSETS / 
 LOWRANK_SWEEP = ASSETS / "lowrank_sweep.json"
 STAR_CHART = ASSETS / "star_chart.png"
 DIGIT_7 = ASSETS / "digit_7.png"
+
+
+@functools.lru_cache(maxsize=1)
+def favicon_uri(side: int = 32) -> str:
+    """The browser tab's icon: the star chart shrunk to ``side`` pixels, as a PNG data: URI (~1.3 kB), made
+    once per process. Given to st.set_page_config as a string it is sent as it is; given as a file path,
+    Streamlit re-read, re-encoded and re-registered the picture on every rerun of every session."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    with Image.open(STAR_CHART) as im:
+        im.convert("L").resize((side, side), Image.LANCZOS).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def new_run_path(stem: str, suffix: str = ".pt") -> Path:
