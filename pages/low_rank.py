@@ -48,26 +48,28 @@ def rank_explorer(img, f: svd.Factors, name: str) -> None:
     st.caption(view.caption)
     c1, c2 = st.columns(2)
     with c1:
-        ui.plot(builders.image_figure(view.shown, title=f"Rank-{k} image", height=420, max_side=svd.VIEW_SIDE), key="lr_approx")
+        ui.plot(ui.figure(builders.image_figure, view.shown, title=f"Rank-{k} image", height=420, max_side=svd.VIEW_SIDE), key="lr_approx")
         st.caption(fmt.describe_image(f"Rank-{k} image", view.shown) + ". "
                    "The rank-k image, clipped to [0, 1] for display (the numbers above use the unclipped matrix).")
         ui.download_png(view.shown, f"rank{k}_{svd.file_stem(name)}.png", "Download the rank-k image", key="lr_dl_approx")
     with c2:
-        ui.plot(builders.signed_map_figure(view.error, title="Error A − A_k", height=420, max_side=svd.VIEW_SIDE), key="lr_err")
+        ui.plot(ui.figure(builders.signed_map_figure, view.error, title="Error A − A_k", height=420, max_side=svd.ERROR_SIDE,
+                          hover_side=svd.ERROR_HOVER), key="lr_err")
         st.caption(fmt.describe_map("Error A − A_k", view.error, "largest error") + ". "
                    f"What the first k pieces leave out: {palette.scheme().pos_word} where the image is brighter than its rank-k version, "
                    f"{palette.scheme().neg_word} where darker" + (" (mean of the three channels)" if f.channels == 3 else "") + ". Fine texture and sharp edges go last.")
     c1, c2 = st.columns(2)
     with c1:
-        ui.plot(figures.spectrum_figure(f.s, k, "Singular values"), key="lr_spectrum")
+        ui.plot(ui.figure(figures.spectrum_figure, f.s, k, "Singular values"), key="lr_spectrum")
         st.caption("The singular values on a log scale, largest first. The shaded ones are kept. A photograph's "
                    "values fall fast at first and then slowly: a few pieces hold the shapes, many small ones the texture.")
-        ui.download_csv(f.s_columns, f"singular_values_{svd.file_stem(name)}.csv", "Download the singular values (CSV)", key="lr_dl_s")
+        ui.download_csv(lambda: f.s_columns, f"singular_values_{svd.file_stem(name)}.csv", "Download the singular values (CSV)", key="lr_dl_s")
     with c2:
         eps = st.select_slider("Target relative error ε", EPS_TARGETS, value=0.05, key="lr_eps", bind="query-params",
                                format_func=lambda v: f"{v:g}")
         target = svd.eps_target(f, eps)
-        ui.plot(figures.error_curve_figure(target.ks, target.errors, k, eps, target.k, "Error of the best rank-k image"), key="lr_curve")
+        ui.plot(ui.figure(figures.error_curve_figure, target.ks, target.errors, k, eps, target.k, "Error of the best rank-k image"),
+                key="lr_curve")
         st.caption(target.caption)
 
 
@@ -87,7 +89,7 @@ if tab_img.open:
         st.stop()
     c1, c2 = st.columns([2, 3])
     with c1:
-        ui.plot(builders.image_figure(img, title=f"Original: {text.html(picked.name)}", height=420), key="lr_original")
+        ui.plot(ui.figure(builders.image_figure, img, title=f"Original: {text.html(picked.name)}", height=420), key="lr_original")
         st.caption(f.caption)
     with c2:
         st.markdown(
