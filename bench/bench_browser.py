@@ -51,11 +51,13 @@ _OBSERVER_JS = """() => {
   new MutationObserver((records) => {
     const now = performance.now();
     window.__bench.last = now;
+    // a run that starts and ends before this callback leaves the attribute at notRunning: its old value shows it
     for (const r of records) {
-      if (r.attributeName === 'data-test-script-state' && r.target.getAttribute('data-test-script-state') !== 'notRunning')
+      if (r.attributeName === 'data-test-script-state'
+          && (r.oldValue !== 'notRunning' || r.target.getAttribute('data-test-script-state') !== 'notRunning'))
         window.__bench.ran = now;
     }
-  }).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  }).observe(document, {subtree: true, childList: true, attributes: true, attributeOldValue: true, characterData: true});
 }"""
 _SETTLED_JS = """(t0) => {
   const app = document.querySelector('[data-testid="stApp"]');

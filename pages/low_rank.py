@@ -48,26 +48,28 @@ def rank_explorer(img, f: svd.Factors, name: str) -> None:
     st.caption(view.caption)
     c1, c2 = st.columns(2)
     with c1:
-        ui.plot(builders.image_figure(view.shown, title=f"Rank-{k} image", height=420, max_side=svd.VIEW_SIDE), key="lr_approx")
+        ui.plot(ui.figure(builders.image_figure, view.shown, title=f"Rank-{k} image", height=420, max_side=svd.VIEW_SIDE), key="lr_approx")
         st.caption(fmt.describe_image(f"Rank-{k} image", view.shown) + ". "
                    "The rank-k image, clipped to [0, 1] for display (the numbers above use the unclipped matrix).")
         ui.download_png(view.shown, f"rank{k}_{svd.file_stem(name)}.png", "Download the rank-k image", key="lr_dl_approx")
     with c2:
-        ui.plot(builders.signed_map_figure(view.error, title="Error A − A_k", height=420, max_side=svd.VIEW_SIDE), key="lr_err")
+        ui.plot(ui.figure(builders.signed_map_figure, view.error, title="Error A − A_k", height=420, max_side=svd.ERROR_SIDE,
+                          hover_side=svd.ERROR_HOVER), key="lr_err")
         st.caption(fmt.describe_map("Error A − A_k", view.error, "largest error") + ". "
                    f"What the first k pieces leave out: {palette.scheme().pos_word} where the image is brighter than its rank-k version, "
                    f"{palette.scheme().neg_word} where darker" + (" (mean of the three channels)" if f.channels == 3 else "") + ". Fine texture and sharp edges go last.")
     c1, c2 = st.columns(2)
     with c1:
-        ui.plot(figures.spectrum_figure(f.s, k, "Singular values"), key="lr_spectrum")
+        ui.plot(ui.figure(figures.spectrum_figure, f.s, k, "Singular values"), key="lr_spectrum")
         st.caption("The singular values on a log scale, largest first. The shaded ones are kept. A photograph's "
                    "values fall fast at first and then slowly: a few pieces hold the shapes, many small ones the texture.")
-        ui.download_csv(f.s_columns, f"singular_values_{svd.file_stem(name)}.csv", "Download the singular values (CSV)", key="lr_dl_s")
+        ui.download_csv(lambda: f.s_columns, f"singular_values_{svd.file_stem(name)}.csv", "Download the singular values (CSV)", key="lr_dl_s")
     with c2:
         eps = st.select_slider("Target relative error ε", EPS_TARGETS, value=0.05, key="lr_eps", bind="query-params",
                                format_func=lambda v: f"{v:g}")
         target = svd.eps_target(f, eps)
-        ui.plot(figures.error_curve_figure(target.ks, target.errors, k, eps, target.k, "Error of the best rank-k image"), key="lr_curve")
+        ui.plot(ui.figure(figures.error_curve_figure, target.ks, target.errors, k, eps, target.k, "Error of the best rank-k image"),
+                key="lr_curve")
         st.caption(target.caption)
 
 
@@ -87,7 +89,7 @@ if tab_img.open:
         st.stop()
     c1, c2 = st.columns([2, 3])
     with c1:
-        ui.plot(builders.image_figure(img, title=f"Original: {text.html(picked.name)}", height=420), key="lr_original")
+        ui.plot(ui.figure(builders.image_figure, img, title=f"Original: {text.html(picked.name)}", height=420), key="lr_original")
         st.caption(f.caption)
     with c2:
         st.markdown(
@@ -100,7 +102,7 @@ if tab_img.open:
         st.markdown("Move the slider: the picture sharpens as k grows, and the numbers stored grow in proportion.")
     rank_explorer(img, f, picked.name)
     st.subheader("Ranks 1, 2, 5, 10, 20, 50 side by side")
-    ui.plot(figures.strip_figure(svd.strip(f)), key="lr_strip")
+    ui.plot(ui.figure(figures.factors_strip_figure, f), key="lr_strip")
     st.caption("Rank 1 is one column times one row: only horizontal and vertical bands. Each new rank adds a "
                "weaker, finer pattern. By rank 50 most photographs are recognisable at a fraction of the storage.")
     with st.expander("The maths"):
@@ -126,11 +128,11 @@ def pca_explorer(e: svd.Eigendigits) -> None:
     c1, c2 = st.columns([3, 2])
     with c1:
         kd = ui.data_slider("Components k", 1, e.pca.components.shape[0], 20, key="lr_pca_k", bind="query-params")
-        ui.plot(figures.explained_variance_figure(e.pca.explained_ratio, kd), key="lr_explained")
+        ui.plot(ui.figure(figures.explained_variance_figure, e.pca.explained_ratio, kd), key="lr_explained")
         st.caption(e.caption)
     with c2:
         which = st.number_input("Digit (row of the training set)", 0, len(e.digits) - 1, 0, key="lr_pca_digit", bind="query-params")
-        ui.plot(figures.digit_pair_figure(*e.rebuild(which, kd), kd), key="lr_digit_pair")
+        ui.plot(ui.figure(figures.digit_pair_figure, *e.rebuild(which, kd), kd), key="lr_digit_pair")
         st.caption(f"The digit rebuilt from the mean digit plus its coordinates along the first {kd} eigendigits.")
 
 
@@ -163,7 +165,7 @@ if tab_why.open:
         c[2].metric(f"Random matrix, n = {summary.random_n}", f"{summary.random_rank:,}", f"{summary.random_share:.0%} of n",
                     delta_color="off", help="The same max-entry ε-rank for independent uniform entries in [0, 1]: almost full rank.")
     c[3].metric(f"JL bound, n = {summary.n_last}", f"{summary.bound:,.0f}", help="Udell & Townsend, Theorem 1.0: ⌈72 ln(2n + 1)/ε²⌉")
-    ui.plot(figures.eps_rank_figure(sweep, title=summary.title), key="lr_epsrank")
+    ui.plot(ui.figure(figures.eps_rank_figure, sweep, title=summary.title), key="lr_epsrank")
     st.caption(summary.caption)
     st.markdown("##### The Johnson–Lindenstrauss step")
     ui.explain(
@@ -203,11 +205,11 @@ if tab_why.open:
     )
     c1, c2 = st.columns(2)
     with c1:
-        ui.plot(figures.matrix_pair_figure(*cached.matrix_pair(sweep.kind, sweep.d)), key="lr_pair")
+        ui.plot(ui.figure(figures.matrix_pair_figure, *cached.matrix_pair(sweep.kind, sweep.d)), key="lr_pair")
         st.caption("n = 200. Left: Xᵢⱼ = f(aᵢ, bⱼ), rows and columns ordered by the first latent coordinate so the "
                    "smooth structure shows (reordering does not change the rank). Right: independent random entries.")
     with c2:
-        ui.plot(figures.sigma_decay_figure(sweep, "Singular values divided by σ₁"), key="lr_sigma")
+        ui.plot(ui.figure(figures.sigma_decay_figure, sweep, "Singular values divided by σ₁"), key="lr_sigma")
         st.caption("The latent matrix's σᵢ/σ₁ fall geometrically below ε after a few dozen terms; the random matrix's "
                    "stay above it for almost all i. (The latent curve shows the leading values the randomized SVD computed.)")
     with st.expander("Exactly what is measured"):
@@ -232,7 +234,7 @@ if tab_why.open:
             "SVD: the right singular vectors are the **principal components**, here drawn as 28 × 28 images "
             "(\"eigendigits\"), and σᵢ²/(N − 1) is the variance each one explains."
         )
-        ui.plot(figures.eigendigits_figure(*e.leading(16)), key="lr_eigendigits")
+        ui.plot(ui.figure(figures.eigendigits_figure, *e.leading(16)), key="lr_eigendigits")
         st.caption(f"The first 16 principal directions of the digits ({palette.sign_words()}, each on its own scale). "
                    "The first ones are broad strokes shared by many digits; later ones add finer detail.")
         pca_explorer(e)
@@ -253,9 +255,9 @@ def layer_panel(sw) -> None:
     m[1].metric(f"{layer} parameters", f"{at.layer_params:,}", at.size_change, delta_color="normal" if at.fewer else "inverse")
     m[2].metric("Smallest good k", str(kmin) if kmin else "none",
                 help="The smallest rank whose accuracy is within 0.5 percentage points of the full model.")
-    ui.plot(figures.accuracy_rank_figure(sw, k, 0.5, f"{layer}: accuracy and size against the rank"), key=f"lr_cnn_{layer}")
+    ui.plot(ui.figure(figures.accuracy_rank_figure, sw, k, 0.5, f"{layer}: accuracy and size against the rank"), key=f"lr_cnn_{layer}")
     st.caption(sw.caption(0.5))
-    ui.download_csv(sw.table, f"{layer}_rank_sweep.csv", "Download the curve (k, accuracy %, layer, model parameters)", key=f"lr_dl_{layer}")
+    ui.download_csv(lambda: sw.table, f"{layer}_rank_sweep.csv", "Download the curve (k, accuracy %, layer, model parameters)", key=f"lr_dl_{layer}")
 
 
 if tab_cnn.open:
@@ -275,7 +277,7 @@ if tab_cnn.open:
         for col, sw in zip(st.columns(2), sweeps):
             with col:
                 layer_panel(sw)
-        ui.plot(figures.weight_spectrum_figure(sweeps), key="lr_wspec")
+        ui.plot(ui.figure(figures.weight_spectrum_figure, sweeps), key="lr_wspec")
         st.caption("Singular values of the two trained weight matrices, each divided by its largest. A few directions "
                    "carry most of the weight, which is why a small rank keeps most of the accuracy without any retraining "
                    "(retraining the two thin layers, not done here, can win back part of what a smaller rank loses).")
@@ -289,13 +291,13 @@ if tab_cnn.open:
         for col, check in zip(st.columns(len(checks)), checks):
             with col:
                 case = check.case
-                ui.plot(builders.kernel_figure(case.kernel, title=case.name, height=260, decimals=2), key=f"lr_sep_k_{case.name}")
+                ui.plot(ui.figure(builders.kernel_figure, case.kernel, title=case.name, height=260, decimals=2), key=f"lr_sep_k_{case.name}")
                 if case.rank == 1:
-                    ui.plot(builders.separable_figure(case.column, case.row), key=f"lr_sep_f_{case.name}")
+                    ui.plot(ui.figure(builders.separable_figure, case.column, case.row), key=f"lr_sep_f_{case.name}")
                 st.caption(check.caption)
         c1, c2 = st.columns([3, 2])
         with c1:
-            ui.plot(figures.flops_figure(range(3, 16, 2), 512, 512), key="lr_flops")
+            ui.plot(ui.figure(figures.flops_figure, (3, 5, 7, 9, 11, 13, 15), 512, 512), key="lr_flops")
         with c2:
             cost = cached.separable_cost()
             st.metric("Multiply-adds, 5 × 5 Gaussian, 512 × 512", cost.value, cost.delta)

@@ -261,7 +261,9 @@ def test_digit_pair_figure_shows_both_digits_as_grey_levels():
     rng = np.random.default_rng(0)
     a, b = rng.random(784), rng.random(784) * 1.5 - 0.2
     fig = figures.digit_pair_figure(a, b, 5)
-    np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), np.round(255 * a.reshape(28, 28)), atol=1)
-    np.testing.assert_allclose(np.asarray(fig.data[1].z, dtype=float), np.round(255 * np.clip(b, 0, 1).reshape(28, 28)), atol=1)
+    from conftest import png_pixels
+
+    np.testing.assert_allclose(png_pixels(fig.data[0].source).astype(float), np.round(255 * a.reshape(28, 28)), atol=1)
+    np.testing.assert_allclose(png_pixels(fig.data[1].source).astype(float), np.round(255 * np.clip(b, 0, 1).reshape(28, 28)), atol=1)
     assert [t.text for t in fig.layout.annotations] == ["digit", "mean + 5 components"]
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis2.scaleanchor == "x2"

@@ -150,9 +150,10 @@ def test_numpy_parts_do_not_import_torch(part):
 
 
 def test_rank_k_pictures_are_sent_at_view_size_with_the_true_values_on_hover(app_test):
-    """The two pictures that change with k are sent at most svd.VIEW_SIDE a side: every 2nd pixel of the 512²
-    cameraman, at its true row and column, with the value of NumPy's rank-k approximation there."""
-    from conftest import plotly_array, plotly_figure
+    """The pictures that change with k are PNGs, sent at most svd.VIEW_SIDE (the rank-k image: every 2nd pixel
+    of the 512² cameraman, its pixels NumPy's rank-k approximation) and svd.ERROR_SIDE a side (the error),
+    the error's real values on hover at their true rows and columns; with the two curves, under 100 kB a move."""
+    from conftest import map_samples, plotly_figure, png_pixels
 
     at = _open(app_test)
     at.slider(key="lr_k").set_value(7).run()
@@ -160,11 +161,16 @@ def test_rank_k_pictures_are_sent_at_view_size_with_the_true_values_on_hover(app
     u, s, vt = np.linalg.svd(cam, full_matrices=False)
     ref = (u[:, :7] * s[:7]) @ vt[:7]  # NumPy's rank-7 approximation
     approx = plotly_figure(at, "lr_approx")["data"][0]
-    z = plotly_array(approx["z"]).reshape(svd.VIEW_SIDE, svd.VIEW_SIDE)
-    assert np.array_equal(plotly_array(approx["x"]), np.arange(0, 512, 2)) and np.array_equal(plotly_array(approx["y"]), np.arange(0, 512, 2))
-    assert np.abs(z.astype(float) - np.clip(ref[::2, ::2], 0, 1) * 255).max() <= 1.0  # uint8 rounding
-    err = plotly_figure(at, "lr_err")["data"][0]
-    ze = plotly_array(err["z"]).reshape(svd.VIEW_SIDE, svd.VIEW_SIDE)
-    np.testing.assert_allclose(ze, (cam - ref)[::2, ::2], atol=1e-5)
-    sent = sum(len(el.proto.spec) for el in at.get("plotly_chart") if el.proto.id.endswith(("-lr_approx", "-lr_err")))
-    assert sent < 500_000  # was 1.77 MB at 512² per move of k
+    assert approx["type"] == "image" and (approx["x0"], approx["dx"], approx["y0"], approx["dy"]) == (0, 2, 0, 2)
+    px = png_pixels(approx["source"])
+    assert px.shape == (svd.VIEW_SIDE, svd.VIEW_SIDE)
+    assert np.abs(px.astype(float) - np.clip(ref[::2, ::2], 0, 1) * 255).max() <= 1.0  # uint8 rounding
+    err = plotly_figure(at, "lr_err")
+    rows, cols, ze = map_samples(err)
+    assert len(rows) == len(cols) == svd.ERROR_HOVER and rows.max() < 512 and cols.max() < 512
+    np.testing.assert_allclose(ze, (cam - ref)[np.ix_(rows, cols)], atol=1e-5)
+    picture = err["data"][1]
+    assert picture["type"] == "image" and png_pixels(picture["source"]).shape[:2] == (svd.ERROR_SIDE, svd.ERROR_SIDE)
+    sent = sum(len(el.proto.spec) for el in at.get("plotly_chart")
+               if el.proto.id.endswith(("-lr_approx", "-lr_err", "-lr_spectrum", "-lr_curve")))
+    assert sent < 100_000  # was 1.77 MB at 512² per move of k, 186 kB with float heatmaps at 256²

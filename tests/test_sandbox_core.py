@@ -119,6 +119,17 @@ def test_spec_is_the_figure_as_plotly_reads_it():
     json.dumps(data)  # plain data: nothing left for Plotly to convert
 
 
+def test_spec_leaves_out_plotlys_default_template_and_keeps_any_other():
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    fig = builders.signed_map_figure(np.array([[-1.0, 3.0], [0.5, 0.0]]), title="t")
+    assert fig.layout.template == pio.templates[pio.templates.default]  # Plotly put its default in
+    assert "template" not in builders.spec(fig)["layout"]
+    other = go.Figure(layout=dict(template="ggplot2"))
+    assert builders.spec(other)["layout"]["template"]["layout"]["plot_bgcolor"] == pio.templates["ggplot2"].layout.plot_bgcolor
+
+
 def test_kernel_figure_writes_the_numbers():
     k = np.array([[1 / 9, -0.0, 2.0], [1e-17, -1.5, 0.25]])
     tr = builders.kernel_figure(k).to_plotly_json()["data"][0]

@@ -15,6 +15,7 @@ is drawn as a PNG with an invisible grid of at most ``HOVER_SIDE``² real values
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 
@@ -34,8 +35,22 @@ HOVER_SIDE = 64  # larger ones: real values on hover at up to this many points a
 
 def spec(fig: go.Figure) -> dict:
     """The figure as the plain data Plotly.js reads (arrays already base64 typed arrays): what a cache
-    keeps and ``ui.plot`` sends without building or validating anything again."""
-    return json.loads(pio.to_json(fig, validate=False))
+    keeps and ``ui.plot`` sends without building or validating anything again.
+
+    Plotly's default template (``layout.template``, ~7 kB, most of a line chart's bytes) is left out: the
+    app's charts use st.plotly_chart's Streamlit theme, which restyles the figure in the browser and fills
+    in an absent template itself (screenshots in Chromium: the same picture with and without it). A
+    template other than the default stays."""
+    data = json.loads(pio.to_json(fig, validate=False))
+    lay = data.get("layout")
+    if isinstance(lay, dict) and lay.get("template") == _default_template():
+        del lay["template"]
+    return data
+
+
+@functools.cache
+def _default_template() -> dict:
+    return json.loads(pio.to_json(go.Figure(), validate=False)).get("layout", {}).get("template")
 
 
 def png_uri(pixels: np.ndarray, palette_rgb: np.ndarray | None = None) -> str:
@@ -154,7 +169,7 @@ def signed_map_traces(fmap: np.ndarray, zmax: float | None = None, colorbar: boo
 
 
 def signed_map_figure(fmap: np.ndarray, title: str | None = None, height: int | None = None, zmax: float | None = None,
-                      max_side: int = MAP_DISPLAY) -> go.Figure:
+                      max_side: int = MAP_DISPLAY, hover_side: int = HOVER_SIDE) -> go.Figure:
     """A feature map with a diverging scale centred on zero (blue < 0 < red) and a colour bar
     (``signed_map_traces``: large maps as a PNG, values on hover at sample points)."""
     fmap = np.asarray(fmap, dtype=np.float32)
@@ -162,7 +177,7 @@ def signed_map_figure(fmap: np.ndarray, title: str | None = None, height: int | 
     h, w = fmap.shape
     lay["xaxis"]["range"] = [-0.5, w - 0.5]
     lay["yaxis"].update(range=[h - 0.5, -0.5], autorange=False)
-    return go.Figure(signed_map_traces(fmap, zmax=zmax, max_side=max_side), layout=lay)
+    return go.Figure(signed_map_traces(fmap, zmax=zmax, max_side=max_side, hover_side=hover_side), layout=lay)
 
 
 def number_grid_trace(grid: np.ndarray, hovertemplate: str = "K(%{y}, %{x}) = %{z:.6g}<extra></extra>",

@@ -34,6 +34,11 @@ STRIP_RANKS = (1, 2, 5, 10, 20, 50)
 # side (every 2nd pixel of a 512² image; hover gives the true row, column and value of the pixel shown):
 # they are drawn ~400 px high, and at 512² they cost 1.8 MB per move per student (0.45 MB at 256).
 VIEW_SIDE = 256
+# The error A − A_k is texture (noise-like: a PNG of it barely compresses, ~60 kB at 256², 29 kB at 171², 16 kB
+# at 128²), so it is sent at most ERROR_SIDE pixels a side (every 4th pixel of a 512² image), with real values
+# on hover at up to ERROR_HOVER² points: with the rank-k picture at VIEW_SIDE, ~95 kB per move of k.
+ERROR_SIDE = 128
+ERROR_HOVER = 32
 
 
 @dataclass(frozen=True)
