@@ -171,6 +171,7 @@ def mosaic(maps: np.ndarray, cols: int, gap: int = 1) -> tuple[np.ndarray, np.nd
     return big, idx
 
 
+GRAY = [[0.0, "rgb(0,0,0)"], [1.0, "rgb(255,255,255)"]]  # plotly.js has no "gray" by name (only Python's validation knows it)
 HOVER_POINTS = 256  # a mosaic's hover grid: about this many real values per layer, spread evenly over every tile
 PICTURE_LEVELS = 32  # colour levels of a mosaic's PNG: 16 a sign on the diverging scale (the PNG is ~30 % smaller than at 256)
 
@@ -236,7 +237,7 @@ def mosaic_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, si
     xs = (np.arange(ncols)[:, None] * (w + gap) + cs[None, :]).ravel()
     hover = dict(type="heatmap", z=grid, x=xs.astype(np.int16), y=ys.astype(np.int16), customdata=np.stack([k, rr, cc], axis=-1).astype(np.uint8 if max(n, h, w) <= 256 else np.uint16),
                        opacity=0, hoverongaps=False, showscale=shared_scale, zmin=-top if signed else 0.0, zmax=top,
-                       colorscale=palette.diverging() if signed else "gray",
+                       colorscale=palette.diverging() if signed else GRAY,
                        colorbar=dict(thickness=12, len=0.8) if shared_scale else None,
                        hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>value %{z:.4g}<extra></extra>")
     pos = np.array([divmod(i, ncols) for i in range(n)])
