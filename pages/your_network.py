@@ -6,7 +6,6 @@ from cnn_viz import ui
 from cnn_viz.common.text import md
 from cnn_viz.mnist import design, explain, figures, netfile
 from cnn_viz.mnist.data import make_gallery
-from cnn_viz.pooling import figures as pooling_figures
 from cnn_viz.ui import cached, training
 
 st.title("Your own network")
@@ -48,7 +47,7 @@ st.subheader("Receptive fields, drawn on the digit")
 point = ui.design_field_point()
 if summary.field_layers:
     seven = gallery.digit(gallery.default)
-    ui.plot(ui.figure(pooling_figures.receptive_field_figure, seven, summary.boxes_at(point), point, height=520), key="yn_rf_fig")
+    ui.plot(ui.figure(figures.field_figure, seven, summary.boxes_at(point), point, height=520), key="yn_rf_fig")
     st.caption("One rectangle per conv or pooling layer: the input pixels that the unit nearest the red cross can see "
                "(clipped to the digit). The same computation as the ReLU and pooling page's receptive fields.")
 else:
@@ -140,11 +139,15 @@ convs = explain.conv_filters(net)
 with tabs[0]:
     if tabs[0].open:
         st.markdown("Every intermediate of the forward pass, in order: each tile is one feature map (red positive, blue negative).")
-        for name in explain.map_layers(reading):
+        layers = explain.map_layers(reading) + explain.vector_layers(reading)
+        shown = set(st.pills("Layers to show", layers, selection_mode="multi", default=explain.shown_layers(layers),
+                             key="yn_layers_" + "-".join(layers),
+                             help="Batch norm (a per-map rescaling) and flatten (the last maps in one row) are one click away.") or [])
+        for name in [n for n in explain.map_layers(reading) if n in shown]:
             c, h, w = reading.maps[name].shape
             st.markdown(f"**{name}** · {c} maps of {h}×{w}")
             ui.plot(ui.figure(figures.layer_figure, name, reading.maps[name]), key=f"yn_maps_{name}")
-        for name in explain.vector_layers(reading):
+        for name in [n for n in explain.vector_layers(reading) if n in shown]:
             st.markdown(f"**{name}** · {reading.maps[name].size} numbers")
             ui.plot(ui.figure(figures.vector_figure, reading.maps[name], height=None), key=f"yn_vec_{name}")
         st.caption("Flat layers as rows of 16 cells; hover for the unit and its value.")

@@ -116,6 +116,12 @@ def vector_layers(reading: Reading) -> list[str]:
     return [k for k, v in reading.maps.items() if np.ndim(v) == 1 and k != "softmax"]
 
 
+def shown_layers(layers: list[str]) -> list[str]:
+    """The layers drawn at first ("Your own network"): all but batch norm (each map rescaled by a constant) and
+    flatten (the last maps again, in one row), which a new digit would otherwise send as well."""
+    return [n for n in layers if not n.startswith(("bn", "flat"))]
+
+
 @dataclass(frozen=True)
 class ConvFilter:
     """One conv layer's learned kernels (out, in, k, k), its bias, and how it slides."""

@@ -460,3 +460,10 @@ def big_map_figure(values: np.ndarray, title: str | None = None, height: int = 4
 def kernel_grid_figure(kernel: np.ndarray, title: str | None = None, height: int = 320) -> go.Figure:
     """A small kernel with its numbers in the cells (``builders.kernel_figure``), slim."""
     return slim(kernel_figure(kernel, title=title, height=height))
+
+
+def field_figure(digit: np.ndarray, boxes: list, point: tuple[int, int], height: int = 520) -> go.Figure:
+    """Receptive fields drawn on the digit (``pooling.figures.receptive_field_figure``), slim."""
+    from cnn_viz.pooling import figures as pooling_figures
+
+    return slim(pooling_figures.receptive_field_figure(digit, boxes, point, height=height))
