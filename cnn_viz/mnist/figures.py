@@ -54,7 +54,13 @@ def _figure(data, layout: dict) -> go.Figure:
     """``go.Figure(data, layout)`` with the slim template (``layout`` may set its own), not validated again:
     traces given as plain dicts (``type=...``) cost nothing to build (validating a mosaic's three traces and its
     layout took ~20 ms, the PNG 1 ms); the tests check what the figures carry."""
-    return go.Figure(data, layout={"template": SLIM_TEMPLATE, **layout}, _validate=False)
+    lay = {"template": SLIM_TEMPLATE, **layout}
+    for key, value in lay.items():  # what validation did: plotly.js 3 reads a title only as {"text": ...}
+        if key == "title" or key.startswith(("xaxis", "yaxis")):
+            title = value if key == "title" else value.get("title") if isinstance(value, dict) else None
+            if isinstance(title, str):
+                lay[key] = {"text": title} if key == "title" else {**value, "title": {"text": title}}
+    return go.Figure(data, layout=lay, _validate=False)
 
 
 def _image_layout(title: str | None, height: int | None, **extra) -> dict:
@@ -143,11 +149,11 @@ def probability_figure(probs: np.ndarray, other: np.ndarray | None = None, names
     digits = [str(d) for d in range(10)]
     if other is None:
         colours = [TOP_COLOUR if d == int(np.argmax(p)) else PROB_COLOUR for d in range(10)]
-        data = [go.Bar(x=digits, y=p, marker_color=colours, text=_pct(p), textposition="outside", name=names[0],
-                       hovertemplate="digit %{x}: %{y:.4f}<extra></extra>")]
+        data = [dict(type="bar", x=digits, y=p, marker=dict(color=colours), text=_pct(p), textposition="outside", name=names[0],
+                     hovertemplate="digit %{x}: %{y:.4f}<extra></extra>")]
     else:
-        data = [go.Bar(x=digits, y=vals, name=name, marker_color=colour, text=_pct(vals), textposition="outside",
-                       hovertemplate=name + " · digit %{x}: %{y:.4f}<extra></extra>")
+        data = [dict(type="bar", x=digits, y=vals, name=name, marker=dict(color=colour), text=_pct(vals), textposition="outside",
+                     hovertemplate=name + " · digit %{x}: %{y:.4f}<extra></extra>")
                 for vals, name, colour in ((p, names[0], TOP_COLOUR), (np.asarray(other, dtype=np.float64), names[1], OWN_COLOUR))]
     lay = dict(height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT, paper_bgcolor="rgba(0,0,0,0)",
                yaxis=dict(range=[0, 1.12], tickformat=".0%", title="probability"), xaxis=dict(title="digit", type="category"))
@@ -318,9 +324,9 @@ def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, 
 def logits_figure(logits: np.ndarray, height: int = 240) -> go.Figure:
     """The 10 logits (fc2 outputs) as signed bars."""
     z = np.asarray(logits, dtype=np.float64).ravel()
-    bar = go.Bar(x=[str(d) for d in range(10)], y=z, marker_color=np.where(z >= 0, TOP_COLOUR, OWN_COLOUR).tolist(),
-                 text=[f"{v:.2f}" for v in z], textposition="outside", hovertemplate="digit %{x}: logit %{y:.4f}<extra></extra>")
-    return _figure(bar, layout=dict(height=height, margin=dict(l=10, r=10, t=20, b=10), font=FONT, paper_bgcolor="rgba(0,0,0,0)",
+    bar = dict(type="bar", x=[str(d) for d in range(10)], y=z, marker=dict(color=np.where(z >= 0, TOP_COLOUR, OWN_COLOUR).tolist()),
+               text=[f"{v:.2f}" for v in z], textposition="outside", hovertemplate="digit %{x}: logit %{y:.4f}<extra></extra>")
+    return _figure([bar], layout=dict(height=height, margin=dict(l=10, r=10, t=20, b=10), font=FONT, paper_bgcolor="rgba(0,0,0,0)",
                                       xaxis=dict(title="digit", type="category"), yaxis=dict(title="logit", zeroline=True, zerolinecolor="#555")))
 
 
