@@ -40,7 +40,7 @@ from deploy.serve import free_port, wait_healthy  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 MAX_SESSIONS = 300
 MAX_SECONDS = 300.0
-PAGES = ["kernel_sandbox", "sliding_kernel", "relu_pooling", "mnist_activations", "deblurring", "low_rank", "when_cnns_fail"]
+PAGES = ["kernel_sandbox", "sliding_kernel", "relu_pooling", "mnist_activations", "deblurring", "low_rank", "when_cnns_fail", "your_network"]
 # The typical interaction of each page: (widget user key, how to change it).
 #   "next": the next option / slider step (wrapping); "flip12": alternate between 1 and 2; "press": a button;
 #   "rerun": no widget, the same states sent again (what every page pays per rerun: app.py, sidebar, navigation).
@@ -52,6 +52,7 @@ INTERACTIONS = {
     "deblurring": ("db1_lam", "next"),
     "low_rank": ("lr_k", "next"),
     "when_cnns_fail": ("wf_op", "next"),
+    "your_network": ("yn_digit", "next"),
     "": (None, "rerun"),
 }
 KEY_OVERRIDE: dict = {}  # --key: another widget of the page to move (kept "next")

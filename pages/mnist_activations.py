@@ -5,7 +5,6 @@ import streamlit as st
 from cnn_viz import ui
 from cnn_viz.common import text
 from cnn_viz.figures import palette
-from cnn_viz.figures.builders import kernel_figure, signed_map_figure
 from cnn_viz.mnist import explain, figures, prep
 from cnn_viz.mnist.data import make_gallery
 from cnn_viz.mnist.model import LAYERS
@@ -86,10 +85,10 @@ with col_in:
 with st.container():
     st.subheader("What the network sees")
     if prepared is not None:
-        ui.plot(figures.preprocessing_figure(prepared), key="mn_prep_fig")
+        ui.plot(ui.figure(figures.preprocessing_figure, prepared), key="mn_prep_fig")
         st.caption(prepared.caption)
     elif digit is not None:
-        ui.plot(figures.digit_figure(digit, height=300, box20=True), key="mn_digit_fig")
+        ui.plot(ui.figure(figures.digit_figure, digit, height=300, box20=True), key="mn_digit_fig")
         st.caption("Already an MNIST digit: 28×28, white on black, inside the central 20×20 box (dotted). Hover for the values 0-255.")
     if digit is not None:
         ui.download_png(digit, "digit_28x28.png", "The 28×28 digit (PNG)", key="mn_dl_digit")
@@ -106,10 +105,10 @@ with col_out:
         st.warning(prepared.likeness.note)
     if compare:
         other = explain.read(other_net, digit)
-        ui.plot(figures.probability_figure(reading.probs, other.probs, names=names), key="mn_probs_fig")
+        ui.plot(ui.figure(figures.probability_figure, reading.probs, other.probs, names=names), key="mn_probs_fig")
         st.caption(reading.probs_alt + f" Both networks on the same digit: {names[0]} says {reading.guess}, {names[1]} says {other.guess}.")
     else:
-        ui.plot(figures.probability_figure(reading.probs), key="mn_probs_fig")
+        ui.plot(ui.figure(figures.probability_figure, reading.probs), key="mn_probs_fig")
         st.caption(reading.probs_alt + " The softmax of the 10 logits: the network's confidence in each digit (they add up to 100%).")
 
 # ---- Tabs: only the open one is computed (lazy tabs) --------------------------------------------------------------
@@ -121,32 +120,33 @@ with tabs[0]:
     if tabs[0].open:
         st.markdown(f"Every intermediate of the forward pass, in order. Each tile is one feature map; {palette.sign_words()}, "
                     "white zero. Click a map's number (top left of its tile) to see it large with the kernel that made it.")
-        shown = st.pills("Layers to show", explain.MAP_LAYERS, selection_mode="multi", default=explain.MAP_LAYERS, key="mn_layers", bind="query-params")
+        shown = st.pills("Layers to show", explain.MAP_LAYERS, selection_mode="multi", default=explain.SHOWN_LAYERS, key="mn_layers", bind="query-params",
+                         help="Batch norm (bn1, bn2) rescales each conv map by a constant and shifts it: pick them to see every intermediate.")
         for name in [n for n in explain.MAP_LAYERS if n in (shown or [])]:
             st.markdown(f"**{name}** · {reading.shape_text(name)} · {LAYERS[name]}")
-            ui.mnist_layer_grid(figures.layer_figure(name, reading.maps[name], shared_scale), name)
+            ui.mnist_layer_grid(ui.figure(figures.layer_figure, name, reading.maps[name], shared_scale), name)
             st.caption(reading.layer_alt(name))
         st.markdown(f"**flatten → fc1 → relu** · 1568 → 128 hidden units · {LAYERS['fc1']}")
-        ui.plot(figures.vector_figure(reading.maps["fc1"], height=190), key="mn_fc1_fig")
+        ui.plot(ui.figure(figures.vector_figure, reading.maps["fc1"], height=190), key="mn_fc1_fig")
         st.caption(f"The 128 fc1 units before their ReLU (8 rows of 16). After the ReLU, the {palette.scheme().neg_word} ones are 0: "
                    f"{reading.active_units} of 128 units are active for this digit.")
         st.markdown(f"**fc2** · 10 logits · {LAYERS['fc2']}")
-        ui.plot(figures.logits_figure(reading.maps["fc2"]), key="mn_logits_fig")
+        ui.plot(ui.figure(figures.logits_figure, reading.maps["fc2"]), key="mn_logits_fig")
         st.caption(reading.logits_alt + " The logits, one per digit. Softmax turns them into the probabilities above: p_k = e^(z_k) / Σ_j e^(z_j).")
 
         st.subheader("One map, large, with the kernel that made it")
         big = explain.big_map(reading, kernels, *ui.mnist_map_picker(reading))
         m1, m2 = st.columns([3, 2])
         with m1:
-            ui.plot(signed_map_figure(big.values, title=big.title, height=420), key="mn_big_fig")
+            ui.plot(ui.figure(figures.big_map_figure, big.values, title=big.title, height=420), key="mn_big_fig")
             ui.download_csv(big.values, f"{big.layer}_map{big.index}.csv", "This map as CSV", key="mn_dl_map")
         with m2:
             if big.from_conv1:
-                ui.plot(kernel_figure(big.kernel, title=f"conv1 kernel {big.index} (bias {big.bias:+.3f})", height=320), key="mn_big_kernel")
+                ui.plot(ui.figure(figures.kernel_grid_figure, big.kernel, title=f"conv1 kernel {big.index} (bias {big.bias:+.3f})", height=320), key="mn_big_kernel")
                 st.caption("conv1 map = this 5×5 kernel slid over the zero-padded digit, plus its bias. " + big.after_conv)
             else:
-                ui.plot(figures.mosaic_figure(big.kernel, cols=4, title=f"conv2 kernel {big.index}: 16 slices of 5×5", tile_px=62,
-                                              clickable=False), key="mn_big_kernel")
+                ui.plot(ui.figure(figures.mosaic_figure, big.kernel, cols=4, title=f"conv2 kernel {big.index}: 16 slices of 5×5", tile_px=62,
+                                                clickable=False), key="mn_big_kernel")
                 st.caption("A conv2 map is a sum over the 16 pool1 maps, each convolved with its own 5×5 slice shown here (slice i "
                            "reads pool1 map i), plus a bias: 16·25 + 1 = 401 weights per map.")
         with st.expander("The maths"):
@@ -159,13 +159,13 @@ with tabs[1]:
         st.markdown("What training produced. These weights are the network: 16 kernels of 5×5 for conv1, 32×16 kernels of 5×5 for conv2.")
         c1, c2 = st.columns([2, 3])
         with c1:
-            ui.plot(figures.mosaic_figure(kernels.conv1, cols=4, title="conv1: 16 kernels, 5×5", tile_px=80, clickable=False), key="mn_w1_fig")
+            ui.plot(ui.figure(figures.mosaic_figure, kernels.conv1, cols=4, title="conv1: 16 kernels, 5×5", tile_px=80, clickable=False), key="mn_w1_fig")
             st.caption(f"One shared colour scale: {palette.scheme().pos_word} weights add the pixel, {palette.scheme().neg_word} ones subtract it. Many look like edge and stroke "
                        "detectors at different angles. Hover for the weight.")
             ui.download_csv(kernels.conv1_rows, "conv1_kernels.csv", "conv1 kernels as CSV (one row per kernel)", key="mn_dl_w1")
         with c2:
             out_sel = st.number_input("Highlight the kernels of conv2 output map", 0, 31, 0, key="mn_w2_hl", bind="query-params")
-            ui.plot(figures.conv2_filters_figure(kernels.conv2, highlight_out=out_sel), key="mn_w2_fig")
+            ui.plot(ui.figure(figures.conv2_filters_figure, kernels.conv2, highlight_out=int(out_sel)), key="mn_w2_fig")
             st.caption("conv2: row = output map (32), column = the pool1 map it reads (16); every cell is a 5×5 kernel. "
                        "12,800 weights in all. Hover for the weight and which pair of maps it connects.")
             ui.download_csv(kernels.conv2_rows, "conv2_kernels.csv", "conv2 kernels as CSV (one row per output map)", key="mn_dl_w2")
@@ -195,12 +195,12 @@ with tabs[3]:
         ev = explain.evidence(net, digit, st.selectbox("Explain the score of digit", explain.TARGETS, key="mn_sal_class", bind="query-params"))
         s1, s2 = st.columns(2)
         with s1:
-            ui.plot(figures.overlay_figure(digit, ev.saliency, title=f"saliency: ∂ score({ev.target}) / ∂ pixel", signed=True), key="mn_sal_fig")
+            ui.plot(ui.figure(figures.overlay_figure, digit, ev.saliency, title=f"saliency: ∂ score({ev.target}) / ∂ pixel", signed=True), key="mn_sal_fig")
             st.caption(f"The gradient of the class score (its logit) with respect to each input pixel: {palette.scheme().pos_word} pixels "
                        f"would raise the score if brighter, {palette.scheme().neg_word} ones lower it. It is the network's linear sensitivity around this digit.")
             ui.download_csv(ev.saliency, f"saliency_{ev.target}.csv", "Saliency as CSV", key="mn_dl_sal")
         with s2:
-            ui.plot(figures.overlay_figure(digit, ev.cam, title=f"Grad-CAM on conv2 for {ev.target}"), key="mn_cam_fig")
+            ui.plot(ui.figure(figures.overlay_figure, digit, ev.cam, title=f"Grad-CAM on conv2 for {ev.target}"), key="mn_cam_fig")
             st.caption("Grad-CAM: the 32 conv2 maps (after BN and ReLU, 14×14) weighted by the mean gradient of the score over each map, "
                        "summed, clipped at 0 and upsampled to 28×28. Bright = the regions conv2 used as evidence for this digit.")
             ui.download_csv(ev.cam, f"gradcam_{ev.target}.csv", "Grad-CAM as CSV", key="mn_dl_cam")

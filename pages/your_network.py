@@ -6,7 +6,6 @@ from cnn_viz import ui
 from cnn_viz.common.text import md
 from cnn_viz.mnist import design, explain, figures, netfile
 from cnn_viz.mnist.data import make_gallery
-from cnn_viz.pooling import figures as pooling_figures
 from cnn_viz.ui import cached, training
 
 st.title("Your own network")
@@ -48,7 +47,7 @@ st.subheader("Receptive fields, drawn on the digit")
 point = ui.design_field_point()
 if summary.field_layers:
     seven = gallery.digit(gallery.default)
-    ui.plot(pooling_figures.receptive_field_figure(seven, summary.boxes_at(point), point, height=520), key="yn_rf_fig")
+    ui.plot(ui.figure(figures.field_figure, seven, summary.boxes_at(point), point, height=520), key="yn_rf_fig")
     st.caption("One rectangle per conv or pooling layer: the input pixels that the unit nearest the red cross can see "
                "(clipped to the digit). The same computation as the ReLU and pooling page's receptive fields.")
 else:
@@ -80,7 +79,7 @@ else:
         a2.metric("Parameters", f"{design.summarize(mine.design).params:,}")
         a3.metric("Time per epoch", f"{mine.seconds_per_epoch:.1f} s" if mine.seconds_per_epoch else "–", f"{mine.epochs} epoch(s)",
                   delta_color="off", delta_arrow="off")
-        ui.plot(figures.confusion_figure(mine.confusion, title="yours: true digit × answer"), key="yn_conf_mine")
+        ui.plot(ui.figure(figures.confusion_figure, mine.confusion, title="yours: true digit × answer"), key="yn_conf_mine")
         ui.download_csv(mine.confusion, "confusion_yours.csv", "Confusion matrix as CSV", key="yn_dl_conf_mine")
     with c2:
         st.markdown(f"**Shipped** · the report's SimpleCNN · {meta.get('epochs', '?')} epochs")
@@ -89,7 +88,7 @@ else:
         b2.metric("Parameters", f"{design.summarize(design.SIMPLE_CNN).params:,}")
         shipped_epoch = netfile.Network(design.SIMPLE_CNN, shipped, "shipped", meta).seconds_per_epoch
         b3.metric("Time per epoch", f"{shipped_epoch:.1f} s" if shipped_epoch else "–", "when it was trained", delta_color="off", delta_arrow="off")
-        ui.plot(figures.confusion_figure(cached.confusion(), title="shipped: true digit × answer"), key="yn_conf_shipped")
+        ui.plot(ui.figure(figures.confusion_figure, cached.confusion(), title="shipped: true digit × answer"), key="yn_conf_shipped")
         ui.download_csv(cached.confusion(), "confusion_shipped.csv", "Confusion matrix as CSV", key="yn_dl_conf_shipped")
     st.caption("Rows: the true digit; columns: what the network answered; the diagonal is right. Both on the same 1,000 "
                "held-out digits. Times per epoch depend on how busy the server was.")
@@ -123,15 +122,15 @@ reading = explain.read(net, digit)
 p1, p2 = st.columns([1, 2])
 with p1:
     if prepared is not None:
-        ui.plot(figures.preprocessing_figure(prepared), key="yn_prep_fig")
+        ui.plot(ui.figure(figures.preprocessing_figure, prepared), key="yn_prep_fig")
         st.caption(prepared.caption)
     else:
-        ui.plot(figures.digit_figure(digit, height=280, box20=True), key="yn_digit_fig")
+        ui.plot(ui.figure(figures.digit_figure, digit, height=280, box20=True), key="yn_digit_fig")
     ui.download_png(digit, "digit_28x28.png", "The 28×28 digit (PNG)", key="yn_dl_digit")
 with p2:
     st.metric("The network reads", f"{reading.guess}", f"{reading.confidence:.1%} sure" + (f" · true label {label}" if label is not None else ""),
               delta_color="off", delta_arrow="off")
-    ui.plot(figures.probability_figure(reading.probs), key="yn_probs_fig")
+    ui.plot(ui.figure(figures.probability_figure, reading.probs), key="yn_probs_fig")
     st.caption("The softmax of the last layer's 10 numbers: the network's confidence in each digit.")
 
 tabs = st.tabs(["Layer by layer", "Learned filters", "Figure 5: patches", "Saliency & Grad-CAM"], key="yn_tab", on_change="rerun",
@@ -140,13 +139,17 @@ convs = explain.conv_filters(net)
 with tabs[0]:
     if tabs[0].open:
         st.markdown("Every intermediate of the forward pass, in order: each tile is one feature map (red positive, blue negative).")
-        for name in explain.map_layers(reading):
+        layers = explain.map_layers(reading) + explain.vector_layers(reading)
+        shown = set(st.pills("Layers to show", layers, selection_mode="multi", default=explain.shown_layers(layers),
+                             key="yn_layers_" + "-".join(layers),
+                             help="Batch norm (a per-map rescaling) and flatten (the last maps in one row) are one click away.") or [])
+        for name in [n for n in explain.map_layers(reading) if n in shown]:
             c, h, w = reading.maps[name].shape
             st.markdown(f"**{name}** · {c} maps of {h}×{w}")
-            ui.plot(figures.layer_figure(name, reading.maps[name]), key=f"yn_maps_{name}")
-        for name in explain.vector_layers(reading):
+            ui.plot(ui.figure(figures.layer_figure, name, reading.maps[name]), key=f"yn_maps_{name}")
+        for name in [n for n in explain.vector_layers(reading) if n in shown]:
             st.markdown(f"**{name}** · {reading.maps[name].size} numbers")
-            ui.plot(figures.vector_figure(reading.maps[name], height=None), key=f"yn_vec_{name}")
+            ui.plot(ui.figure(figures.vector_figure, reading.maps[name], height=None), key=f"yn_vec_{name}")
         st.caption("Flat layers as rows of 16 cells; hover for the unit and its value.")
 with tabs[1]:
     if tabs[1].open:
@@ -156,9 +159,9 @@ with tabs[1]:
             n_out, n_in, k, _ = f.weight.shape
             st.markdown(f"**{f.layer}** · {n_out} kernels of {n_in}×{k}×{k} (+ {n_out} biases)")
             if n_in == 1:
-                ui.plot(figures.mosaic_figure(f.weight[:, 0], cols=8, title=None, tile_px=70, clickable=False), key=f"yn_w_{f.layer}")
+                ui.plot(ui.figure(figures.mosaic_figure, f.weight[:, 0], cols=8, title=None, tile_px=70, clickable=False), key=f"yn_w_{f.layer}")
             else:
-                ui.plot(figures.conv2_filters_figure(f.weight, axes=("input map", f"output map ({f.layer})")), key=f"yn_w_{f.layer}")
+                ui.plot(ui.figure(figures.conv2_filters_figure, f.weight, axes=("input map", f"output map ({f.layer})")), key=f"yn_w_{f.layer}")
             ui.download_csv(f.rows, f"{f.layer}_kernels.csv", f"{f.layer} kernels as CSV (one row per output map)", key=f"yn_dl_w_{f.layer}")
         st.caption("One shared colour scale per layer: red weights add the input, blue ones subtract it. Hover for the weight.")
 with tabs[2]:
@@ -181,14 +184,14 @@ with tabs[3]:
         ev = explain.evidence(net, digit, st.selectbox("Explain the score of digit", explain.TARGETS, key="yn_sal_class"))
         e1, e2 = st.columns(2)
         with e1:
-            ui.plot(figures.overlay_figure(digit, ev.saliency, title=f"saliency: ∂ score({ev.target}) / ∂ pixel", signed=True), key="yn_sal_fig")
+            ui.plot(ui.figure(figures.overlay_figure, digit, ev.saliency, title=f"saliency: ∂ score({ev.target}) / ∂ pixel", signed=True), key="yn_sal_fig")
             st.caption("The gradient of the class score with respect to each pixel: red pixels would raise it if brighter, blue lower it.")
             ui.download_csv(ev.saliency, f"saliency_{ev.target}.csv", "Saliency as CSV", key="yn_dl_sal")
         with e2:
             if ev.cam is None:
                 st.info("Grad-CAM needs a conv layer; this network has none.")
             else:
-                ui.plot(figures.overlay_figure(digit, ev.cam, title=f"Grad-CAM on {getattr(net, 'cam_layer', 'conv2')} for {ev.target}"),
+                ui.plot(ui.figure(figures.overlay_figure, digit, ev.cam, title=f"Grad-CAM on {getattr(net, 'cam_layer', 'conv2')} for {ev.target}"),
                         key="yn_cam_fig")
                 st.caption("Grad-CAM on the last conv layer (after its batch norm and activation): its maps weighted by the mean "
                            "gradient of the score, summed, clipped at 0 and upsampled to 28×28.")

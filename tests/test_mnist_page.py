@@ -158,3 +158,24 @@ def test_train_your_own_then_compare(app_test):
     assert not at.exception
     assert at.metric[0].label == "Your network reads"
     assert any("Both networks on the same digit" in c.value for c in at.caption)
+
+
+def test_the_gallery_pick_is_in_the_url(app_test, net, held):
+    """Issue 14: a shared link (or "follow the teacher") shows the same held-out digit: the page reads the URL's
+    ``mn_gallery`` (the list's label, as the page writes it), and the class question asks about that digit."""
+    from cnn_viz.classroom import questions
+
+    gallery = data.gallery(held)
+    pos = gallery[9]  # a 3
+    g = data.make_gallery(held)
+    at = app_test()
+    at.query_params["mn_gallery"] = g.name(pos)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.selectbox(key="mn_gallery").value == pos
+    assert shown_digit(at) == int(np.argmax(model.predict(net, held.images[pos])))
+    assert f"true label {held.labels[pos]}" in at.metric[0].delta
+    q = questions.for_page("mnist_activations", {"mn_gallery": g.name(pos)}, model=net)[0]
+    assert q.answer == str(shown_digit(at)) and f"true label is {int(held.labels[pos])}" in q.explanation

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from cnn_viz.figures import builders, palette
+from cnn_viz.figures.builders import signed_levels
 from cnn_viz.mnist import data, explain, figures, model, prep
 from cnn_viz.mnist.train import EpochStats
+from conftest import png_pixels
 from mnist_fixtures import net, seven  # noqa: F401  (pytest fixtures)
 
 torch.set_num_threads(1)
@@ -23,23 +28,54 @@ def test_mosaic_places_every_map_and_leaves_nan_gaps():
     assert (idx[4:7, 5:9] == 3).all() and (idx[8:11, 5:9] == -1).all()  # no sixth map
 
 
-def test_map_grid_hover_carries_the_true_values_with_either_scale(net, seven):
-    acts = model.activations(net, seven)["conv2"].numpy()[0]
-    # map 20 sits in row 1, column 4 of a 16-column grid of 14×14 tiles: cells (15 + r, 60 + c)
-    shared = figures.mosaic_figure(acts, cols=16, shared_scale=True).data[0]
-    np.testing.assert_allclose(np.asarray(shared.z)[15:29, 60:74], acts[20], rtol=1e-6)  # colours are the values
-    custom = np.asarray(shared.customdata)
-    assert (custom[15:29, 60:74, 0] == 20).all() and (custom[15:29, 60:74, 1] == np.arange(14)[:, None]).all()
-    assert shared.zmax == pytest.approx(np.abs(acts).max()) and shared.zmin == -shared.zmax
-    own = figures.mosaic_figure(acts, cols=16, shared_scale=False)
-    heat = own.data[0]
-    np.testing.assert_allclose(np.asarray(heat.customdata)[15:29, 60:74, 3], acts[20], rtol=1e-6)  # hover: true values
-    np.testing.assert_allclose(np.asarray(heat.z)[15:29, 60:74], acts[20] / np.abs(acts[20]).max(), rtol=1e-5)
-    assert np.isnan(np.asarray(heat.z)[14]).all()  # the gap row between tile rows
-    clicks = own.data[1]
+def _conv2_reference(net, digit: np.ndarray) -> np.ndarray:
+    """conv2's 32 maps for one digit, computed with torch's own layers (not the page's forward)."""
+    x = torch.from_numpy(digit)[None, None]
+    with torch.no_grad():
+        h = F.max_pool2d(F.relu(net.bn1(F.conv2d(x, net.conv1.weight, net.conv1.bias, padding=2))), 2)
+        return F.conv2d(h, net.conv2.weight, net.conv2.bias, padding=2)[0].numpy()
+
+
+def _band(levels: np.ndarray) -> np.ndarray:
+    q = 256 // figures.PICTURE_LEVELS
+    return (levels // q) * q + q // 2
+
+
+def test_map_grid_is_one_png_with_true_values_on_hover(net, seven):
+    acts = _conv2_reference(net, seven)
+    np.testing.assert_allclose(model.activations(net, seven)["conv2"].numpy()[0], acts, rtol=1e-5, atol=1e-5)
+    zmax = np.abs(acts).max()
+    # map 20 sits in row 1, column 4 of a 16-column grid of 14×14 tiles: picture cells (15 + r, 60 + c)
+    fig = figures.mosaic_figure(acts, cols=16, shared_scale=True)
+    hover, clicks, picture = fig.data
+    assert (hover.type, clicks.type, picture.type) == ("heatmap", "scatter", "image") and hover.opacity == 0
+    px = png_pixels(picture.source)
+    assert px.shape == (2 * 15 - 1, 16 * 15 - 1, 3)
+    ramp = palette.ramp(256)
+    np.testing.assert_array_equal(px[15:29, 60:74], ramp[_band(signed_levels(acts[20], zmax))])  # one shared scale
+    assert (px[14] == ramp[128]).all() and (px[:, 59] == ramp[128]).all()  # white gaps between the tiles
+    # hover: the real values at sample points, with the map, row and column they belong to
+    z, custom = np.asarray(hover.z), np.asarray(hover.customdata)
+    xs, ys = np.asarray(hover.x), np.asarray(hover.y)
+    assert 200 <= z.size <= 2 * figures.HOVER_POINTS and z.size % 32 == 0
+    for i, j in np.ndindex(z.shape):
+        k, r, c = (int(v) for v in custom[i, j])
+        assert z[i, j] == pytest.approx(acts[k, r, c], rel=1e-5, abs=1e-6)
+        assert (ys[i], xs[j]) == (k // 16 * 15 + r, k % 16 * 15 + c)  # drawn over that very cell
+    assert set(custom[..., 0].ravel()) == set(range(32)) and hover.zmax == pytest.approx(zmax) and hover.zmin == -hover.zmax
     assert [int(c[0]) for c in clicks.customdata] == list(range(32))
-    relu = figures.mosaic_figure(np.maximum(acts, 0), signed=False)
-    assert relu.data[0].zmin == 0 and relu.data[0].colorscale[0][1] in ("rgb(0,0,0)", "#000000", "rgb(0, 0, 0)")
+    # each map its own scale: the largest |value| of every map reaches an end of the scale
+    own = figures.mosaic_figure(acts, cols=16, shared_scale=False)
+    px = png_pixels(own.data[2].source)
+    np.testing.assert_array_equal(px[15:29, 60:74], ramp[_band(signed_levels(acts[20], np.abs(acts[20]).max()))])
+    np.testing.assert_allclose(np.asarray(own.data[0].z), z, rtol=1e-6)  # hover still gives the true values
+    # ReLU maps in gray: 0 black, the layer's largest value white
+    relu = np.maximum(acts, 0)
+    gray = figures.mosaic_figure(relu, signed=False)
+    g = png_pixels(gray.data[2].source)
+    assert g.ndim == 2 and gray.data[0].zmin == 0
+    want = _band(np.clip(np.rint(relu[0] / relu.max() * 255), 0, 255).astype(np.uint8))
+    assert np.abs(g[:14, :14].astype(int) - want).max() <= 256 // figures.PICTURE_LEVELS  # a rounding at a band edge
 
 
 def test_figure5_activation_is_the_conv1_output(net, seven):
@@ -104,8 +140,8 @@ def test_preprocessing_and_overlays(seven, net):
     ImageDraw.Draw(im).line([(40, 40), (160, 40), (90, 210)], fill=20, width=14)
     prepared = prep.prepare(np.asarray(im, dtype=np.float32) / 255)
     fig = figures.preprocessing_figure(prepared)
-    assert len([t for t in fig.data if t.type == "heatmap"]) == 4
-    np.testing.assert_array_equal(np.asarray(fig.data[3].z), np.rint(prepared.digit * 255).astype(np.uint8))
+    assert len([t for t in fig.data if t.type == "image"]) == 4
+    np.testing.assert_array_equal(png_pixels(fig.data[3].source), np.rint(prepared.digit * 255).astype(np.uint8))
     assert "inverted" in fig.layout.annotations[0].text
     sal, _ = model.saliency(net, seven)
     ov = figures.overlay_figure(seven, sal, signed=True)
@@ -129,11 +165,17 @@ def test_training_figure_and_vector_figures():
 
 def test_layer_figure_sizes_and_scales_each_layer(net, seven):
     acts = {k: v.numpy()[0] for k, v in model.activations(net, seven).items()}
+    np.testing.assert_allclose(acts["conv2"], _conv2_reference(net, seven), rtol=1e-5, atol=1e-5)
     conv2 = figures.layer_figure("conv2", acts["conv2"])
-    assert np.asarray(conv2.data[0].z).shape == (2 * 15 - 1, 16 * 15 - 1)  # 32 maps of 14×14 in 16 columns, 1-px gaps
+    assert png_pixels(conv2.data[2].source).shape[:2] == (2 * 15 - 1, 16 * 15 - 1)  # 32 maps of 14×14 in 16 columns, 1-px gaps
     assert conv2.data[0].zmin == -conv2.data[0].zmax == pytest.approx(-np.abs(acts["conv2"]).max())
     relu1 = figures.layer_figure("relu1", acts["relu1"])
-    assert np.asarray(relu1.data[0].z).shape == (2 * 29 - 1, 8 * 29 - 1) and relu1.data[0].zmin == 0  # 16 maps in 8 columns
+    assert png_pixels(relu1.data[2].source).shape == (2 * 29 - 1, 8 * 29 - 1) and relu1.data[0].zmin == 0  # 16 maps in 8 columns
     own = figures.layer_figure("pool2", acts["pool2"], shared_scale=False)
-    np.testing.assert_allclose(np.asarray(own.data[0].z)[:7, :7], acts["pool2"][0] / acts["pool2"][0].max(), rtol=1e-5)
+    z, custom = np.asarray(own.data[0].z), np.asarray(own.data[0].customdata)
+    assert z.size == 32 * 9  # 3×3 points of every 7×7 map
+    assert all(z[i, j] == pytest.approx(acts["pool2"][tuple(int(v) for v in custom[i, j])], rel=1e-6) for i, j in np.ndindex(z.shape))
     assert figures.layer_figure("pool2", acts["pool2"]).layout.height < conv2.layout.height  # 7×7 tiles are smaller
+    # every layer's figure is small on the wire: a PNG and a few hundred values, no full template
+    sizes = {name: len(json.dumps(builders.spec(figures.layer_figure(name, acts[name])))) for name in explain.MAP_LAYERS}
+    assert max(sizes.values()) < 20_000, sizes

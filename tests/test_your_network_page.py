@@ -191,7 +191,9 @@ def test_every_tab_on_any_network(app_test, which):
         assert not at.exception, (tab, at.exception)
         heads = [m.value for m in at.markdown if m.value.startswith("**")]
         if tab == "Layer by layer" and which == "shipped":
-            assert heads[:3] == ["**conv1** · 16 maps of 28×28", "**bn1** · 16 maps of 28×28", "**relu1** · 16 maps of 28×28"]
+            assert heads[:3] == ["**conv1** · 16 maps of 28×28", "**relu1** · 16 maps of 28×28", "**pool1** · 16 maps of 14×14"]
+            pills = at.get("button_group")[0]
+            assert pills.proto.label == "Layers to show" and "bn1" in [o.content for o in pills.proto.options]
         elif tab == "Layer by layer":
             assert "**conv1** · 6 maps of 14×14" in heads and "**pool1** · 6 maps of 13×13" in heads and "**conv2** · 4 maps of 9×9" in heads
         if tab == "Learned filters":

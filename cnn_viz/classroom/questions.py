@@ -46,6 +46,20 @@ def _int(params: dict, key: str, default: int, lo: int, hi: int) -> int:
     return v if lo <= v <= hi else default
 
 
+def _held_position(params: dict, held) -> int | None:
+    """The held-out digit of the MNIST page's ``mn_gallery``: its position, or the page's list label as the URL
+    holds it ("3  (sample row 1503)"); None when absent or unknown."""
+    import re
+
+    v = _get(params, "mn_gallery", "")
+    m = re.search(r"sample row (\d+)", v)
+    if m:
+        rows = [int(r) for r in held.rows]
+        return rows.index(int(m.group(1))) if int(m.group(1)) in rows else None
+    i = _int(params, "mn_gallery", -1, 0, len(held.labels) - 1)
+    return None if i < 0 else i
+
+
 def _float(params: dict, key: str, default: float, lo: float, hi: float) -> float:
     try:
         v = float(_get(params, key, str(default)))
@@ -238,6 +252,7 @@ def for_page(page: str, params: dict | None = None, seed: int = 0, model=None) -
         from cnn_viz.mnist import data
 
         _, held = data.load_split()
-        i = _int(params, "mn_gallery", 0, 0, len(held.labels) - 1) if "mn_gallery" in params else (seed * 97) % len(held.labels)
+        i = _held_position(params, held)
+        i = (seed * 97) % len(held.labels) if i is None else i
         return [digit_read(model, data.to_float(held.images[i]), int(held.labels[i]))]
     return []

@@ -20,6 +20,9 @@ from cnn_viz.common import fmt
 from cnn_viz.mnist import model
 
 MAP_LAYERS = ("conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2")  # the layers made of feature maps
+# shown at first: each conv, what its ReLU lets through and its pooling (batch norm's per-map rescaling is one
+# click away): a new digit then sends ~6 map grids, not 8
+SHOWN_LAYERS = ("conv1", "relu1", "pool1", "conv2", "relu2", "pool2")
 CONV1_LAYERS = MAP_LAYERS[:4]  # their maps come from one conv1 kernel each
 PREDICTION = "the prediction"
 TARGETS = (PREDICTION,) + tuple(str(d) for d in range(10))  # whose score saliency and Grad-CAM explain
@@ -111,6 +114,12 @@ def map_layers(reading: Reading) -> list[str]:
 def vector_layers(reading: Reading) -> list[str]:
     """The flat layers (flatten, fully connected and what follows them), softmax excluded."""
     return [k for k, v in reading.maps.items() if np.ndim(v) == 1 and k != "softmax"]
+
+
+def shown_layers(layers: list[str]) -> list[str]:
+    """The layers drawn at first ("Your own network"): all but batch norm (each map rescaled by a constant) and
+    flatten (the last maps again, in one row), which a new digit would otherwise send as well."""
+    return [n for n in layers if not n.startswith(("bn", "flat"))]
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cnn_viz.common import fmt
-from cnn_viz.figures.builders import image_trace, layout, signed_map_trace
+from cnn_viz.common.images import to_uint8
+from cnn_viz.figures.builders import image_trace, kernel_figure, layout, png_uri, signed_levels, signed_map_figure, signed_map_trace
 from cnn_viz.figures import palette
-from cnn_viz.figures.palette import FONT
+from cnn_viz.figures.palette import FONT, largest_abs, ramp
 
 PROB_COLOUR, TOP_COLOUR, OWN_COLOUR = "#95a5a6", "#c0392b", "#2471a3"
 NO_TICKS = dict(showticklabels=False, ticks="", showline=False, showgrid=False, zeroline=False)
@@ -32,6 +33,34 @@ def signed_overlay() -> list:
 SIGNED_OVERLAY = signed_overlay()  # the default scheme's (figures call signed_overlay())
 HEAT_OVERLAY = [[0.0, "rgba(0,0,0,0)"], [0.25, "rgba(120,0,0,0.35)"], [0.55, "rgba(220,40,0,0.65)"],
                 [0.8, "rgba(255,160,0,0.8)"], [1.0, "rgba(255,255,120,0.9)"]]
+
+
+# Plotly's default template is ~7 kB of every figure's JSON (3-D scenes, maps, polar axes, colour scales this page
+# never uses) and Streamlit's theme restyles fonts, colours and backgrounds over it anyway: the page's figures
+# carry only the part that shapes a 2-D chart (hover, axis margins, colour-bar ticks, bar outlines).
+def _slim_template() -> dict:
+    import plotly.io as pio
+
+    full = pio.templates["plotly"].to_plotly_json()
+    keep = ("autotypenumbers", "hovermode", "hoverlabel", "xaxis", "yaxis", "title", "shapedefaults", "annotationdefaults")
+    data = {kind: [{k: v for k, v in full["data"][kind][0].items() if k != "colorscale"}] for kind in ("heatmap", "bar", "scatter")}
+    return {"layout": {k: full["layout"][k] for k in keep if k in full["layout"]}, "data": data}
+
+
+SLIM_TEMPLATE = _slim_template()
+
+
+def _figure(data, layout: dict) -> go.Figure:
+    """``go.Figure(data, layout)`` with the slim template (``layout`` may set its own), not validated again:
+    traces given as plain dicts (``type=...``) cost nothing to build (validating a mosaic's three traces and its
+    layout took ~20 ms, the PNG 1 ms); the tests check what the figures carry."""
+    lay = {"template": SLIM_TEMPLATE, **layout}
+    for key, value in lay.items():  # what validation did: plotly.js 3 reads a title only as {"text": ...}
+        if key == "title" or key.startswith(("xaxis", "yaxis")):
+            title = value if key == "title" else value.get("title") if isinstance(value, dict) else None
+            if isinstance(title, str):
+                lay[key] = {"text": title} if key == "title" else {**value, "title": {"text": title}}
+    return go.Figure(data, layout=lay, _validate=False)
 
 
 def _image_layout(title: str | None, height: int | None, **extra) -> dict:
@@ -87,7 +116,7 @@ BOX20 = dict(type="rect", x0=3.5, y0=3.5, x1=23.5, y1=23.5, line=dict(color="#f1
 
 def digit_figure(digit: np.ndarray, title: str | None = None, height: int = 300, box20: bool = False) -> go.Figure:
     """The 28×28 image the network reads (0-255 on hover), optionally with MNIST's central 20×20 box."""
-    return go.Figure(image_trace(np.asarray(digit, dtype=np.float32)), layout=_image_layout(title, height, shapes=[BOX20] if box20 else []))
+    return _figure(image_trace(np.asarray(digit, dtype=np.float32)), layout=_image_layout(title, height, shapes=[BOX20] if box20 else []))
 
 
 def preprocessing_figure(prep, height: int = 270, max_side: int = 140) -> go.Figure:
@@ -106,7 +135,7 @@ def preprocessing_figure(prep, height: int = 270, max_side: int = 140) -> go.Fig
                           line=dict(color="#f1c40f", width=2)), dict(BOX20, xref="x4", yref="y4")]
     lay.update(height=height, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12), paper_bgcolor="rgba(0,0,0,0)",
                plot_bgcolor="rgba(0,0,0,0)")
-    return go.Figure(data, layout=lay)
+    return _figure(data, layout=lay)
 
 
 def _pct(values) -> list[str]:
@@ -120,17 +149,17 @@ def probability_figure(probs: np.ndarray, other: np.ndarray | None = None, names
     digits = [str(d) for d in range(10)]
     if other is None:
         colours = [TOP_COLOUR if d == int(np.argmax(p)) else PROB_COLOUR for d in range(10)]
-        data = [go.Bar(x=digits, y=p, marker_color=colours, text=_pct(p), textposition="outside", name=names[0],
-                       hovertemplate="digit %{x}: %{y:.4f}<extra></extra>")]
+        data = [dict(type="bar", x=digits, y=p, marker=dict(color=colours), text=_pct(p), textposition="outside", name=names[0],
+                     hovertemplate="digit %{x}: %{y:.4f}<extra></extra>")]
     else:
-        data = [go.Bar(x=digits, y=vals, name=name, marker_color=colour, text=_pct(vals), textposition="outside",
-                       hovertemplate=name + " · digit %{x}: %{y:.4f}<extra></extra>")
+        data = [dict(type="bar", x=digits, y=vals, name=name, marker=dict(color=colour), text=_pct(vals), textposition="outside",
+                     hovertemplate=name + " · digit %{x}: %{y:.4f}<extra></extra>")
                 for vals, name, colour in ((p, names[0], TOP_COLOUR), (np.asarray(other, dtype=np.float64), names[1], OWN_COLOUR))]
     lay = dict(height=height, margin=dict(l=10, r=10, t=30, b=10), font=FONT, paper_bgcolor="rgba(0,0,0,0)",
                yaxis=dict(range=[0, 1.12], tickformat=".0%", title="probability"), xaxis=dict(title="digit", type="category"))
     if other is not None:
         lay.update(barmode="group", legend=dict(orientation="h", y=1.12, x=0))
-    return go.Figure(data, layout=lay)
+    return _figure(data, layout=lay)
 
 
 def mosaic(maps: np.ndarray, cols: int, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -148,60 +177,100 @@ def mosaic(maps: np.ndarray, cols: int, gap: int = 1) -> tuple[np.ndarray, np.nd
     return big, idx
 
 
+GRAY = [[0.0, "rgb(0,0,0)"], [1.0, "rgb(255,255,255)"]]  # plotly.js has no "gray" by name (only Python's validation knows it)
+HOVER_POINTS = 256  # a mosaic's hover grid: about this many real values per layer, spread evenly over every tile
+PICTURE_LEVELS = 32  # colour levels of a mosaic's PNG: 16 a sign on the diverging scale (the PNG is ~30 % smaller than at 256)
+
+
+def _hover_points(side: int, per_side: int) -> np.ndarray:
+    """The rows (or columns) of a tile that carry a hover value: ``per_side`` evenly spread, all of a smaller map."""
+    k = max(1, min(side, per_side))
+    return ((np.arange(k) + 0.5) * side / k).astype(int)
+
+
+def _hover_side(n: int, points: int = HOVER_POINTS) -> int:
+    """Sample points a side per map so that ``n`` maps carry about ``points`` values (at least 3 a side)."""
+    return max(3, int(np.sqrt(points / max(n, 1))))
+
+
+def _mosaic_levels(maps: np.ndarray, ncols: int, signed: bool, shared_scale: bool) -> tuple[np.ndarray, float]:
+    """The maps as one uint8 picture (1-pixel gaps at the paper colour: white) in ``PICTURE_LEVELS`` bands of 256 levels: signed
+    maps as ``builders.signed_levels`` indices of the diverging ramp, the others as gray levels of [0, top];
+    one scale for all (``shared_scale``, returned) or each map scaled to its own largest |value| (returns 1)."""
+    n = maps.shape[0]
+    if shared_scale:
+        tops = np.full(n, largest_abs(maps) if signed else max(float(maps.max()), 0.0) or 1.0, np.float32)
+    else:
+        tops = np.array([largest_abs(m) if signed else max(float(m.max()), 0.0) or 1.0 for m in maps], np.float32)
+    scaled = maps / tops[:, None, None]
+    levels = np.stack([signed_levels(m, 1.0) for m in scaled]) if signed else to_uint8(scaled, 0.0, 1.0)
+    q = 256 // PICTURE_LEVELS
+    levels = (levels // q) * q + q // 2  # the middle of each of the PICTURE_LEVELS bands
+    big, idx = mosaic(levels.astype(np.float32), ncols)
+    gap = 128 if signed else 255  # white on the diverging ramp / on gray
+    return np.where(idx < 0, gap, big).astype(np.uint8), float(tops[0]) if shared_scale else 1.0
+
+
 def mosaic_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, signed: bool = True, title: str | None = None,
                   labels: list[str] | None = None, tile_px: int = 64, highlight: int | None = None,
-                  clickable: bool = True) -> go.Figure:
-    """Feature maps (N, H, W) as a labelled grid in one mosaic heatmap: one colour scale for all (``shared_scale``)
-    or each map scaled to its own largest |value|. Hover: map number, row, column, true value. With
-    ``clickable`` each tile's number is a point that Streamlit's ``on_select`` receives (customdata = [map]);
-    otherwise the numbers are written above the tiles (better for tiny tiles such as 5×5 kernels).
+                  clickable: bool = True, hover_points: int = HOVER_POINTS) -> go.Figure:
+    """Feature maps (N, H, W) as a labelled grid drawn as ONE PNG mosaic: one colour scale for all (``shared_scale``,
+    with a colour bar) or each map scaled to its own largest |value|. Over it an invisible heatmap of the true
+    values at about ``hover_points`` sample points spread evenly over the maps (at least 3×3 per map; every value of a tiny map): hover gives the
+    map number, its row and column, the value. With ``clickable`` each tile's number is a point that Streamlit's
+    ``on_select`` receives (trace 1, customdata = [map]); otherwise the numbers are written above the tiles.
 
-    Not ``figures.builders.map_grid_figure`` (one subplot per map, each with its title): a layer's 32 maps
-    drawn that way cost far more to build and send on every rerun, and have no click targets."""
+    Not ``figures.builders.map_grid_figure`` (one subplot per map): a layer's 32 maps drawn that way cost far
+    more to build, send and draw, and have no click targets."""
     maps = np.asarray(maps, dtype=np.float32)
     n, h, w = maps.shape
     gap = 1
     ncols = max(1, min(cols, n))
     nrows = -(-n // ncols)
-    values, idx = mosaic(maps, ncols)
-    rr, cc = np.indices(values.shape)
-    where = np.stack([idx, rr % (h + gap), cc % (w + gap)], axis=-1)
-    zmin_of = (lambda t: -t) if signed else (lambda t: 0.0)
-    if shared_scale:
-        # The true values are the colours: small uint8 customdata (map, row, col) is all hover needs.
-        top = float(np.max(np.abs(maps))) if signed else float(maps.max())
-        top = top if top > 0 else 1.0
-        heat = go.Heatmap(z=values, customdata=np.where(where < 0, 255, where).astype(np.uint8), zmin=zmin_of(top), zmax=top,
-                          colorbar=dict(thickness=12, len=0.8),
-                          hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>value %{z:.4g}<extra></extra>")
-    else:
-        top = np.max(np.abs(maps.reshape(n, -1)), axis=1) if signed else maps.reshape(n, -1).max(axis=1)
-        shown, _ = mosaic(maps / np.where(top > 0, top, 1.0)[:, None, None], ncols)
-        custom = np.concatenate([where.astype(np.float32), np.nan_to_num(values)[..., None]], axis=-1)
-        heat = go.Heatmap(z=shown, customdata=custom, zmin=zmin_of(1.0), zmax=1.0, showscale=False,
-                          hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>value %{customdata[3]:.4g}<extra></extra>")
-    heat.update(colorscale=palette.diverging() if signed else "gray", zmid=0 if signed else None, hoverongaps=False)
-    pos = np.array([divmod(k, ncols) for k in range(n)])
-    text = labels if labels else [str(k) for k in range(n)]
-    data, annotations = [heat], []
+    levels, top = _mosaic_levels(maps, ncols, signed, shared_scale)
+    picture = dict(type="image", source=png_uri(levels, ramp(256)) if signed else png_uri(levels), x0=0, dx=1, y0=0, dy=1, hoverinfo="skip")
+    per_side = _hover_side(n, hover_points)
+    rs, cs = _hover_points(h, per_side), _hover_points(w, per_side)
+    tiles = np.full((nrows * ncols, h, w), np.nan, np.float32)
+    tiles[:n] = maps
+    # (tile row, sample row, tile col, sample col) -> one rectangular grid of sample points
+    grid = tiles.reshape(nrows, ncols, h, w)[:, :, rs][:, :, :, cs].transpose(0, 2, 1, 3).reshape(nrows * rs.size, ncols * cs.size)
+    k = (np.arange(nrows)[:, None, None, None] * ncols + np.arange(ncols)[None, None, :, None])
+    k = np.broadcast_to(k, (nrows, rs.size, ncols, cs.size)).reshape(grid.shape)
+    rr = np.broadcast_to(rs[None, :, None, None], (nrows, rs.size, ncols, cs.size)).reshape(grid.shape)
+    cc = np.broadcast_to(cs[None, None, None, :], (nrows, rs.size, ncols, cs.size)).reshape(grid.shape)
+    ys = (np.arange(nrows)[:, None] * (h + gap) + rs[None, :]).ravel()
+    xs = (np.arange(ncols)[:, None] * (w + gap) + cs[None, :]).ravel()
+    hover = dict(type="heatmap", z=grid, x=xs.astype(np.int16), y=ys.astype(np.int16), customdata=np.stack([k, rr, cc], axis=-1).astype(np.uint8 if max(n, h, w) <= 256 else np.uint16),
+                       opacity=0, hoverongaps=False, showscale=shared_scale, zmin=-top if signed else 0.0, zmax=top,
+                       colorscale=palette.diverging() if signed else GRAY,
+                       colorbar=dict(thickness=12, len=0.8) if shared_scale else None,
+                       hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>value %{z:.4g}<extra></extra>")
+    pos = np.array([divmod(i, ncols) for i in range(n)])
+    text = labels if labels else [str(i) for i in range(n)]
+    data, annotations = [hover, picture], []
     if clickable:
-        data.append(go.Scatter(
-            x=pos[:, 1] * (w + gap) + w * 0.12, y=pos[:, 0] * (h + gap) + h * 0.12, mode="markers+text", text=text,
+        data.insert(1, dict(
+            type="scatter", x=(pos[:, 1] * (w + gap) + w * 0.12).astype(np.float32), y=(pos[:, 0] * (h + gap) + h * 0.12).astype(np.float32),
+            mode="markers+text", text=text,
             textfont=dict(size=10, color="#111"), textposition="middle center",
             marker=dict(symbol="square", size=16, color="rgba(255,255,255,0.75)", line=dict(width=0)),
-            customdata=np.arange(n)[:, None], hovertemplate="map %{customdata[0]}: click to see it large<extra></extra>", showlegend=False,
+            customdata=np.arange(n, dtype=np.uint16)[:, None], hovertemplate="map %{customdata[0]}: click to see it large<extra></extra>", showlegend=False,
             unselected=dict(marker=dict(opacity=1), textfont=dict(color="#111")),
         ))
     else:
-        annotations = [dict(x=c * (w + gap) - 0.5, y=r * (h + gap) - 0.5, text=text[k], showarrow=False, xanchor="left",
-                            yanchor="bottom", font=dict(size=10, color="#555")) for k, (r, c) in enumerate(pos)]
+        annotations = [dict(x=c * (w + gap) - 0.5, y=r * (h + gap) - 0.5, text=text[i], showarrow=False, xanchor="left",
+                            yanchor="bottom", font=dict(size=10, color="#555")) for i, (r, c) in enumerate(pos)]
     shapes = []
     if highlight is not None and 0 <= highlight < n:
         r, c = divmod(highlight, ncols)
         shapes.append(dict(type="rect", x0=c * (w + gap) - 0.5, x1=c * (w + gap) + w - 0.5, y0=r * (h + gap) - 0.5,
                            y1=r * (h + gap) + h - 0.5, line=dict(color="#f1c40f", width=3)))
     height = int(nrows * tile_px * max(1.0, h / w)) + (40 if title else 10) + (0 if clickable else 14)
-    return go.Figure(data, layout=_image_layout(title, height, annotations=annotations, shapes=shapes))
+    lay = _image_layout(title, height, annotations=annotations, shapes=shapes)
+    lay["xaxis"]["range"] = [-0.5, levels.shape[1] - 0.5]
+    lay["yaxis"].update(range=[levels.shape[0] - 0.5, -0.5], autorange=False)
+    return _figure(data, layout=lay)
 
 
 def layer_figure(layer: str, maps: np.ndarray, shared_scale: bool = True) -> go.Figure:
@@ -225,16 +294,17 @@ def gallery_figure(digits: np.ndarray, labels: list[int], selected: int | None =
     z, _ = mosaic(d[order].astype(np.float32), cols, gap=2)
     slot = np.argsort(order)  # where gallery position k is drawn; the click targets go in position order
     rc = np.array([divmod(int(slot[k]), cols) for k in range(n)])
-    data = [go.Heatmap(z=np.nan_to_num(z, nan=255.0).astype(np.uint8), colorscale="gray", zmin=0, zmax=255, showscale=False, hoverinfo="skip"),
-            go.Scatter(x=rc[:, 1] * 30 + 13.5, y=rc[:, 0] * 30 + 13.5, mode="markers", customdata=np.arange(n)[:, None],
-                       text=[str(v) for v in labels], marker=dict(symbol="square", size=26, color="rgba(255,255,255,0.01)"),
-                       hovertemplate="a held-out %{text}: click to use it<extra></extra>", showlegend=False)]
+    data = [dict(type="image", source=png_uri(np.nan_to_num(z, nan=255.0).astype(np.uint8)), x0=0, dx=1, y0=0, dy=1, hoverinfo="skip"),
+            dict(type="scatter", x=(rc[:, 1] * 30 + 13.5).astype(np.float32), y=(rc[:, 0] * 30 + 13.5).astype(np.float32), mode="markers",
+                 customdata=np.arange(n, dtype=np.uint8)[:, None],
+                 text=[str(v) for v in labels], marker=dict(symbol="square", size=26, color="rgba(255,255,255,0.01)"),
+                 hovertemplate="a held-out %{text}: click to use it<extra></extra>", showlegend=False)]
     shapes = []
     if selected is not None and selected in order:
         r, c = divmod(int(np.flatnonzero(order == selected)[0]), cols)
         shapes.append(dict(type="rect", x0=c * 30 - 1.5, x1=c * 30 + 28.5, y0=r * 30 - 1.5, y1=r * 30 + 28.5,
                            line=dict(color="#c0392b", width=3)))
-    return go.Figure(data, layout=_image_layout(None, 40 + per_class * 80, shapes=shapes))
+    return _figure(data, layout=_image_layout(None, 40 + per_class * 80, shapes=shapes))
 
 
 def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, height: int | None = 170) -> go.Figure:
@@ -248,15 +318,15 @@ def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, 
     heat = signed_map_trace(z.reshape(rows, cols), zmax=float(np.max(np.abs(v))), xgap=1, ygap=1,
                             customdata=np.arange(rows * cols, dtype=np.uint16).reshape(rows, cols))
     heat.update(colorbar=dict(thickness=12), hovertemplate="unit %{customdata}<br>value %{z:.4g}<extra></extra>")
-    return go.Figure(heat, layout=_image_layout(title, height))
+    return _figure(heat, layout=_image_layout(title, height))
 
 
 def logits_figure(logits: np.ndarray, height: int = 240) -> go.Figure:
     """The 10 logits (fc2 outputs) as signed bars."""
     z = np.asarray(logits, dtype=np.float64).ravel()
-    bar = go.Bar(x=[str(d) for d in range(10)], y=z, marker_color=np.where(z >= 0, TOP_COLOUR, OWN_COLOUR).tolist(),
-                 text=[f"{v:.2f}" for v in z], textposition="outside", hovertemplate="digit %{x}: logit %{y:.4f}<extra></extra>")
-    return go.Figure(bar, layout=dict(height=height, margin=dict(l=10, r=10, t=20, b=10), font=FONT, paper_bgcolor="rgba(0,0,0,0)",
+    bar = dict(type="bar", x=[str(d) for d in range(10)], y=z, marker=dict(color=np.where(z >= 0, TOP_COLOUR, OWN_COLOUR).tolist()),
+               text=[f"{v:.2f}" for v in z], textposition="outside", hovertemplate="digit %{x}: logit %{y:.4f}<extra></extra>")
+    return _figure([bar], layout=dict(height=height, margin=dict(l=10, r=10, t=20, b=10), font=FONT, paper_bgcolor="rgba(0,0,0,0)",
                                       xaxis=dict(title="digit", type="category"), yaxis=dict(title="logit", zeroline=True, zerolinecolor="#555")))
 
 
@@ -288,7 +358,7 @@ def conv2_filters_figure(weight: np.ndarray, highlight_out: int | None = None, t
     lay["yaxis"].update(title=axes[1], tickmode="array", tickvals=[o * (kh + gap) + kh // 2 for o in range(n_out)],
                         ticktext=[str(o) for o in range(n_out)])
     lay["shapes"] = shapes
-    return go.Figure(heat, layout=lay)
+    return _figure(heat, layout=lay)
 
 
 def figure5(patches: list, fmap: np.ndarray, map_index: int, layer: str = "conv1") -> tuple[go.Figure, go.Figure]:
@@ -318,14 +388,14 @@ def figure5(patches: list, fmap: np.ndarray, map_index: int, layer: str = "conv1
         lay[f"xaxis{_ax(a + 3)}"].update(showticklabels=False, range=[-1, 1])
     lay.update(height=175 * n + 30, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12), showlegend=False,
                paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    fig = go.Figure(data, layout=lay)
+    fig = _figure(data, layout=lay)
 
     marks = [dict(type="rect", x0=p.col - 0.5, x1=p.col + 0.5, y0=p.row - 0.5, y1=p.row + 0.5, line=dict(color="#f1c40f", width=2))
              for p in patches]
     labels = [dict(x=p.col, y=p.row, text=str(i + 1), showarrow=False, yshift=12, font=dict(color="#111", size=12),
                    bgcolor="rgba(241,196,15,0.8)") for i, p in enumerate(patches)]
     title = f"{layer} feature map {map_index} ({fmap.shape[0]}×{fmap.shape[1]}): the sampled positions"
-    big = go.Figure(signed_map_trace(fmap), layout=dict(layout(title, 420),
+    big = _figure(signed_map_trace(fmap), layout=dict(layout(title, 420),
                                                         shapes=marks, annotations=labels))
     return fig, big
 
@@ -342,7 +412,7 @@ def overlay_figure(digit: np.ndarray, heat: np.ndarray, title: str | None = None
             go.Heatmap(z=h, colorscale=signed_overlay() if signed else HEAT_OVERLAY, zmin=-top if signed else 0.0, zmax=top,
                        colorbar=dict(thickness=12),
                        hovertemplate="row %{y}, col %{x}<br>" + ("gradient" if signed else "Grad-CAM") + " %{z:.4g}<extra></extra>")]
-    return go.Figure(data, layout=_image_layout(title, height))
+    return _figure(data, layout=_image_layout(title, height))
 
 
 def training_figure(history: list, reference_acc: float | None = None, height: int = 300) -> go.Figure:
@@ -363,7 +433,7 @@ def training_figure(history: list, reference_acc: float | None = None, height: i
     lay["yaxis2"].update(tickformat=".0%")
     lay.update(height=height, margin=dict(l=10, r=10, t=30, b=10), font=dict(size=13), legend=dict(orientation="h", y=-0.3),
                paper_bgcolor="rgba(0,0,0,0)")
-    return go.Figure(data, layout=lay)
+    return _figure(data, layout=lay)
 
 
 def confusion_figure(counts: np.ndarray, title: str | None = None, height: int = 380) -> go.Figure:
@@ -379,4 +449,27 @@ def confusion_figure(counts: np.ndarray, title: str | None = None, height: int =
                title=dict(text=title, font=dict(size=14)) if title else None,
                xaxis=dict(title="the network's answer", type="category", side="top" if not title else "bottom", constrain="domain"),
                yaxis=dict(title="true digit", type="category", autorange="reversed", scaleanchor="x"))
-    return go.Figure(heat, layout=lay)
+    return _figure(heat, layout=lay)
+
+
+def slim(fig: go.Figure) -> go.Figure:
+    """A figure of ``figures.builders`` with this page's slim template instead of Plotly's full one."""
+    fig.layout.template = SLIM_TEMPLATE
+    return fig
+
+
+def big_map_figure(values: np.ndarray, title: str | None = None, height: int = 420) -> go.Figure:
+    """One feature map large, every value on hover (``builders.signed_map_figure``), slim."""
+    return slim(signed_map_figure(values, title=title, height=height))
+
+
+def kernel_grid_figure(kernel: np.ndarray, title: str | None = None, height: int = 320) -> go.Figure:
+    """A small kernel with its numbers in the cells (``builders.kernel_figure``), slim."""
+    return slim(kernel_figure(kernel, title=title, height=height))
+
+
+def field_figure(digit: np.ndarray, boxes: list, point: tuple[int, int], height: int = 520) -> go.Figure:
+    """Receptive fields drawn on the digit (``pooling.figures.receptive_field_figure``), slim."""
+    from cnn_viz.pooling import figures as pooling_figures
+
+    return slim(pooling_figures.receptive_field_figure(digit, boxes, point, height=height))

@@ -587,21 +587,23 @@ def _clicked_point(chart_key: str) -> int | None:
 
 def mnist_gallery(gallery) -> int:
     """The held-out gallery (``data.Gallery``): a figure to click and the same digits in a list (key
-    ``mn_gallery``, the report's 7 at first). Returns the chosen position in the held-out digits."""
+    ``mn_gallery``, in the URL: a shared link or "follow the teacher" shows the same digit; the report's 7 at
+    first). Returns the chosen position in the held-out digits."""
     from cnn_viz.mnist import figures
 
     state = st.session_state
-    if "mn_gallery" not in state:
-        state["mn_gallery"] = gallery.default
 
     def on_click() -> None:
         k = _clicked_point("mn_gallery_fig")
         if k is not None:
             state["mn_gallery"] = gallery.positions[k]
 
-    fig = figures.gallery_figure(gallery.images, gallery.labels, selected=gallery.index(state["mn_gallery"]))
-    plot(fig, key="mn_gallery_fig", on_select=on_click, selection_mode="points")
-    return st.selectbox("Digit", gallery.positions, format_func=gallery.name, key="mn_gallery", bind="query-params")
+    box = st.container()  # the figure above the list, drawn after it: the list's value (from the URL too) frames a digit
+    pick = st.selectbox("Digit", gallery.positions, index=gallery.positions.index(gallery.default), format_func=gallery.name,
+                        key="mn_gallery", bind="query-params")
+    fig = cached.figure(figures.gallery_figure, gallery.images, gallery.labels, selected=gallery.index(pick))
+    plot(fig, key="mn_gallery_fig", container=box, on_select=on_click, selection_mode="points")
+    return pick
 
 
 def mnist_layer_grid(fig, layer: str) -> None:
