@@ -69,14 +69,14 @@ def render_1d() -> None:
     if f is None:
         f = drawn_signal(int(n))
     try:
-        a = cached.analyse_1d(f, float(sigma), float(noise), int(seed), float(lam), k)
+        a = signal1d.with_slider(cached.analyse_1d(f, float(sigma), float(noise), int(seed), k), float(lam))
     except ValueError as exc:
         st.error(f"Cannot solve this problem: {exc}")
         return
 
     st.subheader("Blur, then undo it")
     shown = st.multiselect("Reconstructions to draw", a.labels, default=a.default_shown, key="db1_shown", bind="query-params")
-    ui.plot(figures.signals_figure(a.t, a.f, a.b, a.chosen(shown)), key="db1_signals")
+    ui.plot(ui.figure(figures.signals_figure, a.t, a.f, a.b, a.chosen(shown)), key="db1_signals")
     st.caption(
         f"Black: the true f. Grey dots: the data b = A f + e with ‖e‖ = {100 * noise:g} % of ‖A f‖. The naive solve "
         f"A⁻¹b reaches {fmt.sci(a.naive_peak)}: it amplifies the noise in every direction "
@@ -95,34 +95,34 @@ def render_1d() -> None:
 
     c1, c2 = st.columns(2)
     with c1:
-        ui.plot(figures.matrix_figure(a.A, "The blur matrix A"), key="db1_A")
+        ui.plot(ui.figure(figures.kernel_matrix_figure, int(n), float(sigma), "The blur matrix A"), key="db1_A")
         st.caption(f"Aᵢⱼ = (1/n)·exp(−(sᵢ − tⱼ)²/σ²): symmetric, constant along each diagonal (Toeplitz), "
                    f"a band of width ~σ. cond(A) = {fmt.sci(a.cond, 2)}.")
     with c2:
-        ui.plot(figures.picard_figure(a.picard, a.k_gcv, "Picard plot"), key="db1_picard")
+        ui.plot(ui.figure(figures.picard_figure, a.picard, a.k_gcv, "Picard plot"), key="db1_picard")
         st.caption("σᵢ fall fast. |uᵢᵀb| follow them only until they hit the noise level, then stay flat, so "
                    "|uᵢᵀb|/σᵢ (the naive solution's coefficients) explode: the discrete Picard condition fails "
                    "beyond that index, and every good method keeps only the components to its left.")
 
     c1, c2 = st.columns(2)
     with c1:
-        ui.plot(figures.lcurve_figure(a.rho, a.eta, a.lams, a.rule_picks, "L-curve"), key="db1_lcurve")
+        ui.plot(ui.figure(figures.lcurve_figure, a.rho, a.eta, a.lams, a.rule_picks, "L-curve"), key="db1_lcurve")
         st.caption("Each point is one λ: residual against solution size. The corner balances them; hover for λ. "
                    "The corner often sits left of the best λ, i.e. it can under-regularize.")
     with c2:
-        ui.plot(figures.gcv_figure(a.lams, a.gcv, a.rule_picks, "GCV function"), key="db1_gcv")
+        ui.plot(ui.figure(figures.gcv_figure, a.lams, a.gcv, a.rule_picks, "GCV function"), key="db1_gcv")
         st.caption("G(λ) = ‖A x_λ − b‖² / trace(I − A A_λ⁺)²: a leave-one-out prediction error that needs no noise "
                    "level. Its minimum is GCV's λ; when the curve is flat its minimum is fragile.")
     c1, c2 = st.columns(2)
     with c1:
-        ui.plot(figures.filter_factors_figure(a.filter_factors(), a.k_gcv, "Filter factors"), key="db1_phi")
+        ui.plot(ui.figure(figures.filter_factors_figure, a.filter_factors(), a.k_gcv, "Filter factors"), key="db1_phi")
         st.caption("Tikhonov multiplies the i-th naive component by φᵢ = σᵢ²/(σᵢ² + λ²): ≈ 1 where σᵢ ≫ λ, ≈ 0 "
                    "where σᵢ ≪ λ. TSVD uses a hard step instead.")
     with c2:
-        ui.plot(figures.cond_figure(cached.cond_curve(int(n)), float(sigma), "cond(A) as σ grows"), key="db1_cond")
+        ui.plot(ui.figure(figures.cond_figure, cached.cond_curve(int(n)), float(sigma), "cond(A) as σ grows"), key="db1_cond")
         st.caption("A wider kernel smooths more, so more directions are nearly invisible in the data: cond(A) grows "
                    "explosively and passes 1/ε ≈ 4.5·10¹⁵ (numerically singular) around σ ≈ 0.03 for n = 256.")
-    ui.download_csv(a.table(), "deblur_1d.csv", "Download the signals (CSV: t, f, b, then each reconstruction)", key="db1_csv")
+    ui.download_csv(a.table, "deblur_1d.csv", "Download the signals (CSV: t, f, b, then each reconstruction)", key="db1_csv")
     with st.expander("The maths"):
         st.latex(r"g(s)=\int_0^1 e^{-(s-t)^2/\sigma^2} f(t)\,dt \;\approx\; \sum_{j} \tfrac1n e^{-(s_i-t_j)^2/\sigma^2} f(t_j),\quad t_j=\tfrac{j-1/2}{n}")
         st.latex(r"A=U\Sigma V^T,\qquad x_\lambda=\sum_i \varphi_i\,\frac{u_i^Tb}{\sigma_i}v_i,\qquad \varphi_i=\frac{\sigma_i^2}{\sigma_i^2+\lambda^2}"

@@ -8,7 +8,7 @@ parameter rules of :mod:`cnn_viz.deblur.lambda_rules` (GCV, L-curve, discrepancy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.linalg import toeplitz
@@ -313,8 +313,6 @@ def analyse(f: np.ndarray, sigma: float, noise: float, seed: int = 0, lam_slider
     coef = dec.s[:, None] * beta[:, None] / (dec.s[:, None] ** 2 + lams[None, :] ** 2)
     errs = np.linalg.norm(dec.Vt.T @ coef - f[:, None], axis=0)  # every Tikhonov solution at once
     lam["best"] = float(lams[int(np.argmin(errs))])
-    if lam_slider is not None:
-        lam["slider"] = float(lam_slider)
     rho, eta, kappa = lambda_rules.lcurve(spec, lams)
     k_gcv = lambda_rules.tsvd_gcv_k(dec.s, beta)
     k_used = k if k is not None else k_gcv
@@ -327,6 +325,18 @@ def analyse(f: np.ndarray, sigma: float, noise: float, seed: int = 0, lam_slider
     picks = tuple(Pick(r, lam[r], float(a), float(b_), float(c)) for r, a, b_, c in zip(rules, r_, e_, g_))
     checks = lambda_rules.check_rules(spec, {r: lam[r] for r in lambda_rules.DATA_RULES if r in lam and (r != "discrepancy" or delta > 0)},
                                       dec.s, beta, delta, k_gcv if k is None else None, lams)
-    return Analysis1D(A, grid(n), f, b_clean, b, delta, dec, spec, lams, lambda_rules.gcv_function(spec, lams), rho, eta, kappa,
-                      picks, k_gcv, tuple(Reconstruction(lbl, x, relative_error(x, f), kind) for lbl, x, kind in sols),
-                      picard(dec, b, delta), checks)
+    a = Analysis1D(A, grid(n), f, b_clean, b, delta, dec, spec, lams, lambda_rules.gcv_function(spec, lams), rho, eta, kappa,
+                   picks, k_gcv, tuple(Reconstruction(lbl, x, relative_error(x, f), kind) for lbl, x, kind in sols),
+                   picard(dec, b, delta), checks)
+    return a if lam_slider is None else with_slider(a, lam_slider)
+
+
+def with_slider(a: Analysis1D, lam: float) -> Analysis1D:
+    """``a`` with the reader's λ added (its pick and its Tikhonov solution, last): a few vector products on the
+    stored SVD, so the "Your λ" slider does not redo the analysis (``analyse`` without it is cached once)."""
+    lam = float(lam)
+    x = tikhonov(a.dec, a.b, lam)
+    rho, eta, _ = lambda_rules.lcurve(a.spectrum, [lam])
+    pick = Pick("slider", lam, float(rho[0]), float(eta[0]), float(lambda_rules.gcv_function(a.spectrum, [lam])[0]))
+    return replace(a, picks=a.picks + (pick,),
+                   solutions=a.solutions + (Reconstruction(f"Tikhonov ({RULES['slider'].label})", x, relative_error(x, a.f), "slider"),))

@@ -213,10 +213,11 @@ def confusion():
 
 # ============================== deblur
 @st.cache_data(max_entries=32, show_spinner=False)
-def analyse_1d(f: np.ndarray, sigma: float, noise: float, seed: int, lam: float, k: int | None):
+def analyse_1d(f: np.ndarray, sigma: float, noise: float, seed: int, k: int | None):
+    """Without the reader's λ (``signal1d.with_slider`` adds it in a millisecond), so the slider reuses this."""
     from cnn_viz.deblur import signal1d
 
-    return signal1d.analyse(f, sigma, noise, seed, lam_slider=lam, k=k)
+    return signal1d.analyse(f, sigma, noise, seed, k=k)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
