@@ -200,15 +200,16 @@ def render_2d() -> None:
 
     c1, c2, c3 = st.columns([1, 2, 2])
     with c1:
-        ui.plot(figures.psf_figure(blur.psf, "PSF"), key="db_psf_fig")
+        ui.plot(ui.figure(figures.psf_figure, blur.psf, "PSF"), key="db_psf_fig")
         st.caption(f"{blur.spec.description}, {blur.psf.shape[0]}×{blur.psf.shape[1]} pixels, sums to 1.")
     with c2:
         shape = "×".join(str(v) for v in scene.truth.shape[:2])
-        ui.plot(figures.gallery_figure([scene.truth], [f"{text.html(picked.name)}, {shape}"], cols=1, height_per_row=300), key="db_truth")
+        ui.plot(ui.figure(figures.gallery_figure, [scene.truth], [f"{text.html(picked.name)}, {shape}"], cols=1, height_per_row=300),
+                key="db_truth")
         st.caption(fmt.describe_image("The true image", scene.truth) + ". The CNNs never saw cameraman: it is held out of training.")
     with c3:
-        ui.plot(figures.gallery_figure([scene.observed], [f"blurred + {100 * noise:g} % noise: {scene.blurred_psnr:.2f} dB"],
-                                  cols=1, height_per_row=300), key="db_blurred")
+        ui.plot(ui.figure(figures.gallery_figure, [scene.observed], [f"blurred + {100 * noise:g} % noise: {scene.blurred_psnr:.2f} dB"],
+                          cols=1, height_per_row=300), key="db_blurred")
         st.caption(f"The data b: blurred with a {blur_bc} boundary, plus white noise with ‖e‖ = {100 * noise:g} % of ‖Ax‖.")
 
     same_psf = experiment.same_blur(blur.psf, assumed.psf)
@@ -227,43 +228,25 @@ def render_2d() -> None:
                "Time: wall clock on this server, including choosing λ (shared work counted for every method); the CNN "
                "rows include the Tikhonov solve they start from.")
     ui.download_csv(experiment.numbers(results), "deblur_metrics.csv", "Download the numbers (CSV, rows in table order)", key="db_csv")
-    ui.plot(figures.metrics_figure(results, reference=scene.blurred_psnr), key="db_bars")
+    ui.plot(ui.figure(figures.metrics_figure, experiment.scores(results), reference=scene.blurred_psnr), key="db_bars")
     st.caption("Purple: learned; blue: classical. The dashed line is the blurred input's PSNR: a method left of it made "
                "the image worse. Hover for the time.")
     cnn_note(results, nets, experiment.TRAINED.matches(blur.spec, blur_bc, float(noise), solver_bc, same_psf))
 
-    st.subheader("Look closely")
-    names = [r.name for r in results]
-    view = st.multiselect("Restorations to look at", names, default=experiment.default_view(names), key="db_view", bind="query-params")
-    zoom = experiment.zoom_range(scene.truth.shape)
-    cc1, cc2, cc3 = st.columns(3)
-    size = ui.data_slider("Zoom box (pixels)", 16, zoom.largest, zoom.size, step=8, key="db_zoom", container=cc1, bind="query-params")
-    row = ui.data_slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy", container=cc2, bind="query-params")
-    col = ui.data_slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx", container=cc3, bind="query-params")
-    look = experiment.closeup(scene, results, view, size, row, col)
-    ui.plot(figures.gallery_figure(look.images, look.titles, cols=4, box=look.box), key="db_gallery")
-    st.caption("Whole images; the yellow box is the zoom below. Hover for pixel values.")
-    ui.plot(figures.gallery_figure(look.crops, look.titles, cols=6, height_per_row=220), key="db_crops")
-    st.caption("The zoom: ringing near edges (Tikhonov, Wiener), noise speckle (too small λ), and what the CNN cleans up.")
-    if look.chosen:
-        ui.plot(figures.error_figure(look.errors, look.names), key="db_errors")
-        st.caption(f"Error maps, restored − true, one shared scale saturating at the 99.5th percentile ({palette.scheme().pos_word} "
-                   f"too bright, {palette.scheme().neg_word} too dark). Errors gather at edges and, with the wrong boundary model, along the frame.")
-        pick = st.selectbox("Download a restoration", look.names, key="db_dl_pick", bind="query-params")
-        ui.download_png(look.image(pick), f"deblur_{pick}.png", f"Download “{pick}” (PNG)", key="db_dl")
+    closeup_panel(scene, results)
 
     st.subheader("Choosing λ and stopping Richardson–Lucy")
     c1, c2 = st.columns(2)
     with c1:
         with st.spinner("Sweeping λ…"):
             sweep = cached.lambda_sweep(scene, solver_bc, assumed.psf, assumed_noise)
-        ui.plot(figures.lambda_figure(sweep, float(lam)), key="db_lambda")
+        ui.plot(ui.figure(figures.lambda_figure, sweep, float(lam)), key="db_lambda")
         st.caption(f"Tikhonov's PSNR against λ ({sweep.model} model) with the GCV function. GCV lands {sweep.gcv_gap:.2f} dB "
                    "below the best λ here. Too small a λ lets noise through, too large a λ blurs again.")
     with c2:
         with st.spinner("Running Richardson–Lucy with three boundary conditions…"):
             curves = cached.rl_curves(scene, assumed.psf, int(iters))
-        ui.plot(figures.rl_figure(curves, int(iters)), key="db_rl")
+        ui.plot(ui.figure(figures.rl_figure, curves, int(iters)), key="db_rl")
         st.caption("Richardson–Lucy's PSNR after each iteration: it rises, peaks and then falls as it starts fitting the noise "
                    "(semi-convergence): the iteration count is the regularization parameter. A solver boundary that does "
                    "not match the data peaks early and low.")
@@ -290,6 +273,30 @@ def render_2d() -> None:
         st.latex(r"x_{k+1} = x_k \odot \frac{A^T\!\left(b \oslash A x_k\right)}{A^T\mathbf 1}\quad\text{(Richardson–Lucy)}")
         st.markdown("Zero boundary has no fast diagonalization: Tikhonov is solved by conjugate gradients on "
                     "(AᵀA + λ²I)x = Aᵀb preconditioned with the FFT; its λ rules use the FFT of the mirror-extended image.")
+
+
+@st.fragment
+def closeup_panel(scene, results) -> None:
+    """The restorations whole and zoomed: its controls change only this panel, which reruns alone."""
+    st.subheader("Look closely")
+    names = [r.name for r in results]
+    view = st.multiselect("Restorations to look at", names, default=experiment.default_view(names), key="db_view", bind="query-params")
+    zoom = experiment.zoom_range(scene.truth.shape)
+    cc1, cc2, cc3 = st.columns(3)
+    size = ui.data_slider("Zoom box (pixels)", 16, zoom.largest, zoom.size, step=8, key="db_zoom", container=cc1, bind="query-params")
+    row = ui.data_slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy", container=cc2, bind="query-params")
+    col = ui.data_slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx", container=cc3, bind="query-params")
+    look = experiment.closeup(scene, results, view, size, row, col)
+    ui.plot(ui.figure(figures.gallery_figure, look.images, look.titles, cols=4, box=look.box), key="db_gallery")
+    st.caption("Whole images; the yellow box is the zoom below. Hover for pixel values.")
+    ui.plot(ui.figure(figures.gallery_figure, look.crops, look.titles, cols=6, height_per_row=220), key="db_crops")
+    st.caption("The zoom: ringing near edges (Tikhonov, Wiener), noise speckle (too small λ), and what the CNN cleans up.")
+    if look.chosen:
+        ui.plot(ui.figure(figures.error_figure, look.errors, look.names), key="db_errors")
+        st.caption(f"Error maps, restored − true, one shared scale saturating at the 99.5th percentile ({palette.scheme().pos_word} "
+                   f"too bright, {palette.scheme().neg_word} too dark). Errors gather at edges and, with the wrong boundary model, along the frame.")
+        pick = st.selectbox("Download a restoration", look.names, key="db_dl_pick", bind="query-params")
+        ui.download_png(lambda: look.image(pick), f"deblur_{pick}.png", f"Download “{pick}” (PNG)", key="db_dl")
 
 
 def cnn_note(results, nets, as_trained: bool) -> None:

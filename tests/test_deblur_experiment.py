@@ -192,6 +192,8 @@ def test_figures_read_the_result_objects():
     results = experiment.compare(scene, "reflexive", (experiment.TIK_GCV, experiment.RL))
     bars = figures.metrics_figure(results, reference=scene.blurred_psnr)
     assert list(bars.data[0].y) == [r.name for r in results] and list(bars.data[0].x) == [r.psnr for r in results]
+    light = figures.metrics_figure(experiment.scores(results), reference=scene.blurred_psnr)  # what the page hashes and draws
+    assert light.to_plotly_json() == bars.to_plotly_json()
     curves = experiment.rl_curves(scene, ("zero",), iters=6)
     line = figures.rl_figure(curves, 3).data[0]
     assert line.name == f"zero boundary (peak {curves.curve('zero').psnr.max():.2f} dB at {curves.curve('zero').peak + 1})"

@@ -311,6 +311,21 @@ def table(results: list[Result]) -> dict[str, list]:
     }
 
 
+@dataclass(frozen=True)
+class Scores:
+    """One method's numbers without its images: what the bar chart reads (a Result holds two full images,
+    which every figure cache would hash on each rerun)."""
+
+    name: str
+    psnr: float
+    ssim: float
+    seconds: float
+
+
+def scores(results: list[Result]) -> tuple[Scores, ...]:
+    return tuple(Scores(r.name, r.psnr, r.ssim, r.seconds) for r in results)
+
+
 def numbers(results: list[Result]) -> np.ndarray:
     """The table's numeric columns (PSNR, SSIM, rel. error, time in ms), one row per method: the CSV download."""
     cols = table(results)
