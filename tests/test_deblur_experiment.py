@@ -217,3 +217,18 @@ def test_the_blur_matrix_is_a_png_with_real_values_on_hover():
     assert np.abs(img.astype(int) - want).max() <= 1
     small = figures.psf_figure(forward.gaussian_psf(2.0))
     assert small.data[0].type == "heatmap" and np.array_equal(small.data[0].z, forward.gaussian_psf(2.0))
+
+
+def test_the_comparison_split_by_what_each_method_depends_on_gives_the_same_rows():
+    """The page caches compare() per group (compare_groups), so the λ slider redoes one row: same rows, same order."""
+    scene = experiment.make_scene(IMG, forward.gaussian_psf(1.0), "reflexive", 0.02, seed=3)
+    methods = (experiment.RL, experiment.TIK_USER, experiment.NAIVE, experiment.TIK_GCV)
+    groups = experiment.compare_groups(methods, 2e-2, 7)
+    assert groups == [((experiment.NAIVE, experiment.TIK_GCV), experiment.LAMBDA_DEFAULT, 30), ((experiment.TIK_USER,), 2e-2, 30),
+                      ((experiment.RL,), experiment.LAMBDA_DEFAULT, 7)]
+    split = experiment.in_order(methods, *(experiment.compare(scene, "reflexive", g, a, b) for g, a, b in groups))
+    whole = experiment.compare(scene, "reflexive", methods, lam=2e-2, rl_iters=7)
+    assert [r.name for r in split] == list(methods) == [r.name for r in whole]
+    for a, b in zip(split, whole):
+        np.testing.assert_array_equal(a.image, b.image)
+        assert a.psnr == b.psnr and a.note == b.note

@@ -235,9 +235,18 @@ def make_scene(img: np.ndarray, side: int, psf: np.ndarray, bc: str, noise: floa
     return experiment.make_scene(images.resize_max(img, side), psf, bc, noise, seed)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
 def compare_methods(scene, solver_bc: str, methods: tuple, lam: float, iters: int, cnn_stamp: str, solver_psf: np.ndarray,
-                    noise: float | None, _cnn=None):
+                    noise: float | None, cnn=None):
+    """``compare`` cached per group of methods (``experiment.compare_groups``): the λ slider redoes one row."""
+    from cnn_viz.deblur import experiment
+
+    return experiment.in_order(methods, *(compare(scene, solver_bc, group, a, b, cnn_stamp, solver_psf, noise, cnn)
+                                          for group, a, b in experiment.compare_groups(methods, lam, iters)))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def compare(scene, solver_bc: str, methods: tuple, lam: float, iters: int, cnn_stamp: str, solver_psf: np.ndarray,
+            noise: float | None, _cnn=None):
     """``cnn_stamp`` (Networks.stamp) names the networks behind ``_cnn``, which is not hashed."""
     from cnn_viz.deblur import experiment
 
