@@ -306,10 +306,16 @@ def closeup_panel(scene, results) -> None:
     row = ui.data_slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy", container=cc2, bind="query-params")
     col = ui.data_slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx", container=cc3, bind="query-params")
     look = experiment.closeup(scene, results, view, size, row, col)
-    ui.plot(ui.figure(figures.gallery_figure, look.images, look.titles, cols=4, box=look.box), key="db_gallery")
-    st.caption("Whole images; the yellow box is the zoom below. Hover for pixel values.")
-    ui.plot(ui.figure(figures.gallery_figure, look.crops, look.titles, cols=6, height_per_row=220), key="db_crops")
-    st.caption("The zoom: ringing near edges (Tikhonov, Wiener), noise speckle (too small λ), and what the CNN cleans up.")
+    ui.plot(ui.figure(figures.gallery_figure, look.images, look.titles, cols=4), key="db_gallery")
+    st.caption("Whole images. Hover for pixel values.")
+    c1, c2 = st.columns([1, 3])
+    with c1:  # the box on the true image alone: moving it resends one picture, not every restoration
+        ui.plot(ui.figure(figures.gallery_figure, look.images[:1], ["the zoom box"], cols=1, height_per_row=240, box=look.box),
+                key="db_zoom_box")
+    with c2:
+        ui.plot(ui.figure(figures.gallery_figure, look.crops, look.titles, cols=6, height_per_row=220), key="db_crops")
+    st.caption("Left: where the zoom is (yellow box). Right: the zoom: ringing near edges (Tikhonov, Wiener), noise speckle "
+               "(too small λ), and what the CNN cleans up.")
     if look.chosen:
         ui.plot(ui.figure(figures.error_figure, look.errors, look.names), key="db_errors")
         st.caption(f"Error maps, restored − true, one shared scale saturating at the 99.5th percentile ({palette.scheme().pos_word} "
