@@ -69,14 +69,14 @@ def render_1d() -> None:
     if f is None:
         f = drawn_signal(int(n))
     try:
-        a = cached.analyse_1d(f, float(sigma), float(noise), int(seed), float(lam), k)
+        a = signal1d.with_slider(cached.analyse_1d(f, float(sigma), float(noise), int(seed), k), float(lam))
     except ValueError as exc:
         st.error(f"Cannot solve this problem: {exc}")
         return
 
     st.subheader("Blur, then undo it")
     shown = st.multiselect("Reconstructions to draw", a.labels, default=a.default_shown, key="db1_shown", bind="query-params")
-    ui.plot(figures.signals_figure(a.t, a.f, a.b, a.chosen(shown)), key="db1_signals")
+    ui.plot(ui.figure(figures.signals_figure, a.t, a.f, a.b, a.chosen(shown)), key="db1_signals")
     st.caption(
         f"Black: the true f. Grey dots: the data b = A f + e with ‖e‖ = {100 * noise:g} % of ‖A f‖. The naive solve "
         f"A⁻¹b reaches {fmt.sci(a.naive_peak)}: it amplifies the noise in every direction "
@@ -93,42 +93,61 @@ def render_1d() -> None:
     for note in a.warnings:
         st.warning(note)
 
-    c1, c2 = st.columns(2)
-    with c1:
-        ui.plot(figures.matrix_figure(a.A, "The blur matrix A"), key="db1_A")
-        st.caption(f"Aᵢⱼ = (1/n)·exp(−(sᵢ − tⱼ)²/σ²): symmetric, constant along each diagonal (Toeplitz), "
-                   f"a band of width ~σ. cond(A) = {fmt.sci(a.cond, 2)}.")
-    with c2:
-        ui.plot(figures.picard_figure(a.picard, a.k_gcv, "Picard plot"), key="db1_picard")
-        st.caption("σᵢ fall fast. |uᵢᵀb| follow them only until they hit the noise level, then stay flat, so "
-                   "|uᵢᵀb|/σᵢ (the naive solution's coefficients) explode: the discrete Picard condition fails "
-                   "beyond that index, and every good method keeps only the components to its left.")
-
-    c1, c2 = st.columns(2)
-    with c1:
-        ui.plot(figures.lcurve_figure(a.rho, a.eta, a.lams, a.rule_picks, "L-curve"), key="db1_lcurve")
-        st.caption("Each point is one λ: residual against solution size. The corner balances them; hover for λ. "
-                   "The corner often sits left of the best λ, i.e. it can under-regularize.")
-    with c2:
-        ui.plot(figures.gcv_figure(a.lams, a.gcv, a.rule_picks, "GCV function"), key="db1_gcv")
-        st.caption("G(λ) = ‖A x_λ − b‖² / trace(I − A A_λ⁺)²: a leave-one-out prediction error that needs no noise "
-                   "level. Its minimum is GCV's λ; when the curve is flat its minimum is fragile.")
-    c1, c2 = st.columns(2)
-    with c1:
-        ui.plot(figures.filter_factors_figure(a.filter_factors(), a.k_gcv, "Filter factors"), key="db1_phi")
-        st.caption("Tikhonov multiplies the i-th naive component by φᵢ = σᵢ²/(σᵢ² + λ²): ≈ 1 where σᵢ ≫ λ, ≈ 0 "
-                   "where σᵢ ≪ λ. TSVD uses a hard step instead.")
-    with c2:
-        ui.plot(figures.cond_figure(cached.cond_curve(int(n)), float(sigma), "cond(A) as σ grows"), key="db1_cond")
-        st.caption("A wider kernel smooths more, so more directions are nearly invisible in the data: cond(A) grows "
-                   "explosively and passes 1/ε ≈ 4.5·10¹⁵ (numerically singular) around σ ≈ 0.03 for n = 256.")
-    ui.download_csv(a.table(), "deblur_1d.csv", "Download the signals (CSV: t, f, b, then each reconstruction)", key="db1_csv")
+    look = st.radio("Look at", LOOK_1D, horizontal=True, key="db1_look", bind="query-params",
+                    help="Only the chosen charts are drawn: a change reaches every student's screen faster.")
+    if look in (LOOK_1D[0], LOOK_1D[-1]):
+        matrix_and_picard(a, int(n), float(sigma))
+    if look in (LOOK_1D[1], LOOK_1D[-1]):
+        lcurve_and_gcv(a)
+    if look in (LOOK_1D[2], LOOK_1D[-1]):
+        filters_and_cond(a, int(n), float(sigma))
+    ui.download_csv(a.table, "deblur_1d.csv", "Download the signals (CSV: t, f, b, then each reconstruction)", key="db1_csv")
     with st.expander("The maths"):
         st.latex(r"g(s)=\int_0^1 e^{-(s-t)^2/\sigma^2} f(t)\,dt \;\approx\; \sum_{j} \tfrac1n e^{-(s_i-t_j)^2/\sigma^2} f(t_j),\quad t_j=\tfrac{j-1/2}{n}")
         st.latex(r"A=U\Sigma V^T,\qquad x_\lambda=\sum_i \varphi_i\,\frac{u_i^Tb}{\sigma_i}v_i,\qquad \varphi_i=\frac{\sigma_i^2}{\sigma_i^2+\lambda^2}"
                  r"\quad\Longleftrightarrow\quad x_\lambda=\arg\min_x \|Ax-b\|^2+\lambda^2\|x\|^2")
         st.latex(r"\text{GCV: } \min_\lambda \frac{\|Ax_\lambda-b\|^2}{(n-\sum_i\varphi_i)^2},\qquad "
                  r"\text{discrepancy: } \|Ax_\lambda-b\|=\|e\|,\qquad \text{L-curve: max curvature of } (\log\|Ax_\lambda-b\|,\log\|x_\lambda\|)")
+
+
+LOOK_1D = ["the matrix A and the Picard plot", "the L-curve and GCV", "filter factors and cond(A)", "all of them"]
+
+
+def matrix_and_picard(a, n: int, sigma: float) -> None:
+    c1, c2 = st.columns(2)
+    with c1:
+        ui.plot(ui.figure(figures.kernel_matrix_figure, int(n), float(sigma), "The blur matrix A"), key="db1_A")
+        st.caption(f"Aᵢⱼ = (1/n)·exp(−(sᵢ − tⱼ)²/σ²): symmetric, constant along each diagonal (Toeplitz), "
+                   f"a band of width ~σ. cond(A) = {fmt.sci(a.cond, 2)}.")
+    with c2:
+        ui.plot(ui.figure(figures.picard_figure, a.picard, a.k_gcv, "Picard plot"), key="db1_picard")
+        st.caption("σᵢ fall fast. |uᵢᵀb| follow them only until they hit the noise level, then stay flat, so "
+                   "|uᵢᵀb|/σᵢ (the naive solution's coefficients) explode: the discrete Picard condition fails "
+                   "beyond that index, and every good method keeps only the components to its left.")
+
+
+def lcurve_and_gcv(a) -> None:
+    c1, c2 = st.columns(2)
+    with c1:
+        ui.plot(ui.figure(figures.lcurve_figure, a.rho, a.eta, a.lams, a.rule_picks, "L-curve"), key="db1_lcurve")
+        st.caption("Each point is one λ: residual against solution size. The corner balances them; hover for λ. "
+                   "The corner often sits left of the best λ, i.e. it can under-regularize.")
+    with c2:
+        ui.plot(ui.figure(figures.gcv_figure, a.lams, a.gcv, a.rule_picks, "GCV function"), key="db1_gcv")
+        st.caption("G(λ) = ‖A x_λ − b‖² / trace(I − A A_λ⁺)²: a leave-one-out prediction error that needs no noise "
+                   "level. Its minimum is GCV's λ; when the curve is flat its minimum is fragile.")
+
+
+def filters_and_cond(a, n: int, sigma: float) -> None:
+    c1, c2 = st.columns(2)
+    with c1:
+        ui.plot(ui.figure(figures.filter_factors_figure, a.filter_factors(), a.k_gcv, "Filter factors"), key="db1_phi")
+        st.caption("Tikhonov multiplies the i-th naive component by φᵢ = σᵢ²/(σᵢ² + λ²): ≈ 1 where σᵢ ≫ λ, ≈ 0 "
+                   "where σᵢ ≪ λ. TSVD uses a hard step instead.")
+    with c2:
+        ui.plot(ui.figure(figures.cond_figure, cached.cond_curve(int(n)), float(sigma), "cond(A) as σ grows"), key="db1_cond")
+        st.caption("A wider kernel smooths more, so more directions are nearly invisible in the data: cond(A) grows "
+                   "explosively and passes 1/ε ≈ 4.5·10¹⁵ (numerically singular) around σ ≈ 0.03 for n = 256.")
 
 
 # ============================================================================ 2-D
@@ -200,15 +219,16 @@ def render_2d() -> None:
 
     c1, c2, c3 = st.columns([1, 2, 2])
     with c1:
-        ui.plot(figures.psf_figure(blur.psf, "PSF"), key="db_psf_fig")
+        ui.plot(ui.figure(figures.psf_figure, blur.psf, "PSF"), key="db_psf_fig")
         st.caption(f"{blur.spec.description}, {blur.psf.shape[0]}×{blur.psf.shape[1]} pixels, sums to 1.")
     with c2:
         shape = "×".join(str(v) for v in scene.truth.shape[:2])
-        ui.plot(figures.gallery_figure([scene.truth], [f"{text.html(picked.name)}, {shape}"], cols=1, height_per_row=300), key="db_truth")
+        ui.plot(ui.figure(figures.gallery_figure, [scene.truth], [f"{text.html(picked.name)}, {shape}"], cols=1, height_per_row=300),
+                key="db_truth")
         st.caption(fmt.describe_image("The true image", scene.truth) + ". The CNNs never saw cameraman: it is held out of training.")
     with c3:
-        ui.plot(figures.gallery_figure([scene.observed], [f"blurred + {100 * noise:g} % noise: {scene.blurred_psnr:.2f} dB"],
-                                  cols=1, height_per_row=300), key="db_blurred")
+        ui.plot(ui.figure(figures.gallery_figure, [scene.observed], [f"blurred + {100 * noise:g} % noise: {scene.blurred_psnr:.2f} dB"],
+                          cols=1, height_per_row=300), key="db_blurred")
         st.caption(f"The data b: blurred with a {blur_bc} boundary, plus white noise with ‖e‖ = {100 * noise:g} % of ‖Ax‖.")
 
     same_psf = experiment.same_blur(blur.psf, assumed.psf)
@@ -227,43 +247,25 @@ def render_2d() -> None:
                "Time: wall clock on this server, including choosing λ (shared work counted for every method); the CNN "
                "rows include the Tikhonov solve they start from.")
     ui.download_csv(experiment.numbers(results), "deblur_metrics.csv", "Download the numbers (CSV, rows in table order)", key="db_csv")
-    ui.plot(figures.metrics_figure(results, reference=scene.blurred_psnr), key="db_bars")
+    ui.plot(ui.figure(figures.metrics_figure, experiment.scores(results), reference=scene.blurred_psnr), key="db_bars")
     st.caption("Purple: learned; blue: classical. The dashed line is the blurred input's PSNR: a method left of it made "
                "the image worse. Hover for the time.")
     cnn_note(results, nets, experiment.TRAINED.matches(blur.spec, blur_bc, float(noise), solver_bc, same_psf))
 
-    st.subheader("Look closely")
-    names = [r.name for r in results]
-    view = st.multiselect("Restorations to look at", names, default=experiment.default_view(names), key="db_view", bind="query-params")
-    zoom = experiment.zoom_range(scene.truth.shape)
-    cc1, cc2, cc3 = st.columns(3)
-    size = ui.data_slider("Zoom box (pixels)", 16, zoom.largest, zoom.size, step=8, key="db_zoom", container=cc1, bind="query-params")
-    row = ui.data_slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy", container=cc2, bind="query-params")
-    col = ui.data_slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx", container=cc3, bind="query-params")
-    look = experiment.closeup(scene, results, view, size, row, col)
-    ui.plot(figures.gallery_figure(look.images, look.titles, cols=4, box=look.box), key="db_gallery")
-    st.caption("Whole images; the yellow box is the zoom below. Hover for pixel values.")
-    ui.plot(figures.gallery_figure(look.crops, look.titles, cols=6, height_per_row=220), key="db_crops")
-    st.caption("The zoom: ringing near edges (Tikhonov, Wiener), noise speckle (too small λ), and what the CNN cleans up.")
-    if look.chosen:
-        ui.plot(figures.error_figure(look.errors, look.names), key="db_errors")
-        st.caption(f"Error maps, restored − true, one shared scale saturating at the 99.5th percentile ({palette.scheme().pos_word} "
-                   f"too bright, {palette.scheme().neg_word} too dark). Errors gather at edges and, with the wrong boundary model, along the frame.")
-        pick = st.selectbox("Download a restoration", look.names, key="db_dl_pick", bind="query-params")
-        ui.download_png(look.image(pick), f"deblur_{pick}.png", f"Download “{pick}” (PNG)", key="db_dl")
+    closeup_panel(scene, results)
 
     st.subheader("Choosing λ and stopping Richardson–Lucy")
     c1, c2 = st.columns(2)
     with c1:
         with st.spinner("Sweeping λ…"):
             sweep = cached.lambda_sweep(scene, solver_bc, assumed.psf, assumed_noise)
-        ui.plot(figures.lambda_figure(sweep, float(lam)), key="db_lambda")
+        ui.plot(ui.figure(figures.lambda_figure, sweep, float(lam)), key="db_lambda")
         st.caption(f"Tikhonov's PSNR against λ ({sweep.model} model) with the GCV function. GCV lands {sweep.gcv_gap:.2f} dB "
                    "below the best λ here. Too small a λ lets noise through, too large a λ blurs again.")
     with c2:
         with st.spinner("Running Richardson–Lucy with three boundary conditions…"):
             curves = cached.rl_curves(scene, assumed.psf, int(iters))
-        ui.plot(figures.rl_figure(curves, int(iters)), key="db_rl")
+        ui.plot(ui.figure(figures.rl_figure, curves, int(iters)), key="db_rl")
         st.caption("Richardson–Lucy's PSNR after each iteration: it rises, peaks and then falls as it starts fitting the noise "
                    "(semi-convergence): the iteration count is the regularization parameter. A solver boundary that does "
                    "not match the data peaks early and low.")
@@ -290,6 +292,36 @@ def render_2d() -> None:
         st.latex(r"x_{k+1} = x_k \odot \frac{A^T\!\left(b \oslash A x_k\right)}{A^T\mathbf 1}\quad\text{(Richardson–Lucy)}")
         st.markdown("Zero boundary has no fast diagonalization: Tikhonov is solved by conjugate gradients on "
                     "(AᵀA + λ²I)x = Aᵀb preconditioned with the FFT; its λ rules use the FFT of the mirror-extended image.")
+
+
+@st.fragment
+def closeup_panel(scene, results) -> None:
+    """The restorations whole and zoomed: its controls change only this panel, which reruns alone."""
+    st.subheader("Look closely")
+    names = [r.name for r in results]
+    view = st.multiselect("Restorations to look at", names, default=experiment.default_view(names), key="db_view", bind="query-params")
+    zoom = experiment.zoom_range(scene.truth.shape)
+    cc1, cc2, cc3 = st.columns(3)
+    size = ui.data_slider("Zoom box (pixels)", 16, zoom.largest, zoom.size, step=8, key="db_zoom", container=cc1, bind="query-params")
+    row = ui.data_slider("Zoom centre, row", 0, zoom.rows - 1, zoom.row, key="db_zy", container=cc2, bind="query-params")
+    col = ui.data_slider("Zoom centre, column", 0, zoom.cols - 1, zoom.col, key="db_zx", container=cc3, bind="query-params")
+    look = experiment.closeup(scene, results, view, size, row, col)
+    ui.plot(ui.figure(figures.gallery_figure, look.images, look.titles, cols=4), key="db_gallery")
+    st.caption("Whole images. Hover for pixel values.")
+    c1, c2 = st.columns([1, 3])
+    with c1:  # the box on the true image alone: moving it resends one picture, not every restoration
+        ui.plot(ui.figure(figures.gallery_figure, look.images[:1], ["the zoom box"], cols=1, height_per_row=240, box=look.box),
+                key="db_zoom_box")
+    with c2:
+        ui.plot(ui.figure(figures.gallery_figure, look.crops, look.titles, cols=6, height_per_row=220), key="db_crops")
+    st.caption("Left: where the zoom is (yellow box). Right: the zoom: ringing near edges (Tikhonov, Wiener), noise speckle "
+               "(too small λ), and what the CNN cleans up.")
+    if look.chosen:
+        ui.plot(ui.figure(figures.error_figure, look.errors, look.names), key="db_errors")
+        st.caption(f"Error maps, restored − true, one shared scale saturating at the 99.5th percentile ({palette.scheme().pos_word} "
+                   f"too bright, {palette.scheme().neg_word} too dark). Errors gather at edges and, with the wrong boundary model, along the frame.")
+        pick = st.selectbox("Download a restoration", look.names, key="db_dl_pick", bind="query-params")
+        ui.download_png(lambda: look.image(pick), f"deblur_{pick}.png", f"Download “{pick}” (PNG)", key="db_dl")
 
 
 def cnn_note(results, nets, as_trained: bool) -> None:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from cnn_viz import ui
 from cnn_viz.common import assets, fmt, text
-from cnn_viz.whenfail import jpeg, lab
+from cnn_viz.whenfail import figures, jpeg, lab
 from cnn_viz.ui import cached, training
 
 st.title("When CNNs fail")
@@ -32,14 +32,14 @@ def render_lab() -> None:
 
     c1, c2 = st.columns(2)
     with c1:
-        ui.plot(cached.operator_figure(shown), key="wf_M")
+        ui.plot(ui.figure(figures.setup_operator_figure, shown), key="wf_M")
         st.caption({"blur": "The course's Gaussian kernel (σ = 2 samples): a band along the diagonal, the same in every row — a convolution.",
                     "block": "Sixteen independent random 8×8 blocks: local, but every block is different and nothing crosses a block border (JPEG's structure).",
                     "dense": "Every measurement mixes every sample: no locality at all (compressed sensing, m < n).",
                     "permuted": "The blur with rows and columns shuffled by one fixed permutation: the same singular values, no band, no shift invariance."}[shown.operator]
                    + " Each M is scaled to ‖M‖₂ = 1; hover for the entries.")
     with c2:
-        ui.plot(cached.singular_values_figure(shown.n, shown.m, shown.operator), key="wf_sv")
+        ui.plot(ui.figure(figures.spectra_figure, shown.n, shown.m, shown.operator), key="wf_sv")
         st.caption("The blur and the permuted blur have identical singular values (the dotted line lies on the solid one): "
                    "any difference between them in the table is structure, not conditioning.")
 
@@ -59,11 +59,11 @@ def render_lab() -> None:
                        "convolutionally compressible.")
         st.caption("Relative error ‖X̂ − X‖_F/‖X‖_F over 200 held-out signals (b = Mx + 1 % noise), networks trained on "
                    f"2,000 pairs; {'trained on this page' if own else table.meta.get('command', '')}.")
-        ui.plot(cached.table_figure(table), key="wf_bars")
+        ui.plot(ui.figure(figures.errors_figure, table.row_labels(), table.errors, table.methods), key="wf_bars")
         run = table.run(shown.operator)
         if run is not None:
             k = st.slider("Held-out example", 1, len(run.x), 1, key="wf_ex") - 1
-            ui.plot(cached.signals_figure(table, shown.operator, k), key="wf_sig_fig")
+            ui.plot(ui.figure(figures.run_example_figure, run, k), key="wf_sig_fig")
             st.caption("Black: the true signal; grey: the data (for the dense M, only m values). Click legend entries to hide methods.")
             ui.download_csv(lambda: table.errors, "whenfail_table.csv", "Download the table (CSV, rows = operators)", key="wf_csv")
     with st.expander("Train the networks here (seconds each, one thread)"):
@@ -89,13 +89,13 @@ def block_panel(case, quality: int) -> None:
         br = st.slider("Block row", 0, h // 8 - 1, min(h // 16, h // 8 - 1), key="wf_br", bind="query-params")
         bc = st.slider("Block column", 0, w // 8 - 1, min(w // 16, w // 8 - 1), key="wf_bc", bind="query-params")
     with c1:
-        ui.plot(cached.grid_figure(case.jpeg, f"JPEG at quality {quality}: {case.nbytes:,} bytes, "
+        ui.plot(ui.figure(figures.grid_figure, case.jpeg, f"JPEG at quality {quality}: {case.nbytes:,} bytes, "
                                                f"{case.bits_per_pixel:.2f} bits per pixel", (br, bc)), key="wf_grid")
         st.caption("Orange: the 8×8 blocks JPEG codes one by one. At low quality each block becomes a few flat or "
                    "wavy tiles and the seams show.")
         ui.download_png(lambda: jpeg.to_uint8(case.jpeg), "jpeg.png", "Download the JPEG (PNG)", key="wf_dl_jpeg")
     view = jpeg.block_view(case.truth, case.jpeg, case.table, br, bc)
-    ui.plot(cached.block_figure(view), key="wf_block")
+    ui.plot(ui.figure(figures.block_figure, view), key="wf_block")
     st.caption(f"Block ({view.row}, {view.col}): its 64 DCT coefficients F, divided by the quality-{quality} table Q and "
                f"rounded. {view.zeroed} coefficients that were not zero become zero: the fine detail inside the block is "
                "gone, and each block loses it independently of its neighbours.")
@@ -132,9 +132,9 @@ def render_jpeg() -> None:
     crop = lambda a: a[r0:r0 + 96, c0:c0 + 96]  # noqa: E731
     keys = ["none", "tv", "cnn"]
     pick = {r.key: r for r in case.restorations}
-    ui.plot(cached.crops_figure([crop(case.truth)] + [crop(pick[k].image) for k in keys], ["original"] + [pick[k].label for k in keys]),
+    ui.plot(ui.figure(figures.crops_figure, [crop(case.truth)] + [crop(pick[k].image) for k in keys], ["original"] + [pick[k].label for k in keys]),
             key="wf_crops")
-    ui.plot(cached.crops_figure([crop(pick[k].image - case.truth) for k in keys], [f"error: {pick[k].label}" for k in keys], errors=True),
+    ui.plot(ui.figure(figures.crops_figure, [crop(pick[k].image - case.truth) for k in keys], [f"error: {pick[k].label}" for k in keys], errors=True),
             key="wf_errs")
     st.caption("A 96×96 crop from the centre and the signed errors (restored − original, in 1/255). Blocking errors are "
                "square; the CNN removes part of them.")

@@ -216,3 +216,46 @@ def test_the_condition_curve_spans_the_kernel_widths():
     ok = c.conds < 1e10
     assert ok.sum() >= 5
     np.testing.assert_allclose(c.conds[ok], [np.linalg.cond(signal1d.kernel_matrix(48, sg)) for sg in c.sigmas[ok]], rtol=1e-6)
+
+
+def test_the_slider_is_added_to_a_cached_analysis_without_redoing_it():
+    """with_slider (what the "Your λ" slider costs a rerun) against dense NumPy references."""
+    f = signal1d.test_signal("Piecewise constant", 80)
+    a = signal1d.analyse(f, 0.03, 0.02, seed=2)
+    assert [p.rule for p in a.picks] == ["gcv", "lcurve", "discrepancy", "best"]
+    lam = 3e-3
+    b = signal1d.with_slider(a, lam)
+    assert [p.rule for p in b.picks] == ["gcv", "lcurve", "discrepancy", "best", "slider"] and b.picks[:4] == a.picks
+    A = signal1d.kernel_matrix(80, 0.03)
+    x = np.linalg.lstsq(np.vstack([A, lam * np.eye(80)]), np.concatenate([a.b, np.zeros(80)]), rcond=None)[0]
+    mine = b.solution("Tikhonov (your λ)")
+    np.testing.assert_allclose(mine.x, x, rtol=1e-7, atol=1e-10)
+    assert mine.error == pytest.approx(np.linalg.norm(x - f) / np.linalg.norm(f), rel=1e-7)
+    p = b.pick("slider")
+    assert (p.rho, p.eta) == pytest.approx((np.linalg.norm(A @ x - a.b), np.linalg.norm(x)), rel=1e-7)
+    assert p.gcv == pytest.approx(_gcv_dense(A, a.b, lam), rel=1e-6)
+    assert signal1d.analyse(f, 0.03, 0.02, seed=2, lam_slider=lam).solution("Tikhonov (your λ)").error == mine.error
+
+
+def test_the_curves_at_every_lambda_against_dense_solves():
+    """lcurve and gcv_function take every λ at once (one array per block): each point against its own dense solve."""
+    A, f, b, _ = _problem(n=40, noise=0.02, seed=4)
+    dec = signal1d.svd(A)
+    spec = lambda_rules.spectrum(dec.s, dec.U.T @ b)
+    lams = np.logspace(-5, 0, 23)
+    rho, eta, kappa = lambda_rules.lcurve(spec, lams)
+    g = lambda_rules.gcv_function(spec, lams)
+    for i, lam in enumerate(lams):
+        x = np.linalg.solve(A.T @ A + lam**2 * np.eye(40), A.T @ b)
+        assert (rho[i], eta[i]) == pytest.approx((np.linalg.norm(A @ x - b), np.linalg.norm(x)), rel=1e-6)
+        assert g[i] == pytest.approx(_gcv_dense(A, b, lam), rel=1e-6)
+    # the curvature against finite differences of the dense curve in log λ
+    t = np.log(lams[5:-5])
+    h = 1e-4
+    def logs(tt):
+        x = np.linalg.solve(A.T @ A + np.exp(2 * tt) * np.eye(40), A.T @ b)
+        return np.log(np.linalg.norm(A @ x - b)), np.log(np.linalg.norm(x))
+    for ti, k in zip(t, kappa[5:-5]):
+        (r0, e0), (r1, e1), (r2, e2) = logs(ti - h), logs(ti), logs(ti + h)
+        d1r, d1e, d2r, d2e = (r2 - r0) / (2 * h), (e2 - e0) / (2 * h), (r2 - 2 * r1 + r0) / h**2, (e2 - 2 * e1 + e0) / h**2
+        assert k == pytest.approx((d1r * d2e - d2r * d1e) / (d1r**2 + d1e**2) ** 1.5, rel=1e-3, abs=1e-3)

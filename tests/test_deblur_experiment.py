@@ -192,6 +192,43 @@ def test_figures_read_the_result_objects():
     results = experiment.compare(scene, "reflexive", (experiment.TIK_GCV, experiment.RL))
     bars = figures.metrics_figure(results, reference=scene.blurred_psnr)
     assert list(bars.data[0].y) == [r.name for r in results] and list(bars.data[0].x) == [r.psnr for r in results]
+    light = figures.metrics_figure(experiment.scores(results), reference=scene.blurred_psnr)  # what the page hashes and draws
+    assert light.to_plotly_json() == bars.to_plotly_json()
     curves = experiment.rl_curves(scene, ("zero",), iters=6)
     line = figures.rl_figure(curves, 3).data[0]
     assert line.name == f"zero boundary (peak {curves.curve('zero').psnr.max():.2f} dB at {curves.curve('zero').peak + 1})"
+
+
+def test_the_blur_matrix_is_a_png_with_real_values_on_hover():
+    """A 256² matrix reaches the browser as a PNG on the sequential scale under a grid of its real entries."""
+    from conftest import map_samples, png_pixels
+
+    from cnn_viz.deblur import figures, signal1d
+    from cnn_viz.figures import builders, palette
+
+    A = signal1d.kernel_matrix(256, 0.05)
+    fig = builders.spec(figures.kernel_matrix_figure(256, 0.05, "A"))
+    rows, cols, z = map_samples(fig)
+    assert figures.MATRIX_HOVER_SIDE // 2 < len(rows) == len(cols) <= figures.MATRIX_HOVER_SIDE and rows[-1] > 240
+    np.testing.assert_allclose(z, A[np.ix_(rows, cols)], rtol=1e-6, atol=1e-30)  # float32: entries below 1e-38 show as 0
+    img = png_pixels(fig["data"][1]["source"])
+    assert img.shape == (256, 256, 3)
+    want = palette.ramp(256, palette.sequential())[np.round(A / A.max() * 255).astype(int)]
+    assert np.abs(img.astype(int) - want).max() <= 1
+    small = figures.psf_figure(forward.gaussian_psf(2.0))
+    assert small.data[0].type == "heatmap" and np.array_equal(small.data[0].z, forward.gaussian_psf(2.0))
+
+
+def test_the_comparison_split_by_what_each_method_depends_on_gives_the_same_rows():
+    """The page caches compare() per group (compare_groups), so the λ slider redoes one row: same rows, same order."""
+    scene = experiment.make_scene(IMG, forward.gaussian_psf(1.0), "reflexive", 0.02, seed=3)
+    methods = (experiment.RL, experiment.TIK_USER, experiment.NAIVE, experiment.TIK_GCV)
+    groups = experiment.compare_groups(methods, 2e-2, 7)
+    assert groups == [((experiment.NAIVE, experiment.TIK_GCV), experiment.LAMBDA_DEFAULT, 30), ((experiment.TIK_USER,), 2e-2, 30),
+                      ((experiment.RL,), experiment.LAMBDA_DEFAULT, 7)]
+    split = experiment.in_order(methods, *(experiment.compare(scene, "reflexive", g, a, b) for g, a, b in groups))
+    whole = experiment.compare(scene, "reflexive", methods, lam=2e-2, rl_iters=7)
+    assert [r.name for r in split] == list(methods) == [r.name for r in whole]
+    for a, b in zip(split, whole):
+        np.testing.assert_array_equal(a.image, b.image)
+        assert a.psnr == b.psnr and a.note == b.note

@@ -174,3 +174,27 @@ def test_2d_colour_image(app_test):
     for name in ref:
         assert df.loc[name, "PSNR (dB)"] == pytest.approx(round(ref[name].psnr, 2), abs=0.011), name
     assert df.loc[experiment.CNN_TIK, "PSNR (dB)"] > df.loc[experiment.TIK_GCV, "PSNR (dB)"]  # the grey-trained network, channel by channel
+
+
+def test_1d_draws_only_the_chosen_charts_and_they_carry_the_real_numbers(app_test):
+    from conftest import map_samples, plotly_array, plotly_figure
+
+    at = _open(app_test)
+    keys = {el.proto.id.rsplit("-", 1)[-1] for el in at.get("plotly_chart")}
+    assert keys == {"db1_signals", "db1_A", "db1_picard"}
+    rows, cols, z = map_samples(plotly_figure(at, "db1_A"))
+    np.testing.assert_allclose(z, signal1d.kernel_matrix(256, 0.05)[np.ix_(rows, cols)], rtol=1e-6, atol=1e-30)
+    at.radio(key="db1_look").set_value("all of them").run()
+    assert not at.exception
+    keys = {el.proto.id.rsplit("-", 1)[-1] for el in at.get("plotly_chart")}
+    assert keys == {"db1_signals", "db1_A", "db1_picard", "db1_lcurve", "db1_gcv", "db1_phi", "db1_cond"}
+    f = signal1d.test_signal("Smooth bump", 256)
+    A = signal1d.kernel_matrix(256, 0.05)
+    U, s, Vt = np.linalg.svd(A)
+    phi = plotly_figure(at, "db1_phi")
+    a = signal1d.analyse(f, 0.05, 0.01, 0, lam_slider=float(np.logspace(-8, 0, 81)[50]))
+    for trace, p in zip(phi["data"], a.picks):  # φᵢ = σᵢ²/(σᵢ² + λ²) from NumPy's SVD, sent as float32
+        np.testing.assert_allclose(plotly_array(trace["y"]), s**2 / (s**2 + p.lam**2), rtol=1e-5, atol=1e-7)
+    sig = plotly_figure(at, "db1_signals")
+    np.testing.assert_allclose(plotly_array(sig["data"][0]["y"]), f, rtol=1e-6, atol=1e-7)
+    assert sig["data"][0]["x0"] == pytest.approx(0.5 / 256) and sig["data"][0]["dx"] == pytest.approx(1 / 256)

@@ -138,3 +138,27 @@ def test_train_in_class_mode_shows_the_message(opened, monkeypatch):
     assert any("class mode" in i.value for i in at.info), [i.value for i in at.info]
     _tab(at, SGD).button(key="wf_sgd_run").click().run()
     assert sum("class mode" in i.value for i in at.info) >= 1
+
+
+def test_the_lab_figures_are_plain_data_with_the_real_numbers(opened):
+    """The lab's figures come from ui.figure (cached plain data): M's entries, NumPy's singular values, the table's errors."""
+    from conftest import map_samples, plotly_array, plotly_figure
+
+    from cnn_viz.common import assets
+    from cnn_viz.whenfail import lab, results
+
+    at = _tab(opened, LAB)
+    at.selectbox(key="wf_op").set_value("blur")
+    at.number_input(key="wf_m").set_value(64)
+    at.run()  # the shipped setup (earlier tests in this module changed the sidebar)
+    assert not at.exception and not at.error
+    M = lab.operator(lab.Setup())
+    rows, cols, z = map_samples(plotly_figure(at, "wf_M"))
+    np.testing.assert_allclose(z, M[np.ix_(rows, cols)], rtol=1e-6, atol=1e-7)
+    sv = plotly_figure(at, "wf_sv")
+    blur = next(t for t in sv["data"] if t["name"] == lab.OPERATORS["blur"])
+    np.testing.assert_allclose(plotly_array(blur["y"]), np.linalg.svd(M, compute_uv=False), rtol=1e-6, atol=1e-12)
+    bars = plotly_figure(at, "wf_bars")
+    table = results.LabTable.load(assets.WHENFAIL_LAB["csc"])
+    for j, trace in enumerate(bars["data"]):
+        np.testing.assert_allclose(plotly_array(trace["y"]), table.errors[:, j])

@@ -299,6 +299,22 @@ def compare(scene: Scene, solver_bc: str = "reflexive", methods=CLASSICAL, lam: 
     return out
 
 
+def compare_groups(methods, lam: float, rl_iters: int) -> list[tuple[tuple, float, int]]:
+    """``methods`` split by what they depend on beyond the scene and the solver, as (methods, λ, iterations)
+    for ``compare``: the reader's λ only for Tikhonov (your λ), the iteration count only for Richardson–Lucy,
+    defaults for the rest. Cached one group at a time, moving the λ slider recomputes one row, not the CNNs."""
+    mine = tuple(m for m in methods if m == TIK_USER)
+    rl = tuple(m for m in methods if m == RL)
+    rest = tuple(m for m in methods if m not in mine and m not in rl)
+    return [(g, float(a), int(b)) for g, a, b in ((rest, LAMBDA_DEFAULT, 30), (mine, lam, 30), (rl, LAMBDA_DEFAULT, rl_iters)) if g]
+
+
+def in_order(methods, *groups: list[Result]) -> list[Result]:
+    """The results of several ``compare`` calls in the order of ``methods``."""
+    by_name = {r.name: r for g in groups for r in g}
+    return [by_name[m] for m in methods if m in by_name]
+
+
 def table(results: list[Result]) -> dict[str, list]:
     """The comparison table's columns, rounded as shown."""
     return {
@@ -309,6 +325,21 @@ def table(results: list[Result]) -> dict[str, list]:
         "time (ms)": [round(1e3 * r.seconds, 1) for r in results],
         "details": [r.note for r in results],
     }
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One method's numbers without its images: what the bar chart reads (a Result holds two full images,
+    which every figure cache would hash on each rerun)."""
+
+    name: str
+    psnr: float
+    ssim: float
+    seconds: float
+
+
+def scores(results: list[Result]) -> tuple[Scores, ...]:
+    return tuple(Scores(r.name, r.psnr, r.ssim, r.seconds) for r in results)
 
 
 def numbers(results: list[Result]) -> np.ndarray:

@@ -8,7 +8,9 @@ from plotly.subplots import make_subplots
 
 from cnn_viz.deblur.experiment import LEARNED
 from cnn_viz.deblur.lambda_rules import RULES
-from cnn_viz.figures.builders import base_layout, image_trace, map_grid_figure, square_subplots
+from cnn_viz.common.images import to_uint8
+from cnn_viz.deblur.signal1d import kernel_matrix
+from cnn_viz.figures.builders import EXACT_CELLS, image_trace, layout, map_grid_figure, png_uri, square_subplots
 from cnn_viz.figures import palette
 from cnn_viz.figures.palette import FONT
 
@@ -16,18 +18,65 @@ from cnn_viz.figures.palette import FONT
 COLORS = palette.named(true="dark", blurred="grey", naive="red", tsvd="teal")
 RULE_COLORS = palette.named(gcv="blue", lcurve="orange", discrepancy="green", best="purple", slider="yellow")
 BC_COLORS = palette.named(zero="red", reflexive="green", periodic="blue")
+MATRIX_HOVER_SIDE = 40  # the blur matrix's hover grid (a smooth band: 40² real values, 9 kB, are plenty)
 
 
 def _layout(fig: go.Figure, title: str | None, height: int = 360, xlabel: str = "", ylabel: str = "") -> go.Figure:
-    fig.update_layout(
-        title=dict(text=title, x=0.02, font=dict(size=16)) if title else None,
-        margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT, height=height,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=12)),
-        hovermode="closest",
-    )
+    fig.update_layout(_line_layout(title, height))
     fig.update_xaxes(title_text=xlabel)
     fig.update_yaxes(title_text=ylabel)
     return fig
+
+
+def _line_layout(title: str | None, height: int, xaxis: dict | None = None, yaxis: dict | None = None,
+                 marks: tuple = ()) -> dict:
+    """The page's layout for line charts as a plain dict (a figure built with it skips Plotly's slow update_*
+    and add_hline/add_vline paths); ``marks`` are (shape, annotation) pairs from ``_vline``/``_hline``."""
+    lay = dict(
+        title=dict(text=title, x=0.02, font=dict(size=16)) if title else None,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT, height=height,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=12)),
+        hovermode="closest", xaxis=xaxis or {}, yaxis=yaxis or {},
+        shapes=[m[0] for m in marks], annotations=[m[1] for m in marks if m[1] is not None],
+    )
+    return lay
+
+
+def _line_figure(traces: list, title: str | None, height: int, xlabel: str = "", ylabel: str = "", xaxis: dict | None = None,
+                 yaxis: dict | None = None, marks: tuple = ()) -> go.Figure:
+    return go.Figure(traces, layout=_line_layout(title, height, dict(title=dict(text=xlabel), **(xaxis or {})),
+                                                 dict(title=dict(text=ylabel), **(yaxis or {})), marks))
+
+
+def _vline(x: float, line: dict, text: str | None = None, log_x: bool = False) -> tuple:
+    """A vertical line across the plot at x with its label at the top right (what add_vline draws)."""
+    shape = dict(type="line", xref="x", yref="y domain", x0=x, x1=x, y0=0, y1=1, line=line)
+    note = None if text is None else dict(text=text, showarrow=False, xref="x", yref="y domain", y=1, xanchor="left",
+                                          yanchor="top", x=float(np.log10(x)) if log_x else x)
+    return shape, note
+
+
+def _hline(y: float, line: dict, text: str | None = None, log_y: bool = False) -> tuple:
+    """A horizontal line across the plot at y with its label above its right end (what add_hline draws; on a log
+    axis the label is placed at log10 y, where Plotly expects it)."""
+    shape = dict(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=y, y1=y, line=line)
+    note = None if text is None else dict(text=text, showarrow=False, xref="x domain", yref="y", x=1, xanchor="right",
+                                          yanchor="bottom", y=float(np.log10(y)) if log_y else y)
+    return shape, note
+
+
+def _xs(x) -> dict:
+    """Scatter keywords for the x values: ``x0``/``dx`` when they are evenly spaced (the grids here), so the
+    browser is not sent the same x array once per trace."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size > 2 and np.allclose(np.diff(x), x[1] - x[0], rtol=1e-9, atol=0):
+        return dict(x0=float(x[0]), dx=float(x[1] - x[0]))
+    return dict(x=x)
+
+
+def _ys(y) -> np.ndarray:
+    """Curve values as float32 (7 digits; hover shows 3-4): half the bytes of float64 on every rerun."""
+    return np.asarray(y, dtype=np.float32)
 
 
 def _color(kind: str) -> str | None:
@@ -45,15 +94,30 @@ def _pick_marker(x: float, y: float, rule: str, lam: float) -> go.Scatter:
 
 # ---------------------------------------------------------------- 1-D
 def _heatmap(z: np.ndarray, name: str, title: str | None, height: int, colorbar: bool) -> go.Figure:
-    """A non-negative array on square axes (row 0 on top), thinned to at most 256 rows for display;
-    hover shows the real indices as ``name[row, col]``."""
-    z = np.asarray(z)
-    step = max(1, int(np.ceil(max(z.shape) / 256)))
-    shown = z[::step, ::step]
-    fig = go.Figure(go.Heatmap(z=shown, x=np.arange(shown.shape[1]) * step, y=np.arange(shown.shape[0]) * step,
-                               colorscale=palette.sequential(), showscale=colorbar, colorbar=dict(thickness=12) if colorbar else None,
-                               hovertemplate=name + "[%{y}, %{x}] = %{z:.4g}<extra></extra>"))
-    return base_layout(fig, title, height)
+    """A non-negative array on square axes (row 0 on top), hover showing the real indices as ``name[row, col]``.
+    Up to ``EXACT_CELLS`` values: an exact heatmap. Larger (the blur matrix A): a PNG on the sequential scale
+    (every ``step``-th entry, at most 256 a side) under an invisible heatmap of the real values at up to
+    ``MATRIX_HOVER_SIDE``² points, which gives the hover and the colour bar (a 256² float heatmap was 700 kB a rerun)."""
+    z = np.asarray(z, dtype=np.float64)
+    bar = dict(showscale=colorbar, colorbar=dict(thickness=12) if colorbar else None)
+    hover = name + "[%{y}, %{x}] = %{z:.4g}<extra></extra>"
+    if z.size <= EXACT_CELLS:
+        rows, cols = np.arange(z.shape[0]), np.arange(z.shape[1])
+        traces = [go.Heatmap(z=z, x=cols, y=rows, colorscale=palette.sequential(), hovertemplate=hover, **bar)]
+    else:
+        step = max(1, int(np.ceil(max(z.shape) / 256)))
+        lo, hi = float(z.min()), float(z.max())
+        levels = to_uint8(z[::step, ::step], lo, hi if hi > lo else lo + 1)
+        picture = go.Image(source=png_uri(levels, palette.ramp(256, palette.sequential())), x0=0, dx=step, y0=0, dy=step,
+                           hoverinfo="skip")
+        sy, sx = -(-z.shape[0] // MATRIX_HOVER_SIDE), -(-z.shape[1] // MATRIX_HOVER_SIDE)
+        rows, cols = np.arange(sy // 2, z.shape[0], sy), np.arange(sx // 2, z.shape[1], sx)
+        traces = [go.Heatmap(z=z[np.ix_(rows, cols)].astype(np.float32), x=cols, y=rows, opacity=0, colorscale=palette.sequential(), zmin=lo,
+                             zmax=hi, hovertemplate=hover, **bar), picture]
+    lay = layout(title, height)
+    lay["xaxis"]["range"] = [-0.5, z.shape[1] - 0.5]
+    lay["yaxis"].update(range=[z.shape[0] - 0.5, -0.5], autorange=False)
+    return go.Figure(traces, layout=lay)
 
 
 def matrix_figure(A: np.ndarray, title: str | None = None, height: int = 380) -> go.Figure:
@@ -61,54 +125,54 @@ def matrix_figure(A: np.ndarray, title: str | None = None, height: int = 380) ->
     return _heatmap(A, "A", title, height, colorbar=True)
 
 
+def kernel_matrix_figure(n: int, sigma: float, title: str | None = None, height: int = 380) -> go.Figure:
+    """``matrix_figure`` of the course's A for n points and width σ (cached on those two numbers, not on A)."""
+    return matrix_figure(kernel_matrix(n, sigma), title, height)
+
+
 def signals_figure(t, f, b, solutions: list, title: str | None = None, height: int = 380) -> go.Figure:
     """True signal, blurred data and the chosen reconstructions (signal1d.Reconstruction). The y-range
     is fixed to the true signal's range, so an exploding solution runs off the chart (its size is in the legend)."""
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=t, y=f, name="true f", line=dict(color=COLORS["true"], width=3)))
-    fig.add_trace(go.Scatter(x=t, y=b, name="blurred + noise b", line=dict(color=COLORS["blurred"], width=2, dash="dot")))
+    hover = "t = %{x:.3f}<br>%{y:.4g}"
+    xs = _xs(t)
+    traces = [go.Scatter(y=_ys(f), name="true f", line=dict(color=COLORS["true"], width=3), hovertemplate=hover, **xs),
+              go.Scatter(y=_ys(b), name="blurred + noise b", line=dict(color=COLORS["blurred"], width=2, dash="dot"), hovertemplate=hover, **xs)]
     lo, hi = float(min(np.min(f), np.min(b))), float(max(np.max(f), np.max(b)))
     pad = 0.25 * (hi - lo or 1.0)
     for r in solutions:
         big = np.max(np.abs(r.x))
         name = r.label if big < 10 * (hi - lo + 1) else f"{r.label} (max |x| = {big:.1e}: off the chart)"
-        fig.add_trace(go.Scatter(x=t, y=r.x, name=name, line=dict(color=_color(r.kind), width=2)))
-    fig.update_yaxes(range=[lo - pad, hi + pad])
-    fig.update_traces(hovertemplate="t = %{x:.3f}<br>%{y:.4g}")
-    return _layout(fig, title, height, "t", "value")
+        traces.append(go.Scatter(y=_ys(r.x), name=name, line=dict(color=_color(r.kind), width=2), hovertemplate=hover, **xs))
+    return _line_figure(traces, title, height, "t", "value", yaxis=dict(range=[lo - pad, hi + pad]))
 
 
 def picard_figure(p, k: int | None = None, title: str | None = None, height: int = 380) -> go.Figure:
     """Singular values σᵢ, data coefficients |uᵢᵀb| and solution coefficients |uᵢᵀb|/σᵢ (log scale), from signal1d.Picard."""
     i = np.arange(1, len(p.s) + 1)
-    fig = go.Figure()
+    traces = []
     for y, name, c, mode in ((p.s, "σᵢ", "#222222", "lines"), (p.beta, "|uᵢᵀb|", RULE_COLORS["gcv"], "markers"),
                              (p.ratio, "|uᵢᵀb| / σᵢ", COLORS["naive"], "markers")):
         y = np.where(np.asarray(y) > 0, y, np.nan)
-        fig.add_trace(go.Scatter(x=i, y=y, name=name, mode=mode, line=dict(color=c, width=2), marker=dict(color=c, size=5),
+        traces.append(go.Scatter(y=_ys(y), name=name, mode=mode, x0=1, dx=1, line=dict(color=c, width=2), marker=dict(color=c, size=5),
                                  hovertemplate="i = %{x}<br>" + name + " = %{y:.3g}<extra></extra>"))
+    marks = []
     if p.noise:
-        fig.add_hline(y=p.noise, line=dict(color=COLORS["blurred"], dash="dash"), annotation_text="noise level",
-                      annotation_position="top right")
+        marks.append(_hline(p.noise, dict(color=COLORS["blurred"], dash="dash"), "noise level", log_y=True))
     if k:
-        fig.add_vline(x=k, line=dict(color=COLORS["tsvd"], dash="dot"), annotation_text=f"TSVD k = {k}")
-    fig.update_yaxes(type="log", exponentformat="power")
-    return _layout(fig, title, height, "index i", "")
+        marks.append(_vline(k, dict(color=COLORS["tsvd"], dash="dot"), f"TSVD k = {k}"))
+    return _line_figure(traces, title, height, "index i", "", yaxis=dict(type="log", exponentformat="power"), marks=tuple(marks))
 
 
 def _loglog(curve: go.Scatter, marks, title: str | None, height: int, xlabel: str, ylabel: str) -> go.Figure:
     """A curve on log axes with the λ of each rule marked: ``marks`` = (x, y, rule, λ) per rule."""
-    fig = go.Figure(curve)
-    for x, y, rule, lam in marks:
-        fig.add_trace(_pick_marker(x, y, rule, lam))
-    fig.update_xaxes(type="log", exponentformat="power")
-    fig.update_yaxes(type="log", exponentformat="power")
-    return _layout(fig, title, height, xlabel, ylabel)
+    log = dict(type="log", exponentformat="power")
+    return _line_figure([curve] + [_pick_marker(x, y, rule, lam) for x, y, rule, lam in marks], title, height, xlabel, ylabel,
+                        xaxis=log, yaxis=log)
 
 
 def lcurve_figure(rho, eta, lams, picks: tuple, title: str | None = None, height: int = 380) -> go.Figure:
     """The L-curve (‖Ax_λ − b‖, ‖x_λ‖) on log axes, with each rule's λ (signal1d.Pick) marked."""
-    curve = go.Scatter(x=rho, y=eta, mode="lines", name="L-curve", line=dict(color="#555", width=2), customdata=lams,
+    curve = go.Scatter(x=_ys(rho), y=_ys(eta), mode="lines", name="L-curve", line=dict(color="#555", width=2), customdata=_ys(lams),
                        hovertemplate="λ = %{customdata:.3g}<br>‖Ax−b‖ = %{x:.3g}<br>‖x‖ = %{y:.3g}<extra></extra>")
     return _loglog(curve, [(p.rho, p.eta, p.rule, p.lam) for p in picks], title, height,
                    "residual norm ‖A x_λ − b‖", "solution norm ‖x_λ‖")
@@ -116,37 +180,34 @@ def lcurve_figure(rho, eta, lams, picks: tuple, title: str | None = None, height
 
 def gcv_figure(lams, G, picks: tuple, title: str | None = None, height: int = 380) -> go.Figure:
     """The GCV function G(λ) with its minimum and the other rules' λ (signal1d.Pick) marked."""
-    curve = go.Scatter(x=lams, y=G, mode="lines", name="G(λ)", line=dict(color="#555", width=2),
+    curve = go.Scatter(x=_ys(lams), y=_ys(G), mode="lines", name="G(λ)", line=dict(color="#555", width=2),
                        hovertemplate="λ = %{x:.3g}<br>G = %{y:.3g}<extra></extra>")
     return _loglog(curve, [(p.lam, p.gcv, p.rule, p.lam) for p in picks], title, height, "λ", "G(λ)")
 
 
 def filter_factors_figure(curves: list, k: int | None = None, title: str | None = None, height: int = 360) -> go.Figure:
     """φᵢ against i for each λ, from Analysis1D.filter_factors() (pairs of a Pick and its φ); TSVD's φ is a step at k."""
-    fig = go.Figure()
     i = np.arange(1, len(curves[0][1]) + 1)
-    for p, phi in curves:
-        fig.add_trace(go.Scatter(x=i, y=phi, mode="lines", name=f"{p.label} (λ = {p.lam:.2g})",
-                                 line=dict(color=RULE_COLORS.get(p.rule), width=2),
-                                 hovertemplate="i = %{x}<br>φ = %{y:.3f}<extra></extra>"))
+    traces = [go.Scatter(y=_ys(phi), x0=1, dx=1, mode="lines", name=f"{p.label} (λ = {p.lam:.2g})", line=dict(color=RULE_COLORS.get(p.rule), width=2),
+                         hovertemplate="i = %{x}<br>φ = %{y:.3f}<extra></extra>") for p, phi in curves]
     if k is not None:
-        fig.add_trace(go.Scatter(x=i, y=(i <= k).astype(float), mode="lines", name=f"TSVD (k = {k})",
+        n = len(i)
+        xk, yk = ([1, n], [1, 1]) if k >= n else ([1, n], [0, 0]) if k < 1 else ([1, k, k + 1, n], [1, 1, 0, 0])
+        traces.append(go.Scatter(x=xk, y=yk, mode="lines", name=f"TSVD (k = {k})",
                                  line=dict(color=COLORS["tsvd"], width=2, dash="dot", shape="hv")))
-    fig.update_yaxes(range=[-0.05, 1.05])
-    fig.update_xaxes(type="log")
-    return _layout(fig, title, height, "index i (log scale)", "filter factor φᵢ")
+    return _line_figure(traces, title, height, "index i (log scale)", "filter factor φᵢ", xaxis=dict(type="log"),
+                        yaxis=dict(range=[-0.05, 1.05]))
 
 
 def cond_figure(curve, current: float | None = None, title: str | None = None, height: int = 340) -> go.Figure:
     """cond(A) as the kernel widens (signal1d.CondCurve); the dashed line is 1/machine-ε (numerically singular above)."""
-    fig = go.Figure(go.Scatter(x=curve.sigmas, y=curve.conds, mode="lines+markers", name="cond₂(A)",
-                               line=dict(color=COLORS["naive"], width=2),
-                               hovertemplate="σ = %{x:.3g}<br>cond = %{y:.3g}<extra></extra>"))
-    fig.add_hline(y=1 / np.finfo(float).eps, line=dict(color=COLORS["blurred"], dash="dash"), annotation_text="1/ε (double precision)")
+    line = go.Scatter(x=curve.sigmas, y=curve.conds, mode="lines+markers", name="cond₂(A)", line=dict(color=COLORS["naive"], width=2),
+                      hovertemplate="σ = %{x:.3g}<br>cond = %{y:.3g}<extra></extra>")
+    marks = [_hline(1 / np.finfo(float).eps, dict(color=COLORS["blurred"], dash="dash"), "1/ε (double precision)", log_y=True)]
     if current is not None:
-        fig.add_vline(x=current, line=dict(color=RULE_COLORS["gcv"], dash="dot"), annotation_text=f"σ = {current:g}")
-    fig.update_yaxes(type="log", exponentformat="power")
-    return _layout(fig, title, height, "kernel width σ", "condition number")
+        marks.append(_vline(current, dict(color=RULE_COLORS["gcv"], dash="dot"), f"σ = {current:g}"))
+    return _line_figure([line], title, height, "kernel width σ", "condition number", yaxis=dict(type="log", exponentformat="power"),
+                        marks=tuple(marks))
 
 
 # ---------------------------------------------------------------- 2-D

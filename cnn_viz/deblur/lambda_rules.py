@@ -120,7 +120,15 @@ def lambda_grid(s, n: int = GRID_POINTS, decades: float = 10.0) -> np.ndarray:
 
 def gcv_function(spec: Spectrum, lams) -> np.ndarray:
     """G(λ) = ‖A x_λ − b‖² / (m − Σφᵢ)², m = number of data (rows of A)."""
-    return np.array([spec.gcv(lam) for lam in np.atleast_1d(lams)])
+    lams = np.atleast_1d(np.asarray(lams, dtype=np.float64))
+    out = np.empty(lams.size)
+    block = max(1, (1 << 20) // max(1, spec.s2.size))
+    for i in range(0, lams.size, block):  # a block of λ per row: Spectrum.gcv at every λ at once
+        lam2 = lams[i:i + block, None] ** 2
+        phi = spec.s2 / np.maximum(spec.s2 + (lam2 if spec.w is None else lam2 * spec.w), 1e-300)
+        cf = 1 - phi
+        out[i:i + block] = np.sum(cf * cf * spec.b2, axis=1) / (spec.m - np.sum(spec.n * phi, axis=1)) ** 2
+    return out
 
 
 def _refine_min(f, lams, i, xatol: float = 1e-4):
@@ -159,27 +167,40 @@ def discrepancy_lambda(spec: Spectrum, delta: float, tau: float = 1.0) -> float:
 
 
 def _lcurve_point(c: Spectrum, lam: float):
-    """ρ, η and the curvature of (log ρ, log η), from the analytic derivatives of Hansen's
-    Regularization Tools (``lcfun``)."""
+    """ρ, η and the curvature of (log ρ, log η) at one λ (``_lcurve_points``)."""
+    r, e, k = _lcurve_points(c, [lam])
+    return r[0], e[0], k[0]
+
+
+def _lcurve_points(c: Spectrum, lams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ρ, η and the curvature of (log ρ, log η) at every λ at once, from the analytic derivatives of Hansen's
+    Regularization Tools (``lcfun``); a block of λ per row (200 λ × n coefficients took 60 ms one by one)."""
     keep = c.s2 > 0
     s2, b2 = c.s2[keep], c.b2[keep]
     x2 = b2 / s2  # (β/s)²
-    f = s2 / (s2 + lam**2)
-    cf = 1 - f
-    e = np.sqrt(np.sum(f * f * x2))
-    r = np.sqrt(np.sum(cf * cf * b2) + np.sum(c.b2[~keep]))
-    f1 = -2 * f * cf / lam
-    f2 = -f1 * (3 - 4 * f) / lam
-    phi = np.sum(f * f1 * x2)
-    psi = np.sum(cf * f1 * b2)
-    dphi = np.sum((f1 * f1 + f * f2) * x2)
-    dpsi = np.sum((-(f1 * f1) + cf * f2) * b2)
-    deta, drho = phi / e, -psi / r
-    ddeta = dphi / e - deta * (deta / e)
-    ddrho = -dpsi / r - drho * (drho / r)
-    dle, dlr = deta / e, drho / r
-    ddle, ddlr = ddeta / e - dle**2, ddrho / r - dlr**2
-    return r, e, (dlr * ddle - ddlr * dle) / (dlr**2 + dle**2) ** 1.5
+    rest = np.sum(c.b2[~keep])
+    lams = np.atleast_1d(np.asarray(lams, dtype=np.float64))
+    out = np.empty((3, lams.size))
+    block = max(1, (1 << 20) // max(1, s2.size))
+    for i in range(0, lams.size, block):
+        lam = lams[i:i + block, None]
+        f = s2 / (s2 + lam**2)
+        cf = 1 - f
+        e = np.sqrt(np.sum(f * f * x2, axis=1))
+        r = np.sqrt(np.sum(cf * cf * b2, axis=1) + rest)
+        f1 = -2 * f * cf / lam
+        f2 = -f1 * (3 - 4 * f) / lam
+        phi = np.sum(f * f1 * x2, axis=1)
+        psi = np.sum(cf * f1 * b2, axis=1)
+        dphi = np.sum((f1 * f1 + f * f2) * x2, axis=1)
+        dpsi = np.sum((-(f1 * f1) + cf * f2) * b2, axis=1)
+        deta, drho = phi / e, -psi / r
+        ddeta = dphi / e - deta * (deta / e)
+        ddrho = -dpsi / r - drho * (drho / r)
+        dle, dlr = deta / e, drho / r
+        ddle, ddlr = ddeta / e - dle**2, ddrho / r - dlr**2
+        out[:, i:i + block] = r, e, (dlr * ddle - ddlr * dle) / (dlr**2 + dle**2) ** 1.5
+    return out[0], out[1], out[2]
 
 
 def _plain(spec: Spectrum) -> Spectrum:
@@ -191,16 +212,14 @@ def _plain(spec: Spectrum) -> Spectrum:
 def lcurve(spec: Spectrum, lams):
     """Residual norm ρ, solution norm η and the curvature κ of the curve (log ρ, log η) at
     each λ; the corner is where κ is largest. Plain Tikhonov (d = 1)."""
-    c = _plain(spec)
-    pts = np.array([_lcurve_point(c, lam) for lam in np.atleast_1d(np.asarray(lams, dtype=np.float64))])
-    return pts[:, 0], pts[:, 1], pts[:, 2]
+    return _lcurve_points(_plain(spec), lams)
 
 
 def lcurve_lambda(spec: Spectrum, lams=None) -> float:
     """The λ at the L-curve's corner: maximum curvature of (log ρ, log η)."""
     c = _plain(spec)
     lams = spec.grid() if lams is None else np.asarray(lams)
-    kappa = np.array([_lcurve_point(c, lam)[2] for lam in lams])
+    kappa = _lcurve_points(c, lams)[2]
     kappa = np.where(np.isfinite(kappa), kappa, -np.inf)
     return _refine_min(lambda lam: -_lcurve_point(c, lam)[2], lams, int(np.argmax(kappa)))
 
@@ -260,7 +279,7 @@ def lcurve_has_corner(spec: Spectrum, lams=None) -> bool:
     and the L-curve rule does not apply (Hansen's ``l_corner`` says so and returns its smallest λ)."""
     c = _plain(spec)
     lams = spec.grid(GRID_POINTS) if lams is None else np.asarray(lams)
-    kappa = np.array([_lcurve_point(c, lam)[2] for lam in lams])
+    kappa = _lcurve_points(c, lams)[2]
     return bool(np.any(np.isfinite(kappa) & (kappa > 0)))
 
 

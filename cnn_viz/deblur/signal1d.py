@@ -8,7 +8,7 @@ parameter rules of :mod:`cnn_viz.deblur.lambda_rules` (GCV, L-curve, discrepancy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.linalg import toeplitz
@@ -295,13 +295,19 @@ class Analysis1D:
 
 
 def analyse(f: np.ndarray, sigma: float, noise: float, seed: int = 0, lam_slider: float | None = None, k: int | None = None) -> Analysis1D:
-    """Blur f, add noise, and solve every way the page shows, with every λ rule."""
+    """Blur f, add noise, and solve every way the page shows, with every λ rule (all of it on one BLAS thread,
+    set once: each threadpoolctl context costs ~3 ms, and the products over every λ stall on two busy threads)."""
+    with one_blas_thread():
+        return _analyse(f, sigma, noise, seed, lam_slider, k)
+
+
+def _analyse(f, sigma: float, noise: float, seed: int, lam_slider: float | None, k: int | None) -> Analysis1D:
     f = np.asarray(f, dtype=np.float64)
     n = f.size
     A = kernel_matrix(n, sigma)
     b_clean = A @ f
     b, delta = add_noise(b_clean, noise, seed)
-    dec = svd(A)
+    dec = SVD(*np.linalg.svd(A))  # svd() and naive_solve() without a second BLAS-thread context each
     beta = dec.U.T @ b
     spec = lambda_rules.spectrum(dec.s, beta, compress=False)
     lams = lambda_rules.lambda_grid(dec.s, decades=12)
@@ -313,12 +319,10 @@ def analyse(f: np.ndarray, sigma: float, noise: float, seed: int = 0, lam_slider
     coef = dec.s[:, None] * beta[:, None] / (dec.s[:, None] ** 2 + lams[None, :] ** 2)
     errs = np.linalg.norm(dec.Vt.T @ coef - f[:, None], axis=0)  # every Tikhonov solution at once
     lam["best"] = float(lams[int(np.argmin(errs))])
-    if lam_slider is not None:
-        lam["slider"] = float(lam_slider)
     rho, eta, kappa = lambda_rules.lcurve(spec, lams)
     k_gcv = lambda_rules.tsvd_gcv_k(dec.s, beta)
     k_used = k if k is not None else k_gcv
-    sols = [("Naive solve", naive_solve(A, b), "naive"),
+    sols = [("Naive solve", np.linalg.solve(A, b), "naive"),
             (f"TSVD (k = {k_used}{'' if k is not None else ', GCV'})", tsvd(dec, b, k_used), "tsvd")]
     sols += [(f"Tikhonov ({RULES[rule].label})", tikhonov(dec, b, lam[rule]), rule) for rule in RULES if rule in lam]
     rules = [rule for rule in RULES if rule in lam]
@@ -327,6 +331,18 @@ def analyse(f: np.ndarray, sigma: float, noise: float, seed: int = 0, lam_slider
     picks = tuple(Pick(r, lam[r], float(a), float(b_), float(c)) for r, a, b_, c in zip(rules, r_, e_, g_))
     checks = lambda_rules.check_rules(spec, {r: lam[r] for r in lambda_rules.DATA_RULES if r in lam and (r != "discrepancy" or delta > 0)},
                                       dec.s, beta, delta, k_gcv if k is None else None, lams)
-    return Analysis1D(A, grid(n), f, b_clean, b, delta, dec, spec, lams, lambda_rules.gcv_function(spec, lams), rho, eta, kappa,
-                      picks, k_gcv, tuple(Reconstruction(lbl, x, relative_error(x, f), kind) for lbl, x, kind in sols),
-                      picard(dec, b, delta), checks)
+    a = Analysis1D(A, grid(n), f, b_clean, b, delta, dec, spec, lams, lambda_rules.gcv_function(spec, lams), rho, eta, kappa,
+                   picks, k_gcv, tuple(Reconstruction(lbl, x, relative_error(x, f), kind) for lbl, x, kind in sols),
+                   picard(dec, b, delta), checks)
+    return a if lam_slider is None else with_slider(a, lam_slider)
+
+
+def with_slider(a: Analysis1D, lam: float) -> Analysis1D:
+    """``a`` with the reader's λ added (its pick and its Tikhonov solution, last): a few vector products on the
+    stored SVD, so the "Your λ" slider does not redo the analysis (``analyse`` without it is cached once)."""
+    lam = float(lam)
+    x = tikhonov(a.dec, a.b, lam)
+    rho, eta, _ = lambda_rules.lcurve(a.spectrum, [lam])
+    pick = Pick("slider", lam, float(rho[0]), float(eta[0]), float(lambda_rules.gcv_function(a.spectrum, [lam])[0]))
+    return replace(a, picks=a.picks + (pick,),
+                   solutions=a.solutions + (Reconstruction(f"Tikhonov ({RULES['slider'].label})", x, relative_error(x, a.f), "slider"),))

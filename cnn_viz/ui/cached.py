@@ -213,10 +213,11 @@ def confusion():
 
 # ============================== deblur
 @st.cache_data(max_entries=32, show_spinner=False)
-def analyse_1d(f: np.ndarray, sigma: float, noise: float, seed: int, lam: float, k: int | None):
+def analyse_1d(f: np.ndarray, sigma: float, noise: float, seed: int, k: int | None):
+    """Without the reader's λ (``signal1d.with_slider`` adds it in a millisecond), so the slider reuses this."""
     from cnn_viz.deblur import signal1d
 
-    return signal1d.analyse(f, sigma, noise, seed, lam_slider=lam, k=k)
+    return signal1d.analyse(f, sigma, noise, seed, k=k)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -234,9 +235,18 @@ def make_scene(img: np.ndarray, side: int, psf: np.ndarray, bc: str, noise: floa
     return experiment.make_scene(images.resize_max(img, side), psf, bc, noise, seed)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
 def compare_methods(scene, solver_bc: str, methods: tuple, lam: float, iters: int, cnn_stamp: str, solver_psf: np.ndarray,
-                    noise: float | None, _cnn=None):
+                    noise: float | None, cnn=None):
+    """``compare`` cached per group of methods (``experiment.compare_groups``): the λ slider redoes one row."""
+    from cnn_viz.deblur import experiment
+
+    return experiment.in_order(methods, *(compare(scene, solver_bc, group, a, b, cnn_stamp, solver_psf, noise, cnn)
+                                          for group, a, b in experiment.compare_groups(methods, lam, iters)))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def compare(scene, solver_bc: str, methods: tuple, lam: float, iters: int, cnn_stamp: str, solver_psf: np.ndarray,
+            noise: float | None, _cnn=None):
     """``cnn_stamp`` (Networks.stamp) names the networks behind ``_cnn``, which is not hashed."""
     from cnn_viz.deblur import experiment
 
@@ -378,35 +388,12 @@ def questions_for_page(page: str, params: tuple, seed: int):
 
     return questions.for_page(page, dict(params), seed, model=load_mnist_model() if page == "mnist_activations" else None)
 # ============================== whenfail
-# The page's figures are built once per input and shared (st.cache_resource: no copy, so no re-validation
-# of an unpickled figure on every rerun; st.plotly_chart only reads them), per colour scheme.
+# The page's figures go through ``figure`` (plain data, built once per input, shared by every session).
 @st.cache_data(max_entries=4, show_spinner=False)
 def load_lab_table(path: str):
     from cnn_viz.whenfail import results
 
     return results.LabTable.load(path)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def operator(setup):
-    from cnn_viz.whenfail import lab
-
-    return lab.operator(setup)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def spectra(n: int, m: int):
-    from cnn_viz.whenfail import lab
-
-    return lab.spectra(n, m)
-
-
-@per_scheme
-@st.cache_resource(max_entries=16, show_spinner=False)
-def operator_figure(setup, scheme: str = ""):
-    from cnn_viz.whenfail import figures
-
-    return figures.operator_figure(operator(setup), setup.operator)
 
 
 @st.cache_resource(show_spinner=False)
@@ -429,68 +416,3 @@ def load_descent(path: str):
     from cnn_viz.whenfail import results
 
     return results.Descent.load(path)
-
-
-@per_scheme
-@st.cache_resource(max_entries=8, show_spinner=False)
-def descent_figure(path: str, scheme: str = ""):
-    from cnn_viz.whenfail import figures
-
-    return figures.descent_figure(load_descent(path))
-
-
-@per_scheme
-@st.cache_resource(max_entries=32, show_spinner=False)
-def grid_figure(img: np.ndarray, title: str, block, scheme: str = ""):
-    from cnn_viz.whenfail import figures
-
-    return figures.grid_figure(img, title, block)
-
-
-@per_scheme
-@st.cache_resource(max_entries=64, show_spinner=False)
-def block_figure(view, scheme: str = ""):
-    from cnn_viz.whenfail import figures
-
-    return figures.block_figure(view)
-
-
-@per_scheme
-@st.cache_resource(max_entries=32, show_spinner=False)
-def crops_figure(images: list, titles: list, errors: bool = False, scheme: str = ""):
-    from cnn_viz.whenfail import figures
-
-    return figures.crops_figure(images, titles, errors)
-
-
-@per_scheme
-@st.cache_resource(max_entries=16, show_spinner=False)
-def singular_values_figure(n: int, m: int, current: str, scheme: str = ""):
-    from cnn_viz.whenfail import figures
-
-    return figures.singular_values_figure(spectra(n, m), current)
-
-
-def _table_stamp(table) -> tuple:
-    """A LabTable's cache key without hashing its runs' arrays on every rerun (half of the lab tab's rerun): its
-    identity (signals, n, rows, columns, meta) and its measured errors to the last bit (the runs follow from those)."""
-    return (table.signals, table.n, table.operators, table.methods, table.errors.tobytes(), repr(sorted(table.meta.items())))
-
-
-_BY_STAMP = {"cnn_viz.whenfail.results.LabTable": _table_stamp}
-
-
-@per_scheme
-@st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=_BY_STAMP)
-def table_figure(table, scheme: str = ""):
-    from cnn_viz.whenfail import figures
-
-    return figures.table_figure(table)
-
-
-@per_scheme
-@st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=_BY_STAMP)
-def signals_figure(table, operator: str, k: int, scheme: str = ""):
-    from cnn_viz.whenfail import figures
-
-    return figures.example_figure(table, operator, k)

@@ -896,7 +896,7 @@ def descent_panel(problem: str, key: str) -> None:
         st.info("No shipped comparison for this data yet: run it below.")
     else:
         d = own or cached.load_descent(str(path))
-        plot(cached.descent_figure(str(path)) if own is None else figures.descent_figure(d), key=f"{key}_fig")
+        plot(cached.figure(figures.shipped_descent_figure, str(path)) if own is None else figures.descent_figure(d), key=f"{key}_fig")
         st.caption(f"**Measured:** {d.summary()} Same learning-rate grid for all three (shown: the rate with the lowest final "
                    "training loss), same number of passes; a pass of full-batch gradient descent is one step, of one-sample "
                    "SGD as many steps as there are examples. Seconds are training time on one thread (evaluation left out)."

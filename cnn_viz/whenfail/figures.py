@@ -28,6 +28,16 @@ def operator_figure(M: np.ndarray, name: str) -> go.Figure:
     return fig
 
 
+def setup_operator_figure(setup) -> go.Figure:
+    """``operator_figure`` of the lab's M for a ``lab.Setup`` (a figure cache keys it on the small setup, not on M)."""
+    return operator_figure(lab.operator(setup), setup.operator)
+
+
+def spectra_figure(n: int, m: int, current: str) -> go.Figure:
+    """``singular_values_figure`` of every operator at n (and m rows for the dense one)."""
+    return singular_values_figure(lab.spectra(n, m), current)
+
+
 def singular_values_figure(svals: dict, current: str) -> go.Figure:
     traces = [go.Scatter(y=s, mode="lines", name=lab.OPERATORS[k], line=dict(width=4 if k == current else 1.5, color=COLOURS.get(
         {"blur": "tikhonov", "block": "cnn", "dense": "lista", "permuted": "cnn_mtb"}[k]), dash="dot" if k == "permuted" else None),
@@ -49,16 +59,25 @@ def signals_figure(x: np.ndarray, b: np.ndarray, recon: dict, title: str) -> go.
 
 def example_figure(table, operator: str, k: int) -> go.Figure:
     """Held-out example ``k`` of the table's run on ``operator``: truth, data and every method's reconstruction."""
-    run = table.run(operator)
+    return run_example_figure(table.run(operator), k)
+
+
+def run_example_figure(run, k: int) -> go.Figure:
+    """Held-out example ``k`` of one ``OperatorRun`` (what the page's figure cache keys on: not the whole table)."""
     return signals_figure(run.x[k], run.b[k], {m: v[k] for m, v in run.examples.items()},
-                          f"One held-out signal under {lab.OPERATORS[operator]}")
+                          f"One held-out signal under {lab.OPERATORS[run.setup.operator]}")
 
 
 def table_figure(table) -> go.Figure:
     """Grouped bars: relative error per operator and method (log scale), values on hover."""
-    traces = [go.Bar(x=table.row_labels(), y=table.errors[:, j], name=lab.METHODS[m], marker_color=COLOURS[m],
+    return errors_figure(table.row_labels(), table.errors, table.methods)
+
+
+def errors_figure(rows: list[str], errors: np.ndarray, methods: tuple) -> go.Figure:
+    """``table_figure`` from the table's row labels, error grid and methods alone (small to hash)."""
+    traces = [go.Bar(x=rows, y=errors[:, j], name=lab.METHODS[m], marker_color=COLOURS[m],
                      hovertemplate="%{x}<br>" + text.html(lab.METHODS[m]) + ": %{y:.3f}<extra></extra>")
-              for j, m in enumerate(table.methods)]
+              for j, m in enumerate(methods)]
     return go.Figure(traces, layout=_plain("Held-out relative error ‖x̂ − x‖/‖x‖ (lower is better)", 420, barmode="group",
                                           yaxis=dict(type="log", title="relative error"), legend=dict(orientation="h", y=-0.25)))
 
@@ -127,6 +146,13 @@ def crops_figure(images: list, titles: list, errors: bool = False) -> go.Figure:
 
 
 # ------------------------------------------------------------------ GD against SGD
+def shipped_descent_figure(path: str) -> go.Figure:
+    """``descent_figure`` of the comparison stored at ``path`` (read only when the figure is built)."""
+    from cnn_viz.whenfail.results import Descent
+
+    return descent_figure(Descent.load(path))
+
+
 def descent_figure(d) -> go.Figure:
     """Training loss and held-out metric against passes and against seconds, one colour per optimiser."""
     fig = make_subplots(rows=2, cols=2, shared_xaxes="columns", vertical_spacing=0.08, horizontal_spacing=0.08,
