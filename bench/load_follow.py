@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load_class  # noqa: E402
 from load_class import cpu_seconds, loadavg, percentile, rss_mb, spawn_server, stop_server  # noqa: E402
 import websockets  # noqa: E402
-from stproto import DONE, ForwardMsg, RunResult, Session  # noqa: E402
+from stproto import DONE, ForwardMsg, RunResult, Session, Widget, WidgetState, user_key  # noqa: E402
 
 MAX_STUDENTS = 300
 PIN = "bench-pin-2718"
@@ -63,6 +63,13 @@ class Client(Session):
             self.timers = {msg.auto_rerun.fragment_id: msg.auto_rerun.interval}
         elif kind == "stop_auto_rerun":
             self.timers.pop(msg.stop_auto_rerun.fragment_id, None)
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "add_block" \
+                and msg.delta.add_block.WhichOneof("type") == "expandable" and msg.delta.add_block.expandable.id:
+            # a stateful expander (the Classroom panel: its forms are drawn only when it is open) is a widget too
+            exp = msg.delta.add_block.expandable
+            seen[exp.id] = Widget(id=exp.id, kind="expandable", label=exp.label, key=user_key(exp.id), proto=exp,
+                                  fragment_id=msg.delta.fragment_id,
+                                  state=WidgetState(id=exp.id, bool_value=bool(exp.expanded)))
         status = super()._handle(msg, res, seen)
         if status == ForwardMsg.FINISHED_SUCCESSFULLY and self.url_changed:
             self.arrivals.append((time.perf_counter(), self.query_string))
@@ -105,6 +112,13 @@ class Client(Session):
         await self.ws.send(raw.SerializeToString())
 
 
+async def open_panel(c: Client) -> None:
+    """Open the sidebar's Classroom panel (a click on its header: one run)."""
+    w = c.find(key="cls_panel")
+    r = await c.rerun(WidgetState(id=w.id, bool_value=True))
+    assert r.ok, r
+
+
 async def student_loop(c: Client, stop: asyncio.Event, errors: list[str]) -> None:
     """The browser's fragment timer: a tick every ``run_every`` seconds, sent without waiting for its run."""
     while not stop.is_set() and not c.closed:
@@ -129,6 +143,7 @@ async def run_class(url: str, n: int, store_path: str, changes: int, gap: float,
                     values: tuple[int, ...] = (2, 3, 4, 5, 6, 7)) -> dict:
     teacher = Client(url, page=page, timeout=timeout)
     await teacher.open()
+    await open_panel(teacher)
     pin = teacher.find(key="cls_pin_in")
     await teacher.rerun(teacher.set(pin, PIN))
     r = await teacher.rerun(teacher.set(teacher.find(key="cls_start"), True))

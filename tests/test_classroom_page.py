@@ -48,6 +48,7 @@ def test_no_pin_means_no_teacher_role(app_test, tmp_path, monkeypatch):
     monkeypatch.delenv("CNN_VIZ_TEACHER_PIN_FILE", raising=False)
     monkeypatch.setenv("CNN_VIZ_STORE", f"sqlite:///{tmp_path / 'c.sqlite3'}")
     at = app_test()
+    at.session_state["cls_panel"] = True   # the panel opened (closed, no form is drawn)
     at.run()
     assert not at.exception
     assert "teacher role is off" in _texts(at)
@@ -67,6 +68,7 @@ def test_pin_file_setting(tmp_path, monkeypatch):
 def test_a_whole_question_round(app_test, class_env):
     store = class_env
     teacher = app_test()
+    teacher.session_state["cls_panel"] = True   # the panel opened (closed, no form is drawn)
     teacher.run()
     _start(teacher, "wrong pin")
     assert "That PIN is not right." in _texts(teacher)
@@ -78,6 +80,7 @@ def test_a_whole_question_round(app_test, class_env):
     assert _element_types(teacher) & {"imgs", "image"}, "the QR code is drawn"
 
     student = app_test()
+    student.session_state["cls_panel"] = True   # the panel opened (closed, no form is drawn)
     student.run()
     student.text_input(key="cls_code_in").input(code.lower())
     student.text_input(key="cls_name_in").input("**Bob** [x](http://evil.example)")
@@ -122,6 +125,7 @@ def test_a_whole_question_round(app_test, class_env):
 @pytest.mark.parametrize("code", ["<b>x</b>", "[x](http://evil.example)", "ZZZZ9", "A" * 12])
 def test_bad_codes_give_a_message(app_test, class_env, code):
     at = app_test()
+    at.session_state["cls_panel"] = True   # the panel opened (closed, no form is drawn)
     at.run()
     at.text_input(key="cls_code_in").input(code)
     at.button(key="cls_join").click().run()
@@ -157,6 +161,7 @@ def _panel_app(stride: int):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_string(_PANEL_ON_SANDBOX, default_timeout=60)
+    at.session_state["cls_panel"] = True   # the panel opened (closed, no form is drawn)
     at.query_params["stride"] = str(stride)
     return at
 
@@ -225,3 +230,21 @@ def test_the_teacher_pushes_a_question_and_the_answers_arrive(class_env):
     last, _ = students[2]
     last.run()
     assert any(f"The answer: {q.answer}" in m.value for m in last.info)
+
+
+def test_the_closed_panel_draws_no_form(app_test, class_env):
+    """Closed (the default outside a class), the panel is only its header: no join or teacher form is built on
+    the page's reruns; opened, both forms are there; a class link opens it by itself."""
+    at = app_test()
+    at.run()
+    assert not at.exception
+    keys = {w.key for w in list(at.text_input) + list(at.button)}
+    assert not keys & {"cls_code_in", "cls_name_in", "cls_pin_in", "cls_join", "cls_start"}
+    at.session_state["cls_panel"] = True
+    at.run()
+    keys = {w.key for w in list(at.text_input) + list(at.button)}
+    assert {"cls_code_in", "cls_name_in", "cls_pin_in", "cls_join", "cls_start"} <= keys
+    linked = app_test()
+    linked.query_params["class"] = "ABCDE"
+    linked.run()
+    assert linked.text_input(key="cls_code_in").value == "ABCDE"

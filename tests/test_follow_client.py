@@ -22,7 +22,7 @@ import pytest
 from conftest import ROOT, run_async, start_class_app, stop_app
 
 sys.path.insert(0, str(ROOT / "bench"))
-from load_follow import PIN, Client, student_loop
+from load_follow import PIN, Client, open_panel, student_loop
 
 ARRIVE_S = 60.0   # hang guard per change on a loaded machine
 CHANGES = (3, 2, 4, 5)   # successive strides; the sandbox's default is 1
@@ -52,6 +52,7 @@ async def _follow(url: str, store: str, changes=CHANGES, tick: bool = True) -> l
     teacher = Client(url, page="kernel_sandbox", timeout=ARRIVE_S)
     r = await teacher.open()
     assert r.ok, r
+    await open_panel(teacher)
     await teacher.rerun(teacher.set(teacher.find(key="cls_pin_in"), PIN))
     r = await teacher.rerun(teacher.set(teacher.find(key="cls_start"), True))
     assert r.ok, r

@@ -207,13 +207,18 @@ def panel(page_path: str) -> None:
     if store is None:
         return
     _rejoin_from_url(store)
-    with st.sidebar.expander("Classroom", expanded=ss.get(_ROLE) is not None or "class" in st.query_params):
-        role = ss.get(_ROLE)
+    role = ss.get(_ROLE)
+    # Lazy for everyone not in a class (most visitors, every rerun of every page): closed, the join / teach
+    # forms are not drawn at all (opening it reruns once). In a class it is drawn open or closed: the follow
+    # fragment and the teacher's live counts live inside.
+    box = st.sidebar.expander("Classroom", expanded=role is not None or "class" in st.query_params,
+                              key="cls_panel", on_change="rerun")
+    with box:
         if role == "teacher":
             _teacher(store, page_path)
         elif role == "student":
             _student(store, page_path)
-        else:
+        elif box.open:
             _entry(store)
 
 
