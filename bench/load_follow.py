@@ -2,9 +2,12 @@
 
 Every client speaks Streamlit's websocket protocol (bench/stproto.py). The teacher opens the sandbox, enters
 the PIN and starts a class; each student opens the app with ``?class=CODE&me=ID`` (the rejoin link), so it is
-in the class from its first run, and then behaves as the browser does: it sends the follow fragment's
-``run_every`` ticks (``auto_rerun`` interval and fragment id from the server) and takes the address bar the
-server sends (``page_info_changed``). The teacher then changes the stride ``--changes`` times; for each change
+in the class from its first run, and then behaves as the browser does: it reads the socket all the time (the
+server starts the follow fragment's runs itself when the class changes, unless the app runs with
+``CNN_VIZ_FOLLOW_PUSH=0``), sends the follow fragment's ``run_every`` ticks (``auto_rerun`` interval and
+fragment id from the server) without waiting for their runs, and takes the address bar the server sends
+(``page_info_changed``). The teacher then changes the stride ``--changes`` times, ``--gap`` s plus a random
+0-1 s apart (so the changes do not fall at one fixed phase of the students' 1 s ticks); for each change
 and student the latency is teacher's send → the student's run on the new URL finished (the student's page
 shows the teacher's setting), and the script also prints it from the teacher's run finished (the store write).
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import sqlite3
 import sys
 import tempfile
@@ -29,14 +33,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import load_class  # noqa: E402
 from load_class import cpu_seconds, loadavg, percentile, rss_mb, spawn_server, stop_server  # noqa: E402
-from stproto import ForwardMsg, RunResult, Session  # noqa: E402
+import websockets  # noqa: E402
+from stproto import DONE, ForwardMsg, RunResult, Session, Widget, WidgetState, user_key  # noqa: E402
 
 MAX_STUDENTS = 300
 PIN = "bench-pin-2718"
-TICK_WAIT = 60.0  # seconds a tick waits for its run before the next tick is sent. Streamlit 1.67 queues a
-# tick that arrives during a full run (it does not preempt it), so every tick gets its own finish; with 5 s here,
-# 100 students missed 19-56 of 500 arrivals (a run's messages split across two ticks), with 60 s none.
 
 
 class Client(Session):
@@ -47,6 +50,8 @@ class Client(Session):
         self.timers: dict[str, float] = {}   # fragment id → run_every interval
         self.url_changed = False
         self.arrivals: list[tuple[float, str]] = []   # (time, query string) of each finished run on a new URL
+        self.runs = 0
+        self.errors: list[str] = []
 
     def _handle(self, msg: ForwardMsg, res: RunResult, seen):
         kind = msg.WhichOneof("type")
@@ -58,25 +63,65 @@ class Client(Session):
             self.timers = {msg.auto_rerun.fragment_id: msg.auto_rerun.interval}
         elif kind == "stop_auto_rerun":
             self.timers.pop(msg.stop_auto_rerun.fragment_id, None)
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "add_block" \
+                and msg.delta.add_block.WhichOneof("type") == "expandable" and msg.delta.add_block.expandable.id:
+            # a stateful expander (the Classroom panel: its forms are drawn only when it is open) is a widget too
+            exp = msg.delta.add_block.expandable
+            seen[exp.id] = Widget(id=exp.id, kind="expandable", label=exp.label, key=user_key(exp.id), proto=exp,
+                                  fragment_id=msg.delta.fragment_id,
+                                  state=WidgetState(id=exp.id, bool_value=bool(exp.expanded)))
         status = super()._handle(msg, res, seen)
         if status == ForwardMsg.FINISHED_SUCCESSFULLY and self.url_changed:
             self.arrivals.append((time.perf_counter(), self.query_string))
             self.url_changed = False
         return status
 
-    async def tick(self, fragment_id: str) -> RunResult:
+    async def read_forever(self) -> None:
+        """After ``open()``: every message the server sends, whoever asked for the run (a student's runs are
+        started by its own ticks and by the server). A run's widgets are kept as ``Session._run`` keeps them."""
+        res, seen = RunResult(), {}
+        while True:
+            try:
+                data = await self.ws.recv()
+            except (websockets.ConnectionClosed, asyncio.CancelledError):
+                self.closed = True
+                return
+            self.total_bytes += len(data)
+            msg = ForwardMsg()
+            msg.ParseFromString(data)
+            status = self._handle(msg, res, seen)
+            if status in DONE:
+                for wid, w in seen.items():   # the browser keeps a redrawn widget's value (see Session._run)
+                    old = self.widgets.get(wid)
+                    if old is not None and old.state is not None and w.state is not None \
+                            and old.state.WhichOneof("value") == w.state.WhichOneof("value") \
+                            and not getattr(w.proto, "set_value", False):
+                        w.state = old.state
+                if status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+                    self.widgets.update(seen)
+                else:
+                    self.widgets = seen
+                self.runs += 1
+                if res.exceptions:
+                    self.errors += res.exceptions
+                res, seen = RunResult(), {}
+
+    async def send_tick(self, fragment_id: str) -> None:
         raw = self.client_state(fragment_id=fragment_id)
         raw.rerun_script.is_auto_rerun = True
-        # bounded by TICK_WAIT (see there): a tick that gave up early left its run's messages to the next one
-        keep, self.timeout = self.timeout, min(self.timeout, TICK_WAIT)
-        try:
-            return await self.rerun(raw=raw)
-        finally:
-            self.timeout = keep
+        await self.ws.send(raw.SerializeToString())
+
+
+async def open_panel(c: Client) -> None:
+    """Open the sidebar's Classroom panel (a click on its header: one run)."""
+    w = c.find(key="cls_panel")
+    r = await c.rerun(WidgetState(id=w.id, bool_value=True))
+    assert r.ok, r
 
 
 async def student_loop(c: Client, stop: asyncio.Event, errors: list[str]) -> None:
-    while not stop.is_set():
+    """The browser's fragment timer: a tick every ``run_every`` seconds, sent without waiting for its run."""
+    while not stop.is_set() and not c.closed:
         if not c.timers:
             await asyncio.sleep(0.2)
             continue
@@ -86,19 +131,19 @@ async def student_loop(c: Client, stop: asyncio.Event, errors: list[str]) -> Non
             return
         except asyncio.TimeoutError:
             pass
-        r = await c.tick(fid)
-        if r.status == "timeout":
-            continue
-        if not r.ok:
-            errors.append(r.status + " ".join(r.exceptions)[:200])
-            if c.closed:
-                return
+        try:
+            await c.send_tick(fid)
+        except websockets.ConnectionClosed:
+            errors.append("disconnected")
+            return
 
 
 async def run_class(url: str, n: int, store_path: str, changes: int, gap: float, timeout: float,
-                    pids: list[int]) -> dict:
-    teacher = Client(url, page="kernel_sandbox", timeout=timeout)
+                    pids: list[int], page: str = "kernel_sandbox", key: str = "stride",
+                    values: tuple[int, ...] = (2, 3, 4, 5, 6, 7)) -> dict:
+    teacher = Client(url, page=page, timeout=timeout)
     await teacher.open()
+    await open_panel(teacher)
     pin = teacher.find(key="cls_pin_in")
     await teacher.rerun(teacher.set(pin, PIN))
     r = await teacher.rerun(teacher.set(teacher.find(key="cls_start"), True))
@@ -114,22 +159,24 @@ async def run_class(url: str, n: int, store_path: str, changes: int, gap: float,
     t_open = time.perf_counter() - t_open
     stop = asyncio.Event()
     loops = [asyncio.create_task(student_loop(s, stop, errors)) for s in students]
+    readers = [asyncio.create_task(s.read_forever()) for s in students]
     await asyncio.sleep(3)
     lat_send, lat_done, missed = [], [], 0
-    stride_w = teacher.find(key="stride")
+    stride_w = teacher.find(key=key)
     cpu0 = cpu_seconds(pids) if pids else 0.0
+    t_first = time.perf_counter()
     for j in range(changes):
-        v = 2 + j % 6
+        v = values[j % len(values)]   # never the widget's default: a default is not written into the URL
         for s in students:
             s.arrivals.clear()
-        teacher.query_string = f"stride={v}"   # the browser writes a bound widget's value into the URL itself
+        teacher.query_string = f"{key}={v}"   # the browser writes a bound widget's value into the URL itself
         t_send = time.perf_counter()
         r = await teacher.rerun(teacher.set(stride_w, v))
         t_done = time.perf_counter()
         if not r.ok:
             errors.append(f"teacher: {r.status} {r.exceptions}")
-        stride_w = teacher.find(key="stride")
-        want = f"stride={v}"
+        stride_w = teacher.find(key=key)
+        want = f"{key}={v}"
         deadline = t_send + timeout
         while time.perf_counter() < deadline:
             if all(any(want in q.split("&") for _, q in s.arrivals) for s in students):
@@ -147,22 +194,29 @@ async def run_class(url: str, n: int, store_path: str, changes: int, gap: float,
             ver, params = db.execute("SELECT version, params FROM sessions WHERE code=?", (code,)).fetchone()
         print(f"  change {j + 1} ({want}): {got}/{n} students updated; teacher run {t_done - t_send:.2f} s; "
               f"store version {ver} {params}", flush=True)
-        await asyncio.sleep(gap)
+        await asyncio.sleep(gap + random.random())
     cpu = (cpu_seconds(pids) - cpu0) if pids else float("nan")
     stop.set()
     await asyncio.gather(*loops, return_exceptions=True)
+    for t in readers:
+        t.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    runs = sum(s.runs for s in students)
+    errors += [e[:200] for s in students for e in s.errors]
     for s in students + [teacher]:
         await s.close()
     return dict(n=n, joined_s=t_open, lat_send=lat_send, lat_done=lat_done, missed=missed, errors=errors,
-                cpu=cpu, changes=changes, rss=rss_mb(pids) if pids else float("nan"))
+                cpu=cpu, changes=changes, page=page, rss=rss_mb(pids) if pids else float("nan"), runs=runs,
+                seconds=time.perf_counter() - t_first)
 
 
 def report(d: dict) -> str:
     ls, ld = d["lat_send"], d["lat_done"]
     f = lambda xs, q: f"{percentile(xs, q):.2f}" if xs else "nan"  # noqa: E731
-    return (f"SUMMARY students={d['n']} changes={d['changes']} follow p50={f(ls, 50)} p95={f(ls, 95)} max={f(ls, 100)} s "
+    return (f"SUMMARY page={d['page']} students={d['n']} changes={d['changes']} follow p50={f(ls, 50)} p95={f(ls, 95)} max={f(ls, 100)} s "
             f"(from the teacher's store write: p50={f(ld, 50)} p95={f(ld, 95)}) missed={d['missed']} errors={len(d['errors'])} "
-            f"server_cpu_per_change={d['cpu'] / max(d['changes'], 1):.2f}s rss={d['rss']:.0f}MB join_all={d['joined_s']:.1f}s "
+            f"server_cpu_per_change={d['cpu'] / max(d['changes'], 1):.2f}s "
+            f"student_runs_per_s={d['runs'] / max(d['seconds'], 1e-9):.1f} rss={d['rss']:.0f}MB join_all={d['joined_s']:.1f}s "
             f"load={loadavg():.1f}")
 
 
@@ -174,7 +228,15 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--url"), ap.add_argument("--server-pid", default=""), ap.add_argument("--store")
     ap.add_argument("--server-arg", action="append", default=[])
+    ap.add_argument("--port", type=int, help="the spawned server's port (default: a free one)")
+    ap.add_argument("--page", default="kernel_sandbox", help="the teacher's page (default kernel_sandbox)")
+    ap.add_argument("--key", default="stride",
+                    help="the URL-bound integer widget the teacher changes (default stride; "
+                         "e.g. --page relu_pooling --key rp_psize --values 3,4,5,6,7)")
+    ap.add_argument("--values", default="2,3,4,5,6,7", help="its successive values, none its default (default 2,...,7)")
     a = ap.parse_args(argv)
+    if a.port:
+        load_class.free_port = lambda: a.port
     sizes = a.students or [1, 30, 100]
     if any(not 1 <= n <= MAX_STUDENTS for n in sizes):
         ap.error(f"class sizes must be 1..{MAX_STUDENTS}")
@@ -189,7 +251,8 @@ def main(argv=None) -> int:
             proc, url = spawn_server(a.server_arg, log_path=os.path.join(tmp, "server.log"))
             pids = [proc.pid]
         try:
-            d = asyncio.run(run_class(url, n, store, a.changes, a.gap, a.timeout, pids))
+            d = asyncio.run(run_class(url, n, store, a.changes, a.gap, a.timeout, pids, a.page, a.key,
+                                      tuple(int(x) for x in a.values.split(","))))
         finally:
             if proc is not None:
                 stop_server(proc)

@@ -2,7 +2,8 @@
 
 A real `streamlit run app.py` (127.0.0.1, a fresh SQLite class store) and clients speaking Streamlit's
 websocket protocol (bench/stproto.py): a teacher on the kernel sandbox starts a class, two students join through
-the rejoin link and tick their follow fragment as the browser does; the teacher changes the stride four times.
+the rejoin link, read every message the server sends (the server reruns their follow fragment when the class
+changes) and tick their follow fragment as the browser does; the teacher changes the stride four times.
 Each change must reach each student: its address bar (page_info_changed) and its own stride slider carry the
 teacher's value, the store (read here with sqlite3) holds it, and the student is still following. This is
 the test that the client's earlier bug failed (change 3 onward missed: after a fragment tick turned into a full
@@ -21,7 +22,7 @@ import pytest
 from conftest import ROOT, run_async, start_class_app, stop_app
 
 sys.path.insert(0, str(ROOT / "bench"))
-from load_follow import PIN, Client, student_loop
+from load_follow import PIN, Client, open_panel, student_loop
 
 ARRIVE_S = 60.0   # hang guard per change on a loaded machine
 CHANGES = (3, 2, 4, 5)   # successive strides; the sandbox's default is 1
@@ -47,10 +48,11 @@ def _stride_state(c: Client) -> int | None:
     return int(value.data[0] if kind == "double_array_value" else value)
 
 
-async def _follow(url: str, store: str) -> list[dict]:
+async def _follow(url: str, store: str, changes=CHANGES, tick: bool = True) -> list[dict]:
     teacher = Client(url, page="kernel_sandbox", timeout=ARRIVE_S)
     r = await teacher.open()
     assert r.ok, r
+    await open_panel(teacher)
     await teacher.rerun(teacher.set(teacher.find(key="cls_pin_in"), PIN))
     r = await teacher.rerun(teacher.set(teacher.find(key="cls_start"), True))
     assert r.ok, r
@@ -61,11 +63,12 @@ async def _follow(url: str, store: str) -> list[dict]:
         r = await s.open()
         assert r.ok, r
     stop, errors = asyncio.Event(), []
-    loops = [asyncio.create_task(student_loop(s, stop, errors)) for s in students]
+    loops = [asyncio.create_task(student_loop(s, stop, errors)) for s in students] if tick else []
+    readers = [asyncio.create_task(s.read_forever()) for s in students]
     seen = []
     try:
         stride_w = teacher.find(key="stride")
-        for v in CHANGES:
+        for v in changes:
             for s in students:
                 s.arrivals.clear()
             want = f"stride={v}"
@@ -89,9 +92,13 @@ async def _follow(url: str, store: str) -> list[dict]:
     finally:
         stop.set()
         await asyncio.gather(*loops, return_exceptions=True)
+        for t in readers:
+            t.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
         for s in students + [teacher]:
             await s.close()
     assert not errors, errors
+    assert not [e for s in students for e in s.errors], [s.errors for s in students]
     return seen
 
 
@@ -105,3 +112,15 @@ def test_simulated_students_follow_four_successive_changes(follow_app):
         assert d["arrived"] == [True, True], d                       # every student's URL took it
         assert d["slider"] == [d["v"], d["v"]], d                    # and every student's slider shows it
         assert d["follow"] == [True, True], d                        # still following the teacher
+
+
+def test_students_that_send_nothing_still_get_the_changes(follow_app):
+    """The server reruns the follow fragment itself (one watcher per server on the store): students whose
+    browser sends nothing after joining (no fragment ticks at all) still get each change. With the store polled
+    by each student's 1 s timer instead (the design before), nothing would reach them."""
+    url, store = follow_app
+    seen = run_async(_follow(url, store, changes=(4, 2), tick=False))
+    for d in seen:
+        assert d["arrived"] == [True, True], d
+        assert d["slider"] == [d["v"], d["v"]], d
+        assert d["follow"] == [True, True], d

@@ -261,3 +261,84 @@ def test_concurrent_writers_processes(backend):
 def test_bad_store_setting():
     with pytest.raises(S.StoreError):
         S.open_store("postgres://x")
+
+
+def test_pulse_changes_with_the_teacher_and_the_question(backend):
+    """The watcher's one read per class: (version, current question, revealed), each part moving on its own."""
+    url, _ = backend
+    st = S.open_store(url)
+    code = st.create_session().code
+    st.join(code, "s1")
+    assert st.pulse(code) == (0, 0, False)
+    st.set_teacher_state(code, "kernel_sandbox", {"stride": "2"})
+    assert st.pulse(code.lower()) == (1, 0, False)
+    qid = st.push_question(code, "Output size?", ["3×3", "4×4"], "4×4", "")
+    assert st.pulse(code) == (1, qid, False)
+    st.answer(code, qid, "s1", "4×4")       # an answer is not a change of the class
+    assert st.pulse(code) == (1, qid, False)
+    st.reveal(code, qid)
+    assert st.pulse(code) == (1, qid, True)
+    st.set_teacher_state(code, "low_rank", {})
+    assert st.pulse(code) == (2, qid, True)
+    with pytest.raises(S.NotFound):
+        st.pulse("ZZZZZ" if code != "ZZZZZ" else "YYYYY")
+    st.close()
+
+
+def test_watch_one_read_per_class_and_tick_for_every_subscriber(backend):
+    """One watcher per server: a tick reads each followed class once however many sessions follow it, calls
+    every subscriber of a class whose pulse changed (and only those), drops a subscriber whose session is
+    gone, and tells the subscribers once when the class has ended."""
+    from cnn_viz.classroom.watch import Watch
+
+    url, _ = backend
+    st = S.open_store(url)
+    a, b = st.create_session().code, st.create_session().code
+    w = Watch(st, period=3600)   # ticks by hand (check()), the thread only wakes on poke()
+    calls: list[tuple[str, object]] = []
+    for i in range(40):
+        w.subscribe(a, f"a{i}", lambda p, i=i: calls.append((f"a{i}", p)))
+    gone = []
+    w.subscribe(b, "b0", lambda p: calls.append(("b0", p)))
+    w.subscribe(b, "b1", lambda p: gone.append(p) or False)   # its session closed: returns False
+    assert (w.subscribers(a), w.subscribers(b)) == (40, 2)
+    reads = w.reads
+    assert w.check() == 0 and calls == []                 # nothing changed: nobody is called
+    assert w.reads - reads == 2                           # one read per class, not one per subscriber
+    st.set_teacher_state(a, "kernel_sandbox", {"stride": "3"})
+    assert w.check() == 40
+    assert sorted(k for k, _ in calls) == sorted(f"a{i}" for i in range(40))
+    assert {p for _, p in calls} == {(1, 0, False)}
+    calls.clear()
+    assert w.check() == 0                                 # seen once, not again
+    qid = st.push_question(b, "Rank?", [], "12", "")
+    assert w.check() == 2 and calls == [("b0", (0, qid, False))] and gone == [(0, qid, False)]
+    assert w.subscribers(b) == 1                          # the closed session was dropped
+    # a session moves to another class: it is a subscriber of that one only
+    w.subscribe(b, "a0", lambda p: calls.append(("a0@b", p)))
+    assert (w.subscribers(a), w.subscribers(b)) == (39, 2)
+    w.unsubscribe("a1")
+    assert w.subscribers(a) == 38
+    # the class ends: its subscribers hear it once (None) and are dropped
+    calls.clear()
+    st.expire(now=time.time() + st.limits.ttl + 1)
+    w.check()
+    assert {p for _, p in calls} == {None} and len(calls) == 40   # 38 of a, 2 of b
+    assert (w.subscribers(a), w.subscribers(b)) == (0, 0)
+    st.close()
+
+
+def test_watch_thread_wakes_on_poke(backend):
+    """The watcher's thread: a poke (the teacher's own server after its store write) makes it look at once."""
+    from cnn_viz.classroom.watch import Watch
+
+    url, _ = backend
+    st = S.open_store(url)
+    code = st.create_session().code
+    w = Watch(st, period=3600)
+    got = threading.Event()
+    w.subscribe(code, "s", lambda p: got.set())
+    st.set_teacher_state(code, "relu_pooling", {"rp_neg": "true"})
+    w.poke()
+    assert got.wait(20), "the watcher did not look after a poke"
+    st.close()

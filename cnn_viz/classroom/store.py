@@ -161,6 +161,7 @@ class Store:
     def set_teacher_state(self, code: str, page: str, params: dict) -> int: ...
     def teacher_state(self, code: str) -> TeacherState: ...
     def version(self, code: str) -> int: ...
+    def pulse(self, code: str) -> tuple[int, int, bool]: ...
     # students
     def join(self, code: str, sid: str, name: str = "", now: float | None = None) -> Student: ...
     def heartbeat(self, code: str, sid: str, following: bool, now: float | None = None) -> None: ...
@@ -298,6 +299,13 @@ class SQLiteStore(Store):
         if not rows:
             raise NotFound("No class with that code is running.")
         return rows[0][0]
+
+    def pulse(self, code):
+        rows = self._read("SELECT s.version, COALESCE(s.current_q, 0), COALESCE(q.revealed, 0) FROM sessions s "
+                          "LEFT JOIN questions q ON q.qid = s.current_q WHERE s.code=?", (normalize_code(code),))
+        if not rows:
+            raise NotFound("No class with that code is running.")
+        return int(rows[0][0]), int(rows[0][1]), bool(rows[0][2])
 
     def join(self, code, sid, name="", now=None):
         now = time.time() if now is None else now
@@ -492,6 +500,14 @@ class RedisStore(Store):
         if v is None:
             raise NotFound("No class with that code is running.")
         return int(v)
+
+    def pulse(self, code):
+        code = normalize_code(code)
+        version, qid = self._r.hmget(self._k(code), "version", "current_q")
+        if version is None:
+            raise NotFound("No class with that code is running.")
+        revealed = self._r.hget(f"cv:q:{code}:{qid}", "revealed") if qid else None
+        return int(version), int(qid or 0), revealed == "1"
 
     def join(self, code, sid, name="", now=None):
         now = time.time() if now is None else now

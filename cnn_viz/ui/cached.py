@@ -382,6 +382,22 @@ def open_store(url: str):
     return store.open_store(url)
 
 
+@st.cache_resource(show_spinner=False)
+def class_watch(url: str):
+    """The one watcher of this server process on the store named by ``url`` (see cnn_viz/classroom/watch.py)."""
+    from cnn_viz.classroom import watch
+
+    return watch.Watch(open_store(url))
+
+
+@st.cache_resource(show_spinner=False)
+def follow_stagger():
+    """The one queue of this server process that starts the followers' pushed runs a few at a time."""
+    from cnn_viz.classroom import watch
+
+    return watch.Stagger()
+
+
 @st.cache_data(max_entries=64, show_spinner="Writing questions about this page…")
 def questions_for_page(page: str, params: tuple, seed: int):
     from cnn_viz.classroom import questions
