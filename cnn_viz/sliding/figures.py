@@ -21,7 +21,7 @@ from cnn_viz.common.images import to_png_bytes, to_uint8
 from cnn_viz.figures import builders, palette
 from cnn_viz.figures.builders import _merge, layout
 from cnn_viz.figures.palette import HIGHLIGHT
-from cnn_viz.sliding.ops import CHANNEL_NAMES, Sweep, row_columns
+from cnn_viz.sliding.ops import CHANNEL_NAMES, Sweep, matrix_view, row_columns
 
 LINK = "rgba({},{},{},0.55)".format(*bytes.fromhex(HIGHLIGHT[1:]))  # from the receptive field to its output cell
 COVER_RGB = (236, 236, 236)  # cells not computed yet (here and in the GIF)
@@ -451,6 +451,33 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
     return fig
 
 
+def sweep_at_step(spec: dict, k: int) -> dict:
+    """The animated sweep in plain data (``builders.spec(sweep_figure(sweep, 0))``, as ``ui.figure`` caches it)
+    showing step k, as ``sweep_figure(sweep, k)`` draws it: the moving traces take frame k's data, Play runs
+    on from k and the figure's slider stands on k. Only what changes is new; the cached spec is never
+    mutated, so one build serves every step of every student (a 784-step sweep is ~0.7 MB of frames)."""
+    frames = spec.get("frames") or []
+    if not frames:
+        return spec
+    n = len(frames)
+    data = list(spec["data"])
+    frame = frames[k]
+    for i, patch in zip(frame["traces"], frame["data"]):
+        data[i] = {**data[i], **{name: v for name, v in patch.items() if name != "type"}}
+    lay = dict(spec["layout"])
+    menu = dict(lay["updatemenus"][0])
+    play = dict(menu["buttons"][0])
+    play["args"] = [play_order(n, k), play["args"][1]]
+    menu["buttons"] = [play, *menu["buttons"][1:]]
+    lay["updatemenus"] = [menu, *lay["updatemenus"][1:]]
+    slider = dict(lay["sliders"][0])
+    still = slider["steps"][0]["args"][1]
+    stops = slider_stops(n, k)
+    slider.update(active=stops.index(k), steps=[dict(method="animate", label="", args=[[str(t)], still]) for t in stops])
+    lay["sliders"] = [slider, *lay["sliders"][1:]]
+    return {**spec, "data": data, "layout": lay}
+
+
 def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
     """For each channel: the patch under the kernel ⊙ the kernel = the products, with every number written."""
     c = sweep.channels
@@ -478,6 +505,30 @@ def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
             lay["annotations"].append(dict(text=titles[n - 1], x=left + cw / 2, y=top, xref="paper", yref="paper", xanchor="center",
                                            yanchor="bottom", showarrow=False, font=dict(size=14)))
     return go.Figure(data=traces, layout=lay)
+
+
+def _matrix_step_traces(m, k: int) -> list[dict]:
+    """The current row of M (CSR) outlined and the pixels it reads marked: the matrix figure's last two traces."""
+    cols = m.shape[1]
+    rx, ry = _rect(-0.5, k - 0.5, cols - 0.5, k + 0.5)
+    cols_k = row_columns(m, k).tolist()
+    return [
+        dict(type="scatter", x=rx, y=ry, mode="lines", line=dict(color=HIGHLIGHT, width=3), hoverinfo="skip", name=f"row {k} = step {k + 1}"),
+        dict(type="scatter", x=cols_k, y=[k] * len(cols_k), mode="markers", marker=dict(symbol="square-open", size=9, color=HIGHLIGHT, line=dict(width=2)),
+             hovertemplate="pixel %{x} read at this step<extra></extra>", name="pixels under the kernel"),
+    ]
+
+
+def sweep_matrix_figure(sweep: Sweep) -> go.Figure:
+    """``matrix_figure`` of the sweep's own M at step 0, so a cache of it is keyed on the sweep alone
+    (``matrix_at_step`` lights another row)."""
+    return matrix_figure(matrix_view(sweep).matrix, sweep, 0)
+
+
+def matrix_at_step(spec: dict, matrix, k: int) -> dict:
+    """The matrix figure in plain data (``builders.spec(matrix_figure(matrix, sweep, 0))``) with row k lit,
+    as ``matrix_figure(matrix, sweep, k)`` draws it; the cached spec is not mutated."""
+    return {**spec, "data": spec["data"][:-2] + _matrix_step_traces(matrix.tocsr(), k)}
 
 
 def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, height: int = 520) -> go.Figure:
@@ -517,16 +568,7 @@ def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, he
         lx += [b * w - 0.5, b * w - 0.5, None]
         ly += [-0.5, rows - 0.5, None]
     traces.append(go.Scatter(x=lx, y=ly, mode="lines", line=dict(color="rgba(120,120,120,0.35)", width=1), hoverinfo="skip", name="blocks"))
-    # The current row and the pixels it reads.
-    rx, ry = _rect(-0.5, k - 0.5, cols - 0.5, k + 0.5)
-    traces.append(go.Scatter(x=rx, y=ry, mode="lines", line=dict(color=HIGHLIGHT, width=3), hoverinfo="skip", name=f"row {k} = step {k + 1}"))
-    cols_k = row_columns(m, k)
-    traces.append(
-        go.Scatter(
-            x=cols_k, y=np.full(cols_k.size, k), mode="markers", marker=dict(symbol="square-open", size=9, color=HIGHLIGHT, line=dict(width=2)),
-            hovertemplate="pixel %{x} read at this step<extra></extra>", name="pixels under the kernel",
-        )
-    )
+    traces += [go.Scatter(t) for t in _matrix_step_traces(m, k)]
     lay = _merge(
         layout(None, height, square=False),
         dict(

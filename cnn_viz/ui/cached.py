@@ -75,6 +75,14 @@ def make_gif(sweep, fps: float, scheme: str = ""):
     return gif.make_gif(sweep, fps=fps)
 
 
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs={"cnn_viz.sliding.ops.Sweep": lambda sweep: sweep.key()})
+def matrix_view(sweep):
+    """The sweep's matrix M and its numbers (``ops.matrix_view``), kept while the sweep stays: a step does not rebuild it."""
+    from cnn_viz.sliding import ops
+
+    return ops.matrix_view(sweep)
+
+
 # ============================== pooling
 # Its figures go through ``figure`` (above): built once per input for the server, as plain data.
 @st.cache_data(max_entries=16, show_spinner=False)
