@@ -76,12 +76,27 @@ if failure:
     st.caption(f"{failure.settings}. Change a setting in the sidebar; nothing else is lost.")
     st.stop()
 
+# The animation is the same at every step: built once per sweep for the server and drawn outside the fragment
+# below, so a step neither rebuilds nor resends it; the fragment moves it to the step in the browser.
+ui.plot(ui.figure(figures.sweep_figure, sweep, fps=fps), key="sk_anim")
+ui.play_shortcut("sk_anim")
+st.caption(
+    "Left: the input (hatched cells are padding), the kernel's taps outlined in orange. Middle: the products "
+    f"I·K at this position ({palette.sign_words()}). Right: the feature map, filled in one cell per step; "
+    "grey cells are not computed yet. **Play** runs in your browser from the current step (no server work per "
+    "frame); the slider under the picture scrubs there too (in strides of a few steps on long sweeps). The buttons "
+    "and the Position slider below move the step that the picture and the rest of the page (formula, matrix row) follow. "
+    "Keys: **N** step, **B** back, **F** first, **L** last, **P** play / pause; the Position slider moves with the arrow keys."
+)
+
+
 # Everything below follows the step: a fragment, so a step (button, key, Position slider) reruns only this part
-# (not the sidebar, the sweep or the app's frame). The two big figures are built once per sweep for the server
-# and only their step-dependent traces change (``sweep_at_step``, ``matrix_at_step``).
+# (not the sidebar, the sweep, the animation or the app's frame). M is built once per sweep; matrix_at_step lights the row.
 @st.fragment
 def follow_the_step(sweep: ops.Sweep, fps: float) -> None:
     step = sweep.step(ui.stepper("sk", sweep.n_steps))
+    ui.show_frame("sk_anim", step.k, sweep.n_steps, figures.slider_stop(sweep.n_steps, step.k))
+    st.caption(sweep.alt(step.k))
 
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Position", f"{step.k + 1} of {sweep.n_steps}")
@@ -90,18 +105,6 @@ def follow_the_step(sweep: ops.Sweep, fps: float) -> None:
     m4.metric("Padded input", sweep.padded_size)
     st.latex(sweep.output_size_latex())
     st.caption("The output-size formula with the current numbers: n input cells, padding p, kernel size k, dilation d, stride s.")
-
-    ui.plot(figures.sweep_at_step(ui.figure(figures.sweep_figure, sweep, fps=fps), step.k), key="sk_anim")
-    ui.play_shortcut("sk_anim")
-    st.caption(
-        sweep.alt(step.k) + " "
-        "Left: the input (hatched cells are padding), the kernel's taps outlined in orange. Middle: the products "
-        f"I·K at this position ({palette.sign_words()}). Right: the feature map, filled in one cell per step; "
-        "grey cells are not computed yet. **Play** runs in your browser from the current step (no server work per "
-        "frame); the slider under the picture scrubs there too (in strides of a few steps on long sweeps). The buttons "
-        "and the Position slider above move the step that the rest of the page (formula, matrix row) follows. "
-        "Keys: **N** step, **B** back, **F** first, **L** last, **P** play / pause; the Position slider moves with the arrow keys."
-    )
     coverage = sweep.input_coverage()
     if coverage.unseen:
         st.warning(f"{coverage.unseen} of the {coverage.cells} input cells are never under a tap: the stride is larger than the kernel's reach, so they do not affect the map.")

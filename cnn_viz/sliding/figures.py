@@ -451,31 +451,11 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
     return fig
 
 
-def sweep_at_step(spec: dict, k: int) -> dict:
-    """The animated sweep in plain data (``builders.spec(sweep_figure(sweep, 0))``, as ``ui.figure`` caches it)
-    showing step k, as ``sweep_figure(sweep, k)`` draws it: the moving traces take frame k's data, Play runs
-    on from k and the figure's slider stands on k. Only what changes is new; the cached spec is never
-    mutated, so one build serves every step of every student (a 784-step sweep is ~0.7 MB of frames)."""
-    frames = spec.get("frames") or []
-    if not frames:
-        return spec
-    n = len(frames)
-    data = list(spec["data"])
-    frame = frames[k]
-    for i, patch in zip(frame["traces"], frame["data"]):
-        data[i] = {**data[i], **{name: v for name, v in patch.items() if name != "type"}}
-    lay = dict(spec["layout"])
-    menu = dict(lay["updatemenus"][0])
-    play = dict(menu["buttons"][0])
-    play["args"] = [play_order(n, k), play["args"][1]]
-    menu["buttons"] = [play, *menu["buttons"][1:]]
-    lay["updatemenus"] = [menu, *lay["updatemenus"][1:]]
-    slider = dict(lay["sliders"][0])
-    still = slider["steps"][0]["args"][1]
-    stops = slider_stops(n, k)
-    slider.update(active=stops.index(k), steps=[dict(method="animate", label="", args=[[str(t)], still]) for t in stops])
-    lay["sliders"] = [slider, *lay["sliders"][1:]]
-    return {**spec, "data": data, "layout": lay}
+def slider_stop(n_steps: int, k: int) -> int:
+    """The stop of the figure's slider (``slider_stops(n_steps, 0)``: the figure is the same at every step)
+    at or just before step k, where the page puts the slider when it shows step k."""
+    stops = slider_stops(n_steps, 0)
+    return int(np.searchsorted(stops, k, side="right")) - 1
 
 
 def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
@@ -549,8 +529,9 @@ def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, he
             colorbar=dict(thickness=12, len=0.8, title="weight"),
         )
     else:
+        index = np.int16 if max(rows, cols) < 2**15 else np.int32
         tr = go.Scattergl(
-            x=coo.col, y=coo.row, mode="markers",
+            x=coo.col.astype(index), y=coo.row.astype(index), mode="markers",  # 2-byte indices when they fit: resent every step
             marker=dict(symbol="square", size=max(2, min(6, 500 // max(rows, 1))), color=coo.data.astype(np.float32), colorscale=palette.diverging(), cmin=-zmax, cmax=zmax,
                         colorbar=dict(thickness=12, len=0.8, title="weight")),
             hovertemplate="row %{y}, column %{x}<br>weight %{marker.color:.4g}<extra></extra>", showlegend=False,
