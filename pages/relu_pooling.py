@@ -50,7 +50,7 @@ st.header("1. The pipeline, stage by stage")
 if pipe.error:
     st.error(f"**Cannot compute every stage.** {pipe.error}" + (" The stages before it are shown below." if len(pipe.stages) > 1 else ""))
 if pipe.stages:
-    ui.plot(cached.pipeline_figure(pipe.stages, max_side=64), key="rp_pipeline")
+    ui.plot(ui.figure(figures.pipeline_figure, pipe.stages, max_side=64), key="rp_pipeline")
     st.caption(
         "Each column is a stage, each row one map (channel), all drawn at the same pixel scale: a conv layer stacks one map per "
         "kernel, the activation keeps the size, and pooling with stride 2 halves the height and the width. The size under "
@@ -68,7 +68,7 @@ if pipe.stages:
     pick = st.radio("Stage to look at", pipe.names, index=pipe.default_stage, horizontal=True,
                     key=f"rp_stage_{len(pipe.stages)}_{settings.activation}", bind="query-params")
     stage = pipe.stages[pipe.names.index(pick)]
-    ui.plot(cached.stage_grid_figure(stage, cols=8), key="rp_stage_grid")
+    ui.plot(ui.figure(figures.stage_grid_figure, stage, cols=8), key="rp_stage_grid")
     st.caption(stage.caption)
 
 # ----------------------------------------------------------------------------- the report's edge example
@@ -76,16 +76,16 @@ st.header("2. The report's edge example")
 ex = stages.edge_example(gray)
 c1, c2, c3 = st.columns([2, 4, 4])
 with c1:
-    ui.plot(builders.kernel_figure(ex.kernel, title="vertical-edge kernel", height=240), key="rp_edge_kernel")
+    ui.plot(ui.figure(builders.kernel_figure, ex.kernel, title="vertical-edge kernel", height=240), key="rp_edge_kernel")
     st.caption("The report's 3×3 kernel: right column minus left column. Padding 1 keeps the output the size of the input.")
 with c2:
-    ui.plot(builders.signed_map_figure(ex.before, title="before ReLU", height=380, zmax=ex.zmax), key="rp_edge_before")
+    ui.plot(ui.figure(builders.signed_map_figure, ex.before, title="before ReLU", height=380, zmax=ex.zmax), key="rp_edge_before")
     st.caption(f"Both signs: **{100 * ex.positive:.1f}%** of the pixels are positive ({palette.scheme().pos_word}, dark → bright going right) and "
                f"**{100 * ex.negative:.1f}%** negative ({palette.scheme().neg_word}, bright → dark); values from {ex.min:.3g} to {ex.max:.3g}. "
                + fmt.describe_map("Map", ex.before) + ".")
     ui.download_png(lambda: palette.signed_to_rgb(ex.before, ex.zmax), "edge_before_relu.png", "Before ReLU as PNG", key="rp_dl_before")
 with c3:
-    ui.plot(builders.signed_map_figure(ex.after, title="after ReLU", height=380, zmax=ex.zmax), key="rp_edge_after")
+    ui.plot(ui.figure(builders.signed_map_figure, ex.after, title="after ReLU", height=380, zmax=ex.zmax), key="rp_edge_after")
     st.caption(f"ReLU(x) = max(0, x): only the positive side is left, the {100 * ex.negative:.1f}% negative pixels are now 0 "
                "(white). The layer now says *where* dark turns bright going right, and nothing about the opposite edge; "
                "a −K kernel would keep that one. " + fmt.describe_map("Map", ex.after) + ".")
@@ -115,17 +115,17 @@ def pooling_detail(pipe: stages.Pipeline):
     win = detail.window((wi, wj))
     c1, c2, c3 = st.columns([5, 3, 4])
     with c1:
-        ui.plot(figures.pool_input_figure(detail.fmap, win, detail.indices, size=s.pool_size, stride=s.pool_stride, padding=s.pool_padding),
+        ui.plot(ui.figure(figures.pool_input_figure, detail.fmap, win, detail.indices, size=s.pool_size, stride=s.pool_stride, padding=s.pool_padding),
                 key="rp_pool_input")
         st.caption(detail.input_caption)
     with c2:
-        ui.plot(cached.window_figure(win, detail.zmax), key="rp_pool_window")
+        ui.plot(ui.figure(figures.window_figure, win, detail.zmax), key="rp_pool_window")
         st.markdown(win.describe())
         st.caption("The window's numbers" + (" ('pad' cells are padding: −∞ for max, 0 for average)." if win.has_padding else ".")
                    + " Move the sliders to pick another window; it starts on the one with the largest pooled value.")
         ui.download_csv(win.csv, "pool_window.csv", "Window as CSV", key="rp_dl_window")
     with c3:
-        ui.plot(figures.pooled_figure(detail.pooled_map, (wi, wj), zmax=detail.zmax), key="rp_pool_out")
+        ui.plot(ui.figure(figures.pooled_figure, detail.pooled_map, (wi, wj), zmax=detail.zmax), key="rp_pool_out")
         st.caption(detail.caption)
         ui.download_csv(detail.pooled_map, "pooled_map.csv", "Pooled map as CSV", key="rp_dl_pooled")
 
@@ -147,7 +147,7 @@ def parameter_sharing():
     m[3].metric("Uses of each conv weight", f"{ps.mults.reuse:,}", "one per output position", delta_color="off", delta_arrow="off")
     c1, c2 = st.columns([3, 2])
     with c1:
-        ui.plot(cached.params_figure(ps.curve, ps.side, pc), key="rp_params")
+        ui.plot(ui.figure(figures.params_figure, ps.curve, ps.side, pc), key="rp_params")
         st.caption("Weights against the side of a square input (log scales). The fully connected layer needs one weight per "
                    "input number per hidden unit, so it grows with the number of pixels; the conv layer's kernels are the "
                    "same at every position, so its count does not depend on the image at all. Dots: your sizes.")
@@ -170,7 +170,7 @@ def receptive_fields(gray):
         c2.error(f"{exc}")
         return
     with c2:
-        ui.plot(figures.receptive_field_figure(gray, rf.boxes, (pr, pcol)), key="rp_rf")
+        ui.plot(ui.figure(figures.receptive_field_figure, gray, rf.boxes, (pr, pcol)), key="rp_rf")
         st.caption("Each rectangle is the patch of input pixels that one unit of that layer depends on (its receptive "
                    "field), for the unit nearest the red cross. Each 3×3 or 5×5 conv widens it by k − 1 steps of the layer's "
                    "grid, and each pooling doubles the grid step, so deep units see large regions although every "
@@ -191,7 +191,7 @@ def equivariance_lab(gray, bank: stages.Bank, s: stages.Settings):
                       format_func={"circular": "circular (wrap around)", "zeros": "zeros (falls off the edge)"}.get)
     kernel = bank.kernel(k_idx)
     eq = why_cnn.equivariance(gray, kernel, dy, dx, mode, s.activation, s.negative_slope)
-    ui.plot(cached.equivariance_figure(eq), key="rp_eq_maps")
+    ui.plot(ui.figure(figures.equivariance_figure, eq), key="rp_eq_maps")
     m = st.columns(3)
     m[0].metric("Largest |difference|", eq.max_abs_text)
     m[1].metric("Differences reach in from the border", eq.reach_text)
@@ -211,7 +211,7 @@ def equivariance_lab(gray, bank: stages.Bank, s: stages.Settings):
     except ValueError as exc:
         st.error(f"Cannot pool here: {exc}")
         return
-    ui.plot(cached.pooled_shift_figure(ps), key="rp_eq_pooled")
+    ui.plot(ui.figure(figures.pooled_shift_figure, ps), key="rp_eq_pooled")
     m = st.columns(3)
     m[0].metric("Pooled map changed by", f"{100 * ps.change:.1f}%", f"feature map: {100 * ps.map_change:.1f}%", delta_color="off", delta_arrow="off")
     m[1].metric("Pooled values unchanged", f"{100 * ps.unchanged:.0f}%", f"feature map: {100 * ps.map_unchanged:.0f}%", delta_color="off", delta_arrow="off")
@@ -225,7 +225,7 @@ def equivariance_lab(gray, bank: stages.Bank, s: stages.Settings):
         "non-zero values that stayed exactly the same). A shift by a multiple of the stride just moves the pooled map on its "
         "coarser grid."
     )
-    ui.plot(cached.invariance_figure(curve, pooled_name), key="rp_eq_curve")
+    ui.plot(ui.figure(figures.invariance_figure, curve, pooled_name), key="rp_eq_curve")
     st.caption(curve.describe())
     ui.download_csv(curve.csv, "shift_curve.csv", "Curve as CSV", key="rp_dl_curve")
 
@@ -236,13 +236,17 @@ pooling_detail(pipe)
 st.header("4. Why CNNs work")
 ui.explain("The report gives three reasons a convolutional layer beats a fully connected one on images: **parameter sharing**, "
             "**sparse interactions** and **equivariance to translation**. Each tab measures one.")
-tab_p, tab_rf, tab_eq = st.tabs(["Parameter sharing", "Sparse interactions: receptive fields", "Equivariance lab"], key="rp_part", bind="query-params")
-with tab_p:
-    parameter_sharing()
-with tab_rf:
-    receptive_fields(gray)
-with tab_eq:
-    equivariance_lab(gray, bank, settings)
+tab_p, tab_rf, tab_eq = st.tabs(["Parameter sharing", "Sparse interactions: receptive fields", "Equivariance lab"], key="rp_part",
+                                bind="query-params", on_change="rerun")  # only the open tab runs
+if tab_p.open:
+    with tab_p:
+        parameter_sharing()
+if tab_rf.open:
+    with tab_rf:
+        receptive_fields(gray)
+if tab_eq.open:
+    with tab_eq:
+        equivariance_lab(gray, bank, settings)
 
 with st.expander("The maths"):
     st.markdown("**Activations**, applied to every value of every map:")

@@ -116,3 +116,45 @@ def test_digit_plays_in_the_browser_and_pauses(page, app_url):
     expect_pictures(page)
     page.screenshot(path=str(OUTPUT / "sliding_kernel_digit_playing.png"))
     assert_no_exception(page)
+
+
+def _torch_digit_map(bias: float = 0.0):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from cnn_viz.common import images
+
+    digit = torch.from_numpy(images.load_sample("Handwritten 7 (MNIST)").astype(np.float64))[None, None]
+    return F.conv2d(digit, torch.tensor([[-1.0, 0, 1]] * 3, dtype=torch.float64)[None, None], padding=1)[0, 0].numpy() + bias
+
+
+@pytest.mark.browser
+def test_the_picture_follows_the_servers_step_without_being_sent_again(page, app_url):
+    """The animation is one figure for every step, moved to the step in the browser: from a link, after a
+    step (a fragment run that does not resend the figure), and after a new sweep with the same positions."""
+    from urllib.parse import quote
+
+    from cnn_viz.common import fmt
+
+    page.goto(f"{app_url}/sliding_kernel?sk_source={quote('Handwritten digit (28×28)')}&sk_padding=1&sk_pos=300")
+    page.get_by_text("Convolution as a matrix").wait_for()
+    wait_idle(page)
+    ref = _torch_digit_map()
+    shown = "() => (document.querySelector('%s') || {data: [0,0,0,0,0,0,0,0,{text: ['']}]}).data[8].text[0]" % CHART
+    page.wait_for_function(f"() => ({shown})().startsWith('step 300 of 784: A(10, 19) = {fmt.num(ref[10, 19])}')", timeout=30_000)
+    assert page.evaluate(COVER_AREA) == pytest.approx(784 - 300)  # the cells after A(10, 19) are still covered
+    page.locator(CHART).evaluate("gd => { window.__sameChart = gd; }")
+    page.get_by_role("button", name="Step ▶").click()
+    page.wait_for_function(f"() => ({shown})().startsWith('step 301 of 784: A(10, 20) = {fmt.num(ref[10, 20])}')", timeout=30_000)
+    wait_idle(page)
+    assert page.locator(CHART).evaluate("gd => gd === window.__sameChart")  # the chart was not drawn again
+    # A new sweep (a bias) with the same 784 positions: redrawn from new data, and still on step 301.
+    bias = page.locator(".st-key-sk_bias input")
+    bias.fill("0.5")
+    bias.press("Enter")
+    ref = _torch_digit_map(0.5)
+    page.wait_for_function(f"() => ({shown})().startsWith('step 301 of 784: A(10, 20) = {fmt.num(ref[10, 20])}')", timeout=30_000)
+    wait_idle(page)
+    assert page.evaluate(COVER_AREA) == pytest.approx(784 - 301)
+    assert_no_exception(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 
 import numpy as np
 import pytest
@@ -53,10 +54,12 @@ def test_figure1_default_step_back_scrub(app_test):
     at.slider(key="sk_pos").set_value(5).run()
     assert _metric(at, "Position") == "5 of 6"
     assert _metric(at, "Output A(1, 1)") == f"{int(ref[1, 1])}"
-    # the animation starts where the server is, and the matrix highlights that row
+    # the animation is moved to where the server is (in the browser: the figure is the same at every step),
+    # and the matrix highlights that row
     anim = plotly_figure(at, "sk_anim")
-    assert anim["layout"]["sliders"][0]["active"] == 4
     assert len(anim["frames"]) == 6
+    assert _shown_frame(at) == ("4", 4, 6)  # frame "4" of 6, the slider on its stop 4
+    assert anim["frames"][4]["data"][4]["text"][0] == f"step 5 of 6: A(1, 1) = {int(ref[1, 1])}"  # the frame shown, by torch
     mat = plotly_figure(at, "sk_matrix")
     row = next(t for t in mat["data"] if t.get("name", "").startswith("row "))
     assert row["name"] == "row 4 = step 5"
@@ -67,6 +70,13 @@ def test_figure1_default_step_back_scrub(app_test):
     at.button(key="sk_first").click().run()
     assert _metric(at, "Position") == "1 of 6"
     assert not at.exception
+
+
+def _shown_frame(at) -> tuple[str, int, int]:
+    """(frame, slider stop, frames) that the page moves the animation to (ui.show_frame's script)."""
+    found = [re.search(r"\{frame: '(\d+)', active: (\d+), n: (\d+)\}", h.proto.body) for h in at.get("html")]
+    (hit,) = [m for m in found if m]
+    return hit.group(1), int(hit.group(2)), int(hit.group(3))
 
 
 def test_digit_has_784_positions_and_stride_changes_the_sweep(app_test):

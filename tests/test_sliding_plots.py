@@ -216,3 +216,26 @@ def test_number_grid_trace_writes_every_number_on_the_signed_scale():
             top = float(np.abs(grid).max())
             assert (tr["zmin"], tr["zmax"], tr["zmid"]) == (-top, top, 0)
             assert tr["textfont"]["size"] == (16 if max(grid.shape) <= 5 else 12)
+
+
+@pytest.mark.parametrize("k", [0, 1, 57, 300, 783])
+def test_the_cached_matrix_lit_at_a_step_and_the_slider_stop_of_a_step(k):
+    """The page builds M's figure once (step 0) and lights row k with matrix_at_step: the result is what
+    matrix_figure draws at step k (the cached data unchanged), and the row's marked pixels are the nonzeros
+    of row k of torch's Jacobian. The animation is the same at every step; the slider goes to the stop at
+    or before k."""
+    sw = _digit_sweep()
+    mat = ops.matrix_view(sw).matrix
+    mbase = json.loads(pio.to_json(figures.sweep_matrix_figure(sw), validate=False))
+    frozen = json.dumps(mbase, sort_keys=True)
+    mk = json.loads(json.dumps(figures.matrix_at_step(mbase, mat, k)))
+    assert json.dumps(mbase, sort_keys=True) == frozen
+    assert mk == json.loads(pio.to_json(figures.matrix_figure(mat, sw, k), validate=False))
+    marked = next(t for t in mk["data"] if t.get("name") == "pixels under the kernel")
+    x = torch.from_numpy(sw.image[0])
+    jac = torch.autograd.functional.jacobian(lambda t: F.conv2d(t[None, None], torch.from_numpy(sw.kernel)[None], padding=1).reshape(-1), x)
+    assert sorted(marked["x"]) == np.flatnonzero(jac.reshape(784, -1)[k].numpy()).tolist()
+    assert next(t for t in mk["data"] if t.get("name", "").startswith("row "))["name"] == f"row {k} = step {k + 1}"
+    steps = figures.sweep_figure(sw, 0).to_dict()["layout"]["sliders"][0]["steps"]
+    stop = figures.slider_stop(784, k)
+    assert int(steps[stop]["args"][0][0]) <= k < (int(steps[stop + 1]["args"][0][0]) if stop + 1 < len(steps) else 785)

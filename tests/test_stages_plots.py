@@ -75,7 +75,11 @@ def test_pool_detail_figures_agree_with_torch():
     assert divmod(int(t_idx[6, 7]), 28) == (star.y[0], star.x[0])
     box = [s for s in fig.layout.shapes if s.type == "rect"][-1]
     assert (box.x0, box.x1, box.y0, box.y1) == (13.5, 15.5, 11.5, 13.5)
-    assert sum(s.type == "line" for s in fig.layout.shapes) == 2 * 13  # the window grid
+    grid = next(t for t in fig.data if t.name == "window grid")  # 13 lines each way between the 14×14 windows
+    xs, ys = np.asarray(grid.x, dtype=float).reshape(-1, 3)[:, :2], np.asarray(grid.y, dtype=float).reshape(-1, 3)[:, :2]
+    horizontal = ys[:, 0] == ys[:, 1]
+    assert sorted(ys[horizontal, 0]) == [2 * r - 0.5 for r in range(1, 14)]
+    assert sorted(xs[~horizontal, 0]) == [2 * c - 0.5 for c in range(1, 14)]
 
     wfig = figures.window_figure(win)
     np.testing.assert_array_equal(np.asarray(wfig.data[0].z), fmap[12:14, 14:16])

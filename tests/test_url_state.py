@@ -38,8 +38,11 @@ LINKS = [
         "rp_pool": ("Average", "avg"),
         "rp_psize": ("3", 3),
         "rp_pstride": ("3", 3),
-        "rp_dx": ("3", 3),
         "rp_pk": ("3", 3),
+    }),
+    ("relu_pooling", {
+        "rp_part": ("Equivariance lab", "Equivariance lab"),
+        "rp_dx": ("3", 3),
     }),
     ("relu_pooling", {
         "rp_part": ("Sparse interactions: receptive fields", "Sparse interactions: receptive fields"),

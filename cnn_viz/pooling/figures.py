@@ -101,11 +101,17 @@ def pool_input_figure(fmap: np.ndarray, win: PoolWindow, indices: np.ndarray | N
         ))
     h, w = fmap.shape
     if stride == size and max(h, w) // size <= 64:
-        # Faint lines between the (non-overlapping) windows.
+        # Faint lines between the (non-overlapping) windows: one trace of segments (a layout shape per line
+        # is validated again on every add_shape: seconds for the 127 lines of a 128² map).
+        gx, gy = [], []
         for r in range(-padding + size, h, size):
-            fig.add_shape(type="line", x0=-0.5, x1=w - 0.5, y0=r - 0.5, y1=r - 0.5, line=dict(color="rgba(0,0,0,0.18)", width=1))
+            gx += [-0.5, w - 0.5, None]
+            gy += [r - 0.5, r - 0.5, None]
         for c in range(-padding + size, w, size):
-            fig.add_shape(type="line", x0=c - 0.5, x1=c - 0.5, y0=-0.5, y1=h - 0.5, line=dict(color="rgba(0,0,0,0.18)", width=1))
+            gx += [c - 0.5, c - 0.5, None]
+            gy += [-0.5, h - 0.5, None]
+        fig.add_trace(go.Scatter(x=gx, y=gy, mode="lines", line=dict(color="rgba(0,0,0,0.18)", width=1), hoverinfo="skip",
+                                 name="window grid"))
     _rect(fig, win.rows[0], win.rows[-1], win.cols[0], win.cols[-1], colour="#111111", width=3)
     if win.winner is not None:
         fig.add_trace(go.Scatter(x=[win.winner[1]], y=[win.winner[0]], mode="markers", name="winner",

@@ -21,7 +21,7 @@ from cnn_viz.common.images import to_png_bytes, to_uint8
 from cnn_viz.figures import builders, palette
 from cnn_viz.figures.builders import _merge, layout
 from cnn_viz.figures.palette import HIGHLIGHT
-from cnn_viz.sliding.ops import CHANNEL_NAMES, Sweep, row_columns
+from cnn_viz.sliding.ops import CHANNEL_NAMES, Sweep, matrix_view, row_columns
 
 LINK = "rgba({},{},{},0.55)".format(*bytes.fromhex(HIGHLIGHT[1:]))  # from the receptive field to its output cell
 COVER_RGB = (236, 236, 236)  # cells not computed yet (here and in the GIF)
@@ -451,6 +451,13 @@ def sweep_figure(sweep: Sweep, k: int = 0, *, animate: bool = True, fps: float =
     return fig
 
 
+def slider_stop(n_steps: int, k: int) -> int:
+    """The stop of the figure's slider (``slider_stops(n_steps, 0)``: the figure is the same at every step)
+    at or just before step k, where the page puts the slider when it shows step k."""
+    stops = slider_stops(n_steps, 0)
+    return int(np.searchsorted(stops, k, side="right")) - 1
+
+
 def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
     """For each channel: the patch under the kernel ⊙ the kernel = the products, with every number written."""
     c = sweep.channels
@@ -480,6 +487,30 @@ def step_grids_figure(sweep: Sweep, k: int) -> go.Figure:
     return go.Figure(data=traces, layout=lay)
 
 
+def _matrix_step_traces(m, k: int) -> list[dict]:
+    """The current row of M (CSR) outlined and the pixels it reads marked: the matrix figure's last two traces."""
+    cols = m.shape[1]
+    rx, ry = _rect(-0.5, k - 0.5, cols - 0.5, k + 0.5)
+    cols_k = row_columns(m, k).tolist()
+    return [
+        dict(type="scatter", x=rx, y=ry, mode="lines", line=dict(color=HIGHLIGHT, width=3), hoverinfo="skip", name=f"row {k} = step {k + 1}"),
+        dict(type="scatter", x=cols_k, y=[k] * len(cols_k), mode="markers", marker=dict(symbol="square-open", size=9, color=HIGHLIGHT, line=dict(width=2)),
+             hovertemplate="pixel %{x} read at this step<extra></extra>", name="pixels under the kernel"),
+    ]
+
+
+def sweep_matrix_figure(sweep: Sweep) -> go.Figure:
+    """``matrix_figure`` of the sweep's own M at step 0, so a cache of it is keyed on the sweep alone
+    (``matrix_at_step`` lights another row)."""
+    return matrix_figure(matrix_view(sweep).matrix, sweep, 0)
+
+
+def matrix_at_step(spec: dict, matrix, k: int) -> dict:
+    """The matrix figure in plain data (``builders.spec(matrix_figure(matrix, sweep, 0))``) with row k lit,
+    as ``matrix_figure(matrix, sweep, k)`` draws it; the cached spec is not mutated."""
+    return {**spec, "data": spec["data"][:-2] + _matrix_step_traces(matrix.tocsr(), k)}
+
+
 def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, height: int = 520) -> go.Figure:
     """M as a picture: each row is one kernel position; the row of step k is outlined and the
     pixels it reads are marked. Lines split M into blocks (one output row × one input row)."""
@@ -498,8 +529,9 @@ def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, he
             colorbar=dict(thickness=12, len=0.8, title="weight"),
         )
     else:
+        index = np.int16 if max(rows, cols) < 2**15 else np.int32
         tr = go.Scattergl(
-            x=coo.col, y=coo.row, mode="markers",
+            x=coo.col.astype(index), y=coo.row.astype(index), mode="markers",  # 2-byte indices when they fit: resent every step
             marker=dict(symbol="square", size=max(2, min(6, 500 // max(rows, 1))), color=coo.data.astype(np.float32), colorscale=palette.diverging(), cmin=-zmax, cmax=zmax,
                         colorbar=dict(thickness=12, len=0.8, title="weight")),
             hovertemplate="row %{y}, column %{x}<br>weight %{marker.color:.4g}<extra></extra>", showlegend=False,
@@ -517,16 +549,7 @@ def matrix_figure(matrix, sweep: Sweep, k: int, *, dense_limit: int = 40_000, he
         lx += [b * w - 0.5, b * w - 0.5, None]
         ly += [-0.5, rows - 0.5, None]
     traces.append(go.Scatter(x=lx, y=ly, mode="lines", line=dict(color="rgba(120,120,120,0.35)", width=1), hoverinfo="skip", name="blocks"))
-    # The current row and the pixels it reads.
-    rx, ry = _rect(-0.5, k - 0.5, cols - 0.5, k + 0.5)
-    traces.append(go.Scatter(x=rx, y=ry, mode="lines", line=dict(color=HIGHLIGHT, width=3), hoverinfo="skip", name=f"row {k} = step {k + 1}"))
-    cols_k = row_columns(m, k)
-    traces.append(
-        go.Scatter(
-            x=cols_k, y=np.full(cols_k.size, k), mode="markers", marker=dict(symbol="square-open", size=9, color=HIGHLIGHT, line=dict(width=2)),
-            hovertemplate="pixel %{x} read at this step<extra></extra>", name="pixels under the kernel",
-        )
-    )
+    traces += [go.Scatter(t) for t in _matrix_step_traces(m, k)]
     lay = _merge(
         layout(None, height, square=False),
         dict(

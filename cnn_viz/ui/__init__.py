@@ -71,6 +71,7 @@ from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     play_shortcut,
     plot,
     psf_picker,
+    show_frame,
     sliding_settings,
     stepper,
     typed_grid,

@@ -75,62 +75,21 @@ def make_gif(sweep, fps: float, scheme: str = ""):
     return gif.make_gif(sweep, fps=fps)
 
 
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs={"cnn_viz.sliding.ops.Sweep": lambda sweep: sweep.key()})
+def matrix_view(sweep):
+    """The sweep's matrix M and its numbers (``ops.matrix_view``), kept while the sweep stays: a step does not rebuild it."""
+    from cnn_viz.sliding import ops
+
+    return ops.matrix_view(sweep)
+
+
 # ============================== pooling
-# Figures are cached only where building one costs clearly more than the copy st.cache_data hands
-# back (unpickling a figure validates it again): the multi-trace and subplot figures.
+# Its figures go through ``figure`` (above): built once per input for the server, as plain data.
 @st.cache_data(max_entries=16, show_spinner=False)
 def run_pipeline(image, bank, settings):
     from cnn_viz.pooling import stages
 
     return stages.pipeline(image, bank, settings)
-
-
-@per_scheme
-@st.cache_data(max_entries=16, show_spinner=False)
-def pipeline_figure(stages, max_side: int = 128, scheme: str = ""):
-    from cnn_viz.pooling import figures
-
-    return figures.pipeline_figure(stages, max_side=max_side)
-
-
-@per_scheme
-@st.cache_data(max_entries=32, show_spinner=False)
-def stage_grid_figure(stage, cols: int = 4, scheme: str = ""):
-    from cnn_viz.pooling import figures
-
-    return figures.stage_grid_figure(stage, cols=cols)
-
-
-@per_scheme
-@st.cache_data(max_entries=32, show_spinner=False)
-def window_figure(win, zmax: float, scheme: str = ""):
-    from cnn_viz.pooling import figures
-
-    return figures.window_figure(win, zmax=zmax)
-
-
-@per_scheme
-@st.cache_data(max_entries=16, show_spinner=False)
-def params_figure(curve, side: int, channels: int, scheme: str = ""):
-    from cnn_viz.pooling import figures
-
-    return figures.params_figure(curve, side, channels)
-
-
-@per_scheme
-@st.cache_data(max_entries=16, show_spinner=False)
-def equivariance_figure(eq, scheme: str = ""):
-    from cnn_viz.pooling import figures
-
-    return figures.equivariance_figure(eq)
-
-
-@per_scheme
-@st.cache_data(max_entries=16, show_spinner=False)
-def pooled_shift_figure(ps, scheme: str = ""):
-    from cnn_viz.pooling import figures
-
-    return figures.pooled_shift_figure(ps)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -140,14 +99,6 @@ def invariance_curve(gray, kernel, pool, size, stride, max_shift, direction, mod
 
     return why_cnn.invariance_curve(gray, kernel, pool, size, stride, max_shift=max_shift, direction=direction,
                                     mode=mode, activation=activation, negative_slope=negative_slope)
-
-
-@per_scheme
-@st.cache_data(max_entries=16, show_spinner=False)
-def invariance_figure(curve, pool_name: str, scheme: str = ""):
-    from cnn_viz.pooling import figures
-
-    return figures.invariance_figure(curve, pool_name)
 
 
 # ============================== mnist

@@ -439,6 +439,46 @@ def play_shortcut(chart_key: str) -> None:
     st.html(_PLAY_JS % dict(key=chart_key, letter=PLAY_KEY), unsafe_allow_javascript=True, width="content")
 
 
+# Moves a Plotly animation to one of its frames in the browser (the page's step), so the figure itself can stay
+# the same at every step: it is neither rebuilt nor sent again. A watcher (one per chart key, 10 checks a second)
+# moves a chart it has not seen yet (the first draw, or the chart drawn again for a new sweep) once its frames are
+# there, and again when Plotly redraws it from new data (``plotly_react``); never while the student plays or scrubs.
+_FRAME_JS = """<script>
+(() => {
+  const w = window.parent || window, key = %(key)r;
+  w.__cnnVizFrame = w.__cnnVizFrame || {};
+  w.__cnnVizFrame[key] = {frame: %(frame)r, active: %(active)d, n: %(n)d};
+  const chart = () => w.document.querySelector(".st-key-" + key + " .js-plotly-plot");
+  const apply = (gd) => {
+    const want = w.__cnnVizFrame[key], frames = (gd._transitionData || {})._frames || [];
+    if (!want || !w.Plotly || frames.length !== want.n) return false;
+    w.Plotly.animate(gd, [want.frame], {frame: {duration: 0, redraw: false}, transition: {duration: 0}, mode: "immediate"})
+      .then(() => w.Plotly.relayout(gd, {"sliders[0].active": want.active}));
+    return true;
+  };
+  w.__cnnVizFrameWatch = w.__cnnVizFrameWatch || {};
+  if (!w.__cnnVizFrameWatch[key]) {
+    w.__cnnVizFrameWatch[key] = w.setInterval(() => {
+      const gd = chart();
+      if (gd && gd.on && !gd.__cnnVizFrameSeen && apply(gd)) {
+        gd.__cnnVizFrameSeen = true;
+        gd.on("plotly_react", () => apply(gd));
+      }
+    }, 100);
+  }
+  const gd = chart();
+  if (gd && gd.__cnnVizFrameSeen) apply(gd);  // the same chart, a new step
+})();
+</script>"""
+
+
+def show_frame(chart_key: str, frame: int, n_frames: int, slider_stop: int) -> None:
+    """Show frame ``frame`` (of ``n_frames``, named "0", "1", …) of the Plotly animation drawn with
+    ``plot(..., key=chart_key)``, its slider on stop ``slider_stop``; Play then runs on from there."""
+    st.html(_FRAME_JS % dict(key=chart_key, frame=str(frame), n=n_frames, active=slider_stop), unsafe_allow_javascript=True,
+            width="content")
+
+
 def stepper(key: str, n: int, *, container=None) -> int:
     """⏮ First, ◀ Back, Step ▶, Last ⏭ and a Position slider over the positions 1 … n of a sweep.
 
