@@ -15,6 +15,8 @@ import time
 import pytest
 from conftest import OUTPUT, assert_no_exception, start_class_app, stop_app, wait_idle
 
+from cnn_viz.classroom.store import open_store
+
 pytestmark = pytest.mark.browser
 PIN = "browser-pin-314"
 ARRIVE_MS = 90_000  # a guard against a hang on a loaded machine; the 2 s goal is measured in bench/
@@ -22,8 +24,9 @@ ARRIVE_MS = 90_000  # a guard against a hang on a loaded machine; the 2 s goal i
 
 @pytest.fixture(scope="module")
 def class_app(tmp_path_factory):
-    proc, url = start_class_app(tmp_path_factory.mktemp('class') / 'class.sqlite3', PIN, "classroom-server.log")
-    yield url
+    path = tmp_path_factory.mktemp('class') / 'class.sqlite3'
+    proc, url = start_class_app(path, PIN, "classroom-server.log")
+    yield url, path
     stop_app(proc)
 
 
@@ -39,7 +42,7 @@ def _number(pg, label, value):
 
 
 def test_student_follows_and_explores(browser, class_app):
-    url = class_app
+    url, store_path = class_app
     tctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     sctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     t, s = tctx.new_page(), sctx.new_page()
@@ -93,13 +96,17 @@ def test_student_follows_and_explores(browser, class_app):
                             ".some(i => i.closest('label')?.innerText.includes(l) && i.checked)", arg=neg, timeout=ARRIVE_MS)
         assert_no_exception(s)
 
-        # explore: the student turns the negatives off; the teacher's page keeps them
+        # explore: the student turns the negatives off; the class's state and the teacher's page keep them
+        store = open_store(f"sqlite:///{store_path}")
+        before = store.teacher_state(code)
+        assert before.page == "relu_pooling" and before.params.get("rp_neg") == "true", before
         s.get_by_text("Following the teacher", exact=True).click()
         wait_idle(s)
         s.get_by_text(neg).click()
-        wait_idle(s)
+        wait_idle(s)  # the student's run that made the change has ended: anything it wrote is in the store
         assert "rp_neg=true" not in s.url
-        time.sleep(3)
+        assert store.teacher_state(code) == before  # same version: the student wrote nothing
+        store.close()
         wait_idle(t)
         assert "rp_neg=true" in t.url
         assert t.evaluate("(l) => [...document.querySelectorAll('[data-testid=stCheckbox] input')]"

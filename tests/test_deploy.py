@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, plotly_array, run_async
+from conftest import ROOT, plotly_array, png_pixels, run_async
 from PIL import Image
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -126,8 +126,10 @@ def test_an_upload_through_the_proxy_works_50_times_out_of_50(dep):
                 status, fid, replica = await s.upload(f"digit {k}.png", data, "image/png")
                 r = await s.rerun(s.uploaded_state(up, [(f"digit {k}.png", len(data), fid)]))
                 fig = json.loads(s.find(key="input_fig").proto.spec)
-                z = plotly_array(fig["data"][0]["z"])
-                results.append((status, replica, r.ok, r.exceptions, z.shape[:2], (h, w)))
+                shown = png_pixels(fig["data"][0]["source"])  # the page's picture of the upload
+                sent = np.asarray(Image.open(io.BytesIO(data)))
+                results.append((status, replica, r.ok, r.exceptions, shown.shape[:2], (h, w),
+                                shown.shape == sent.shape and bool(np.array_equal(shown, sent))))
         return results, s.cookies["SRV"]
 
     results, srv = run_async(go())
@@ -135,6 +137,7 @@ def test_an_upload_through_the_proxy_works_50_times_out_of_50(dep):
     assert {r[1] for r in results} == {srv}
     assert all(r[2] for r in results), [r[3] for r in results if not r[2]]
     assert [r[4] for r in results] == [r[5] for r in results]
+    assert all(r[6] for r in results)  # pixel for pixel the uploaded picture
 
 
 def test_the_proxy_refuses_a_body_larger_than_max_upload_size(dep):
