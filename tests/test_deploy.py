@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, plotly_array, png_pixels, run_async
+from conftest import ROOT, png_pixels, run_async
 from PIL import Image
 
 sys.path.insert(0, str(ROOT / "bench"))
