@@ -47,7 +47,7 @@ GOAL_LATENCY_OTHER = 0.6
 # Records the time of the last DOM mutation and of every script-state change, in performance.now() ms.
 _OBSERVER_JS = """() => {
   if (window.__bench) return;
-  window.__bench = {last: performance.now(), ran: -1, msg: -1};
+  window.__bench = {last: performance.now(), ran: -1, msg: -1, ended: -1};
   // a rerun answered from caches can start and end inside one render, so the script state never shows it:
   // the time of the last websocket message is the other sign that the server ran the script
   const WS = window.WebSocket;
@@ -65,16 +65,26 @@ _OBSERVER_JS = """() => {
       if (r.attributeName === 'data-test-script-state'
           && (r.oldValue !== 'notRunning' || r.target.getAttribute('data-test-script-state') !== 'notRunning'))
         window.__bench.ran = now;
+      // a script run that was seen running and has ended (a first visit waits for one: before the first run
+      // the app also sits at notRunning, with only the page's frame drawn)
+      if (r.attributeName === 'data-test-script-state' && r.oldValue === 'running'
+          && r.target.getAttribute('data-test-script-state') === 'notRunning')
+        window.__bench.ended = now;
     }
   }).observe(document, {subtree: true, childList: true, attributes: true, attributeOldValue: true, characterData: true});
 }"""
-_SETTLED_JS = """(t0) => {
+_SETTLED_JS = """([t0, first]) => {
   const app = document.querySelector('[data-testid="stApp"]');
   const idle = !!app && app.getAttribute('data-test-script-state') === 'notRunning'
       && !document.querySelector('[data-testid="stStatusWidget"]');
   // settled: a script run started after t0 (or the server answered), it has ended, and nothing changed for 250 ms
   const b = window.__bench;
-  return idle && (b.ran >= t0 || b.msg >= t0) && performance.now() - Math.max(b.last, b.msg) > 250;
+  const answered = first ? b.ended >= t0 : (b.ran >= t0 || b.msg >= t0);
+  // an element whose code is still loading (Streamlit loads each kind's chunk when it first appears, Plotly's
+  // 4.6 MB among them) is a skeleton for a while, without DOM changes: none may be left, every chart drawn
+  const drawn = !document.querySelector('[data-testid="stSkeleton"]')
+      && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every((c) => c.querySelector('.main-svg'));
+  return idle && answered && drawn && performance.now() - Math.max(b.last, b.msg) > 250;
 }"""
 
 
@@ -104,8 +114,10 @@ class Wire:
         self.bytes += len(payload)
 
 
-def settle(page, t0: float, timeout: float = 120) -> float:
-    page.wait_for_function(_SETTLED_JS, arg=t0, polling=50, timeout=timeout * 1000)
+def settle(page, t0: float, timeout: float = 120, first: bool = False) -> float:
+    """Seconds from ``t0`` (performance.now() ms) to the last change of the settled page. ``first``: a page
+    load, which must also have seen its script run end (else the empty frame before the run counts)."""
+    page.wait_for_function(_SETTLED_JS, arg=[t0, first], polling=50, timeout=timeout * 1000)
     return (page.evaluate("() => Math.max(window.__bench.last, window.__bench.msg)") - t0) / 1000
 
 
@@ -147,7 +159,7 @@ def bench_page(browser, url, pid, name, n):
     page.add_init_script("(" + _OBSERVER_JS + ")()")
     c0, t_wall = cpu_seconds(pid), time.monotonic()
     page.goto(f"{url}/{name}")
-    first = settle(page, 0.0)
+    first = settle(page, 0.0, first=True)
     first_cpu, first_bytes = cpu_seconds(pid) - c0, wire.bytes
     lat, cpu, sent = [], [], []
     steps = PAGES[name]
@@ -209,7 +221,7 @@ def main():
                 pg.set_default_timeout(120_000)
                 pg.add_init_script("(" + _OBSERVER_JS + ")()")
                 pg.goto(f"{url}/{name}")
-                cold[name or "home"] = settle(pg, 0.0, timeout=600)
+                cold[name or "home"] = settle(pg, 0.0, timeout=600, first=True)
                 ctx.close()
             print("first visit, cold server (s): " + ", ".join(f"{k} {v:.2f}" for k, v in cold.items()))
             rows = [bench_page(browser, url, proc.pid, name, args.n) for name in args.pages.split(",")]
