@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,3 +197,44 @@ def test_killing_one_replica_leaves_the_other_serving_new_sessions(tmp_path):
         for ok, srv, replica in right_away + later + stale:
             assert ok and replica == "r1", (ok, srv, replica)
         assert all(srv == "r1" for _, srv, _ in later)
+
+
+def _get(url: str, gzip_ok: bool, timeout: float = 10):
+    import urllib.request
+
+    req = urllib.request.Request(url, headers={"Cookie": "SRV=r1", **({"Accept-Encoding": "gzip"} if gzip_ok else {})})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.headers, r.read()
+
+
+def test_static_files_come_from_the_proxy_cache_gzip_compressed(dep):
+    """Streamlit's biggest static file (Plotly's chunk) through the proxy: gzip-compressed for a browser that
+    accepts it and byte for byte the file Streamlit ships; asked again while every replica is frozen
+    (SIGSTOP), it still arrives, plain or compressed: it came from HAProxy's cache, not from a replica."""
+    import gzip
+    import signal
+
+    import streamlit
+
+    static = Path(streamlit.__file__).parent / "static"
+    chunk = max(static.glob("static/js/*.js"), key=lambda f: f.stat().st_size)
+    url = dep.url + "/" + chunk.relative_to(static).as_posix()
+    on_disk = chunk.read_bytes()
+    assert len(on_disk) > 1_000_000
+    head, body = _get(url, gzip_ok=True)
+    assert head.get("Content-Encoding") == "gzip" and len(body) < 0.7 * len(on_disk)
+    assert gzip.decompress(body) == on_disk
+    pids = dep.replica_pids()
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        head2, body2 = _get(url, gzip_ok=True, timeout=5)
+        head3, body3 = _get(url, gzip_ok=False, timeout=5)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    assert gzip.decompress(body2) == on_disk and head2.get("Age") is not None
+    assert head3.get("Content-Encoding") is None and body3 == on_disk
+    # index.html says no-cache: always asked of a replica (a frozen replica would not answer it)
+    head4, _ = _get(dep.url + "/", gzip_ok=False)
+    assert head4.get("Age") is None and "no-cache" in head4.get("Cache-Control", "")
