@@ -21,8 +21,17 @@ P=$(cat $OUT/srv.pid)
 .venv/bin/python bench/load_class.py --url http://127.0.0.1:$PORT --server-pid $P --page mnist_activations -n 30 --scenario at-once --rounds 3 --json $OUT/class.jsonl 2>&1 | grep SUMMARY | tee -a $OUT/class.txt
 .venv/bin/python bench/load_class.py --url http://127.0.0.1:$PORT --server-pid $P --page mnist_activations -n 100 --scenario steady --duration 60 --json $OUT/class.jsonl 2>&1 | grep SUMMARY | tee -a $OUT/class.txt
 stop
-# 3. follow the teacher
-.venv/bin/python bench/load_follow.py -n 1 -n 30 -n 100 --port 8694 2>&1 | tail -25 | tee $OUT/follow.txt
+# 3. follow the teacher (SKIP_FOLLOW=1 leaves it out)
+[ -n "$SKIP_FOLLOW" ] || .venv/bin/python bench/load_follow.py -n 1 -n 30 -n 100 --port 8694 2>&1 | tail -25 | tee $OUT/follow.txt
 # 4. Chromium, one user, every page (first visits cold and warm)
 .venv/bin/python bench/bench_browser.py --n 3 2>&1 | tail -25 | tee $OUT/browser.txt
+# 5. the static half of first visits: 30 students at once, one process, then through the proxy (2 replicas)
+start
+.venv/bin/python bench/load_static.py --url http://127.0.0.1:$PORT --server-pid $(cat $OUT/srv.pid) -n 1 -n 30 2>&1 | grep SUMMARY | sed 's/^/one process: /' | tee $OUT/static.txt
+stop
+setsid .venv/bin/python -m deploy.serve --replicas 2 --port 8695 --run-dir $OUT/deploy > $OUT/deploy.log 2>&1 & DEP=$!
+for i in $(seq 120); do curl -s http://127.0.0.1:8695/_stcore/health >/dev/null && break; sleep 1; done
+.venv/bin/python bench/load_static.py --url http://127.0.0.1:8695 --server-pid $(awk '/^r/{print $2}' $OUT/deploy/pids | paste -sd,) \
+  --proxy-pid $(awk '/^haproxy/{print $2}' $OUT/deploy/pids) -n 1 -n 30 2>&1 | grep SUMMARY | sed 's/^/2 replicas + proxy: /' | tee -a $OUT/static.txt
+kill $DEP; sleep 3
 date -u >> $OUT/when.txt; uptime >> $OUT/when.txt
