@@ -263,3 +263,39 @@ def map_grid_figure(maps: np.ndarray, titles: list[str] | None = None, cols: int
     if titles:
         fig.update_annotations(font_size=12)
     return fig
+
+
+def sequential_map_traces(fmap: np.ndarray, lo: float | None = None, hi: float | None = None, colorbar: bool = False,
+                          max_side: int = MAP_DISPLAY, hover_side: int = HOVER_SIDE, exact_cells: int = EXACT_CELLS,
+                          hovertemplate: str = "row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>", levels: int = 256,
+                          **kwargs) -> list:
+    """A one-signed map of any size on the current sequential scale (``palette.sequential()``: Viridis, or
+    Cividis in the colour-vision-safe scheme), ``lo`` and ``hi`` (default: its range) at the scale's ends:
+    like ``signed_map_traces``, one exact heatmap up to ``exact_cells`` values; beyond, an invisible heatmap
+    of real values at up to ``hover_side``² points (first: it gives the hover and carries the colour bar) and
+    over it a PNG of ``levels`` colours (2-256; every ``step``-th value, at most ``max_side`` a side; a noisy
+    map's PNG shrinks with fewer levels: 200² random entries 54 kB at 256, 41 kB at 64). ``kwargs`` (xaxis,
+    yaxis, ...) go to every trace."""
+    from cnn_viz.figures.palette import sequential
+
+    fmap = np.asarray(fmap, dtype=np.float32)
+    finite = fmap[np.isfinite(fmap)]
+    lo = float(finite.min()) if lo is None and finite.size else (0.0 if lo is None else float(lo))
+    hi = float(finite.max()) if hi is None and finite.size else (1.0 if hi is None else float(hi))
+    if not hi > lo:
+        hi = lo + 1.0
+    scale = dict(colorscale=sequential(), zmin=lo, zmax=hi, showscale=colorbar,
+                 colorbar=dict(thickness=12, len=0.9) if colorbar else None, hovertemplate=hovertemplate)
+    if fmap.size <= exact_cells:
+        return [go.Heatmap(z=fmap, **scale, **kwargs)]
+    step = _stride_for(fmap.shape, max_side)
+    levels = int(np.clip(levels, 2, 256))
+    t = np.clip((fmap[::step, ::step] - np.float32(lo)) / np.float32(hi - lo), 0, 1)
+    index = np.round(np.nan_to_num(t) * (levels - 1)).astype(np.uint8)  # level i shows the colour at i / (levels − 1)
+    picture = go.Image(source=png_uri(index, ramp(levels, sequential())), x0=0, dx=step, y0=0, dy=step,
+                       hoverinfo="skip", **kwargs)
+    h, w = fmap.shape
+    sy, sx = -(-h // hover_side), -(-w // hover_side)
+    rows, cols = np.arange(sy // 2, h, sy), np.arange(sx // 2, w, sx)
+    hover = go.Heatmap(z=fmap[np.ix_(rows, cols)], x=cols, y=rows, opacity=0, **scale, **kwargs)
+    return [hover, picture]
