@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 
 from cnn_viz.common import text
 from cnn_viz.figures.builders import image_trace, layout, number_grid_trace, signed_map_figure
-from cnn_viz.figures.palette import FONT, HIGHLIGHT
+from cnn_viz.figures.palette import FONT, HIGHLIGHT, signed_scale
 from cnn_viz.whenfail import lab
 from cnn_viz.whenfail.results import DESCENT_LABELS
 
@@ -103,19 +103,39 @@ def grid_figure(img: np.ndarray, title: str, block=None) -> go.Figure:
     return go.Figure(traces, layout=layout(title, 440))
 
 
+def _row_layout(titles: list, height: int, spacing: float, title_size: int, font_size: int = 11) -> dict:
+    """Axes for panels side by side (what make_subplots + update_* did, as one dict, ~10× faster): panel i uses
+    axes x{i+1}, y{i+1}, square pixels, row 0 on top, no ticks; its title above it."""
+    n = len(titles)
+    width = (1 - spacing * (n - 1)) / n
+    lay = dict(height=height, margin=dict(l=5, r=5, t=40, b=5), font=dict(size=font_size), annotations=[],
+               paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    bare = dict(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    for i, title in enumerate(titles):
+        ax = "" if i == 0 else str(i + 1)
+        left = i * (width + spacing)
+        right = min(1.0, left + width)
+        lay[f"xaxis{ax}"] = dict(bare, domain=[left, right], anchor=f"y{ax}")
+        lay[f"yaxis{ax}"] = dict(bare, domain=[0.0, 1.0], anchor=f"x{ax}", autorange="reversed", scaleanchor=f"x{ax}", scaleratio=1)
+        lay["annotations"].append(dict(text=title, x=(left + right) / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
+                                       yanchor="bottom", showarrow=False, font=dict(size=title_size)))
+    return lay
+
+
+def _on(i: int) -> dict:
+    ax = "" if i == 0 else str(i + 1)
+    return dict(xaxis=f"x{ax}", yaxis=f"y{ax}")
+
+
 def block_figure(view) -> go.Figure:
     """The chosen block: pixels, DCT before quantisation, the table, and after quantisation."""
-    fig = make_subplots(rows=1, cols=4, horizontal_spacing=0.03, subplot_titles=(
-        "pixels (original)", "DCT coefficients", "quantisation table Q", f"after: round(F/Q)·Q ({view.zeroed} zeroed)"))
-    fig.add_trace(number_grid_trace(np.round(255 * view.pixels), decimals=0, hovertemplate="pixel (%{y}, %{x}) = %{z}<extra></extra>"), 1, 1)
-    fig.add_trace(number_grid_trace(view.before, decimals=0, hovertemplate="F(%{y}, %{x}) = %{z:.1f}<extra></extra>"), 1, 2)
-    fig.add_trace(number_grid_trace(view.table, decimals=0, hovertemplate="Q(%{y}, %{x}) = %{z}<extra></extra>"), 1, 3)
-    fig.add_trace(number_grid_trace(view.after, decimals=0, hovertemplate="round(F/Q)·Q at (%{y}, %{x}) = %{z}<extra></extra>"), 1, 4)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed")
-    fig.update_layout(height=330, margin=dict(l=5, r=5, t=40, b=5), font=dict(size=11))
-    fig.update_annotations(font_size=13)
-    return fig
+    grids = ((np.round(255 * view.pixels), "pixel (%{y}, %{x}) = %{z}<extra></extra>"),
+             (view.before, "F(%{y}, %{x}) = %{z:.1f}<extra></extra>"),
+             (view.table, "Q(%{y}, %{x}) = %{z}<extra></extra>"),
+             (view.after, "round(F/Q)·Q at (%{y}, %{x}) = %{z}<extra></extra>"))
+    traces = [number_grid_trace(g, decimals=0, hovertemplate=hv, **_on(i)) for i, (g, hv) in enumerate(grids)]
+    titles = ["pixels (original)", "DCT coefficients", "quantisation table Q", f"after: round(F/Q)·Q ({view.zeroed} zeroed)"]
+    return go.Figure(traces, layout=_row_layout(titles, 330, 0.03, 13))
 
 
 def error_int8(err: np.ndarray) -> np.ndarray:
@@ -125,24 +145,17 @@ def error_int8(err: np.ndarray) -> np.ndarray:
 
 
 def crops_figure(images: list, titles: list, errors: bool = False) -> go.Figure:
-    """Crops side by side (uint8 gray), or their signed errors against the truth."""
-    n = len(images)
-    fig = make_subplots(rows=1, cols=n, horizontal_spacing=0.01, subplot_titles=[text.html(t, 40) for t in titles])
+    """Crops side by side (PNG gray), or their signed errors against the truth (int8 heatmaps in units of 1/255, the
+    diverging scale of the session's scheme at ±40, every value on hover)."""
+    traces = []
     for i, im in enumerate(images):
         if errors:
-            fig.add_trace(go.Heatmap(z=error_int8(im), colorscale="RdBu_r", zmin=-40, zmax=40, showscale=i == 0,
+            traces.append(go.Heatmap(z=error_int8(im), **signed_scale(40), showscale=i == 0,
                                      colorbar=dict(thickness=10, len=0.8, title="×1/255"),
-                                     hovertemplate="row %{y}, col %{x}<br>error %{z}/255<extra></extra>"), 1, i + 1)
+                                     hovertemplate="row %{y}, col %{x}<br>error %{z}/255<extra></extra>", **_on(i)))
         else:
-            fig.add_trace(image_trace(im), 1, i + 1)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
-    for i in range(n):
-        ax = "" if i == 0 else str(i + 1)
-        fig.layout[f"yaxis{ax}"].update(scaleanchor=f"x{ax}", scaleratio=1)
-    fig.update_layout(height=300, margin=dict(l=5, r=5, t=40, b=5), font=dict(size=11))
-    fig.update_annotations(font_size=12)
-    return fig
+            traces.append(image_trace(im, **_on(i)))
+    return go.Figure(traces, layout=_row_layout([text.html(t, 40) for t in titles], 300, 0.01, 12))
 
 
 # ------------------------------------------------------------------ GD against SGD
