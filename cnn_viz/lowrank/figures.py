@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from cnn_viz.figures import builders
 from cnn_viz.figures.palette import HIGHLIGHT
-from cnn_viz.lowrank.latent import jl_bound
+from cnn_viz.lowrank.latent import Sweep, jl_bound
 
 CHANNEL_COLOURS = ("#444444",), ("#d62728", "#2ca02c", "#1f77b4")
 KEPT = "#c0392b"
@@ -164,6 +164,16 @@ def sigma_decay_figure(sweep, title: str | None = None, height: int = 360) -> go
                      annotations=[_note(f"ε = {sweep.eps:g}", 1, float(np.log10(sweep.eps)), xref="paper", yref="y",
                                         xanchor="right", yanchor="bottom")])
     return go.Figure(data=data, layout=layout)
+
+
+def packed_eps_rank_figure(packed: str, title: str | None = None) -> go.Figure:
+    """``eps_rank_figure`` of a ``Sweep.packed()`` string (quick to hash for a figure cache)."""
+    return eps_rank_figure(Sweep.unpack(packed), title=title)
+
+
+def packed_sigma_decay_figure(packed: str, title: str | None = None) -> go.Figure:
+    """``sigma_decay_figure`` of a ``Sweep.packed()`` string."""
+    return sigma_decay_figure(Sweep.unpack(packed), title)
 
 
 def matrix_pair_figure(latent: np.ndarray, random: np.ndarray, height: int = 330) -> go.Figure:
