@@ -320,9 +320,9 @@ def closeup_panel(scene, results) -> None:
     ui.plot(ui.figure(figures.gallery_figure, look.images, look.titles, cols=4), key="db_gallery")
     st.caption("Whole images. Hover for pixel values.")
     c1, c2 = st.columns([1, 3])
-    with c1:  # the box on the true image alone: moving it resends one picture, not every restoration
-        ui.plot(ui.figure(figures.gallery_figure, look.images[:1], ["the zoom box"], cols=1, height_per_row=240, box=look.box),
-                key="db_zoom_box")
+    with c1:  # the box on the true image alone, at locator size: moving it resends one small picture, not every restoration
+        ui.plot(ui.figure(figures.gallery_figure, look.images[:1], ["the zoom box"], cols=1, height_per_row=240, box=look.box,
+                          max_side=experiment.LOCATOR_SIDE), key="db_zoom_box")
     with c2:
         ui.plot(ui.figure(figures.gallery_figure, look.crops, look.titles, cols=6, height_per_row=220), key="db_crops")
     st.caption("Left: where the zoom is (yellow box). Right: the zoom: ringing near edges (Tikhonov, Wiener), noise speckle "

@@ -20,6 +20,7 @@ from cnn_viz.deblur.lambda_rules import DATA_RULES, RULES
 
 LAMBDA_CHOICES = tuple(float(v) for v in np.logspace(-4, 0, 41))  # the "Your λ (Tikhonov)" slider
 LAMBDA_DEFAULT = LAMBDA_CHOICES[28]
+LOCATOR_SIDE = 128  # the close-up's "where is the zoom box" picture: every pixel up to this side, resent on every box move
 RL_CURVE_LENGTH = 150  # Richardson–Lucy iterations in the semi-convergence plot (at least)
 
 

@@ -10,7 +10,7 @@ from cnn_viz.deblur.experiment import LEARNED
 from cnn_viz.deblur.lambda_rules import RULES
 from cnn_viz.common.images import to_uint8
 from cnn_viz.deblur.signal1d import kernel_matrix
-from cnn_viz.figures.builders import EXACT_CELLS, image_trace, layout, map_grid_figure, png_uri, square_subplots
+from cnn_viz.figures.builders import EXACT_CELLS, image_trace, layout, panel_axes, panels_layout, png_uri, signed_map_traces
 from cnn_viz.figures import palette
 from cnn_viz.figures.palette import FONT
 
@@ -216,32 +216,34 @@ def psf_figure(psf: np.ndarray, title: str | None = None, height: int = 260) -> 
 
 
 def gallery_figure(imgs: list[np.ndarray], titles: list[str], cols: int = 4, height_per_row: int = 260,
-                   box: tuple[int, int, int, int] | None = None) -> go.Figure:
-    """Images side by side (grayscale or colour, shown as uint8); ``box`` = (r0, r1, c0, c1)
-    draws the zoom region on every panel."""
+                   box: tuple[int, int, int, int] | None = None, max_side: int = 384) -> go.Figure:
+    """Images side by side (grayscale or colour, PNG, at most ``max_side`` pixels a side reach the browser);
+    ``box`` = (r0, r1, c0, c1) draws the zoom region on every panel. One layout dict (``builders.panels_layout``)."""
     n = len(imgs)
-    cols = max(1, min(cols, n))
-    rows = int(np.ceil(n / cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.015, vertical_spacing=0.05 if rows > 1 else 0.02)
-    for i, img in enumerate(imgs):
-        r, c = divmod(i, cols)
-        fig.add_trace(image_trace(img, max_side=384), row=r + 1, col=c + 1)
-        if box is not None:
-            r0, r1, c0, c1 = box
-            fig.add_shape(type="rect", x0=c0 - 0.5, x1=c1 - 0.5, y0=r0 - 0.5, y1=r1 - 0.5, line=dict(color="#f1c40f", width=2),
-                          row=r + 1, col=c + 1)
-    square_subplots(fig, n)
-    fig.update_layout(height=height_per_row * rows + 40, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12))
-    fig.update_annotations(font_size=13)
-    return fig
+    lay = panels_layout(list(titles), cols, height_per_row, vspace=0.05 if -(-n // max(1, min(cols, n))) > 1 else 0.02)
+    traces = [image_trace(img, max_side=max_side, **panel_axes(i)) for i, img in enumerate(imgs)]
+    if box is not None:
+        r0, r1, c0, c1 = box
+        lay["shapes"] = [dict(type="rect", x0=c0 - 0.5, x1=c1 - 0.5, y0=r0 - 0.5, y1=r1 - 0.5, line=dict(color="#f1c40f", width=2),
+                              **{"xref": axes["xaxis"], "yref": axes["yaxis"]}) for axes in map(panel_axes, range(n))]
+    return go.Figure(traces, layout=lay)
+
+
+ERROR_SIDE, ERROR_HOVER = 128, 32  # error maps: every 2nd pixel of a 256² map as PNG, real values on hover at 32² points
 
 
 def error_figure(errors: list[np.ndarray], titles: list[str], cols: int = 4) -> go.Figure:
     """Signed error maps (restored − true; mean over colour channels) on one shared blue–white–red
-    scale that saturates at the 99.5th percentile of |error| (so a few wild pixels do not wash it out)."""
+    scale that saturates at the 99.5th percentile of |error| (so a few wild pixels do not wash it out): each a PNG of at
+    most ``ERROR_SIDE`` pixels a side with its real values on hover at up to ``ERROR_HOVER``² points (four 256² maps:
+    ~100 kB, where full-size PNGs with 64² hover grids were ~280 kB)."""
     maps = np.stack([np.asarray(e, dtype=np.float32).mean(axis=2) if np.ndim(e) == 3 else np.asarray(e, dtype=np.float32) for e in errors])
     z = float(np.percentile(np.abs(maps), 99.5)) or 1.0
-    return map_grid_figure(np.clip(maps, -z, z), titles, cols=cols, signed=True, shared_scale=True, height_per_row=240)
+    lay = panels_layout(list(titles), cols, 240, hspace=0.02, vspace=0.06, title_size=12, extra_height=30)
+    traces = [tr for i, m in enumerate(np.clip(maps, -z, z))
+              for tr in signed_map_traces(m, zmax=z, colorbar=i == 0, max_side=ERROR_SIDE, hover_side=ERROR_HOVER,
+                                          exact_cells=0, **panel_axes(i))]
+    return go.Figure(traces, layout=lay)
 
 
 def metrics_figure(results: list, reference: float | None = None, height: int = 380) -> go.Figure:

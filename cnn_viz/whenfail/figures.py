@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnn_viz.common import text
-from cnn_viz.figures.builders import image_trace, layout, number_grid_trace, signed_map_figure
+from cnn_viz.figures.builders import image_trace, layout, number_grid_trace, panel_axes, panels_layout, signed_map_figure
 from cnn_viz.figures.palette import FONT, HIGHLIGHT, signed_scale
 from cnn_viz.whenfail import lab
 from cnn_viz.whenfail.results import DESCENT_LABELS
@@ -103,39 +103,15 @@ def grid_figure(img: np.ndarray, title: str, block=None) -> go.Figure:
     return go.Figure(traces, layout=layout(title, 440))
 
 
-def _row_layout(titles: list, height: int, spacing: float, title_size: int, font_size: int = 11) -> dict:
-    """Axes for panels side by side (what make_subplots + update_* did, as one dict, ~10× faster): panel i uses
-    axes x{i+1}, y{i+1}, square pixels, row 0 on top, no ticks; its title above it."""
-    n = len(titles)
-    width = (1 - spacing * (n - 1)) / n
-    lay = dict(height=height, margin=dict(l=5, r=5, t=40, b=5), font=dict(size=font_size), annotations=[],
-               paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    bare = dict(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    for i, title in enumerate(titles):
-        ax = "" if i == 0 else str(i + 1)
-        left = i * (width + spacing)
-        right = min(1.0, left + width)
-        lay[f"xaxis{ax}"] = dict(bare, domain=[left, right], anchor=f"y{ax}")
-        lay[f"yaxis{ax}"] = dict(bare, domain=[0.0, 1.0], anchor=f"x{ax}", autorange="reversed", scaleanchor=f"x{ax}", scaleratio=1)
-        lay["annotations"].append(dict(text=title, x=(left + right) / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
-                                       yanchor="bottom", showarrow=False, font=dict(size=title_size)))
-    return lay
-
-
-def _on(i: int) -> dict:
-    ax = "" if i == 0 else str(i + 1)
-    return dict(xaxis=f"x{ax}", yaxis=f"y{ax}")
-
-
 def block_figure(view) -> go.Figure:
     """The chosen block: pixels, DCT before quantisation, the table, and after quantisation."""
     grids = ((np.round(255 * view.pixels), "pixel (%{y}, %{x}) = %{z}<extra></extra>"),
              (view.before, "F(%{y}, %{x}) = %{z:.1f}<extra></extra>"),
              (view.table, "Q(%{y}, %{x}) = %{z}<extra></extra>"),
              (view.after, "round(F/Q)·Q at (%{y}, %{x}) = %{z}<extra></extra>"))
-    traces = [number_grid_trace(g, decimals=0, hovertemplate=hv, **_on(i)) for i, (g, hv) in enumerate(grids)]
+    traces = [number_grid_trace(g, decimals=0, hovertemplate=hv, **panel_axes(i)) for i, (g, hv) in enumerate(grids)]
     titles = ["pixels (original)", "DCT coefficients", "quantisation table Q", f"after: round(F/Q)·Q ({view.zeroed} zeroed)"]
-    return go.Figure(traces, layout=_row_layout(titles, 330, 0.03, 13))
+    return go.Figure(traces, layout=panels_layout(titles, height_per_row=290, hspace=0.03, font_size=11, margin_top=40))
 
 
 def error_int8(err: np.ndarray) -> np.ndarray:
@@ -152,10 +128,11 @@ def crops_figure(images: list, titles: list, errors: bool = False) -> go.Figure:
         if errors:
             traces.append(go.Heatmap(z=error_int8(im), **signed_scale(40), showscale=i == 0,
                                      colorbar=dict(thickness=10, len=0.8, title="×1/255"),
-                                     hovertemplate="row %{y}, col %{x}<br>error %{z}/255<extra></extra>", **_on(i)))
+                                     hovertemplate="row %{y}, col %{x}<br>error %{z}/255<extra></extra>", **panel_axes(i)))
         else:
-            traces.append(image_trace(im, **_on(i)))
-    return go.Figure(traces, layout=_row_layout([text.html(t, 40) for t in titles], 300, 0.01, 12))
+            traces.append(image_trace(im, **panel_axes(i)))
+    return go.Figure(traces, layout=panels_layout([text.html(t, 40) for t in titles], height_per_row=260, hspace=0.01,
+                                                  title_size=12, font_size=11, margin_top=40))
 
 
 # ------------------------------------------------------------------ GD against SGD
