@@ -374,7 +374,7 @@ def test_wiener_in_the_comparison_is_scikit_images_with_the_gcv_balance():
 def test_error_maps_are_small_pngs_with_the_real_errors_on_hover():
     """The close-up's error figure: per map a PNG of every 2nd pixel of a 256² error (red where too bright, blue where
     too dark), the real (clipped) errors on hover at their true rows and columns, one shared scale at the 99.5th
-    percentile of |error|; four maps well under the old ~280 kB."""
+    percentile of |error|; less than half the bytes of the full-size maps with 64² hover grids it replaces."""
     import json
 
     from conftest import map_samples, png_pixels
@@ -386,7 +386,9 @@ def test_error_maps_are_small_pngs_with_the_real_errors_on_hover():
     errs = [rng.normal(0, 0.05, (256, 256)) + np.linspace(-0.2, 0.2, 256)[None, :] for _ in range(4)]
     fig = builders.spec(dfig.error_figure(errs, ["a", "b", "c", "d"]))
     z = np.percentile(np.abs(np.stack(errs).astype(np.float32)), 99.5)
-    assert len(json.dumps(fig)) < 120_000
+    clipped = np.clip(np.stack(errs).astype(np.float32), -z, z)
+    before = builders.spec(builders.map_grid_figure(clipped, ["a", "b", "c", "d"], cols=4, signed=True))  # the old figure
+    assert len(json.dumps(fig["data"])) < 0.5 * len(json.dumps(before["data"]))
     for i, e in enumerate(errs):
         rows, cols, vals = map_samples(fig, 2 * i)
         assert 16 <= len(rows) <= 32 and rows.max() < 256
