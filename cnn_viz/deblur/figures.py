@@ -288,9 +288,11 @@ def lambda_figure(sweep, user_lam: float | None = None, height: int = 380) -> go
         traces.append(go.Scatter(x=[lam], y=[ps], mode="markers", name=f"{name}: λ = {lam:.2g}",
                                  marker=dict(size=12, symbol="diamond", color=color),
                                  hovertemplate=f"{name}: λ = {lam:.3g}<extra></extra>"))
-    lay = _line_layout(None, height, dict(type="log", exponentformat="power", domain=[0, 0.94]),
-                       dict(range=[max(0, float(np.nanmin(sweep.psnr)) - 1), float(np.nanmax(sweep.psnr)) + 1]), tuple(lines))
-    lay["yaxis2"] = dict(type="log", exponentformat="power", overlaying="y", side="right", anchor="x", showgrid=False)
+    lay = _line_layout(None, height, dict(type="log", exponentformat="power", domain=[0, 0.94], title=dict(text="λ")),
+                       dict(range=[max(0, float(np.nanmin(sweep.psnr)) - 1), float(np.nanmax(sweep.psnr)) + 1],
+                            title=dict(text="PSNR (dB)")), tuple(lines))
+    lay["yaxis2"] = dict(type="log", exponentformat="power", overlaying="y", side="right", anchor="x", showgrid=False,
+                         title=dict(text="G(λ)"))
     return go.Figure(traces, layout=lay)
 
 
