@@ -249,3 +249,22 @@ def test_a_packed_sweep_round_trips_and_draws_the_same_figures():
     assert list(sw.latent_max) in ys
     assert json.dumps(builders.spec(figures.packed_sigma_decay_figure(sw.packed(), "s"))) == json.dumps(
         builders.spec(figures.sigma_decay_figure(sw, "s")))
+
+
+def test_sigma_decay_figure_sends_the_shipped_sigmas_compactly():
+    """σᵢ/σ₁ as float32 with i = 1, 2, … given by x0/dx (no index arrays): the values are the sweep's own."""
+    import json
+
+    from conftest import plotly_array
+
+    from cnn_viz.figures import builders
+    from cnn_viz.lowrank import figures
+
+    sw = latent.shipped_sweep(latent.SweepSettings())
+    fig = builders.spec(figures.sigma_decay_figure(sw, "s"))
+    rnd, lat = fig["data"]
+    assert (rnd["x0"], rnd["dx"], lat["x0"], lat["dx"]) == (1, 1, 1, 1) and "x" not in rnd
+    np.testing.assert_allclose(plotly_array(rnd["y"]), np.asarray(sw.random_sigma), rtol=1e-6)
+    np.testing.assert_allclose(plotly_array(lat["y"]), np.where(np.asarray(sw.latent_sigma) > 1e-17, sw.latent_sigma, np.nan),
+                               rtol=1e-6)
+    assert len(json.dumps(fig["data"])) < 30_000  # 4,064 values; int64 x + float64 y were ~64 kB
