@@ -20,7 +20,7 @@ st.set_page_config(page_title="CNN Viz", page_icon=assets.favicon_uri(), layout=
 
 # Once per server process, on a background thread: stop the config-file polling, import torch and the lessons'
 # modules, load the shipped network, so that the first visit of a page finds them loaded (off under AppTest).
-warmup.start(load=(cached.load_mnist_model, cached.mnist_split))
+warmup.start(load=(cached.load_mnist_model, cached.mnist_split, warmup.whenfail_jpeg))
 
 # One line per page: (file, title, icon, what it teaches). Only pages that exist are listed.
 PAGES = [

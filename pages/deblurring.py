@@ -187,8 +187,6 @@ def render_2d() -> None:
             assumed_noise = st.slider("Noise level it assumes (%)", 0.0, 10.0, 2.0, 0.1, key="db_n_assumed", bind="query-params") / 100
         solver_bc = st.selectbox("Boundary in the solver", forward.BOUNDARIES, format_func=forward.BC_LABELS.get, key="db_solver_bc",
                                  bind="query-params", help="periodic → FFT; reflexive → DCT (symmetric PSFs); zero → conjugate gradients.")
-        lam = st.select_slider("Your λ (Tikhonov)", experiment.LAMBDA_CHOICES, value=experiment.LAMBDA_DEFAULT, format_func=fmt.sci,
-                               key="db_lam", bind="query-params")
         iters = st.slider("Richardson–Lucy iterations", 1, 200, 30, key="db_iters", bind="query-params")
         methods = st.multiselect("Methods", experiment.METHODS, default=list(experiment.METHODS), key="db_methods", bind="query-params",
                                  help="The CNNs load PyTorch the first time (a few seconds).")
@@ -206,16 +204,6 @@ def render_2d() -> None:
     nets = training.deblur_networks(methods)
     if experiment.uses_cnn(methods) and not nets.restorers:
         st.warning("No trained CNN weights found in assets/: the CNN rows are skipped. Retrain below.")
-    with st.spinner("Deblurring with every method…"):
-        try:
-            results = cached.compare_methods(scene, solver_bc, tuple(methods), float(lam), int(iters), nets.stamp, assumed.psf,
-                                             assumed_noise, nets.restorers)
-        except ValueError as exc:
-            st.error(f"Cannot deblur: {exc}")
-            return
-    if not results:
-        st.info("Nothing to show: the chosen methods need trained CNN weights.")
-        return
 
     c1, c2, c3 = st.columns([1, 2, 2])
     with c1:
@@ -241,34 +229,13 @@ def render_2d() -> None:
         st.warning(f"The solver assumes a different blur ({assumed.spec.description}) from the true one ({blur.spec.description}): "
                    "every method inverts the wrong operator. Too narrow a PSF leaves blur; too wide a PSF rings.", icon="🔍")
 
-    st.subheader("The comparison")
-    st.dataframe(experiment.table(results), hide_index=True, key="db_table", width="stretch")
-    st.caption(f"Measured against the true image after clipping to [0, 1]. The blurred data score {scene.blurred_psnr:.2f} dB. "
-               "Time: wall clock on this server, including choosing λ (shared work counted for every method); the CNN "
-               "rows include the Tikhonov solve they start from.")
-    ui.download_csv(experiment.numbers(results), "deblur_metrics.csv", "Download the numbers (CSV, rows in table order)", key="db_csv")
-    ui.plot(ui.figure(figures.metrics_figure, experiment.scores(results), reference=scene.blurred_psnr), key="db_bars")
-    st.caption("Purple: learned; blue: classical. The dashed line is the blurred input's PSNR: a method left of it made "
-               "the image worse. Hover for the time.")
-    cnn_note(results, nets, experiment.TRAINED.matches(blur.spec, blur_bc, float(noise), solver_bc, same_psf))
-
-    closeup_panel(scene, results)
-
-    st.subheader("Choosing λ and stopping Richardson–Lucy")
-    c1, c2 = st.columns(2)
-    with c1:
-        with st.spinner("Sweeping λ…"):
-            sweep = cached.lambda_sweep(scene, solver_bc, assumed.psf, assumed_noise)
-        ui.plot(ui.figure(figures.lambda_figure, sweep, float(lam)), key="db_lambda")
-        st.caption(f"Tikhonov's PSNR against λ ({sweep.model} model) with the GCV function. GCV lands {sweep.gcv_gap:.2f} dB "
-                   "below the best λ here. Too small a λ lets noise through, too large a λ blurs again.")
-    with c2:
-        with st.spinner("Running Richardson–Lucy with three boundary conditions…"):
-            curves = cached.rl_curves(scene, assumed.psf, int(iters))
-        ui.plot(ui.figure(figures.rl_figure, curves, int(iters)), key="db_rl")
-        st.caption("Richardson–Lucy's PSNR after each iteration: it rises, peaks and then falls as it starts fitting the noise "
-                   "(semi-convergence): the iteration count is the regularization parameter. A solver boundary that does "
-                   "not match the data peaks early and low.")
+    with st.spinner("Sweeping λ…"):
+        sweep = cached.lambda_sweep(scene, solver_bc, assumed.psf, assumed_noise)
+    with st.spinner("Running Richardson–Lucy with three boundary conditions…"):
+        curves = cached.rl_curves(scene, assumed.psf, int(iters))
+    if not comparison_panel(scene, solver_bc, tuple(methods), int(iters), nets, assumed.psf, assumed_noise, sweep, curves,
+                            experiment.TRAINED.matches(blur.spec, blur_bc, float(noise), solver_bc, same_psf)):
+        return
 
     st.subheader("The inverse crime, in one table")
     crime = cached.inverse_crime(scene.truth, blur.psf)
@@ -295,6 +262,50 @@ def render_2d() -> None:
 
 
 @st.fragment
+def comparison_panel(scene, solver_bc: str, methods: tuple, iters: int, nets, solver_psf, assumed_noise, sweep, curves,
+                     as_trained: bool) -> bool:
+    """Everything λ changes (the table, the bars, the close-up, the λ curve's marker): the λ slider reruns only this part.
+    False when there is nothing to show (the page then stops)."""
+    st.subheader("The comparison")
+    lam = st.select_slider("Your λ (Tikhonov)", experiment.LAMBDA_CHOICES, value=experiment.LAMBDA_DEFAULT, format_func=fmt.sci,
+                           key="db_lam", bind="query-params", help="Moving it reruns this part of the page only.")
+    with st.spinner("Deblurring with every method…"):
+        try:
+            results = cached.compare_methods(scene, solver_bc, methods, float(lam), iters, nets.stamp, solver_psf, assumed_noise,
+                                             nets.restorers)
+        except ValueError as exc:
+            st.error(f"Cannot deblur: {exc}")
+            return False
+    if not results:
+        st.info("Nothing to show: the chosen methods need trained CNN weights.")
+        return False
+    st.dataframe(experiment.table(results), hide_index=True, key="db_table", width="stretch")
+    st.caption(f"Measured against the true image after clipping to [0, 1]. The blurred data score {scene.blurred_psnr:.2f} dB. "
+               "Time: wall clock on this server, including choosing λ (shared work counted for every method); the CNN "
+               "rows include the Tikhonov solve they start from.")
+    ui.download_csv(experiment.numbers(results), "deblur_metrics.csv", "Download the numbers (CSV, rows in table order)", key="db_csv")
+    ui.plot(ui.figure(figures.metrics_figure, experiment.scores(results), reference=scene.blurred_psnr), key="db_bars")
+    st.caption("Purple: learned; blue: classical. The dashed line is the blurred input's PSNR: a method left of it made "
+               "the image worse. Hover for the time.")
+    cnn_note(results, nets, as_trained)
+
+    closeup_panel(scene, results)
+
+    st.subheader("Choosing λ and stopping Richardson–Lucy")
+    c1, c2 = st.columns(2)
+    with c1:
+        ui.plot(ui.figure(figures.lambda_figure, sweep, float(lam)), key="db_lambda")
+        st.caption(f"Tikhonov's PSNR against λ ({sweep.model} model) with the GCV function. GCV lands {sweep.gcv_gap:.2f} dB "
+                   "below the best λ here. Too small a λ lets noise through, too large a λ blurs again.")
+    with c2:
+        ui.plot(ui.figure(figures.rl_figure, curves, iters), key="db_rl")
+        st.caption("Richardson–Lucy's PSNR after each iteration: it rises, peaks and then falls as it starts fitting the noise "
+                   "(semi-convergence): the iteration count is the regularization parameter. A solver boundary that does "
+                   "not match the data peaks early and low.")
+    return True
+
+
+@st.fragment
 def closeup_panel(scene, results) -> None:
     """The restorations whole and zoomed: its controls change only this panel, which reruns alone."""
     st.subheader("Look closely")
@@ -309,9 +320,9 @@ def closeup_panel(scene, results) -> None:
     ui.plot(ui.figure(figures.gallery_figure, look.images, look.titles, cols=4), key="db_gallery")
     st.caption("Whole images. Hover for pixel values.")
     c1, c2 = st.columns([1, 3])
-    with c1:  # the box on the true image alone: moving it resends one picture, not every restoration
-        ui.plot(ui.figure(figures.gallery_figure, look.images[:1], ["the zoom box"], cols=1, height_per_row=240, box=look.box),
-                key="db_zoom_box")
+    with c1:  # the box on the true image alone, at locator size: moving it resends one small picture, not every restoration
+        ui.plot(ui.figure(figures.gallery_figure, look.images[:1], ["the zoom box"], cols=1, height_per_row=240, box=look.box,
+                          max_side=experiment.LOCATOR_SIDE), key="db_zoom_box")
     with c2:
         ui.plot(ui.figure(figures.gallery_figure, look.crops, look.titles, cols=6, height_per_row=220), key="db_crops")
     st.caption("Left: where the zoom is (yellow box). Right: the zoom: ringing near edges (Tikhonov, Wiener), noise speckle "

@@ -165,7 +165,8 @@ if tab_why.open:
         c[2].metric(f"Random matrix, n = {summary.random_n}", f"{summary.random_rank:,}", f"{summary.random_share:.0%} of n",
                     delta_color="off", help="The same max-entry ε-rank for independent uniform entries in [0, 1]: almost full rank.")
     c[3].metric(f"JL bound, n = {summary.n_last}", f"{summary.bound:,.0f}", help="Udell & Townsend, Theorem 1.0: ⌈72 ln(2n + 1)/ε²⌉")
-    ui.plot(ui.figure(figures.eps_rank_figure, sweep, title=summary.title), key="lr_epsrank")
+    packed = sweep.packed()  # the figures' cache key: quick to hash, unlike the sweep's lists of σ values
+    ui.plot(ui.figure(figures.packed_eps_rank_figure, packed, title=summary.title), key="lr_epsrank")
     st.caption(summary.caption)
     st.markdown("##### The Johnson–Lindenstrauss step")
     ui.explain(
@@ -209,7 +210,7 @@ if tab_why.open:
         st.caption("n = 200. Left: Xᵢⱼ = f(aᵢ, bⱼ), rows and columns ordered by the first latent coordinate so the "
                    "smooth structure shows (reordering does not change the rank). Right: independent random entries.")
     with c2:
-        ui.plot(ui.figure(figures.sigma_decay_figure, sweep, "Singular values divided by σ₁"), key="lr_sigma")
+        ui.plot(ui.figure(figures.packed_sigma_decay_figure, packed, "Singular values divided by σ₁"), key="lr_sigma")
         st.caption("The latent matrix's σᵢ/σ₁ fall geometrically below ε after a few dozen terms; the random matrix's "
                    "stay above it for almost all i. (The latent curve shows the leading values the randomized SVD computed.)")
     with st.expander("Exactly what is measured"):

@@ -104,7 +104,7 @@ def block_panel(case, quality: int) -> None:
 def render_jpeg() -> None:
     with st.sidebar:
         st.header("JPEG")
-        picked = ui.image_picker("wf_img", default="Cameraman", max_side=256, colour="gray")
+        picked = ui.image_picker("wf_img", default=jpeg.PAGE_IMAGE, max_side=jpeg.PAGE_SIDE, colour="gray")
         quality = ui.whenfail_quality()
     if quality is None:
         return

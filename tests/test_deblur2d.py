@@ -369,3 +369,33 @@ def test_wiener_in_the_comparison_is_scikit_images_with_the_gcv_balance():
     balance = lambda_rules.gcv_lambda(restore.rule_spectrum(forward.transform(scene.blurred, sp), sp, weights=sp.laplacian())) ** 2
     assert row.note == f"balance = {balance:.2g}"
     np.testing.assert_allclose(row.raw, restoration.wiener(scene.blurred, scene.psf, balance, clip=False), atol=1e-9)
+
+
+def test_error_maps_are_small_pngs_with_the_real_errors_on_hover():
+    """The close-up's error figure: per map a PNG of every 2nd pixel of a 256² error (red where too bright, blue where
+    too dark), the real (clipped) errors on hover at their true rows and columns, one shared scale at the 99.5th
+    percentile of |error|; less than half the bytes of the full-size maps with 64² hover grids it replaces."""
+    import json
+
+    from conftest import map_samples, png_pixels
+
+    from cnn_viz.deblur import figures as dfig
+    from cnn_viz.figures import builders
+
+    rng = np.random.default_rng(0)
+    errs = [rng.normal(0, 0.05, (256, 256)) + np.linspace(-0.2, 0.2, 256)[None, :] for _ in range(4)]
+    fig = builders.spec(dfig.error_figure(errs, ["a", "b", "c", "d"]))
+    z = np.percentile(np.abs(np.stack(errs).astype(np.float32)), 99.5)
+    clipped = np.clip(np.stack(errs).astype(np.float32), -z, z)
+    before = builders.spec(builders.map_grid_figure(clipped, ["a", "b", "c", "d"], cols=4, signed=True))  # the old figure
+    assert len(json.dumps(fig["data"])) < 0.5 * len(json.dumps(before["data"]))
+    for i, e in enumerate(errs):
+        rows, cols, vals = map_samples(fig, 2 * i)
+        assert 16 <= len(rows) <= 32 and rows.max() < 256
+        np.testing.assert_allclose(vals, np.clip(e, -z, z)[np.ix_(rows, cols)], rtol=1e-5, atol=1e-6)
+        px = png_pixels(fig["data"][2 * i + 1]["source"]).astype(int)
+        assert px.shape == (128, 128, 3)
+        shown = e[::2, ::2]
+        red, blue = shown > 0.6 * z, shown < -0.6 * z
+        assert red.any() and blue.any()
+        assert (px[red][:, 0] > px[red][:, 2]).all() and (px[blue][:, 2] > px[blue][:, 0]).all()

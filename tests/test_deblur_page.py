@@ -198,3 +198,25 @@ def test_1d_draws_only_the_chosen_charts_and_they_carry_the_real_numbers(app_tes
     sig = plotly_figure(at, "db1_signals")
     np.testing.assert_allclose(plotly_array(sig["data"][0]["y"]), f, rtol=1e-6, atol=1e-7)
     assert sig["data"][0]["x0"] == pytest.approx(0.5 / 256) and sig["data"][0]["dx"] == pytest.approx(1 / 256)
+
+
+def test_2d_lambda_slider_reruns_its_panel_with_the_cores_numbers(app_test):
+    """The λ slider sits in the comparison's fragment (so a move reruns that part alone: bench/load_class.py shows its
+    fragment id), and the slider's Tikhonov row and the λ curve's marker follow the core at the new λ."""
+    from conftest import plotly_figure
+
+    at = _open(app_test, TAB_2D, {"db_methods": [experiment.TIK_USER, experiment.WIENER]})
+    lam = experiment.LAMBDA_CHOICES[12]
+    at.select_slider(key="db_lam").set_value(lam).run()
+    assert not at.exception
+    truth = resize_max(load_sample("Cameraman", 512), 256).astype(np.float64)
+    scene = experiment.make_scene(truth, forward.gaussian_psf(2.0), "reflexive", 0.01, 0)
+    ref = experiment.compare(scene, "reflexive", (experiment.TIK_USER,), lam=lam)[0]
+    df = _table(at)
+    assert df.loc[experiment.TIK_USER, "PSNR (dB)"] == pytest.approx(round(ref.psnr, 2), abs=0.011)
+    assert df.loc[experiment.TIK_USER, "PSNR (dB)"] != pytest.approx(round(experiment.compare(
+        scene, "reflexive", (experiment.TIK_USER,), lam=experiment.LAMBDA_DEFAULT)[0].psnr, 2), abs=0.011)
+    marks = {tr["name"]: tr["x"] for tr in plotly_figure(at, "db_lambda")["data"] if tr.get("mode") == "markers"}
+    mine = [x for name, x in marks.items() if name.endswith(f"λ = {lam:.2g}") and name.startswith(experiment.RULES["slider"].label)]
+    assert mine and mine[0][0] == pytest.approx(lam), marks
+    assert any("What the numbers teach" in h.value for h in at.subheader)  # the rest of the page is still there

@@ -229,3 +229,42 @@ def test_matrix_pair_is_the_sorted_latent_matrix_and_a_random_one():
     assert rnd.shape == (200, 200) and 0 <= rnd.min() and rnd.max() <= 1
     np.testing.assert_array_equal(rnd, latent.random_matrix(200))
     assert latent.kind_name("gaussian") == "exp(−‖a − b‖²)" and latent.kind_name("abs difference") == "Σ_l |a_l − b_l|"
+
+
+def test_a_packed_sweep_round_trips_and_draws_the_same_figures():
+    """The page keys the sweep's figures on ``Sweep.packed()`` (one JSON string, quick to hash): unpacking gives the
+    same numbers back, and the figures drawn from it carry the shipped sweep's ε-ranks."""
+    import json
+
+    from cnn_viz.figures import builders
+    from cnn_viz.lowrank import figures
+
+    sw = latent.shipped_sweep(latent.SweepSettings())
+    back = latent.Sweep.unpack(sw.packed())
+    assert back.to_dict() == sw.to_dict() and back.random_sigma == sw.random_sigma
+    fig = builders.spec(figures.packed_eps_rank_figure(sw.packed(), title="t"))
+    from conftest import plotly_array
+
+    ys = [plotly_array(tr["y"]).tolist() for tr in fig["data"] if tr.get("y") is not None]
+    assert list(sw.latent_max) in ys
+    assert json.dumps(builders.spec(figures.packed_sigma_decay_figure(sw.packed(), "s"))) == json.dumps(
+        builders.spec(figures.sigma_decay_figure(sw, "s")))
+
+
+def test_sigma_decay_figure_sends_the_shipped_sigmas_compactly():
+    """σᵢ/σ₁ as float32 with i = 1, 2, … given by x0/dx (no index arrays): the values are the sweep's own."""
+    import json
+
+    from conftest import plotly_array
+
+    from cnn_viz.figures import builders
+    from cnn_viz.lowrank import figures
+
+    sw = latent.shipped_sweep(latent.SweepSettings())
+    fig = builders.spec(figures.sigma_decay_figure(sw, "s"))
+    rnd, lat = fig["data"]
+    assert (rnd["x0"], rnd["dx"], lat["x0"], lat["dx"]) == (1, 1, 1, 1) and "x" not in rnd
+    np.testing.assert_allclose(plotly_array(rnd["y"]), np.asarray(sw.random_sigma), rtol=1e-6)
+    np.testing.assert_allclose(plotly_array(lat["y"]), np.where(np.asarray(sw.latent_sigma) > 1e-17, sw.latent_sigma, np.nan),
+                               rtol=1e-6)
+    assert len(json.dumps(fig["data"])) < 30_000  # 4,064 values; int64 x + float64 y were ~64 kB

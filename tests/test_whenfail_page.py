@@ -162,3 +162,23 @@ def test_the_lab_figures_are_plain_data_with_the_real_numbers(opened):
     table = results.LabTable.load(assets.WHENFAIL_LAB["csc"])
     for j, trace in enumerate(bars["data"]):
         np.testing.assert_allclose(plotly_array(trace["y"]), table.errors[:, j])
+
+
+def test_the_warm_up_computes_the_jpeg_tab_for_the_cnns_qualities(opened, monkeypatch):
+    """warmup.whenfail_jpeg fills the server-wide cache with the very case the page asks for (same picture bytes,
+    same quality): afterwards the JPEG tab at those qualities computes nothing, a quality outside them once."""
+    from cnn_viz.ui import cached, warmup
+    from cnn_viz.whenfail import jpeg_cnn
+
+    cached.with_cnn.clear()
+    warmup.whenfail_jpeg()
+    calls = []
+    real = jpeg_cnn.with_cnn
+    monkeypatch.setattr(jpeg_cnn, "with_cnn", lambda *a: calls.append(a[2]) or real(*a))
+    at = _tab(opened, JPEG)
+    at.radio(key="wf_img_source").set_value("Sample").run()
+    for q in (jpeg_cnn.QUALITIES[0], 10, jpeg_cnn.QUALITIES[-1], 11):
+        at.number_input(key="wf_q").set_value(q).run()
+        assert not at.exception
+        assert any(f"quality-{q} table" in c.value for c in at.caption)
+    assert calls == [11]

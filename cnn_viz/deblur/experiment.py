@@ -5,6 +5,8 @@ the CNNs cost. Torch-free: the CNN methods arrive as functions image → image (
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from cnn_viz.deblur.lambda_rules import DATA_RULES, RULES
 
 LAMBDA_CHOICES = tuple(float(v) for v in np.logspace(-4, 0, 41))  # the "Your λ (Tikhonov)" slider
 LAMBDA_DEFAULT = LAMBDA_CHOICES[28]
+LOCATOR_SIDE = 128  # the close-up's "where is the zoom box" picture: every pixel up to this side, resent on every box move
 RL_CURVE_LENGTH = 150  # Richardson–Lucy iterations in the semi-convergence plot (at least)
 
 
@@ -110,6 +113,18 @@ class Scene:
     @property
     def blurred_psnr(self) -> float:
         return psnr(self.observed, self.truth)
+
+    @functools.cached_property
+    def stamp(self) -> str:
+        """A digest of everything the scene holds: what the caches key a scene on (``cached.SCENE``), so a rerun hashes
+        its images once instead of pickling the whole scene for every cached call that takes it."""
+        h = hashlib.blake2b(digest_size=16)
+        for a in (self.truth, self.blurred, self.psf):
+            a = np.ascontiguousarray(a)
+            h.update(f"{a.dtype}{a.shape}".encode())
+            h.update(a.data)
+        h.update(f"{self.bc}|{self.noise!r}|{self.delta!r}".encode())
+        return h.hexdigest()
 
 
 def make_scene(truth: np.ndarray, psf: np.ndarray, bc: str = "reflexive", noise: float = 0.01, seed: int = 0) -> Scene:

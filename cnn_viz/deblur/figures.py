@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from cnn_viz.deblur.experiment import LEARNED
 from cnn_viz.deblur.lambda_rules import RULES
 from cnn_viz.common.images import to_uint8
 from cnn_viz.deblur.signal1d import kernel_matrix
-from cnn_viz.figures.builders import EXACT_CELLS, image_trace, layout, map_grid_figure, png_uri, square_subplots
+from cnn_viz.figures.builders import EXACT_CELLS, image_trace, layout, panel_axes, panels_layout, png_uri, signed_map_traces
 from cnn_viz.figures import palette
 from cnn_viz.figures.palette import FONT
 
@@ -216,77 +215,85 @@ def psf_figure(psf: np.ndarray, title: str | None = None, height: int = 260) -> 
 
 
 def gallery_figure(imgs: list[np.ndarray], titles: list[str], cols: int = 4, height_per_row: int = 260,
-                   box: tuple[int, int, int, int] | None = None) -> go.Figure:
-    """Images side by side (grayscale or colour, shown as uint8); ``box`` = (r0, r1, c0, c1)
-    draws the zoom region on every panel."""
+                   box: tuple[int, int, int, int] | None = None, max_side: int = 384) -> go.Figure:
+    """Images side by side (grayscale or colour, PNG, at most ``max_side`` pixels a side reach the browser);
+    ``box`` = (r0, r1, c0, c1) draws the zoom region on every panel. One layout dict (``builders.panels_layout``)."""
     n = len(imgs)
-    cols = max(1, min(cols, n))
-    rows = int(np.ceil(n / cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.015, vertical_spacing=0.05 if rows > 1 else 0.02)
-    for i, img in enumerate(imgs):
-        r, c = divmod(i, cols)
-        fig.add_trace(image_trace(img, max_side=384), row=r + 1, col=c + 1)
-        if box is not None:
-            r0, r1, c0, c1 = box
-            fig.add_shape(type="rect", x0=c0 - 0.5, x1=c1 - 0.5, y0=r0 - 0.5, y1=r1 - 0.5, line=dict(color="#f1c40f", width=2),
-                          row=r + 1, col=c + 1)
-    square_subplots(fig, n)
-    fig.update_layout(height=height_per_row * rows + 40, margin=dict(l=5, r=5, t=30, b=5), font=dict(size=12))
-    fig.update_annotations(font_size=13)
-    return fig
+    lay = panels_layout(list(titles), cols, height_per_row, vspace=0.05 if -(-n // max(1, min(cols, n))) > 1 else 0.02)
+    traces = [image_trace(img, max_side=max_side, **panel_axes(i)) for i, img in enumerate(imgs)]
+    if box is not None:
+        r0, r1, c0, c1 = box
+        lay["shapes"] = [dict(type="rect", x0=c0 - 0.5, x1=c1 - 0.5, y0=r0 - 0.5, y1=r1 - 0.5, line=dict(color="#f1c40f", width=2),
+                              **{"xref": axes["xaxis"], "yref": axes["yaxis"]}) for axes in map(panel_axes, range(n))]
+    return go.Figure(traces, layout=lay)
+
+
+ERROR_SIDE, ERROR_HOVER = 128, 32  # error maps: every 2nd pixel of a 256² map as PNG, real values on hover at 32² points
 
 
 def error_figure(errors: list[np.ndarray], titles: list[str], cols: int = 4) -> go.Figure:
     """Signed error maps (restored − true; mean over colour channels) on one shared blue–white–red
-    scale that saturates at the 99.5th percentile of |error| (so a few wild pixels do not wash it out)."""
+    scale that saturates at the 99.5th percentile of |error| (so a few wild pixels do not wash it out): each a PNG of at
+    most ``ERROR_SIDE`` pixels a side with its real values on hover at up to ``ERROR_HOVER``² points (four 256² maps:
+    ~100 kB, where full-size PNGs with 64² hover grids were ~280 kB)."""
     maps = np.stack([np.asarray(e, dtype=np.float32).mean(axis=2) if np.ndim(e) == 3 else np.asarray(e, dtype=np.float32) for e in errors])
     z = float(np.percentile(np.abs(maps), 99.5)) or 1.0
-    return map_grid_figure(np.clip(maps, -z, z), titles, cols=cols, signed=True, shared_scale=True, height_per_row=240)
+    lay = panels_layout(list(titles), cols, 240, hspace=0.02, vspace=0.06, title_size=12, extra_height=30)
+    traces = [tr for i, m in enumerate(np.clip(maps, -z, z))
+              for tr in signed_map_traces(m, zmax=z, colorbar=i == 0, max_side=ERROR_SIDE, hover_side=ERROR_HOVER,
+                                          exact_cells=0, **panel_axes(i))]
+    return go.Figure(traces, layout=lay)
 
 
 def metrics_figure(results: list, reference: float | None = None, height: int = 380) -> go.Figure:
-    """PSNR (bars, left) and SSIM (bars, right) per method (experiment.Result); time on hover; the blurred input's PSNR dashed."""
+    """PSNR (bars, left) and SSIM (bars, right) per method (experiment.Result); time on hover; the blurred input's PSNR dashed.
+    One layout dict (make_subplots + update_* cost ~20 ms on every new λ)."""
     names = [r.name for r in results]
     psnrs, ssims = [r.psnr for r in results], [r.ssim for r in results]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("PSNR (dB, higher is better)", "SSIM (1 = perfect)"), horizontal_spacing=0.12)
     colors = [palette.colour("purple") if n in LEARNED else palette.colour("blue") for n in names]
     ms = [f"{1e3 * r.seconds:.0f} ms" for r in results]
-    fig.add_trace(go.Bar(y=names, x=psnrs, orientation="h", marker_color=colors, customdata=ms, text=[f"{p:.2f}" for p in psnrs],
-                         textposition="auto", hovertemplate="%{y}<br>PSNR %{x:.2f} dB<br>time %{customdata}<extra></extra>", showlegend=False), row=1, col=1)
-    fig.add_trace(go.Bar(y=names, x=ssims, orientation="h", marker_color=colors, customdata=ms, text=[f"{s:.3f}" for s in ssims],
-                         textposition="auto", hovertemplate="%{y}<br>SSIM %{x:.3f}<br>time %{customdata}<extra></extra>", showlegend=False), row=1, col=2)
-    if reference is not None:
-        fig.add_vline(x=reference, line=dict(color=COLORS["blurred"], dash="dash"), row=1, col=1)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_yaxes(showticklabels=False, row=1, col=2)
+    traces = [go.Bar(y=names, x=psnrs, orientation="h", marker_color=colors, customdata=ms, text=[f"{p:.2f}" for p in psnrs],
+                     textposition="auto", hovertemplate="%{y}<br>PSNR %{x:.2f} dB<br>time %{customdata}<extra></extra>", showlegend=False),
+              go.Bar(y=names, x=ssims, orientation="h", marker_color=colors, customdata=ms, text=[f"{s:.3f}" for s in ssims],
+                     textposition="auto", hovertemplate="%{y}<br>SSIM %{x:.3f}<br>time %{customdata}<extra></extra>", showlegend=False,
+                     xaxis="x2", yaxis="y2")]
     lo = max(0.0, min(psnrs) - 2) if psnrs else 0
-    fig.update_xaxes(range=[lo, max(psnrs) + 1.5] if psnrs else None, row=1, col=1)
-    fig.update_layout(height=max(height, 34 * len(names) + 90), margin=dict(l=10, r=10, t=40, b=10), font=FONT)
-    fig.update_annotations(font_size=14)
-    return fig
+    left, right = [0.0, 0.44], [0.56, 1.0]
+    lay = dict(height=max(height, 34 * len(names) + 90), margin=dict(l=10, r=10, t=40, b=10), font=FONT,
+               xaxis=dict(domain=left, anchor="y", range=[lo, max(psnrs) + 1.5] if psnrs else None),
+               yaxis=dict(domain=[0, 1], anchor="x", autorange="reversed"),
+               xaxis2=dict(domain=right, anchor="y2"),
+               yaxis2=dict(domain=[0, 1], anchor="x2", autorange="reversed", showticklabels=False),
+               annotations=[dict(text=t, x=sum(d) / 2, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
+                                 showarrow=False, font=dict(size=14))
+                            for t, d in (("PSNR (dB, higher is better)", left), ("SSIM (1 = perfect)", right))],
+               shapes=[] if reference is None else [_vline(reference, dict(color=COLORS["blurred"], dash="dash"))[0]])
+    return go.Figure(traces, layout=lay)
 
 
 def lambda_figure(sweep, user_lam: float | None = None, height: int = 380) -> go.Figure:
-    """Tikhonov's PSNR against λ (left axis) and the GCV function (right axis), with each rule's λ (experiment.LambdaSweep)."""
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=sweep.lams, y=sweep.psnr, name="PSNR of Tikhonov", line=dict(color="#8e44ad", width=3),
-                             hovertemplate="λ = %{x:.3g}<br>PSNR %{y:.2f} dB<extra></extra>"), secondary_y=False)
-    fig.add_trace(go.Scatter(x=sweep.lams, y=sweep.gcv, name="GCV function G(λ)", line=dict(color=RULE_COLORS["gcv"], width=2, dash="dot"),
-                             hovertemplate="λ = %{x:.3g}<br>G = %{y:.3g}<extra></extra>"), secondary_y=True)
+    """Tikhonov's PSNR against λ (left axis) and the GCV function (right axis), with each rule's λ (experiment.LambdaSweep).
+    One layout dict (make_subplots + add_vline cost ~30 ms on every move of the λ slider)."""
+    traces = [go.Scatter(x=sweep.lams, y=sweep.psnr, name="PSNR of Tikhonov", line=dict(color="#8e44ad", width=3),
+                         hovertemplate="λ = %{x:.3g}<br>PSNR %{y:.2f} dB<extra></extra>"),
+              go.Scatter(x=sweep.lams, y=sweep.gcv, name="GCV function G(λ)", line=dict(color=RULE_COLORS["gcv"], width=2, dash="dot"),
+                         hovertemplate="λ = %{x:.3g}<br>G = %{y:.3g}<extra></extra>", yaxis="y2")]
     marks = [(p.rule, p.lam, p.psnr) for p in sweep.picks]
     if user_lam is not None:
         marks.append(("slider", user_lam, sweep.psnr_at(user_lam)))
+    lines = []
     for rule, lam, ps in marks:
         name, color = RULES[rule].label, RULE_COLORS[rule]
-        fig.add_vline(x=lam, line=dict(color=color, dash="dash", width=2))
-        fig.add_trace(go.Scatter(x=[lam], y=[ps], mode="markers", name=f"{name}: λ = {lam:.2g}",
+        lines.append(_vline(lam, dict(color=color, dash="dash", width=2)))
+        traces.append(go.Scatter(x=[lam], y=[ps], mode="markers", name=f"{name}: λ = {lam:.2g}",
                                  marker=dict(size=12, symbol="diamond", color=color),
-                                 hovertemplate=f"{name}: λ = {lam:.3g}<extra></extra>"), secondary_y=False)
-    fig.update_xaxes(type="log", exponentformat="power", title_text="λ")
-    fig.update_yaxes(title_text="PSNR (dB)", secondary_y=False,
-                     range=[max(0, float(np.nanmin(sweep.psnr)) - 1), float(np.nanmax(sweep.psnr)) + 1])
-    fig.update_yaxes(title_text="G(λ)", type="log", exponentformat="power", secondary_y=True, showgrid=False)
-    return _layout(fig, None, height)
+                                 hovertemplate=f"{name}: λ = {lam:.3g}<extra></extra>"))
+    lay = _line_layout(None, height, dict(type="log", exponentformat="power", domain=[0, 0.94], title=dict(text="λ")),
+                       dict(range=[max(0, float(np.nanmin(sweep.psnr)) - 1), float(np.nanmax(sweep.psnr)) + 1],
+                            title=dict(text="PSNR (dB)")), tuple(lines))
+    lay["yaxis2"] = dict(type="log", exponentformat="power", overlaying="y", side="right", anchor="x", showgrid=False,
+                         title=dict(text="G(λ)"))
+    return go.Figure(traces, layout=lay)
 
 
 def rl_figure(curves, chosen: int | None = None, height: int = 340) -> go.Figure:

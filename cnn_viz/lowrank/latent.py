@@ -249,6 +249,19 @@ class Sweep:
     def from_dict(cls, d: dict) -> "Sweep":
         return cls(**d)
 
+    def packed(self) -> str:
+        """The sweep as one compact JSON string (``unpack`` reverses it): what the page's figure cache keys on, since
+        hashing the sweep itself walks its thousands of σ values one at a time (~25 ms a figure, every rerun)."""
+        import json
+
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def unpack(cls, packed: str) -> "Sweep":
+        import json
+
+        return cls.from_dict(json.loads(packed))
+
 
 def measure_size(n: int, d: int = 2, eps: float = 0.01, kind: str = "gaussian", seed: int = 0,
                  with_random: bool = True) -> Measurement:

@@ -163,6 +163,7 @@ def confusion():
 
 
 # ============================== deblur
+SCENE = {"cnn_viz.deblur.experiment.Scene": lambda scene: scene.stamp}  # hash a scene by its digest, not by pickling it
 @st.cache_data(max_entries=32, show_spinner=False)
 def analyse_1d(f: np.ndarray, sigma: float, noise: float, seed: int, k: int | None):
     """Without the reader's λ (``signal1d.with_slider`` adds it in a millisecond), so the slider reuses this."""
@@ -195,7 +196,7 @@ def compare_methods(scene, solver_bc: str, methods: tuple, lam: float, iters: in
                                           for group, a, b in experiment.compare_groups(methods, lam, iters)))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=SCENE)
 def compare(scene, solver_bc: str, methods: tuple, lam: float, iters: int, cnn_stamp: str, solver_psf: np.ndarray,
             noise: float | None, _cnn=None):
     """``cnn_stamp`` (Networks.stamp) names the networks behind ``_cnn``, which is not hashed."""
@@ -204,14 +205,14 @@ def compare(scene, solver_bc: str, methods: tuple, lam: float, iters: int, cnn_s
     return experiment.compare(scene, solver_bc, methods, lam, iters, _cnn, solver_psf, noise)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=SCENE)
 def lambda_sweep(scene, solver_bc: str, solver_psf: np.ndarray, noise: float | None):
     from cnn_viz.deblur import experiment
 
     return experiment.lambda_sweep(scene, solver_bc, solver_psf=solver_psf, noise=noise)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=SCENE)
 def rl_curves(scene, solver_psf: np.ndarray, including: int):
     from cnn_viz.deblur import experiment
 
@@ -225,7 +226,7 @@ def inverse_crime(truth: np.ndarray, psf: np.ndarray):
     return experiment.inverse_crime(truth, psf)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=SCENE)
 def boundary_models(scene):
     from cnn_viz.deblur import experiment
 

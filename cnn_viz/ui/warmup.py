@@ -129,3 +129,16 @@ def _run(load) -> None:
         _LOG.info("warm-up done in %.1f s: %s", report["total_s"], report)
     except Exception:   # noqa: BLE001  a failed warm-up only means the first visit pays, as before
         _LOG.warning("warm-up failed; the first visits load what they need themselves", exc_info=True)
+
+
+def whenfail_jpeg() -> None:
+    """The "When CNNs fail" JPEG tab's work for its default picture (the cameraman at 256 px) at the qualities the
+    shipped CNN was trained on (``jpeg_cnn.QUALITIES``: 5, 8, 10, 15, 20, 30, 40, 50): ~0.4 s each (TV at eight
+    weights, the CNN twice), ~4 MB each in ``cached.with_cnn``'s bounded cache, so a class moving the quality to one
+    of them finds it computed. app.py passes it to ``start``."""
+    from cnn_viz.ui import cached, widgets
+    from cnn_viz.whenfail import jpeg, jpeg_cnn
+
+    img = widgets.sample_image(jpeg.PAGE_IMAGE, max_side=jpeg.PAGE_SIDE)
+    for q in jpeg_cnn.QUALITIES:
+        cached.with_cnn(img, q)

@@ -909,6 +909,13 @@ def whenfail_lab_settings():
         return None
 
 
+def sample_image(name: str, max_side: int = images.DEFAULT_MAX_SIDE, min_side: int = 1) -> np.ndarray:
+    """The array ``image_picker(..., colour="gray")`` hands a page for sample ``name``, outside a script run too:
+    the warm-up precomputes the JPEG tab's default case with it, keyed on these very bytes."""
+    img = images.fit_min_side(cached.load_sample(name, max_side), min_side, max_side)[0]
+    return images.to_gray(img) if img.ndim == 3 else img
+
+
 def whenfail_quality() -> int | None:
     from cnn_viz.common import text
     from cnn_viz.whenfail import jpeg

@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnn_viz.common import text
-from cnn_viz.figures.builders import image_trace, layout, number_grid_trace, signed_map_figure
-from cnn_viz.figures.palette import FONT, HIGHLIGHT
+from cnn_viz.figures.builders import image_trace, layout, number_grid_trace, panel_axes, panels_layout, signed_map_figure
+from cnn_viz.figures.palette import FONT, HIGHLIGHT, signed_scale
 from cnn_viz.whenfail import lab
 from cnn_viz.whenfail.results import DESCENT_LABELS
 
@@ -105,17 +105,13 @@ def grid_figure(img: np.ndarray, title: str, block=None) -> go.Figure:
 
 def block_figure(view) -> go.Figure:
     """The chosen block: pixels, DCT before quantisation, the table, and after quantisation."""
-    fig = make_subplots(rows=1, cols=4, horizontal_spacing=0.03, subplot_titles=(
-        "pixels (original)", "DCT coefficients", "quantisation table Q", f"after: round(F/Q)·Q ({view.zeroed} zeroed)"))
-    fig.add_trace(number_grid_trace(np.round(255 * view.pixels), decimals=0, hovertemplate="pixel (%{y}, %{x}) = %{z}<extra></extra>"), 1, 1)
-    fig.add_trace(number_grid_trace(view.before, decimals=0, hovertemplate="F(%{y}, %{x}) = %{z:.1f}<extra></extra>"), 1, 2)
-    fig.add_trace(number_grid_trace(view.table, decimals=0, hovertemplate="Q(%{y}, %{x}) = %{z}<extra></extra>"), 1, 3)
-    fig.add_trace(number_grid_trace(view.after, decimals=0, hovertemplate="round(F/Q)·Q at (%{y}, %{x}) = %{z}<extra></extra>"), 1, 4)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed")
-    fig.update_layout(height=330, margin=dict(l=5, r=5, t=40, b=5), font=dict(size=11))
-    fig.update_annotations(font_size=13)
-    return fig
+    grids = ((np.round(255 * view.pixels), "pixel (%{y}, %{x}) = %{z}<extra></extra>"),
+             (view.before, "F(%{y}, %{x}) = %{z:.1f}<extra></extra>"),
+             (view.table, "Q(%{y}, %{x}) = %{z}<extra></extra>"),
+             (view.after, "round(F/Q)·Q at (%{y}, %{x}) = %{z}<extra></extra>"))
+    traces = [number_grid_trace(g, decimals=0, hovertemplate=hv, **panel_axes(i)) for i, (g, hv) in enumerate(grids)]
+    titles = ["pixels (original)", "DCT coefficients", "quantisation table Q", f"after: round(F/Q)·Q ({view.zeroed} zeroed)"]
+    return go.Figure(traces, layout=panels_layout(titles, height_per_row=290, hspace=0.03, font_size=11, margin_top=40))
 
 
 def error_int8(err: np.ndarray) -> np.ndarray:
@@ -125,24 +121,18 @@ def error_int8(err: np.ndarray) -> np.ndarray:
 
 
 def crops_figure(images: list, titles: list, errors: bool = False) -> go.Figure:
-    """Crops side by side (uint8 gray), or their signed errors against the truth."""
-    n = len(images)
-    fig = make_subplots(rows=1, cols=n, horizontal_spacing=0.01, subplot_titles=[text.html(t, 40) for t in titles])
+    """Crops side by side (PNG gray), or their signed errors against the truth (int8 heatmaps in units of 1/255, the
+    diverging scale of the session's scheme at ±40, every value on hover)."""
+    traces = []
     for i, im in enumerate(images):
         if errors:
-            fig.add_trace(go.Heatmap(z=error_int8(im), colorscale="RdBu_r", zmin=-40, zmax=40, showscale=i == 0,
+            traces.append(go.Heatmap(z=error_int8(im), **signed_scale(40), showscale=i == 0,
                                      colorbar=dict(thickness=10, len=0.8, title="×1/255"),
-                                     hovertemplate="row %{y}, col %{x}<br>error %{z}/255<extra></extra>"), 1, i + 1)
+                                     hovertemplate="row %{y}, col %{x}<br>error %{z}/255<extra></extra>", **panel_axes(i)))
         else:
-            fig.add_trace(image_trace(im), 1, i + 1)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
-    for i in range(n):
-        ax = "" if i == 0 else str(i + 1)
-        fig.layout[f"yaxis{ax}"].update(scaleanchor=f"x{ax}", scaleratio=1)
-    fig.update_layout(height=300, margin=dict(l=5, r=5, t=40, b=5), font=dict(size=11))
-    fig.update_annotations(font_size=12)
-    return fig
+            traces.append(image_trace(im, **panel_axes(i)))
+    return go.Figure(traces, layout=panels_layout([text.html(t, 40) for t in titles], height_per_row=260, hspace=0.01,
+                                                  title_size=12, font_size=11, margin_top=40))
 
 
 # ------------------------------------------------------------------ GD against SGD

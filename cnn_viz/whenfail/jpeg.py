@@ -25,6 +25,7 @@ from cnn_viz.common import metrics
 BLOCK = 8
 MIN_Q, MAX_Q = 5, 50
 MIN_SIDE = 16
+PAGE_IMAGE, PAGE_SIDE = "Cameraman", 256  # the page's default picture and working size (the warm-up precomputes it)
 CONSISTENT = 0.95
 GAUSS_SIGMAS = (0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 1.7, 2.2)
 TV_WEIGHTS = (0.005, 0.01, 0.02, 0.035, 0.05, 0.08, 0.12, 0.18)
