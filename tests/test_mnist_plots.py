@@ -131,6 +131,19 @@ def test_gallery_figure_click_targets_return_gallery_positions():
     assert at == [21] and [int(t) for t in pts.text] == list(held.labels[g])
     assert (pts.x[22], pts.y[22]) == (7 * 30 + 13.5, 30 + 13.5)  # the second 7 is below the first
     assert fig.layout.shapes[0].x0 == pytest.approx(7 * 30 - 1.5)
+    # the picture: every digit in its slot at 16 grays (a picker; the chosen digit is drawn exactly beside it)
+    px = png_pixels(fig.data[0].source)[..., 0].astype(int)
+    assert px.shape == (3 * 30 - 2, 10 * 30 - 2)
+    for k in (0, 21, 22, 29):
+        r, c = (k % 3, k // 3)
+        digit = held.images[g[k]].astype(int)
+        err = np.abs(px[r * 30:r * 30 + 28, c * 30:c * 30 + 28] - digit)
+        assert err.max() <= 255 / 15 / 2 + 0.5 and err.mean() < 3, (k, err.max(), err.mean())
+    assert (px[28:30] == 255).all()  # the gaps between digits are white
+    assert len(np.unique(px)) <= figures.GALLERY_LEVELS
+    # a picture without axes carries the template's hover and colour-bar part only, not its axes and bars
+    lay = builders.spec(fig)["layout"]
+    assert set(lay["template"]["layout"]) <= {"autotypenumbers", "hovermode", "hoverlabel"} and set(lay["template"]["data"]) == {"heatmap"}
 
 
 def test_preprocessing_and_overlays(seven, net):
