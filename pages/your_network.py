@@ -118,6 +118,13 @@ st.header("4. Look inside")
 # panel and their pictures above, which did not change). Its inputs come from the last full run.
 @st.fragment
 def look_inside(mine, shipped, net_design, gallery) -> None:
+    try:
+        _look_inside(mine, shipped, net_design, gallery)
+    finally:  # a teacher's digit source or tab reaches the class (app.py publishes after full runs only)
+        ui.class_publish("your_network")
+
+
+def _look_inside(mine, shipped, net_design, gallery) -> None:
     choices = (["yours"] if mine is not None else []) + ["shipped", "your design, untrained"]
     which = st.radio("Network", choices, horizontal=True, key="yn_which",
                      format_func={"yours": "yours (trained or loaded)", "your design, untrained": "your design, untrained (random weights)",
