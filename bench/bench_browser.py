@@ -40,6 +40,7 @@ PAGES = {
     "deblurring": [("slider", "Kernel width", +1), ("slider", "Noise", +1), ("slider", "Kernel width", -1),
                    ("slider", "Noise", -1)],
     "low_rank": [("slider", "Rank k", +1), ("slider", "Rank k", +1), ("slider", "Rank k", -1)],
+    "your_network": [("select", "Held-out digit", +1), ("select", "Held-out digit", +1), ("select", "Held-out digit", -1)],
 }
 GOAL_LATENCY = {"kernel_sandbox": 0.35}
 GOAL_LATENCY_OTHER = 0.6

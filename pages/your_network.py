@@ -112,87 +112,103 @@ mine = training.design_network()
 
 # ---- 4. Look inside ------------------------------------------------------------------------------------------------
 st.header("4. Look inside")
-choices = (["yours"] if mine is not None else []) + ["shipped", "your design, untrained"]
-which = st.radio("Network", choices, horizontal=True, key="yn_which",
-                 format_func={"yours": "yours (trained or loaded)", "your design, untrained": "your design, untrained (random weights)",
-                              "shipped": "the shipped network"}.get)
-net = {"yours": mine.model if mine is not None else None, "shipped": shipped}.get(which) or cached.build(net_design.code, 0)
-digit, label, prepared = ui.design_digit(gallery)
-reading = explain.read(net, digit)
-p1, p2 = st.columns([1, 2])
-with p1:
-    if prepared is not None:
-        ui.plot(ui.figure(figures.preprocessing_figure, prepared), key="yn_prep_fig")
-        st.caption(prepared.caption)
-    else:
-        ui.plot(ui.figure(figures.digit_figure, digit, height=280, box20=True), key="yn_digit_fig")
-    ui.download_png(digit, "digit_28x28.png", "The 28×28 digit (PNG)", key="yn_dl_digit")
-with p2:
-    st.metric("The network reads", f"{reading.guess}", f"{reading.confidence:.1%} sure" + (f" · true label {label}" if label is not None else ""),
-              delta_color="off", delta_arrow="off")
-    ui.plot(ui.figure(figures.probability_figure, reading.probs), key="yn_probs_fig")
-    st.caption("The softmax of the last layer's 10 numbers: the network's confidence in each digit.")
 
-tabs = st.tabs(["Layer by layer", "Learned filters", "Figure 5: patches", "Saliency & Grad-CAM"], key="yn_tab", on_change="rerun",
-               bind="query-params")
-convs = explain.conv_filters(net)
-with tabs[0]:
-    if tabs[0].open:
-        st.markdown("Every intermediate of the forward pass, in order: each tile is one feature map (red positive, blue negative).")
-        layers = explain.map_layers(reading) + explain.vector_layers(reading)
-        shown = set(st.pills("Layers to show", layers, selection_mode="multi", default=explain.shown_layers(layers),
-                             key="yn_layers_" + "-".join(layers),
-                             help="Batch norm (a per-map rescaling) and flatten (the last maps in one row) are one click away.") or [])
-        for name in [n for n in explain.map_layers(reading) if n in shown]:
-            c, h, w = reading.maps[name].shape
-            st.markdown(f"**{name}** · {c} maps of {h}×{w}")
-            ui.plot(ui.figure(figures.layer_figure, name, reading.maps[name]), key=f"yn_maps_{name}")
-        for name in [n for n in explain.vector_layers(reading) if n in shown]:
-            st.markdown(f"**{name}** · {reading.maps[name].size} numbers")
-            ui.plot(ui.figure(figures.vector_figure, reading.maps[name], height=None), key=f"yn_vec_{name}")
-        st.caption("Flat layers as rows of 16 cells; hover for the unit and its value.")
-with tabs[1]:
-    if tabs[1].open:
-        if not convs:
-            st.info("This network has no conv layer, so it has no filters.")
-        for f in convs:
-            n_out, n_in, k, _ = f.weight.shape
-            st.markdown(f"**{f.layer}** · {n_out} kernels of {n_in}×{k}×{k} (+ {n_out} biases)")
-            if n_in == 1:
-                ui.plot(ui.figure(figures.mosaic_figure, f.weight[:, 0], cols=8, title=None, tile_px=70, clickable=False), key=f"yn_w_{f.layer}")
-            else:
-                ui.plot(ui.figure(figures.conv2_filters_figure, f.weight, axes=("input map", f"output map ({f.layer})")), key=f"yn_w_{f.layer}")
-            ui.download_csv(f.rows, f"{f.layer}_kernels.csv", f"{f.layer} kernels as CSV (one row per output map)", key=f"yn_dl_w_{f.layer}")
-        st.caption("One shared colour scale per layer: red weights add the input, blue ones subtract it. Hover for the weight.")
-with tabs[2]:
-    if tabs[2].open:
-        if not convs:
-            st.info("Figure 5 needs a conv layer that reads the digit.")
+
+# A fragment: another digit, network, tab or layer reruns this section only (not the design table, the training
+# panel and their pictures above, which did not change). Its inputs come from the last full run.
+@st.fragment
+def look_inside(mine, shipped, net_design, gallery) -> None:
+    try:
+        _look_inside(mine, shipped, net_design, gallery)
+    finally:  # a teacher's digit source or tab reaches the class (app.py publishes after full runs only)
+        ui.class_publish("your_network")
+
+
+def _look_inside(mine, shipped, net_design, gallery) -> None:
+    choices = (["yours"] if mine is not None else []) + ["shipped", "your design, untrained"]
+    which = st.radio("Network", choices, horizontal=True, key="yn_which",
+                     format_func={"yours": "yours (trained or loaded)", "your design, untrained": "your design, untrained (random weights)",
+                                  "shipped": "the shipped network"}.get)
+    net = {"yours": mine.model if mine is not None else None, "shipped": shipped}.get(which) or cached.build(net_design.code, 0)
+    digit, label, prepared = ui.design_digit(gallery)
+    reading = explain.read(net, digit)
+    p1, p2 = st.columns([1, 2])
+    with p1:
+        if prepared is not None:
+            ui.plot(ui.figure(figures.preprocessing_figure, prepared), key="yn_prep_fig")
+            st.caption(prepared.caption)
         else:
-            first = convs[0]
-            st.markdown(f"The report's Figure 5 for **{first.layer}**: a map value is the dot product of a patch with the kernel, plus the bias.")
-            c1, c2 = st.columns(2)
-            fmap_k = c1.number_input(f"{first.layer} map", 0, len(first.weight) - 1, 0, key="yn_f5_map")
-            seed = c2.number_input("Random positions (seed)", 0, 999, 0, key="yn_f5_seed")
-            f5 = explain.figure5_conv(reading, first, fmap_k, seed=seed)
-            fig5, big5 = figures.figure5(f5.patches, f5.fmap, f5.map_index, layer=first.layer)
-            ui.plot(fig5, key="yn_f5_fig")
-            ui.plot(big5, key="yn_f5_big")
-            st.caption("Each row: the patch, the kernel, their product and Σ(patch × kernel) + bias; below, the whole map with the positions.")
-with tabs[3]:
-    if tabs[3].open:
-        ev = explain.evidence(net, digit, st.selectbox("Explain the score of digit", explain.TARGETS, key="yn_sal_class"))
-        e1, e2 = st.columns(2)
-        with e1:
-            ui.plot(ui.figure(figures.overlay_figure, digit, ev.saliency, title=f"saliency: ∂ score({ev.target}) / ∂ pixel", signed=True), key="yn_sal_fig")
-            st.caption("The gradient of the class score with respect to each pixel: red pixels would raise it if brighter, blue lower it.")
-            ui.download_csv(ev.saliency, f"saliency_{ev.target}.csv", "Saliency as CSV", key="yn_dl_sal")
-        with e2:
-            if ev.cam is None:
-                st.info("Grad-CAM needs a conv layer; this network has none.")
+            ui.plot(ui.figure(figures.digit_figure, digit, height=280, box20=True), key="yn_digit_fig")
+        ui.download_png(digit, "digit_28x28.png", "The 28×28 digit (PNG)", key="yn_dl_digit")
+    with p2:
+        st.metric("The network reads", f"{reading.guess}", f"{reading.confidence:.1%} sure" + (f" · true label {label}" if label is not None else ""),
+                  delta_color="off", delta_arrow="off")
+        ui.plot(ui.figure(figures.probability_figure, reading.probs), key="yn_probs_fig")
+        st.caption("The softmax of the last layer's 10 numbers: the network's confidence in each digit.")
+
+    tabs = st.tabs(["Layer by layer", "Learned filters", "Figure 5: patches", "Saliency & Grad-CAM"], key="yn_tab", on_change="rerun",
+                   bind="query-params")
+    convs = explain.conv_filters(net)
+    with tabs[0]:
+        if tabs[0].open:
+            st.markdown("Every intermediate of the forward pass, in order: each tile is one feature map (red positive, blue negative).")
+            layers = explain.map_layers(reading) + explain.vector_layers(reading)
+            shown = set(st.pills("Layers to show", layers, selection_mode="multi", default=explain.shown_layers(layers),
+                                 key="yn_layers_" + "-".join(layers),
+                                 help="Batch norm (a per-map rescaling) and flatten (the last maps in one row) are one click away.") or [])
+            for name in [n for n in explain.map_layers(reading) if n in shown]:
+                c, h, w = reading.maps[name].shape
+                st.markdown(f"**{name}** · {c} maps of {h}×{w}")
+                ui.plot(ui.figure(figures.layer_figure, name, reading.maps[name]), key=f"yn_maps_{name}")
+            for name in [n for n in explain.vector_layers(reading) if n in shown]:
+                st.markdown(f"**{name}** · {reading.maps[name].size} numbers")
+                ui.plot(ui.figure(figures.vector_figure, reading.maps[name], height=None), key=f"yn_vec_{name}")
+            st.caption("Flat layers as rows of 16 cells; hover for the unit and its value.")
+    with tabs[1]:
+        if tabs[1].open:
+            if not convs:
+                st.info("This network has no conv layer, so it has no filters.")
+            for f in convs:
+                n_out, n_in, k, _ = f.weight.shape
+                st.markdown(f"**{f.layer}** · {n_out} kernels of {n_in}×{k}×{k} (+ {n_out} biases)")
+                if n_in == 1:
+                    ui.plot(ui.figure(figures.mosaic_figure, f.weight[:, 0], cols=8, title=None, tile_px=70, clickable=False), key=f"yn_w_{f.layer}")
+                else:
+                    ui.plot(ui.figure(figures.conv2_filters_figure, f.weight, axes=("input map", f"output map ({f.layer})")), key=f"yn_w_{f.layer}")
+                ui.download_csv(f.rows, f"{f.layer}_kernels.csv", f"{f.layer} kernels as CSV (one row per output map)", key=f"yn_dl_w_{f.layer}")
+            st.caption("One shared colour scale per layer: red weights add the input, blue ones subtract it. Hover for the weight.")
+    with tabs[2]:
+        if tabs[2].open:
+            if not convs:
+                st.info("Figure 5 needs a conv layer that reads the digit.")
             else:
-                ui.plot(ui.figure(figures.overlay_figure, digit, ev.cam, title=f"Grad-CAM on {getattr(net, 'cam_layer', 'conv2')} for {ev.target}"),
-                        key="yn_cam_fig")
-                st.caption("Grad-CAM on the last conv layer (after its batch norm and activation): its maps weighted by the mean "
-                           "gradient of the score, summed, clipped at 0 and upsampled to 28×28.")
-                ui.download_csv(ev.cam, f"gradcam_{ev.target}.csv", "Grad-CAM as CSV", key="yn_dl_cam")
+                first = convs[0]
+                st.markdown(f"The report's Figure 5 for **{first.layer}**: a map value is the dot product of a patch with the kernel, plus the bias.")
+                c1, c2 = st.columns(2)
+                fmap_k = c1.number_input(f"{first.layer} map", 0, len(first.weight) - 1, 0, key="yn_f5_map")
+                seed = c2.number_input("Random positions (seed)", 0, 999, 0, key="yn_f5_seed")
+                f5 = explain.figure5_conv(reading, first, fmap_k, seed=seed)
+                fig5, big5 = figures.figure5(f5.patches, f5.fmap, f5.map_index, layer=first.layer)
+                ui.plot(fig5, key="yn_f5_fig")
+                ui.plot(big5, key="yn_f5_big")
+                st.caption("Each row: the patch, the kernel, their product and Σ(patch × kernel) + bias; below, the whole map with the positions.")
+    with tabs[3]:
+        if tabs[3].open:
+            ev = explain.evidence(net, digit, st.selectbox("Explain the score of digit", explain.TARGETS, key="yn_sal_class"))
+            e1, e2 = st.columns(2)
+            with e1:
+                ui.plot(ui.figure(figures.overlay_figure, digit, ev.saliency, title=f"saliency: ∂ score({ev.target}) / ∂ pixel", signed=True), key="yn_sal_fig")
+                st.caption("The gradient of the class score with respect to each pixel: red pixels would raise it if brighter, blue lower it.")
+                ui.download_csv(ev.saliency, f"saliency_{ev.target}.csv", "Saliency as CSV", key="yn_dl_sal")
+            with e2:
+                if ev.cam is None:
+                    st.info("Grad-CAM needs a conv layer; this network has none.")
+                else:
+                    ui.plot(ui.figure(figures.overlay_figure, digit, ev.cam, title=f"Grad-CAM on {getattr(net, 'cam_layer', 'conv2')} for {ev.target}"),
+                            key="yn_cam_fig")
+                    st.caption("Grad-CAM on the last conv layer (after its batch norm and activation): its maps weighted by the mean "
+                               "gradient of the score, summed, clipped at 0 and upsampled to 28×28.")
+                    ui.download_csv(ev.cam, f"gradcam_{ev.target}.csv", "Grad-CAM as CSV", key="yn_dl_cam")
+
+
+look_inside(mine, shipped, net_design, gallery)

@@ -131,6 +131,19 @@ def test_gallery_figure_click_targets_return_gallery_positions():
     assert at == [21] and [int(t) for t in pts.text] == list(held.labels[g])
     assert (pts.x[22], pts.y[22]) == (7 * 30 + 13.5, 30 + 13.5)  # the second 7 is below the first
     assert fig.layout.shapes[0].x0 == pytest.approx(7 * 30 - 1.5)
+    # the picture: every digit in its slot at 16 grays (a picker; the chosen digit is drawn exactly beside it)
+    px = png_pixels(fig.data[0].source)[..., 0].astype(int)
+    assert px.shape == (3 * 30 - 2, 10 * 30 - 2)
+    for k in (0, 21, 22, 29):
+        r, c = (k % 3, k // 3)
+        digit = held.images[g[k]].astype(int)
+        err = np.abs(px[r * 30:r * 30 + 28, c * 30:c * 30 + 28] - digit)
+        assert err.max() <= 255 / 15 / 2 + 0.5 and err.mean() < 3, (k, err.max(), err.mean())
+    assert (px[28:30] == 255).all()  # the gaps between digits are white
+    assert len(np.unique(px)) <= figures.GALLERY_LEVELS
+    # a picture without axes carries the template's hover and colour-bar part only, not its axes and bars
+    lay = builders.spec(fig)["layout"]
+    assert set(lay["template"]["layout"]) <= {"autotypenumbers", "hovermode", "hoverlabel"} and set(lay["template"]["data"]) == {"heatmap"}
 
 
 def test_preprocessing_and_overlays(seven, net):
@@ -179,3 +192,29 @@ def test_layer_figure_sizes_and_scales_each_layer(net, seven):
     # every layer's figure is small on the wire: a PNG and a few hundred values, no full template
     sizes = {name: len(json.dumps(builders.spec(figures.layer_figure(name, acts[name])))) for name in explain.MAP_LAYERS}
     assert max(sizes.values()) < 20_000, sizes
+
+
+def test_figures_are_the_data_plotly_writes():
+    """The page's figures are built as plain data (no go.Figure): the same JSON as Plotly's own figure and encoder."""
+    import plotly.graph_objects as go
+    from _plotly_utils.utils import to_typed_array_spec
+
+    arrays = [np.arange(12, dtype=np.float32).reshape(3, 4), np.arange(5, dtype=np.int64) * 300, np.arange(70000, dtype=np.int64),
+              np.arange(4, dtype=np.uint8), np.linspace(0, 1, 7), np.arange(6, dtype=np.uint16).reshape(6, 1)]
+    for a in arrays:
+        assert figures._typed(a) == to_typed_array_spec(a), a.dtype
+    data = [dict(type="heatmap", z=np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32), colorbar=None,
+                 customdata=np.arange(30, dtype=np.uint8).reshape(5, 6), zmax=np.float32(2.5), hovertemplate="%{z}"),
+            go.Scatter(x=[1, 2, 3], y=np.array([0.5, 1.5, 2.5]), text=["a", "b", "c"], mode="markers"),
+            go.Bar(x=["0", "1"], y=np.array([3, 4]), marker=dict(color=["#111", "#222"]))]
+    lay = dict(title="a title", xaxis=dict(title="x", range=[-0.5, 5.5]), yaxis=dict(range=np.array([4.5, -0.5])), height=300,
+               shapes=[dict(type="rect", x0=0, x1=1, y0=0, y1=1)])
+    ours = figures._figure(data, lay)
+    theirs = go.Figure(data, layout={"template": figures.SLIM_TEMPLATE, "title": {"text": "a title"},
+                                     "xaxis": dict(title={"text": "x"}, range=[-0.5, 5.5]), "yaxis": dict(range=[4.5, -0.5]),
+                                     "height": 300, "shapes": lay["shapes"]})
+    assert builders.spec(ours) == builders.spec(theirs)
+    assert json.loads(ours.to_json()) == builders.spec(ours)
+    # read back like a Plotly figure
+    np.testing.assert_array_equal(ours.data[0].z, data[0]["z"])
+    assert ours.data[1].type == "scatter" and ours.data[0].name is None and ours.layout.shapes[0].x1 == 1

@@ -333,3 +333,18 @@ def panels_layout(titles: list, cols: int | None = None, height_per_row: int = 2
             lay["annotations"].append(dict(text=title, x=(left + right) / 2, y=upper, xref="paper", yref="paper",
                                            xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=title_size)))
     return lay
+
+
+def png_uri_few(indices: np.ndarray, palette_rgb: np.ndarray) -> str:
+    """``png_uri`` of (H, W) indices into a palette of at most 16 colours, stored with 4 bits a pixel (a
+    16-level picture is ~40 % smaller than as 8-bit levels)."""
+    from PIL import Image
+
+    pal = np.asarray(palette_rgb, dtype=np.uint8).reshape(-1, 3)
+    if len(pal) > 16:
+        raise ValueError(f"{len(pal)} colours: at most 16 fit in 4 bits")
+    im = Image.fromarray(np.ascontiguousarray(indices, dtype=np.uint8), "P")
+    im.putpalette(pal.ravel().tolist())
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", compress_level=6, bits=4)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -2,21 +2,25 @@
 filters, the report's Figure 5, saliency / Grad-CAM overlays and the training curves.
 
 NumPy in, figures out (no torch, no Streamlit), so every builder is testable. Speed matters (every
-rerun of every student builds them): layouts are plain dicts given to ``go.Figure`` once (no
-``update_*``, ``add_annotation`` or ``make_subplots``, which cost 10-100 ms each), and grids of
+new digit of every student builds them): traces and layouts are plain dicts turned into plain figure data
+(``Figure``: no ``go.Figure``, ``update_*``, ``add_annotation`` or ``make_subplots``), and grids of
 maps are one mosaic heatmap with gaps instead of one subplot per map. Hovering shows which map,
 the row, the column and the true value.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+
 import numpy as np
 import plotly.graph_objects as go
+from plotly.basedatatypes import BasePlotlyType
 
 from cnn_viz.common import fmt
 from cnn_viz.common.images import to_uint8
-from cnn_viz.figures.builders import image_trace, kernel_figure, layout, png_uri, signed_levels, signed_map_figure, signed_map_trace
-from cnn_viz.figures import palette
+from cnn_viz.figures.builders import image_trace, kernel_figure, layout, png_uri, png_uri_few, signed_levels, signed_map_figure, signed_map_trace
+from cnn_viz.figures import builders, palette
 from cnn_viz.figures.palette import FONT, largest_abs, ramp
 
 PROB_COLOUR, TOP_COLOUR, OWN_COLOUR = "#95a5a6", "#c0392b", "#2471a3"
@@ -50,17 +54,98 @@ def _slim_template() -> dict:
 SLIM_TEMPLATE = _slim_template()
 
 
-def _figure(data, layout: dict) -> go.Figure:
-    """``go.Figure(data, layout)`` with the slim template (``layout`` may set its own), not validated again:
-    traces given as plain dicts (``type=...``) cost nothing to build (validating a mosaic's three traces and its
-    layout took ~20 ms, the PNG 1 ms); the tests check what the figures carry."""
+def _image_template(slim: dict) -> dict:
+    """The slim template's part a picture without axes reads (its heatmap colour bar, hover): ~0.2 kB instead of
+    ~0.9 kB in every picture of a rerun (a new digit sends a dozen). Its axis, bar and scatter defaults style
+    ticks, grids, titles and bars that these figures do not draw."""
+    keep = ("autotypenumbers", "hovermode", "hoverlabel")
+    return {"layout": {k: slim["layout"][k] for k in keep if k in slim["layout"]}, "data": {"heatmap": slim["data"]["heatmap"]}}
+
+
+IMAGE_TEMPLATE = _image_template(SLIM_TEMPLATE)
+
+
+_SHORT_TYPES = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4", "float32": "f4",
+                "float64": "f8"}
+_LIST_KEYS = ("geojson", "layer", "layers", "range")  # plotly.js reads these as plain lists (Plotly does not encode them)
+
+
+def _typed(a: np.ndarray):
+    """A NumPy array as plotly.js's typed array ({dtype, bdata[, shape]}), as ``plotly``'s own encoder writes it."""
+    if a.dtype == np.int64 or a.dtype == np.uint64:
+        lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+        a = next((a.astype(t) for t in (np.int8, np.int16, np.int32) if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max), a) \
+            if a.dtype == np.int64 else next((a.astype(t) for t in (np.uint8, np.uint16, np.uint32) if hi <= np.iinfo(t).max), a)
+    short = _SHORT_TYPES.get(str(a.dtype))
+    if short is None or a.size == 0:
+        return a.tolist()
+    out = {"dtype": short, "bdata": base64.b64encode(np.ascontiguousarray(a)).decode("ascii")}
+    if a.ndim > 1:
+        out["shape"] = str(a.shape)[1:-1]
+    return out
+
+
+def _plain(value, key: str = ""):
+    """Traces and layout (dicts, lists, Plotly objects, NumPy arrays) as JSON-ready data with typed arrays."""
+    if isinstance(value, np.ndarray):
+        return value.tolist() if key in _LIST_KEYS else _typed(value)
+    if isinstance(value, dict):
+        return {k: _plain(v, k) for k, v in value.items() if v is not None}  # an unset property, as Plotly leaves it out
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, key) for v in value]
+    if isinstance(value, BasePlotlyType):
+        return _plain(value.to_plotly_json())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class _View(dict):
+    """Read access by attribute to plain figure data, as on a Plotly figure (``fig.data[0].z``,
+    ``fig.layout.shapes[0].x0``): typed arrays read back as NumPy, an absent property as None."""
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _view(self.get(name))
+
+
+def _view(value):
+    if isinstance(value, dict):
+        if isinstance(value.get("bdata"), str) and isinstance(value.get("dtype"), str):
+            a = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+            return a.reshape([int(n) for n in value["shape"].split(",")]) if "shape" in value else a
+        return value if isinstance(value, _View) else _View(value)
+    if isinstance(value, list):
+        return [_view(v) for v in value]
+    return value
+
+
+class Figure(_View):
+    """A figure of this page as the plain data plotly.js reads ({"data": [...], "layout": {...}}, arrays as typed
+    arrays): what ``builders.spec``, ``ui.figure`` and ``ui.plot`` send as it is. Building a ``go.Figure`` and
+    turning it back into data (its constructor, ``to_dict``'s deep copy and array checks) was about half the
+    cost of a new digit's figures (~15 of ~28 ms for the dozen of the MNIST page)."""
+
+    def to_plotly_json(self) -> dict:
+        return dict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self, separators=(",", ":"))
+
+
+def _figure(data, layout: dict) -> Figure:
+    """The figure of ``data`` (a trace or a list of traces: plain dicts with ``type=...`` or Plotly objects) and
+    ``layout`` (a dict) with the slim template (``layout`` may set its own), as plain data; the tests check
+    what the figures carry."""
     lay = {"template": SLIM_TEMPLATE, **layout}
     for key, value in lay.items():  # what validation did: plotly.js 3 reads a title only as {"text": ...}
         if key == "title" or key.startswith(("xaxis", "yaxis")):
             title = value if key == "title" else value.get("title") if isinstance(value, dict) else None
             if isinstance(title, str):
                 lay[key] = {"text": title} if key == "title" else {**value, "title": {"text": title}}
-    return go.Figure(data, layout=lay, _validate=False)
+    traces = [data] if isinstance(data, (dict, BasePlotlyType)) else list(data)
+    return Figure(data=_plain(traces), layout=_plain(lay))
 
 
 def _image_layout(title: str | None, height: int | None, **extra) -> dict:
@@ -68,6 +153,7 @@ def _image_layout(title: str | None, height: int | None, **extra) -> dict:
     lay = layout(title, height)
     lay["xaxis"].update(NO_TICKS)
     lay["yaxis"].update(NO_TICKS)
+    lay["template"] = IMAGE_TEMPLATE  # no ticks, grid or axis title to style
     lay.update(extra)
     return lay
 
@@ -114,12 +200,12 @@ def _gray_u8(a: np.ndarray) -> np.ndarray:
 BOX20 = dict(type="rect", x0=3.5, y0=3.5, x1=23.5, y1=23.5, line=dict(color="#f1c40f", width=1, dash="dot"))
 
 
-def digit_figure(digit: np.ndarray, title: str | None = None, height: int = 300, box20: bool = False) -> go.Figure:
+def digit_figure(digit: np.ndarray, title: str | None = None, height: int = 300, box20: bool = False) -> Figure:
     """The 28×28 image the network reads (0-255 on hover), optionally with MNIST's central 20×20 box."""
     return _figure(image_trace(np.asarray(digit, dtype=np.float32)), layout=_image_layout(title, height, shapes=[BOX20] if box20 else []))
 
 
-def preprocessing_figure(prep, height: int = 270, max_side: int = 140) -> go.Figure:
+def preprocessing_figure(prep, height: int = 270, max_side: int = 140) -> Figure:
     """The four stages of ``prep.prepare``: as given, cleaned with the crop box, scaled into 20×20, final 28×28.
     Large pictures are thinned to ``max_side`` for display (hover gives the real row and column)."""
     titles = ["1. as given" + (" (inverted)" if prep.inverted else ""), "2. ink only, cropped",
@@ -143,7 +229,7 @@ def _pct(values) -> list[str]:
 
 
 def probability_figure(probs: np.ndarray, other: np.ndarray | None = None, names: tuple[str, str] = ("shipped", "yours"),
-                       height: int = 280) -> go.Figure:
+                       height: int = 280) -> Figure:
     """Probability of each digit 0-9 as bars (the winner in red); with ``other``, two models side by side."""
     p = np.asarray(probs, dtype=np.float64)
     digits = [str(d) for d in range(10)]
@@ -203,7 +289,7 @@ def _mosaic_levels(maps: np.ndarray, ncols: int, signed: bool, shared_scale: boo
     else:
         tops = np.array([largest_abs(m) if signed else max(float(m.max()), 0.0) or 1.0 for m in maps], np.float32)
     scaled = maps / tops[:, None, None]
-    levels = np.stack([signed_levels(m, 1.0) for m in scaled]) if signed else to_uint8(scaled, 0.0, 1.0)
+    levels = signed_levels(scaled, 1.0) if signed else to_uint8(scaled, 0.0, 1.0)  # element by element: all maps at once
     q = 256 // PICTURE_LEVELS
     levels = (levels // q) * q + q // 2  # the middle of each of the PICTURE_LEVELS bands
     big, idx = mosaic(levels.astype(np.float32), ncols)
@@ -213,7 +299,7 @@ def _mosaic_levels(maps: np.ndarray, ncols: int, signed: bool, shared_scale: boo
 
 def mosaic_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, signed: bool = True, title: str | None = None,
                   labels: list[str] | None = None, tile_px: int = 64, highlight: int | None = None,
-                  clickable: bool = True, hover_points: int = HOVER_POINTS) -> go.Figure:
+                  clickable: bool = True, hover_points: int = HOVER_POINTS) -> Figure:
     """Feature maps (N, H, W) as a labelled grid drawn as ONE PNG mosaic: one colour scale for all (``shared_scale``,
     with a colour bar) or each map scaled to its own largest |value|. Over it an invisible heatmap of the true
     values at about ``hover_points`` sample points spread evenly over the maps (at least 3×3 per map; every value of a tiny map): hover gives the
@@ -273,7 +359,7 @@ def mosaic_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, si
     return _figure(data, layout=lay)
 
 
-def layer_figure(layer: str, maps: np.ndarray, shared_scale: bool = True) -> go.Figure:
+def layer_figure(layer: str, maps: np.ndarray, shared_scale: bool = True) -> Figure:
     """The maps of one layer of the forward pass (``model.LAYERS``), sized for the page: 16 columns for 32 maps,
     8 for 16; ReLU and pooling outputs (never negative) in gray, the others on the diverging scale."""
     maps = np.asarray(maps, dtype=np.float32)
@@ -284,7 +370,11 @@ def layer_figure(layer: str, maps: np.ndarray, shared_scale: bool = True) -> go.
                          signed=not layer.startswith(("relu", "pool")))
 
 
-def gallery_figure(digits: np.ndarray, labels: list[int], selected: int | None = None, per_class: int = 3) -> go.Figure:
+GALLERY_LEVELS = 16  # the gallery is a picker (the chosen digit is shown exactly beside it): 16 grays, 4 bits a pixel
+GALLERY_PALETTE = np.repeat(np.rint(np.linspace(0, 255, GALLERY_LEVELS)), 3).reshape(-1, 3).astype(np.uint8)
+
+
+def gallery_figure(digits: np.ndarray, labels: list[int], selected: int | None = None, per_class: int = 3) -> Figure:
     """The gallery: ``per_class`` digits of each class as columns 0-9 (as ``data.gallery`` orders them);
     click target k (point index and customdata) is gallery position k. The selected one is framed."""
     d = np.asarray(digits, dtype=np.uint8)
@@ -294,7 +384,8 @@ def gallery_figure(digits: np.ndarray, labels: list[int], selected: int | None =
     z, _ = mosaic(d[order].astype(np.float32), cols, gap=2)
     slot = np.argsort(order)  # where gallery position k is drawn; the click targets go in position order
     rc = np.array([divmod(int(slot[k]), cols) for k in range(n)])
-    data = [dict(type="image", source=png_uri(np.nan_to_num(z, nan=255.0).astype(np.uint8)), x0=0, dx=1, y0=0, dy=1, hoverinfo="skip"),
+    levels = np.rint(np.nan_to_num(z, nan=255.0) * (GALLERY_LEVELS - 1) / 255).astype(np.uint8)  # gaps white
+    data = [dict(type="image", source=png_uri_few(levels, GALLERY_PALETTE), x0=0, dx=1, y0=0, dy=1, hoverinfo="skip"),
             dict(type="scatter", x=(rc[:, 1] * 30 + 13.5).astype(np.float32), y=(rc[:, 0] * 30 + 13.5).astype(np.float32), mode="markers",
                  customdata=np.arange(n, dtype=np.uint8)[:, None],
                  text=[str(v) for v in labels], marker=dict(symbol="square", size=26, color="rgba(255,255,255,0.01)"),
@@ -307,7 +398,7 @@ def gallery_figure(digits: np.ndarray, labels: list[int], selected: int | None =
     return _figure(data, layout=_image_layout(None, 40 + per_class * 80, shapes=shapes))
 
 
-def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, height: int | None = 170) -> go.Figure:
+def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, height: int | None = 170) -> Figure:
     """A vector (the 128 fc1 units) as an 8×16 grid of cells: hover gives the unit number and value.
     ``height=None`` sizes it to its rows."""
     v = np.asarray(values, dtype=np.float32).ravel()
@@ -321,7 +412,7 @@ def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, 
     return _figure(heat, layout=_image_layout(title, height))
 
 
-def logits_figure(logits: np.ndarray, height: int = 240) -> go.Figure:
+def logits_figure(logits: np.ndarray, height: int = 240) -> Figure:
     """The 10 logits (fc2 outputs) as signed bars."""
     z = np.asarray(logits, dtype=np.float64).ravel()
     bar = dict(type="bar", x=[str(d) for d in range(10)], y=z, marker=dict(color=np.where(z >= 0, TOP_COLOUR, OWN_COLOUR).tolist()),
@@ -331,7 +422,7 @@ def logits_figure(logits: np.ndarray, height: int = 240) -> go.Figure:
 
 
 def conv2_filters_figure(weight: np.ndarray, highlight_out: int | None = None, tile_px: int = 22,
-                         axes: tuple[str, str] = ("input map (pool1 channel)", "output map (conv2 channel)")) -> go.Figure:
+                         axes: tuple[str, str] = ("input map (pool1 channel)", "output map (conv2 channel)")) -> Figure:
     """All 32×16 conv2 kernels (5×5) as one grid: row = output map, column = input map; one shared scale.
     Any conv layer's weight (out, in, k, k) works; ``axes`` names its input and output maps."""
     wgt = np.asarray(weight, dtype=np.float32)
@@ -361,7 +452,7 @@ def conv2_filters_figure(weight: np.ndarray, highlight_out: int | None = None, t
     return _figure(heat, layout=lay)
 
 
-def figure5(patches: list, fmap: np.ndarray, map_index: int, layer: str = "conv1") -> tuple[go.Figure, go.Figure]:
+def figure5(patches: list, fmap: np.ndarray, map_index: int, layer: str = "conv1") -> tuple[Figure, Figure]:
     """The report's Figure 5: for each sampled position, the 5×5 input patch, the kernel, their product
     (element by element) and the activation Σ(product) + bias; then the feature map with the positions marked.
     ``patches`` are ``explain.Patch`` results."""
@@ -401,7 +492,7 @@ def figure5(patches: list, fmap: np.ndarray, map_index: int, layer: str = "conv1
 
 
 def overlay_figure(digit: np.ndarray, heat: np.ndarray, title: str | None = None, signed: bool = False,
-                   height: int = 360) -> go.Figure:
+                   height: int = 360) -> Figure:
     """The digit in dimmed gray with a heat map over it: saliency (signed: blue < 0 < red) or Grad-CAM (0-1, hot).
     Values near zero are transparent."""
     h = np.asarray(heat, dtype=np.float32)
@@ -415,7 +506,7 @@ def overlay_figure(digit: np.ndarray, heat: np.ndarray, title: str | None = None
     return _figure(data, layout=_image_layout(title, height))
 
 
-def training_figure(history: list, reference_acc: float | None = None, height: int = 300) -> go.Figure:
+def training_figure(history: list, reference_acc: float | None = None, height: int = 300) -> Figure:
     """Loss and accuracy per epoch (training on augmented digits, and held-out), with the shipped model's accuracy as a line."""
     lay = _grid_layout(1, 2, ["loss (cross-entropy)", "accuracy"], square=[False, False], hspace=0.1)
     ep = [h.epoch for h in history]
@@ -436,7 +527,7 @@ def training_figure(history: list, reference_acc: float | None = None, height: i
     return _figure(data, layout=lay)
 
 
-def confusion_figure(counts: np.ndarray, title: str | None = None, height: int = 380) -> go.Figure:
+def confusion_figure(counts: np.ndarray, title: str | None = None, height: int = 380) -> Figure:
     """A 10×10 confusion matrix (row = true digit, column = answer) with the counts written in the cells;
     the diagonal (right answers) and the mistakes on one count scale. Hover: true, answer, count, share of the row."""
     c = np.asarray(counts, dtype=np.int64)
@@ -452,23 +543,25 @@ def confusion_figure(counts: np.ndarray, title: str | None = None, height: int =
     return _figure(heat, layout=lay)
 
 
-def slim(fig: go.Figure) -> go.Figure:
-    """A figure of ``figures.builders`` with this page's slim template instead of Plotly's full one."""
-    fig.layout.template = SLIM_TEMPLATE
-    return fig
+def slim(fig: go.Figure) -> Figure:
+    """A figure of ``figures.builders`` as this page's plain data, with its slim template instead of Plotly's full
+    one (set in the data: giving it to ``fig.layout.template`` validated it, ~7 ms)."""
+    data = builders.spec(fig)
+    data.setdefault("layout", {})["template"] = SLIM_TEMPLATE
+    return Figure(data)
 
 
-def big_map_figure(values: np.ndarray, title: str | None = None, height: int = 420) -> go.Figure:
+def big_map_figure(values: np.ndarray, title: str | None = None, height: int = 420) -> Figure:
     """One feature map large, every value on hover (``builders.signed_map_figure``), slim."""
     return slim(signed_map_figure(values, title=title, height=height))
 
 
-def kernel_grid_figure(kernel: np.ndarray, title: str | None = None, height: int = 320) -> go.Figure:
+def kernel_grid_figure(kernel: np.ndarray, title: str | None = None, height: int = 320) -> Figure:
     """A small kernel with its numbers in the cells (``builders.kernel_figure``), slim."""
     return slim(kernel_figure(kernel, title=title, height=height))
 
 
-def field_figure(digit: np.ndarray, boxes: list, point: tuple[int, int], height: int = 520) -> go.Figure:
+def field_figure(digit: np.ndarray, boxes: list, point: tuple[int, int], height: int = 520) -> Figure:
     """Receptive fields drawn on the digit (``pooling.figures.receptive_field_figure``), slim."""
     from cnn_viz.pooling import figures as pooling_figures
 

@@ -48,6 +48,7 @@ from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     PickedPsf,
     Sliding,
     channel_kernel_editor,
+    class_publish,
     colour_kernel_editor,
     csv_text,
     data_slider,

@@ -672,6 +672,19 @@ def mnist_map_picker(reading) -> tuple[str, int]:
     return layer, c2.number_input(f"Map (0-{n - 1})", 0, n - 1, key="mn_big_map", bind="query-params")
 
 
+def class_publish(page: str) -> None:
+    """At the end of a page's fragment (MNIST, Your own network): a teacher's settings changed in it (the digit,
+    the tab) reach the class, as app.py's ``classroom.publish`` does after a full run, which a fragment run skips."""
+    from streamlit.errors import StreamlitAPIException
+
+    from cnn_viz.ui import classroom
+
+    try:
+        classroom.publish(page)
+    except StreamlitAPIException:  # a store error's sidebar warning cannot be drawn from a fragment: the next full run says it
+        pass
+
+
 def mnist_train_settings():
     """The "Train your own" settings (keys ``mn_tr_*``) with the Train and Stop buttons:
     returns (``train.RunConfig``, Train clicked, Stop clicked)."""
