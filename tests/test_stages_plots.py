@@ -49,6 +49,27 @@ def _expected_rgb(st, shown: np.ndarray) -> np.ndarray:
     return ramp(256)[builders.signed_levels(shown, float(np.abs(st.maps).max()))]
 
 
+def _mosaic_values(fig) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A PNG mosaic's hover values per map: {map: (rows, cols, values)} (mnist.figures.mosaic_figure)."""
+    z = np.asarray(fig.data[0].z, dtype=np.float64)
+    custom = np.asarray(fig.data[0].customdata).astype(int)
+    out: dict[int, list] = {}
+    for i, j in zip(*np.nonzero(~np.isnan(z))):
+        k, r, c = custom[i, j]
+        out.setdefault(int(k), []).append((r, c, z[i, j]))
+    return {k: tuple(np.array(v).T) for k, v in out.items()}
+
+
+def _assert_mosaic_maps(fig, maps, every_value: bool = False):
+    got = _mosaic_values(fig)
+    assert sorted(got) == list(range(len(maps)))
+    for k, m in enumerate(maps):
+        rows, cols, vals = got[k]
+        np.testing.assert_allclose(vals, np.asarray(m, dtype=np.float64)[rows.astype(int), cols.astype(int)], rtol=1e-6, atol=1e-12)
+        if every_value:
+            assert len(vals) == np.asarray(m).size
+
+
 def test_pipeline_figure_one_column_per_stage_at_one_scale(pipe):
     fig = figures.pipeline_figure(pipe, max_maps=8)
     columns = _columns(fig)
@@ -194,7 +215,9 @@ def test_equivariance_figures_carry_the_lab_numbers():
     k = np.array([[-1.0, 0, 1]] * 3)
     eq = why_cnn.equivariance(DIGIT, k, 1, 2)
     fig = figures.compare_figure([eq.conv_of_shift, eq.shift_of_conv, eq.residual], ["a", "b", "c"])
-    assert len(fig.data) == 3 and not np.asarray(fig.data[2].z).any()
+    _assert_mosaic_maps(fig, [eq.conv_of_shift, eq.shift_of_conv, eq.residual], every_value=True)  # 28² maps: every value
+    assert not _mosaic_values(fig)[2][2].any()
+    assert [a.text for a in fig.layout.annotations] == ["a", "b", "c"]
     curve = why_cnn.invariance_curve(DIGIT, k, "max", 2, 2)
     cfig = figures.invariance_figure(curve, "max-pooled map")
     np.testing.assert_allclose(cfig.data[1].y, curve.pooled_change)
@@ -221,9 +244,7 @@ def test_the_lab_figures_show_the_lab_maps():
     eq = why_cnn.equivariance(DIGIT, k, 0, 2, "zeros", "relu")
     ps = why_cnn.pooled_shift(DIGIT, k, 0, 2)
     for fig, maps in ((figures.equivariance_figure(eq), eq.maps), (figures.pooled_shift_figure(ps), ps.maps)):
-        assert len(fig.data) == 3
-        for tr, m in zip(fig.data, maps):
-            np.testing.assert_allclose(np.asarray(tr.z, dtype=np.float64), m, rtol=1e-6)
+        _assert_mosaic_maps(fig, maps, every_value=True)
     assert [a.text for a in figures.pooled_shift_figure(ps).layout.annotations] == ["pool(f(x))", "pool(f(shift(x)))", "difference"]
 
 

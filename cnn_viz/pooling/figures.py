@@ -218,9 +218,14 @@ def receptive_field_figure(img: np.ndarray, boxes: list[FieldBox], point: tuple[
     return fig
 
 
-def compare_figure(maps, titles, cols: int = 3, height_per_row: int = 260) -> go.Figure:
-    """Maps side by side on one colour scale (e.g. conv(shift x), shift(conv x), their difference)."""
-    return builders.map_grid_figure(np.stack(maps), titles=list(titles), cols=cols, height_per_row=height_per_row)
+def compare_figure(maps, titles, cols: int = 3, height_per_row: int = 260, hover_side: int = 32) -> go.Figure:
+    """Maps side by side on one colour scale (e.g. conv(shift x), shift(conv x), their difference): ONE PNG
+    mosaic (``mnist.figures.mosaic_figure``) under real values at up to ``hover_side``² points a map (every
+    value of a map up to that size). One subplot per map (``builders.map_grid_figure``) took ~3/4 of an
+    equivariance-lab rerun to build."""
+    maps = np.stack(maps)
+    return mnist_figures.mosaic_figure(maps, cols=cols, labels=list(titles), tile_px=height_per_row - 24, clickable=False,
+                                       hover_points=maps.shape[0] * hover_side ** 2)
 
 
 def equivariance_figure(eq: Equivariance) -> go.Figure:
