@@ -164,7 +164,8 @@ class Report:
 def change_for(s: Session, page: str, step: int):
     """The WidgetState of the page's typical interaction for session ``s`` (or None if the widget is gone)."""
     key, how = INTERACTIONS.get(page, (None, None))
-    key = KEY_OVERRIDE.get(page, key)
+    if page in KEY_OVERRIDE:   # --key: that widget, to its next value (pressed if it is a button)
+        key, how = KEY_OVERRIDE[page], "next"
     if key is None:
         return [] if how == "rerun" else None
     try:
