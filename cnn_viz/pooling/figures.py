@@ -23,7 +23,7 @@ from cnn_viz.pooling.why_cnn import Equivariance, FieldBox, InvarianceCurve, Par
 LAYER_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#666666"]
 
 
-PIPELINE_HOVER = 1024  # a large column's hover grid: about this many real values per stage, spread over its maps
+PIPELINE_HOVER = 512  # a large column's hover grid: about this many real values per stage, spread over its maps
 PIPELINE_EXACT = 48 * 48  # a column of at most this many shown values stays an exact heatmap (6 bytes a value)
 
 
