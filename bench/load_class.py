@@ -56,6 +56,7 @@ INTERACTIONS = {
     "": (None, "rerun"),
 }
 KEY_OVERRIDE: dict = {}  # --key: another widget of the page to move (kept "next")
+FRESH = {"on": False, "skip": 0}  # --fresh: every round a value this session has not had (see change_for)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -145,6 +146,9 @@ class Report:
     error_samples: list[str] = field(default_factory=list)
     session_ids: list[str] = field(default_factory=list)
     replicas: list[str] = field(default_factory=list)      # X-Replica of each session (behind deploy/)
+    fresh: bool = False                 # --fresh: every change a value the session had not had
+    fresh_exhausted: int = -1           # --fresh: the round at which the widget ran out of new values (-1: never)
+    kb_first: float = float("nan")      # median kB of the first measured change (at-once)
 
     def summary(self) -> str:
         return (f"SUMMARY page={self.page or 'home'} scenario={self.scenario} N={self.sessions} "
@@ -152,6 +156,7 @@ class Report:
                 f"errors={self.errors} (exc={self.exceptions} timeout={self.timeouts} "
                 f"disc={self.disconnects} connfail={self.connect_failures} nowidget={self.missing_widget}) "
                 f"cpu/interaction={self.cpu_per_interaction:.3f}s net={self.net_cpu_per_interaction:.3f}s kB/rerun={self.kb_per_rerun:.0f} "
+                f"{'fresh ' if self.fresh else ''}kB_first={self.kb_first:.0f} "
                 f"rss={self.rss_before_mb:.0f}->{self.rss_after_mb:.0f}MB "
                 f"load={self.load_before:.1f}->{self.load_after:.1f} wall={self.wall_s:.0f}s")
 
@@ -159,18 +164,49 @@ class Report:
 def change_for(s: Session, page: str, step: int):
     """The WidgetState of the page's typical interaction for session ``s`` (or None if the widget is gone)."""
     key, how = INTERACTIONS.get(page, (None, None))
-    key = KEY_OVERRIDE.get(page, key)
+    if page in KEY_OVERRIDE:   # --key: that widget, to its next value (pressed if it is a button)
+        key, how = KEY_OVERRIDE[page], "next"
     if key is None:
         return [] if how == "rerun" else None
     try:
         w = s.find(key=key)
     except KeyError:
         return None
-    if how == "press":
+    if how == "press" or w.kind in ("button", "form_submit_button"):
         return s.set(w, True)
+    if FRESH["on"]:
+        return fresh_change(s, w, step)
     if how == "flip12":
         return s.set(w, 2 if step % 2 == 0 else 1)
     return s.set(w, s.next_value(w))
+
+
+def _value_id(ws) -> str:
+    """A WidgetState's value as text (to tell values apart)."""
+    return ws.SerializeToString(deterministic=True).hex() if ws is not None else ""
+
+
+def fresh_change(s: Session, w, step: int):
+    """--fresh: the widget's next value that this session has not sent or been drawn with (the next slider step,
+    stride, option, cell value ...), so that nothing the change draws is already in the client's message cache
+    and its bytes are those of a NEW setting. Before the first change it walks past FRESH["skip"] values (the
+    one the warm-up run took), so that the server's figure caches miss as well. Returns "exhausted" when the
+    widget has no value left that it has not had (a radio with two options has one fresh change)."""
+    seen = s.__dict__.setdefault("_fresh_seen", {}).setdefault(w.id, {_value_id(w.state)})
+    if step == 0 and FRESH["skip"]:
+        start, walked = w.state, set(seen)
+        for _ in range(FRESH["skip"]):
+            w.state = s.set(w, s.next_value(w))   # only locally: the change below carries the state sent
+            walked.add(_value_id(w.state))
+        if _value_id(s.set(w, s.next_value(w))) in walked:   # a toggle, a two-option radio: nothing left to skip to
+            w.state = start
+        else:
+            seen |= walked
+    new = s.set(w, s.next_value(w))
+    if _value_id(new) in seen:
+        return "exhausted"
+    seen.add(_value_id(new))
+    return new
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -190,7 +226,7 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
         raise ValueError(f"sessions must be 1..{MAX_SESSIONS}")
     duration = min(float(duration), MAX_SECONDS)
     rng = random.Random(seed)
-    rep = Report(page=page, scenario=scenario, sessions=sessions)
+    rep = Report(page=page, scenario=scenario, sessions=sessions, fresh=FRESH["on"])
     results: list[RunResult] = []
     pids = list(pids)
     hard_deadline = time.monotonic() + MAX_SECONDS + 2 * timeout
@@ -242,6 +278,9 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
                         break
                     live = [c for c in live if not c.closed]
                     batch = [(c, change_for(c, page, k)) for c in live]
+                    if any(isinstance(ch, str) for _, ch in batch):   # --fresh ran out of new values
+                        rep.fresh_exhausted = k
+                        break
                     for c, ch in batch:
                         if ch is None:
                             rep.missing_widget += 1
@@ -250,6 +289,8 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
                     rs = await asyncio.gather(*(c.rerun(ch) for c, ch in batch if ch is not None))
                     for r in rs:
                         note(r)
+                    if k == 0 and rs:
+                        rep.kb_first = statistics.median(r.bytes for r in rs) / 1e3
                     if verbose:
                         print(f"round {k + 1}: p95 {percentile([r.latency for r in rs], 95):.2f} s")
                     await asyncio.sleep(1.0)
@@ -261,6 +302,9 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
                     await asyncio.sleep(rng.uniform(0, think[1]))
                     while time.monotonic() < end and not c.closed:
                         ch = change_for(c, page, step)
+                        if isinstance(ch, str):   # --fresh ran out of new values
+                            rep.fresh_exhausted = step
+                            return
                         if ch is None:
                             rep.missing_widget += 1
                             return
@@ -310,7 +354,10 @@ def print_report(rep: Report) -> None:
         print(f"    {e}")
     print(f"  server CPU {rep.cpu_s:.2f} s = {rep.cpu_per_interaction:.3f} s per interaction "
           f"({rep.net_cpu_per_interaction:.3f} s less the idle {rep.idle_cpu_rate:.3f} CPU s/s); "
-          f"{rep.kb_per_rerun:.0f} kB per rerun (median)")
+          f"{rep.kb_per_rerun:.0f} kB per rerun (median)" + (", every change a new value" if rep.fresh else "")
+          + f"; first change {rep.kb_first:.0f} kB")
+    if rep.fresh_exhausted >= 0:
+        print(f"  --fresh: the widget had no new value left after {rep.fresh_exhausted} change(s); stopped there")
     print(f"  server RSS {rep.rss_before_mb:.0f} MB -> {rep.rss_after_mb:.0f} MB; load average "
           f"{rep.load_before:.2f} -> {rep.load_after:.2f}")
     print(rep.summary(), flush=True)
@@ -341,7 +388,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="append each Report as one JSON line to this file")
     ap.add_argument("--query", default="", help="the page URL's query string, e.g. 'wf_tab=2-D: JPEG artifacts'")
     ap.add_argument("--key", help="move this widget (next value) instead of the page's built-in interaction")
+    ap.add_argument("--fresh", action="store_true", help="every change moves the widget to a value the session has "
+                    "not had yet (stride 1, 2, 3, ...; the next option; the next slider step; a new cell value) instead of "
+                    "alternating two, and past the values the warm-up took: kB and CPU of a NEW setting in every round; "
+                    "stops early when the widget has no new value left")
     a = ap.parse_args(argv)
+    FRESH["on"] = a.fresh
     if a.key:
         KEY_OVERRIDE[a.page] = a.key
     sizes = a.sessions or [10]
@@ -369,6 +421,7 @@ def main(argv=None) -> int:
     try:
         for _ in range(a.warmup):
             asyncio.run(run_load(url, a.page, 1, "at-once", rounds=1, pids=pids, timeout=a.timeout, query=a.query))
+        FRESH["skip"] = 1 if a.fresh and a.warmup else 0   # every warm-up session took the first new value
         for n in sizes:
             rep = asyncio.run(run_load(url, a.page, n, a.scenario, duration=a.duration, rounds=a.rounds,
                                        think=tuple(a.think), pids=pids, timeout=a.timeout, seed=a.seed,

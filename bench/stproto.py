@@ -49,6 +49,8 @@ WIDGET_KINDS = {
     "button_group", "button", "download_button", "file_uploader", "camera_input", "dataframe",
     "plotly_chart", "component_instance", "color_picker", "date_input", "time_input", "form_submit_button",
 }
+# Blocks that are widgets too: a stateful st.tabs (``key`` + ``on_change="rerun"`` or ``bind``) is a tab_container
+# block with an id; its value is the open tab's label (string_value), its options the labels of its tab blocks.
 
 
 def check_loopback(url: str) -> None:
@@ -73,9 +75,11 @@ class Widget:
     fragment_id: str = ""
     state: WidgetState | None = None   # what the browser would send now (None: nothing, e.g. a button)
 
+    labels: list[str] = field(default_factory=list)   # a tab container's tab labels (filled as its tabs arrive)
+
     @property
     def options(self) -> list[str]:
-        return list(getattr(self.proto, "options", []))
+        return self.labels if self.kind == "tabs" else list(getattr(self.proto, "options", []))
 
 
 @dataclass
@@ -175,6 +179,7 @@ class Session:
         self.total_bytes = 0
         self.closed = False
         self.replica = ""   # the X-Replica header of the websocket handshake (behind deploy/'s HAProxy)
+        self._blocks: dict[tuple, Widget] = {}   # delta path → stateful tab container (to collect its tab labels)
 
     # -- connection -------------------------------------------------------------------------------
     def _health(self) -> None:
@@ -341,6 +346,21 @@ class Session:
                     seen[wid] = Widget(id=wid, kind=ek, label=getattr(sub, "label", ""), key=user_key(wid),
                                        proto=sub, fragment_id=msg.delta.fragment_id,
                                        state=default_state(ek, sub, wid))
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "add_block":
+            blk = msg.delta.add_block
+            path = tuple(msg.metadata.delta_path)
+            bk = blk.WhichOneof("type")
+            if bk == "tab_container" and blk.tab_container.id:
+                wid = blk.tab_container.id
+                w = Widget(id=wid, kind="tabs", label="", key=user_key(wid), proto=blk.tab_container,
+                           fragment_id=msg.delta.fragment_id, state=None)
+                seen[wid] = w
+                self._blocks[path] = w
+            elif bk == "tab" and path[:-1] in self._blocks:
+                w = self._blocks[path[:-1]]
+                w.labels.append(blk.tab.label)
+                if len(w.labels) - 1 == w.proto.default_tab_index:
+                    w.state = WidgetState(id=w.id, string_value=blk.tab.label)
         elif kind == "script_finished":
             if msg.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 seen.clear()   # the rerun that follows draws the page again (the browser drops stale elements)
@@ -415,7 +435,7 @@ class Session:
                 ws.string_array_value.data.extend([str(v) for v in vals])
             else:
                 ws.double_array_value.data.extend([float(v) for v in vals])
-        elif w.kind in ("selectbox", "radio", "text_input", "text_area", "color_picker"):
+        elif w.kind in ("selectbox", "radio", "text_input", "text_area", "color_picker", "tabs"):
             ws.string_value = str(value)
         elif w.kind == "checkbox":
             ws.bool_value = bool(value)
@@ -446,11 +466,22 @@ class Session:
             cur = list(w.state.double_array_value.data) if w.state else list(p.default)
             v = cur[0] + p.step
             return [p.min if v > p.max + 1e-12 else v] + cur[1:]
-        if w.kind in ("selectbox", "radio"):
+        if w.kind == "dataframe" and w.proto.editing_mode:
+            # an edit of the first cell (column "0", as the kernel grids name theirs) to a value not sent before
+            cur = json.loads(w.state.string_value) if w.state and w.state.string_value else {}
+            old = (cur.get("edited_rows") or {}).get("0", {}).get("0", 0.0)
+            return {"edited_rows": {"0": {"0": round(float(old) + 0.5, 3)}}, "added_rows": [], "deleted_rows": []}
+        if w.kind in ("selectbox", "radio", "tabs"):
             opts = w.options
             cur = w.state.string_value if w.state else opts[0]
             i = opts.index(cur) if cur in opts else -1
             return opts[(i + 1) % len(opts)]
+        if w.kind == "multiselect":
+            # one more option (the first one not chosen), or, with every option chosen, one fewer
+            names = [o if isinstance(o, str) else getattr(o, "content", str(o)) for o in w.proto.options]
+            cur = list(w.state.string_array_value.data) if w.state else []
+            extra = [o for o in names if o not in cur]
+            return cur + extra[:1] if extra else cur[:-1]
         if w.kind == "checkbox":
             return not (w.state.bool_value if w.state else w.proto.default)
         if w.kind == "number_input":

@@ -9,6 +9,8 @@ from cnn_viz.figures import builders, palette
 from cnn_viz.pooling import figures, stages, why_cnn
 from cnn_viz.ui import cached
 
+EDGE_HOVER = 32  # the edge example's maps: real values on hover at up to 32×32 points (64×64 were 22 kB a map)
+
 st.title("ReLU and pooling")
 ui.explain(
     "A convolutional layer is more than the convolution. Each feature map then goes through an **activation** "
@@ -79,13 +81,15 @@ with c1:
     ui.plot(ui.figure(builders.kernel_figure, ex.kernel, title="vertical-edge kernel", height=240), key="rp_edge_kernel")
     st.caption("The report's 3×3 kernel: right column minus left column. Padding 1 keeps the output the size of the input.")
 with c2:
-    ui.plot(ui.figure(builders.signed_map_figure, ex.before, title="before ReLU", height=380, zmax=ex.zmax), key="rp_edge_before")
+    ui.plot(ui.figure(builders.signed_map_figure, ex.before, title="before ReLU", height=380, zmax=ex.zmax, hover_side=EDGE_HOVER),
+            key="rp_edge_before")
     st.caption(f"Both signs: **{100 * ex.positive:.1f}%** of the pixels are positive ({palette.scheme().pos_word}, dark → bright going right) and "
                f"**{100 * ex.negative:.1f}%** negative ({palette.scheme().neg_word}, bright → dark); values from {ex.min:.3g} to {ex.max:.3g}. "
                + fmt.describe_map("Map", ex.before) + ".")
     ui.download_png(lambda: palette.signed_to_rgb(ex.before, ex.zmax), "edge_before_relu.png", "Before ReLU as PNG", key="rp_dl_before")
 with c3:
-    ui.plot(ui.figure(builders.signed_map_figure, ex.after, title="after ReLU", height=380, zmax=ex.zmax), key="rp_edge_after")
+    ui.plot(ui.figure(builders.signed_map_figure, ex.after, title="after ReLU", height=380, zmax=ex.zmax, hover_side=EDGE_HOVER),
+            key="rp_edge_after")
     st.caption(f"ReLU(x) = max(0, x): only the positive side is left, the {100 * ex.negative:.1f}% negative pixels are now 0 "
                "(white). The layer now says *where* dark turns bright going right, and nothing about the opposite edge; "
                "a −K kernel would keep that one. " + fmt.describe_map("Map", ex.after) + ".")

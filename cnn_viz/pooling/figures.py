@@ -12,34 +12,63 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnn_viz.common import fmt
+from cnn_viz.common.images import to_uint8
 from cnn_viz.figures import builders
-from cnn_viz.figures.palette import largest_abs
+from cnn_viz.figures.palette import largest_abs, ramp, signed_scale
+from cnn_viz.mnist import figures as mnist_figures  # its PNG mosaic and unvalidated figures (no torch there)
+from cnn_viz.mnist.figures import GRAY
 from cnn_viz.pooling.stages import PoolWindow, Stage, indices_to_rowcol
 from cnn_viz.pooling.why_cnn import Equivariance, FieldBox, InvarianceCurve, ParamCurve, PooledShift
 
 LAYER_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#666666"]
 
 
-def _column_trace(st: Stage, rows: int, slot: int, step: int, where: dict) -> go.Heatmap:
-    """All maps of one stage as one heatmap: map r drawn in the vertical slot r (slot pixels
-    tall), NaN elsewhere, shown every ``step`` pixels. One trace per stage keeps the figure
-    light: Plotly validates every trace, so a trace per map would multiply that cost."""
+PIPELINE_HOVER = 512  # a large column's hover grid: about this many real values per stage, spread over its maps
+PIPELINE_EXACT = 48 * 48  # a column of at most this many shown values stays an exact heatmap (6 bytes a value)
+
+
+def _column_traces(st: Stage, rows: int, slot: int, step: int, where: dict, exact_cells: int = PIPELINE_EXACT) -> list:
+    """All maps of one stage as one column: map r drawn in the vertical slot r (``slot`` pixels tall, a
+    multiple of ``step``), shown every ``step`` pixels. A column of at most ``exact_cells`` values is
+    one exact heatmap (NaN between the maps, every value on hover); a larger one is ONE PNG of the column
+    (white between the maps) under an invisible heatmap of its real values at about ``PIPELINE_HOVER``
+    points spread evenly over its maps (first: it gives the hover), as ``builders.signed_map_traces`` draws
+    a large map. Hover: the stage, the map, the true row and column, the value."""
     maps = st.maps[:rows, ::step, ::step]
     c, h, w = maps.shape
-    per = int(np.ceil(slot / step))
-    z = np.full((rows * per, w), np.nan, dtype=np.float32)
-    custom = np.zeros((rows * per, w, 2), dtype=np.uint8 if max(st.maps.shape[1], rows) < 256 else np.uint16)
+    per = slot // step
+    hover = f"<b>{st.name}</b>, map %{{customdata[0]}}<br>row %{{customdata[1]}}, col %{{x}}<br>value %{{z:.4g}}<extra></extra>"
+    index = np.uint8 if max(st.maps.shape[1], rows) < 256 else np.uint16
+    gray = st.kind == "input"
+    scale = dict(colorscale=GRAY, zmin=0, zmax=1) if gray else signed_scale(largest_abs(st.maps))
+    if rows * per * w <= exact_cells:
+        z = np.full((rows * per, w), np.nan, dtype=np.float32)
+        custom = np.zeros((rows * per, w, 2), dtype=index)
+        for r in range(c):
+            z[r * per : r * per + h] = maps[r]
+            custom[r * per : r * per + h, :, 0] = r + 1
+            custom[r * per : r * per + h, :, 1] = (np.arange(h) * step)[:, None]
+        y = np.arange(rows * per) * step
+        return [dict(type="heatmap", z=z, x=np.arange(w) * step, y=y, customdata=custom, hovertemplate=hover, showscale=False,
+                     hoverongaps=False, **scale, **where)]
+    levels = to_uint8(maps, 0.0, 1.0) if gray else builders.signed_levels(maps, scale["zmax"])
+    picture = np.full((rows * per, w), 255 if gray else 128, dtype=np.uint8)  # white on gray / on the diverging ramp
     for r in range(c):
-        z[r * per : r * per + h] = maps[r]
-        custom[r * per : r * per + h, :, 0] = r + 1
-        custom[r * per : r * per + h, :, 1] = (np.arange(h) * step)[:, None]
-    y = (np.arange(rows * per) // per) * slot + (np.arange(rows * per) % per) * step
-    place = dict(x=np.arange(w) * step, y=y, customdata=custom,
-                 hovertemplate=f"<b>{st.name}</b>, map %{{customdata[0]}}<br>row %{{customdata[1]}}, col %{{x}}<br>value %{{z:.4g}}<extra></extra>")
-    if st.kind == "input":
-        return go.Heatmap(z=z, colorscale="gray", zmin=0, zmax=1, showscale=False, hoverongaps=False, **place, **where)
-    trace = builders.signed_map_trace(z, max_side=max(z.shape), zmax=largest_abs(st.maps), colorbar=False, hoverongaps=False, **where)
-    return trace.update(place)  # the slots' own coordinates and hover text
+        picture[r * per : r * per + h] = levels[r]
+    image = dict(type="image", source=builders.png_uri(picture, None if gray else ramp(256)), x0=0, dx=step, y0=0, dy=step,
+                 hoverinfo="skip", **where)
+    k = max(3, int(np.sqrt(PIPELINE_HOVER / c)))
+    rs = ((np.arange(min(k, h)) + 0.5) * h / min(k, h)).astype(int)   # sample rows / cols of a shown map
+    cs = ((np.arange(min(k, w)) + 0.5) * w / min(k, w)).astype(int)
+    z = maps[:, rs][:, :, cs]
+    custom = np.zeros((c, rs.size, cs.size, 2), dtype=index)
+    custom[:, :, :, 0] = (np.arange(c) + 1)[:, None, None]
+    custom[:, :, :, 1] = (rs * step)[None, :, None]
+    y = (np.arange(c)[:, None] * slot + rs[None, :] * step).ravel()
+    values = dict(type="heatmap", z=z.reshape(c * rs.size, cs.size), x=(cs * step).astype(np.int16), y=y.astype(np.int16),
+                  customdata=custom.reshape(c * rs.size, cs.size, 2), hovertemplate=hover, showscale=False,
+                  hoverongaps=False, opacity=0, **scale, **where)
+    return [values, image]
 
 
 def pipeline_figure(stages: list[Stage], max_maps: int = 8, max_side: int = 128, cell_px: int | None = None) -> go.Figure:
@@ -51,7 +80,7 @@ def pipeline_figure(stages: list[Stage], max_maps: int = 8, max_side: int = 128,
     hmax = max(s.maps.shape[1] for s in stages)
     wmax = max(s.maps.shape[2] for s in stages)
     step = max(1, int(np.ceil(max(hmax, wmax) / max_side)))
-    slot = hmax + max(1, hmax // 12)  # a thin gap between maps
+    slot = -(-(hmax + max(1, hmax // 12)) // step) * step  # a thin gap between maps; a whole number of shown pixels
     gap_x = 0.015
     cell_w = (1 - gap_x * (n - 1)) / n
     traces, layout, notes = [], {}, []
@@ -61,20 +90,23 @@ def pipeline_figure(stages: list[Stage], max_maps: int = 8, max_side: int = 128,
         layout[f"xaxis{i}"] = dict(domain=[x0, x0 + cell_w], anchor=f"y{i}", visible=False, range=[-0.5, wmax - 0.5], constrain="domain")
         layout[f"yaxis{i}"] = dict(domain=[0, 1], anchor=f"x{i}", visible=False, range=[rows * slot - (slot - hmax) - 0.5, -0.5],
                                    scaleanchor=f"x{i}", scaleratio=1, constrain="domain")
-        traces.append(_column_trace(st, rows, slot, step, dict(xaxis=f"x{i}", yaxis=f"y{i}")))
+        traces += _column_traces(st, rows, slot, step, dict(xaxis=f"x{i}", yaxis=f"y{i}"))
         xc = x0 + cell_w / 2
         notes.append(dict(text=f"<b>{st.name}</b>", x=xc, y=1.0, xref="paper", yref="paper", yanchor="bottom", showarrow=False, font=dict(size=13)))
         notes.append(dict(text=st.shape_text, x=xc, y=0.0, xref="paper", yref="paper", yanchor="top", showarrow=False, font=dict(size=14)))
     cell_px = int(np.clip(720 / rows, 80, 170)) if cell_px is None else cell_px
     lay = builders.layout(height=int(cell_px * rows * min(1.0, 7 / n)) + 70, square=False)
     lay.update(layout, annotations=notes, margin=dict(l=5, r=5, t=30, b=35), font=dict(size=12), showlegend=False)
-    return go.Figure(data=traces, layout=lay)
+    return mnist_figures._figure(traces, layout=lay)  # plain dicts, not validated again (~2/3 of the build)
 
 
-def stage_grid_figure(st: Stage, cols: int = 4, height_per_row: int = 190) -> go.Figure:
-    """One stage's maps in a grid on one colour scale (the input in gray)."""
-    return builders.map_grid_figure(st.maps, titles=list(st.labels[: st.maps.shape[0]]), cols=cols,
-                                    signed=st.kind != "input", height_per_row=height_per_row)
+def stage_grid_figure(st: Stage, cols: int = 4, height_per_row: int = 190, hover_points: int = 1024) -> go.Figure:
+    """One stage's maps in a grid on one colour scale (the input in gray), labelled: ONE PNG mosaic under real
+    values at about ``hover_points`` sample points (``mnist.figures.mosaic_figure``, the MNIST page's layer grid:
+    one subplot per map sent every value of every map, 130 kB for four 128² maps)."""
+    n = st.maps.shape[0]
+    return mnist_figures.mosaic_figure(st.maps, cols=cols, signed=st.kind != "input", labels=list(st.labels[:n]),
+                         tile_px=height_per_row - 24, clickable=False, hover_points=hover_points)
 
 
 def _rect(fig, r0, r1, c0, c1, colour="black", width=3, dash=None, **where):
@@ -83,21 +115,23 @@ def _rect(fig, r0, r1, c0, c1, colour="black", width=3, dash=None, **where):
 
 
 def pool_input_figure(fmap: np.ndarray, win: PoolWindow, indices: np.ndarray | None = None, height: int = 460,
-                      max_markers: int = 20000, size: int = 2, stride: int = 2, padding: int = 0) -> go.Figure:
+                      max_markers: int = 20000, size: int = 2, stride: int = 2, padding: int = 0, hover_side: int = 32) -> go.Figure:
     """The map being pooled, the chosen window outlined, and (max pooling) a dot on the winner
-    of every window: where each pooled value came from."""
-    fig = builders.signed_map_figure(fmap, height=height)
+    of every window: where each pooled value came from. A large map's values on hover at up to ``hover_side``²
+    points (the dots and the pooled map beside it give the winners' positions and values)."""
+    fig = builders.signed_map_figure(fmap, height=height, hover_side=hover_side)
     if indices is not None and indices.size <= max_markers:
         rows, cols = indices_to_rowcol(indices, fmap.shape[1])
         ii, jj = np.indices(indices.shape)
         # Only windows with something in them: in an all-zero window (common after ReLU) the
         # "winner" is just its first pixel, and a dot there would be noise.
         keep = np.abs(fmap[rows, cols]) > 0.01 * largest_abs(fmap)
+        # compact arrays (a dot per window: 4,096 of them on a 128² map): int16 positions and the window's index as
+        # uint16; its value is the pooled map's (float64 customdata with the value was 75 kB of a 128² map's 114 kB)
         fig.add_trace(go.Scatter(
-            x=cols[keep], y=rows[keep], mode="markers", name="argmax",
+            x=cols[keep].astype(np.int16), y=rows[keep].astype(np.int16), mode="markers", name="argmax",
             marker=dict(symbol="circle", size=float(np.clip(0.35 * 330 / max(fmap.shape), 2, 9)), color="black", line=dict(width=0)),
-            customdata=np.stack([ii[keep], jj[keep], fmap[rows, cols][keep]], axis=1),
-            hovertemplate="max of window (%{customdata[0]}, %{customdata[1]})<br>at row %{y}, col %{x}: %{customdata[2]:.4g}<extra></extra>",
+            customdata=np.stack([ii[keep], jj[keep]], axis=1).astype(np.uint16), hovertemplate="max of window (%{customdata[0]}, %{customdata[1]})<br>at row %{y}, col %{x}<extra></extra>",
         ))
     h, w = fmap.shape
     if stride == size and max(h, w) // size <= 64:
@@ -184,9 +218,14 @@ def receptive_field_figure(img: np.ndarray, boxes: list[FieldBox], point: tuple[
     return fig
 
 
-def compare_figure(maps, titles, cols: int = 3, height_per_row: int = 260) -> go.Figure:
-    """Maps side by side on one colour scale (e.g. conv(shift x), shift(conv x), their difference)."""
-    return builders.map_grid_figure(np.stack(maps), titles=list(titles), cols=cols, height_per_row=height_per_row)
+def compare_figure(maps, titles, cols: int = 3, height_per_row: int = 260, hover_side: int = 32) -> go.Figure:
+    """Maps side by side on one colour scale (e.g. conv(shift x), shift(conv x), their difference): ONE PNG
+    mosaic (``mnist.figures.mosaic_figure``) under real values at up to ``hover_side``² points a map (every
+    value of a map up to that size). One subplot per map (``builders.map_grid_figure``) took ~3/4 of an
+    equivariance-lab rerun to build."""
+    maps = np.stack(maps)
+    return mnist_figures.mosaic_figure(maps, cols=cols, labels=list(titles), tile_px=height_per_row - 24, clickable=False,
+                                       hover_points=maps.shape[0] * hover_side ** 2)
 
 
 def equivariance_figure(eq: Equivariance) -> go.Figure:
