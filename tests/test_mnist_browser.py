@@ -24,8 +24,18 @@ pytestmark = pytest.mark.browser
 FIXTURE = ROOT / "tests" / "fixtures" / "drawn_digits.npz"
 METRIC = '[data-testid="stMetric"]'
 
-# How many runs of the script this tab has seen start: Streamlit's script state (data-test-script-state on
-# stApp) leaving "notRunning". Every mutation record is counted, so two quick runs are not taken for one.
+# How many runs of the script this tab has seen: Streamlit's script state (data-test-script-state on stApp)
+# leaving "notRunning", or a message from the server. Every mutation record is counted, so two quick runs are
+# not taken for one; a run answered from caches can start and end inside one render, so the script state
+# never shows it, but its deltas and script_finished still arrive over the websocket (counted from the page's
+# start by _WS_JS).
+_WS_JS = """(() => {
+  window.__mnMsgs = 0;
+  const WS = window.WebSocket;
+  window.WebSocket = class extends WS {
+    constructor(...args) { super(...args); this.addEventListener('message', () => { window.__mnMsgs += 1; }); }
+  };
+})()"""
 _RUNS_JS = """() => {
   if (window.__mnRuns === undefined) {
     window.__mnRuns = 0;
@@ -34,7 +44,7 @@ _RUNS_JS = """() => {
       for (const r of records) if (r.oldValue === 'notRunning') window.__mnRuns += 1;
     }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state'], attributeOldValue: true});
   }
-  return window.__mnRuns;
+  return window.__mnRuns + (window.__mnMsgs || 0);
 }"""
 
 
@@ -44,11 +54,12 @@ def runs(page) -> int:
 
 def wait_rerun(page, before: int) -> None:
     """Wait until a run started after ``before`` (a ``runs`` count) has finished."""
-    page.wait_for_function("n => window.__mnRuns > n", arg=before)
+    page.wait_for_function("n => window.__mnRuns + (window.__mnMsgs || 0) > n", arg=before)
     wait_idle(page)
 
 
 def open_draw(page, app_url):
+    page.add_init_script(_WS_JS)
     page.goto(f"{app_url}/mnist_activations?mn_source=Draw")
     wait_idle(page)
     canvas = page.locator("canvas.upper-canvas")
@@ -98,7 +109,7 @@ def clear(page):
     before = runs(page)
     page.locator('button[aria-label="Reset canvas & history"]').first.click()
     # the rerun the reset sends, or (when the canvas was read blank already) no prediction left to clear
-    page.wait_for_function("([n, sel]) => window.__mnRuns > n || !document.querySelector(sel)", arg=[before, METRIC],
+    page.wait_for_function("([n, sel]) => window.__mnRuns + (window.__mnMsgs || 0) > n || !document.querySelector(sel)", arg=[before, METRIC],
                            timeout=180_000)
     wait_idle(page)
     expect(page.locator(METRIC)).to_have_count(0)

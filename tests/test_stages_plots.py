@@ -78,7 +78,7 @@ def test_pipeline_figure_one_column_per_stage_at_one_scale(pipe):
     for st in pipe:
         assert f"<b>{st.name}</b>" in texts and st.shape_text in texts
     # Every column has the same axis ranges, so a pooled map is drawn half as large.
-    ranges = {(tuple(fig.layout[f"xaxis{i + 1}"].range), tuple(fig.layout[f"yaxis{i + 1}"].range)) for i in range(len(pipe))}
+    ranges = {(tuple(fig.layout[f"xaxis{i + 1}"]["range"]), tuple(fig.layout[f"yaxis{i + 1}"]["range"])) for i in range(len(pipe))}
     assert len(ranges) == 1
     slot = 28 + max(1, 28 // 12)
     for traces, st in zip(columns, pipe):
