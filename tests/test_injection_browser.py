@@ -62,8 +62,16 @@ def _wait_text(page, s: str, timeout: float = 60) -> None:
                            polling=200, timeout=timeout * 1000)
 
 
+_STATE_JS = """() => { const app = document.querySelector('[data-testid="stApp"]');
+  return {script: app && app.getAttribute('data-test-script-state'), connection: app && app.getAttribute('data-test-connection-state'),
+          status: [...document.querySelectorAll('[data-testid="stStatusWidget"]')].map((e) => e.innerText.slice(0, 200))}; }"""
+
+
 def _check(page, expected: list[str], outside: list[str]) -> None:
-    wait_idle(page, 180)  # a guard against a hang only (a loaded CI box once took over 60 s here)
+    try:
+        wait_idle(page, 180)  # a guard against a hang only (a loaded CI box once took over 60 s here)
+    except Exception as e:  # say what the page was doing: the flake seen beside other browser tests
+        raise AssertionError(f"the page never went idle: {page.evaluate(_STATE_JS)}") from e
     assert_no_exception(page)
     seen = page.evaluate(_MARKUP_JS, expected)
     assert seen["found"] == [] and seen["boxes"] >= len(expected), seen
