@@ -9,6 +9,8 @@ opens another tab of "Look inside" (a fragment run): the class store holds it as
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import assert_no_exception, wait_idle
 from test_classroom_browser import PIN, class_app  # noqa: F401  (the class app fixture: a server with a teacher PIN)
@@ -46,7 +48,13 @@ def test_a_teacher_tab_inside_the_fragment_reaches_the_class(browser, class_app)
         wait_idle(t)
         assert_no_exception(t)
         assert _query(t).get("yn_tab") == "Learned filters", t.url
+        # the URL changes in the browser before the server's run (query-params binding), and a fragment run
+        # answered from caches can end before wait_idle sees it start: wait for the store itself (30 s bound)
+        deadline = time.monotonic() + 30
         state = store.teacher_state(code)
+        while state.params.get("yn_tab") != "Learned filters" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            state = store.teacher_state(code)
         assert state.page == "your_network" and state.params.get("yn_tab") == "Learned filters", state
     finally:
         store.close()
