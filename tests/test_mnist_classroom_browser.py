@@ -9,8 +9,6 @@ opens another tab of "Look inside" (a fragment run): the class store holds it as
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import assert_no_exception, wait_idle
 from test_classroom_browser import PIN, class_app  # noqa: F401  (the class app fixture: a server with a teacher PIN)
@@ -18,6 +16,19 @@ from test_classroom_browser import PIN, class_app  # noqa: F401  (the class app 
 from cnn_viz.classroom.store import open_store
 
 pytestmark = pytest.mark.browser
+
+
+# the server's websocket messages: how many, and when the last one came
+_WS_JS = """(() => {
+  window.__clsMsgs = 0; window.__clsLast = 0;
+  const WS = window.WebSocket;
+  window.WebSocket = class extends WS {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => { window.__clsMsgs += 1; window.__clsLast = performance.now(); });
+    }
+  };
+})()"""
 
 
 def _query(pg) -> dict:
@@ -31,6 +42,7 @@ def test_a_teacher_tab_inside_the_fragment_reaches_the_class(browser, class_app)
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     t = ctx.new_page()
     t.set_default_timeout(60_000)
+    t.add_init_script(_WS_JS)
     store = open_store(f"sqlite:///{store_path}")
     try:
         t.goto(url + "/your_network")
@@ -44,17 +56,17 @@ def test_a_teacher_tab_inside_the_fragment_reaches_the_class(browser, class_app)
         assert before.page == "your_network" and "yn_tab" not in before.params, before
 
         # another tab of "Look inside": a run of the fragment only
+        sent_before = t.evaluate("() => window.__clsMsgs")
         t.get_by_role("tab", name="Learned filters").click()
         wait_idle(t)
         assert_no_exception(t)
         assert _query(t).get("yn_tab") == "Learned filters", t.url
         # the URL changes in the browser before the server's run (query-params binding), and a fragment run
-        # answered from caches can end before wait_idle sees it start: wait for the store itself (30 s bound)
-        deadline = time.monotonic() + 30
+        # answered from caches can end before wait_idle sees it start: wait for the run's messages instead —
+        # the fragment publishes before its run ends, and the run's last message (script_finished) follows
+        t.wait_for_function("(n) => window.__clsMsgs > n && performance.now() - window.__clsLast > 300",
+                            arg=sent_before, polling=50)
         state = store.teacher_state(code)
-        while state.params.get("yn_tab") != "Learned filters" and time.monotonic() < deadline:
-            time.sleep(0.1)
-            state = store.teacher_state(code)
         assert state.page == "your_network" and state.params.get("yn_tab") == "Learned filters", state
     finally:
         store.close()
