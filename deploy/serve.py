@@ -15,7 +15,7 @@ What it does (deploy/README.md says why):
   reaches a replica;
 - Streamlit's static files (``/static/``: ~9.7 MB of JavaScript, CSS and fonts on a first visit, immutable,
   hashed names) kept in HAProxy's own memory cache after the first request, and sent gzip-compressed (libslz)
-  to browsers that accept it: a replica served them on every student's first visit, ~0.3 s of its CPU each
+  to browsers that accept it: a replica served them on every student's first visit, ~0.2 s of its CPU each
   (the same interpreter that runs the class's reruns); now it serves each file once per deploy;
 - the PIDs in ``<run dir>/pids``; Ctrl-C or SIGTERM stops HAProxy, then every replica, by PID.
 The proxy listens on 127.0.0.1 unless ``--bind`` says otherwise (``--bind 0.0.0.0`` for a classroom).
