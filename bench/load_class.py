@@ -137,7 +137,9 @@ class Report:
     cpu_per_interaction: float = float("nan")
     idle_cpu_rate: float = float("nan")       # server CPU s per s with nobody interacting (its own timers)
     net_cpu_per_interaction: float = float("nan")  # cpu_per_interaction less the idle rate over the wall time
-    kb_per_rerun: float = float("nan")        # median kB received per measured run
+    kb_per_rerun: float = float("nan")        # median kB received per measured run (message payloads)
+    wire_kb_per_rerun: float = float("nan")   # median kB on the socket for them (compressed, if the server agreed)
+    wire_kb_first: float = float("nan")       # the same for the first measured change (at-once)
     rss_before_mb: float = float("nan")
     rss_after_mb: float = float("nan")
     load_before: float = float("nan")
@@ -157,6 +159,7 @@ class Report:
                 f"disc={self.disconnects} connfail={self.connect_failures} nowidget={self.missing_widget}) "
                 f"cpu/interaction={self.cpu_per_interaction:.3f}s net={self.net_cpu_per_interaction:.3f}s kB/rerun={self.kb_per_rerun:.0f} "
                 f"{'fresh ' if self.fresh else ''}kB_first={self.kb_first:.0f} "
+                f"wire_kB/rerun={self.wire_kb_per_rerun:.0f} wire_kB_first={self.wire_kb_first:.0f} "
                 f"rss={self.rss_before_mb:.0f}->{self.rss_after_mb:.0f}MB "
                 f"load={self.load_before:.1f}->{self.load_after:.1f} wall={self.wall_s:.0f}s")
 
@@ -291,6 +294,7 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
                         note(r)
                     if k == 0 and rs:
                         rep.kb_first = statistics.median(r.bytes for r in rs) / 1e3
+                        rep.wire_kb_first = statistics.median(r.wire for r in rs) / 1e3
                     if verbose:
                         print(f"round {k + 1}: p95 {percentile([r.latency for r in rs], 95):.2f} s")
                     await asyncio.sleep(1.0)
@@ -336,6 +340,7 @@ async def run_load(url: str, page: str, sessions: int, scenario: str, *, duratio
     rep.error_samples = rep.error_samples[:10]
     if results:
         rep.kb_per_rerun = statistics.median(r.bytes for r in results) / 1e3
+        rep.wire_kb_per_rerun = statistics.median(r.wire for r in results) / 1e3
     if pids:
         rep.cpu_s = cpu1 - cpu0
         rep.cpu_per_interaction = rep.cpu_s / max(1, len(results))
@@ -355,7 +360,8 @@ def print_report(rep: Report) -> None:
     print(f"  server CPU {rep.cpu_s:.2f} s = {rep.cpu_per_interaction:.3f} s per interaction "
           f"({rep.net_cpu_per_interaction:.3f} s less the idle {rep.idle_cpu_rate:.3f} CPU s/s); "
           f"{rep.kb_per_rerun:.0f} kB per rerun (median)" + (", every change a new value" if rep.fresh else "")
-          + f"; first change {rep.kb_first:.0f} kB")
+          + f"; first change {rep.kb_first:.0f} kB; on the socket {rep.wire_kb_per_rerun:.0f} kB per rerun, "
+          f"first change {rep.wire_kb_first:.0f} kB")
     if rep.fresh_exhausted >= 0:
         print(f"  --fresh: the widget had no new value left after {rep.fresh_exhausted} change(s); stopped there")
     print(f"  server RSS {rep.rss_before_mb:.0f} MB -> {rep.rss_after_mb:.0f} MB; load average "

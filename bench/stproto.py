@@ -87,6 +87,7 @@ class RunResult:
     latency: float = math.nan          # seconds from send to script_finished
     status: str = ""                   # FINISHED_SUCCESSFULLY, ..., "timeout", "disconnected"
     bytes: int = 0                     # websocket payload bytes received during the run
+    wire: int = 0                      # bytes on the socket for them (less than ``bytes`` when the server compresses)
     messages: int = 0
     exceptions: list[str] = field(default_factory=list)   # "Type: message" of each exception element
     alerts: list[str] = field(default_factory=list)       # st.error / st.warning bodies (not failures)
@@ -164,8 +165,11 @@ def default_state(kind: str, el, wid: str) -> WidgetState | None:
 class Session:
     """One simulated student: a websocket session on one page."""
 
-    def __init__(self, url: str, page: str = "", query_string: str = "", timeout: float = 120.0):
+    def __init__(self, url: str, page: str = "", query_string: str = "", timeout: float = 120.0,
+                 compression: bool = True):
         check_loopback(url)
+        self.compression = compression   # offer permessage-deflate, as browsers do
+        self.compressed = False
         self.url = url.rstrip("/")
         self.page = page
         self.query_string = query_string
@@ -177,6 +181,7 @@ class Session:
         self.widgets: dict[str, Widget] = {}
         self._cache: dict[str, ForwardMsg] = {}   # hash → cacheable message (to resolve ref_hash)
         self.total_bytes = 0
+        self.wire_bytes = 0   # bytes read from the socket (frames as sent: compressed if the server agreed to)
         self.closed = False
         self.replica = ""   # the X-Replica header of the websocket handshake (behind deploy/'s HAProxy)
         self._blocks: dict[tuple, Widget] = {}   # delta path → stateful tab container (to collect its tab labels)
@@ -204,7 +209,17 @@ class Session:
         self.ws = await websockets.connect(
             ws_url, subprotocols=protos, additional_headers={"Cookie": self._cookie_header(), "Origin": self.url},
             max_size=None, open_timeout=self.timeout, ping_interval=20, ping_timeout=self.timeout,
-            compression=None)
+            compression="deflate" if self.compression else None)
+        # Count what arrives on the socket, before permessage-deflate is undone (Chromium offers it too;
+        # Streamlit agrees when server.enableWebsocketCompression is on).
+        receive = self.ws.protocol.receive_data
+
+        def counted(data: bytes) -> None:
+            self.wire_bytes += len(data)
+            receive(data)
+
+        self.ws.protocol.receive_data = counted
+        self.compressed = "permessage-deflate" in (self.ws.response.headers.get("Sec-WebSocket-Extensions") or "")
         self.replica = self.ws.response.headers.get("X-Replica", "")
 
     async def close(self) -> None:
@@ -269,6 +284,7 @@ class Session:
 
     async def _run(self, backmsg: BackMsg) -> RunResult:
         res = RunResult()
+        wire0 = self.wire_bytes
         t0 = time.perf_counter()
         seen: dict[str, Widget] = {}
         try:
@@ -294,6 +310,7 @@ class Session:
             res.status = "disconnected"
             self.closed = True
         res.latency = time.perf_counter() - t0
+        res.wire = self.wire_bytes - wire0
         self.total_bytes += res.bytes
         if res.status.startswith("FINISHED"):
             # keep the browser's view of a widget's value when the server redraws it without setting it

@@ -149,7 +149,7 @@ def follow_the_step(sweep: ops.Sweep, fps: float) -> None:
     a4.metric("Kernel weights", f"{mat.weights}", help="Parameter sharing: every row of M reuses these same weights.")
     mcol, tcol = st.columns([3, 2], gap="large")
     with mcol:
-        ui.plot(figures.matrix_at_step(ui.figure(figures.sweep_matrix_figure, sweep), mat.matrix, step.k), key="sk_matrix")
+        ui.plot(figures.matrix_at_step(ui.figure(figures.sweep_matrix_figure, sweep).data(), mat.matrix, step.k), key="sk_matrix")
         st.caption(
             f"M for the current settings; the orange row is step {step.k + 1} (A({step.i}, {step.j})), its marked columns the pixels under "
             "the kernel. Grey lines cut M into blocks, one per output row and input row: inside a block the same weights "

@@ -144,3 +144,29 @@ def test_the_client_moves_tabs_a_data_editor_and_a_multiselect(server):
             await s.close()
 
     run_async(run())
+
+
+async def _open_and_change(url: str, compression: bool):
+    s = Session(url, "sliding_kernel", timeout=TIMEOUT, compression=compression)
+    await s.connect()
+    try:
+        first = await s.open()
+        nxt = s.find(key="sk_next")
+        changed = await s.rerun(s.set(nxt, True))
+        return s.compressed, first, changed
+    finally:
+        await s.close()
+
+
+def test_the_server_compresses_its_websocket_and_the_client_counts_both(server):
+    """.streamlit/config.toml turns on permessage-deflate (Chromium offers it; so does the load client): the
+    figures' JSON crosses the socket in fewer bytes than its payload, and the page says the same either way."""
+    on = run_async(_open_and_change(server, True))
+    off = run_async(_open_and_change(server, False))
+    assert on[0] is True and off[0] is False
+    for _, first, changed in (on, off):
+        assert first.ok and changed.ok, (first, changed)
+    assert on[1].wire < 0.7 * on[1].bytes  # the first visit's JSON compresses
+    assert off[1].wire >= off[1].bytes  # uncompressed: payload plus frame headers
+    assert on[2].messages == off[2].messages  # the step: the same messages either way
+    assert abs(on[2].bytes - off[2].bytes) < 0.02 * off[2].bytes and on[2].wire < 0.7 * on[2].bytes

@@ -33,24 +33,33 @@ EXACT_CELLS = 96 * 96  # signed maps up to this size stay heatmaps with every va
 HOVER_SIDE = 64  # larger ones: real values on hover at up to this many points a side
 
 
-def spec(fig: go.Figure) -> dict:
-    """The figure as the plain data Plotly.js reads (arrays already base64 typed arrays): what a cache
-    keeps and ``ui.plot`` sends without building or validating anything again.
+def spec_text(fig) -> str:
+    """The figure (a ``go.Figure`` or plain data) as the JSON text Plotly.js reads, arrays already base64
+    typed arrays, encoded once (by orjson when installed): what the figure cache keeps and ``ui.plot`` sends
+    without building, validating or encoding anything again.
 
     Plotly's default template (``layout.template``, ~7 kB, most of a line chart's bytes) is left out: the
     app's charts use st.plotly_chart's Streamlit theme, which restyles the figure in the browser and fills
     in an absent template itself (screenshots in Chromium: the same picture with and without it). A
     template other than the default stays."""
-    data = json.loads(pio.to_json(fig, validate=False))
+    from plotly.basedatatypes import BaseFigure
+    from plotly.io.json import to_json_plotly
+
+    data = fig.to_dict() if isinstance(fig, BaseFigure) else dict(fig)
     lay = data.get("layout")
     if isinstance(lay, dict) and lay.get("template") == _default_template():
-        del lay["template"]
-    return data
+        data["layout"] = {k: v for k, v in lay.items() if k != "template"}
+    return to_json_plotly(data)
+
+
+def spec(fig) -> dict:
+    """``spec_text(fig)`` as plain data."""
+    return json.loads(spec_text(fig))
 
 
 @functools.cache
 def _default_template() -> dict:
-    return json.loads(pio.to_json(go.Figure(), validate=False)).get("layout", {}).get("template")
+    return go.Figure().to_dict().get("layout", {}).get("template")
 
 
 def png_uri(pixels: np.ndarray, palette_rgb: np.ndarray | None = None) -> str:

@@ -528,6 +528,28 @@ def file_on_request(key: str, label: str, make, made_for, *, help: str, download
     c3.caption(made.caption)
 
 
+class _SpecDict(dict):
+    """What a ``cached.Spec`` looks like to st.plotly_chart: the layout's size (which it reads) as a dict, the
+    figure's JSON text beside it, handed over unchanged by ``plotly.io.to_json`` (``_send_json_as_is``)."""
+
+    text = ""
+
+
+@functools.cache
+def _send_json_as_is() -> None:
+    """st.plotly_chart encodes the figure with ``plotly.io.to_json``; a ``_SpecDict`` already is JSON text, so
+    that function hands it back as it is and encodes every other figure as before (patched once per process)."""
+    import plotly.io as pio
+
+    encode = pio.to_json
+
+    @functools.wraps(encode)
+    def to_json(fig, *args, **kwargs):
+        return fig.text if type(fig) is _SpecDict else encode(fig, *args, **kwargs)
+
+    pio.to_json = to_json
+
+
 @functools.cache
 def _ready_class():
     from plotly.basedatatypes import BaseFigure
@@ -544,17 +566,23 @@ def _ready_class():
     return ReadyFigure
 
 
-def _ready(data: dict):
-    """A figure in plain data (``builders.spec``, what ``ui.figure`` caches) dressed as a Plotly figure:
-    st.plotly_chart sends a figure's ``to_dict()`` as it is, where a dict would be built into a
-    ``go.Figure`` and validated again (5-20 ms a figure, every rerun of every student)."""
+def _ready(data):
+    """A figure in plain data (a dict, or a ``cached.Spec``: what ``ui.figure`` caches) dressed as a Plotly
+    figure: st.plotly_chart sends a figure's ``to_dict()`` as it is, where a dict would be built into a
+    ``go.Figure`` and validated again (5-20 ms a figure, every rerun of every student); a Spec's JSON text is
+    sent without being decoded or encoded again."""
+    if isinstance(data, cached.Spec):
+        _send_json_as_is()
+        lay = {k: v for k, v in (("height", data.height), ("width", data.width)) if v is not None}
+        data, text = _SpecDict(layout=lay), data.text
+        data.text = text
     return _ready_class()(data)
 
 
 def plot(fig, key: str, container=None, **kwargs):
     """st.plotly_chart with a stable key and a PNG download in the figure's toolbar. ``fig`` is a Plotly
-    figure or its plain data (``ui.figure(builder, ...)``: built once per input for the whole server)."""
-    if isinstance(fig, dict):
+    figure, its plain data, or ``ui.figure(builder, ...)`` (built once per input for the whole server)."""
+    if isinstance(fig, (dict, cached.Spec)):
         fig = _ready(fig)
     return (container or st).plotly_chart(fig, key=key, config=PLOTLY_CONFIG, **kwargs)
 
