@@ -5,7 +5,9 @@ OUT=${1:-bench-output/measure}; mkdir -p $OUT
 date -u > $OUT/when.txt; uptime >> $OUT/when.txt
 PORT=8690
 start() { .venv/bin/streamlit run app.py --server.port $PORT --server.address 127.0.0.1 --server.headless true "$@" > $OUT/srv.log 2>&1 & echo $! > $OUT/srv.pid
-  for i in $(seq 60); do curl -s http://127.0.0.1:$PORT/_stcore/health >/dev/null && break; sleep 0.5; done; }
+  for i in $(seq 60); do curl -s http://127.0.0.1:$PORT/_stcore/health >/dev/null && break; sleep 0.5; done
+  # the first visit starts the server's warm-up (torch, the lessons): let it finish before the idle rate is read
+  .venv/bin/python bench/load_class.py --url http://127.0.0.1:$PORT --page "" -n 1 --rounds 1 >/dev/null 2>&1; sleep 20; }
 stop() { kill $(cat $OUT/srv.pid) 2>/dev/null; sleep 1; }
 # 1. one student, each page's typical interaction, 20 rounds (net CPU, latency)
 start

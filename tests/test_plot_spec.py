@@ -72,3 +72,23 @@ def test_a_spec_carries_the_layout_size_and_its_data():
     assert spec.data() == _plotly(fig) == builders.spec(fig)
     assert json.loads(builders.spec_text(go.Figure(layout=dict(template="plotly_dark"))))["layout"]["template"]  # not the default: kept
     assert isinstance(spec.text, str) and "\n" not in spec.text
+
+
+def sum_figure(a: np.ndarray) -> go.Figure:
+    """A figure that shows every value's contribution (their sum), unlike a thinned picture of a big map."""
+    return go.Figure(go.Scatter(x=[0], y=[float(a.sum())]))
+
+
+def test_the_figure_cache_tells_apart_arrays_that_differ_in_one_value():
+    """Figures are cached on every byte of their arrays (st.cache_data alone samples 100,000 values of an array
+    of 500,000 or more: one changed pixel of a 1024² image would mostly hand back the old figure)."""
+    rng = np.random.default_rng(0)
+    a = rng.random((1024, 1024))
+    b = a.copy()
+    b[517, 3] += 0.5
+    fa, fb = cached.figure(sum_figure, a), cached.figure(sum_figure, b)
+    assert json.loads(fa.text)["data"][0]["y"] == [float(a.sum())]
+    assert json.loads(fb.text)["data"][0]["y"] == [float(b.sum())] != [float(a.sum())]
+    assert cached.figure(sum_figure, a.copy()).text == fa.text
+    labels = np.array([["a", "b"], ["c", object()]], dtype=object)  # object arrays: keyed through pickle
+    assert cached._array_key(labels)[0] == (2, 2)
