@@ -204,6 +204,11 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail(f"browser tests must run in CI: {missing}")
         pytest.skip(missing)
+    from playwright.sync_api import expect
+
+    # expect(...) waits 5 s by default, apart from the pages' 60 s: a slow machine running two test workers took
+    # longer than that to draw a lazy tab (ReLU/pooling's Equivariance lab) once; the values checked are the same.
+    expect.set_options(timeout=60_000)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
