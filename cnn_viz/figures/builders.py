@@ -21,7 +21,6 @@ import json
 
 import numpy as np
 import plotly.graph_objects as go
-import plotly.io as pio
 
 from cnn_viz.common import fmt
 from cnn_viz.common.images import to_uint8
