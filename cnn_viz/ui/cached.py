@@ -67,7 +67,8 @@ def _figure_spec(module: str, name: str, args: tuple, kwargs: dict, scheme: str)
     # The JSON text: a cache read is a copy of one string (for the 784-frame sliding animation 0.1 ms, against
     # 46 ms to unpickle its dict and 37 ms to encode it again, on every rerun).
     if isinstance(fig, dict):  # a figure already in plain data (the MNIST pages')
-        size = (fig.get("layout") or {}).get("height"), (fig.get("layout") or {}).get("width")
+        lay = fig.get("layout") or {}
+        size = lay.get("height"), lay.get("width")
     else:
         size = fig.layout.height, fig.layout.width
     return Spec(builders.spec_text(fig), *size)

@@ -573,9 +573,9 @@ def _ready(data):
     sent without being decoded or encoded again."""
     if isinstance(data, cached.Spec):
         _send_json_as_is()
-        lay = {k: v for k, v in (("height", data.height), ("width", data.width)) if v is not None}
-        data, text = _SpecDict(layout=lay), data.text
-        data.text = text
+        spec = _SpecDict(layout={k: v for k, v in (("height", data.height), ("width", data.width)) if v is not None})
+        spec.text = data.text
+        data = spec
     return _ready_class()(data)
 
 
