@@ -190,3 +190,38 @@ def test_train_your_own_live_then_stop(page, app_url):
     wait_idle(page)
     assert_no_exception(page)
     assert page.get_by_text("Your network reads").count() == 1
+
+
+_DRAWS_JS = """() => {
+  window.__draws = [];
+  const toDataURL = HTMLCanvasElement.prototype.toDataURL;  // plotly.js draws each heatmap on a canvas, then takes its PNG
+  HTMLCanvasElement.prototype.toDataURL = function (...args) {
+    window.__draws.push(this.width + 'x' + this.height);
+    return toDataURL.apply(this, args);
+  };
+}"""
+
+
+def test_a_new_digit_draws_each_layer_grid_once(page, app_url):
+    """Streamlit mounts a changed chart, then hands plotly.js a copy of its figure: a picture written by
+    builders.page_spec is not drawn again (before, every heatmap of a new digit was drawn twice)."""
+    page.add_init_script(_WS_JS)
+    page.add_init_script(f"({_DRAWS_JS})()")
+    page.goto(f"{app_url}/mnist_activations")
+    wait_idle(page)
+    expect(page.get_by_text("16 maps of 28×28").first).to_be_visible()
+    page.wait_for_timeout(1500)
+    before = runs(page)
+    page.evaluate("() => { window.__draws = []; }")
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Digit").first
+    box.locator('[role="combobox"], input').first.click()
+    page.wait_for_timeout(300)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    wait_rerun(page, before)
+    page.wait_for_timeout(1500)
+    assert_no_exception(page)
+    draws = page.evaluate("() => window.__draws")
+    wide = [d for d in draws if int(d.split("x")[0]) >= 300]  # the six layer grids' hover values and fc1's units
+    assert len(set(wide)) >= 7, draws
+    assert sorted(wide) == sorted(set(wide)), draws  # each drawn once

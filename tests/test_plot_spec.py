@@ -1,7 +1,9 @@
 """ui.figure keeps a figure as JSON text and ui.plot hands that text to st.plotly_chart as it is: the chart
 the browser gets must be the figure Plotly itself encodes (plotly.io.to_json of the built figure), with the
-layout's size, and every other figure must still go through Plotly's own encoder."""
+layout's size, and every other figure must still go through Plotly's own encoder. A picture (builders.page_spec)
+carries the same values as plain lists, its template written out, and a datarevision."""
 
+import base64
 import json
 
 import numpy as np
@@ -46,11 +48,86 @@ def _plotly(fig) -> dict:
     return data
 
 
+def _values(x):
+    """Plotly's typed arrays ({dtype, bdata, shape}) as nested lists, NaN as None (JSON's null), for comparing."""
+    if isinstance(x, dict):
+        if "bdata" in x and "dtype" in x:
+            a = np.frombuffer(base64.b64decode(x["bdata"]), dtype=np.dtype(x["dtype"]))
+            if "shape" in x:
+                a = a.reshape([int(v) for v in str(x["shape"]).split(",")])
+            return np.where(np.isfinite(a), a, None).tolist() if a.dtype.kind == "f" else a.tolist()
+        return {k: _values(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_values(v) for v in x]
+    return x
+
+
+def _contains(big, small, path=""):
+    """Every value of ``small`` is in ``big`` (floats as float32), recursively."""
+    if isinstance(small, dict):
+        assert isinstance(big, dict), path
+        for k, v in small.items():
+            _contains(big.get(k), v, f"{path}.{k}")
+    elif isinstance(small, list) and small and isinstance(small[0], (list, float, int)) and not isinstance(small[0], bool):
+        assert len(big) == len(small), path
+        for i, (b, v) in enumerate(zip(big, small)):
+            _contains(b, v, f"{path}[{i}]")
+    elif isinstance(small, float):
+        assert big is not None and np.float32(big) == np.float32(small), (path, big, small)
+    else:
+        assert big == small, (path, big, small)
+
+
+def test_a_picture_carries_plotlys_values_as_lists_without_a_template():
+    img = images.load_sample("Handwritten 7 (MNIST)")
+    fig = builders.signed_map_figure(img[:40, :40] - 0.5, title="map", height=300)  # an exact heatmap: arrays, ticks, no grid
+    ref = _values(_plotly(fig))
+    text, themed = builders.page_spec(fig)
+    got = json.loads(text)
+    assert not themed and "bdata" not in text and "template" not in got["layout"]
+    for t_got, t_ref in zip(got["data"], ref["data"], strict=True):
+        _contains(t_got, t_ref)
+    ref_layout = {k: v for k, v in ref["layout"].items() if k != "title"}
+    _contains(got["layout"], ref_layout)
+    assert got["layout"]["title"]["text"] == ref["layout"]["title"]["text"] and got["layout"]["title"]["font"]["weight"] == "bold"
+    assert got["layout"]["font"]["family"] == builders.PICTURE_FONT["family"]
+    # a figure's own template is written into the figure (the MNIST pictures' slim one: colour bar style, hover mode)
+    from cnn_viz.mnist import figures as mnist_figures
+
+    vec = mnist_figures.vector_figure(np.linspace(-1, 1, 128))
+    tpl = vec["layout"]["template"]
+    out = json.loads(builders.page_spec(vec)[0])
+    assert "template" not in out["layout"] and out["layout"]["hovermode"] == tpl["layout"]["hovermode"]
+    assert out["data"][0]["colorbar"]["outlinewidth"] == tpl["data"]["heatmap"][0]["colorbar"]["outlinewidth"]
+    assert out["data"][0]["colorbar"]["thickness"] == vec["data"][0]["colorbar"]["thickness"]  # the figure's own wins
+    # the datarevision: the same for the same figure, another for other data
+    again, _ = builders.page_spec(builders.signed_map_figure(img[:40, :40] - 0.5, title="map", height=300))
+    other, _ = builders.page_spec(builders.signed_map_figure(img[:40, :40] - 0.4, title="map", height=300))
+    rev = [json.loads(t)["layout"]["datarevision"] for t in (text, again, other)]
+    assert rev[0] == rev[1] != rev[2]
+
+
+def test_charts_with_grid_lines_and_big_pictures_keep_plotlys_encoding_and_the_theme():
+    line = go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]))
+    assert builders.page_spec(line) == (builders.spec_text(line), True)
+    big = builders.signed_map_figure(np.random.default_rng(1).normal(size=(200, 200)))
+    assert not builders.is_picture({}) and builders.is_picture(builders.spec(big)["layout"])
+    n = sum(np.asarray(_values(t.get("z") or [])).size for t in builders.spec(big)["data"])
+    text, themed = builders.page_spec(big)
+    assert (n > builders.PICTURE_LIST_LIMIT) == themed  # the PNG's hover grid is small enough: a picture
+    assert ("bdata" in text) == themed
+
+
 def test_cached_figures_reach_the_browser_as_plotly_encodes_them():
     charts, _ = _charts()
     img = images.load_sample("Handwritten 7 (MNIST)")
     sweep, _ = ops.try_sweep(img, np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]), padding=1)
-    assert json.loads(charts["img"].proto.spec) == _plotly(builders.image_figure(img, title="digit", height=333))
+    shown = json.loads(charts["img"].proto.spec)  # a picture: Plotly's values, drawn without Streamlit's theme
+    ref = _values(_plotly(builders.image_figure(img, title="digit", height=333)))
+    for t_got, t_ref in zip(shown["data"], ref["data"], strict=True):
+        _contains(t_got, t_ref)
+    assert charts["img"].proto.theme == ""
+    assert charts["anim"].proto.theme == "streamlit"  # an animation (frames): as Plotly encodes it, themed
     anim = json.loads(charts["anim"].proto.spec)
     assert anim == _plotly(sliding_figures.sweep_figure(sweep))
     assert len(anim["frames"]) == 28 * 28  # every position of the padded digit, as the figure was built
@@ -68,8 +145,8 @@ def test_a_spec_carries_the_layout_size_and_its_data():
     img = images.load_sample("Handwritten 7 (MNIST)")
     fig = builders.image_figure(img, height=333)
     spec = cached.figure(builders.image_figure, img, height=333)
-    assert (spec.height, spec.width) == (333, None)
-    assert spec.data() == _plotly(fig) == builders.spec(fig)
+    assert (spec.height, spec.width, spec.themed) == (333, None, False)
+    assert spec.data() == json.loads(builders.page_spec(fig)[0]) and _plotly(fig) == builders.spec(fig)
     assert json.loads(builders.spec_text(go.Figure(layout=dict(template="plotly_dark"))))["layout"]["template"]  # not the default: kept
     assert isinstance(spec.text, str) and "\n" not in spec.text
 

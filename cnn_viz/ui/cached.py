@@ -43,6 +43,7 @@ class Spec(NamedTuple):
     text: str
     height: int | float | None = None
     width: int | float | None = None
+    themed: bool = True  # False: a picture drawn without Streamlit's theme (builders.page_spec)
 
     def data(self) -> dict:
         return json.loads(self.text)
@@ -71,7 +72,8 @@ def _figure_spec(module: str, name: str, args: tuple, kwargs: dict, scheme: str)
         size = lay.get("height"), lay.get("width")
     else:
         size = fig.layout.height, fig.layout.width
-    return Spec(builders.spec_text(fig), *size)
+    text, themed = builders.page_spec(fig)
+    return Spec(text, *size, themed)
 
 
 def figure(builder, *args, **kwargs) -> Spec:

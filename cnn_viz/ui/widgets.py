@@ -566,7 +566,7 @@ def _ready_class():
     return ReadyFigure
 
 
-def _ready(data):
+def _ready(data, selectable: bool = False):
     """A figure in plain data (a dict, or a ``cached.Spec``: what ``ui.figure`` caches) dressed as a Plotly
     figure: st.plotly_chart sends a figure's ``to_dict()`` as it is, where a dict would be built into a
     ``go.Figure`` and validated again (5-20 ms a figure, every rerun of every student); a Spec's JSON text is
@@ -575,6 +575,13 @@ def _ready(data):
         _send_json_as_is()
         spec = _SpecDict(layout={k: v for k, v in (("height", data.height), ("width", data.width)) if v is not None})
         spec.text = data.text
+        if selectable and not data.themed:  # the modes Streamlit would set: its effect then leaves the figure alone
+            import json
+
+            from cnn_viz.figures.builders import SELECT_MODES
+
+            modes = json.dumps(SELECT_MODES, separators=(",", ":"))[1:-1]
+            spec.text = data.text.replace('"layout":{', '"layout":{' + modes + ",", 1)
         data = spec
     return _ready_class()(data)
 
@@ -582,8 +589,10 @@ def _ready(data):
 def plot(fig, key: str, container=None, **kwargs):
     """st.plotly_chart with a stable key and a PNG download in the figure's toolbar. ``fig`` is a Plotly
     figure, its plain data, or ``ui.figure(builder, ...)`` (built once per input for the whole server)."""
+    if isinstance(fig, cached.Spec) and not fig.themed:
+        kwargs.setdefault("theme", None)  # a picture: drawn once (builders.page_spec)
     if isinstance(fig, (dict, cached.Spec)):
-        fig = _ready(fig)
+        fig = _ready(fig, selectable=kwargs.get("on_select") not in (None, "ignore"))
     return (container or st).plotly_chart(fig, key=key, config=PLOTLY_CONFIG, **kwargs)
 
 
