@@ -52,7 +52,7 @@ def spec_text(fig) -> str:
     return to_json_plotly(data)
 
 
-PICTURE_LIST_LIMIT = 24_000  # array values a picture may carry as JSON numbers (page_spec)
+PICTURE_LIST_LIMIT = 3_000  # array values a picture may carry as JSON numbers (page_spec): the MNIST grids, not the sandbox's 64² hover grids (+18 kB a map as lists)
 PICTURE_FONT = dict(family='"Source Sans", "Source Sans Pro", sans-serif', color="#31333F")  # Streamlit's light theme
 SELECT_MODES = dict(clickmode="event+select", hovermode="closest", dragmode="pan")  # what Streamlit sets for point selection
 _REVISION_SLOT = "0" * 16
