@@ -77,8 +77,8 @@ def page_spec(fig) -> tuple[str, bool]:
     compared) or (c) no ``layout.datarevision`` says the data is the same. So a picture carries no template (its
     template's settings written into the layout and traces, Streamlit's font set here), plain lists and a digest
     as ``datarevision``; ``ui.plot`` draws it without the theme and with ``SELECT_MODES`` when clickable.
-    Measured on the MNIST page (Chromium, a new digit, 18 changes): p50 1.18 s before, 0.65 s with every picture
-    drawn once (``bench/profile_browser.py`` finds where the time goes)."""
+    Measured on the MNIST page (Chromium, a new digit, 22 changes): median 1.08 s before, 0.80 s after
+    (``bench/profile_browser.py`` finds where the time goes; bench/RESULTS_perf.md, 2026-12-03)."""
     from plotly.basedatatypes import BaseFigure
 
     data = fig.to_dict() if isinstance(fig, BaseFigure) else dict(fig)
