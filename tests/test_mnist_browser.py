@@ -210,18 +210,33 @@ def test_a_new_digit_draws_each_layer_grid_once(page, app_url):
     page.goto(f"{app_url}/mnist_activations")
     wait_idle(page)
     expect(page.get_by_text("16 maps of 28×28").first).to_be_visible()
-    page.wait_for_timeout(1500)
+    page.wait_for_function(_ALL_DRAWN_JS)  # the first digit's grids: 7 wide canvases, every chart drawn
     before = runs(page)
     page.evaluate("() => { window.__draws = []; }")
     box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Digit").first
     box.locator('[role="combobox"], input').first.click()
-    page.wait_for_timeout(300)
+    expect(page.locator('[role="option"]').first).to_be_visible()
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     wait_rerun(page, before)
-    page.wait_for_timeout(1500)
+    page.wait_for_function(_ALL_DRAWN_JS)
     assert_no_exception(page)
     draws = page.evaluate("() => window.__draws")
     wide = [d for d in draws if int(d.split("x")[0]) >= 300]  # the six layer grids' hover values and fc1's units
     assert len(set(wide)) >= 7, draws
     assert sorted(wide) == sorted(set(wide)), draws  # each drawn once
+
+
+# The new digit's pictures are all drawn (at least 7 wide canvases since the count was reset, no chart still loading,
+# every chart's SVG there) and the page has been still since: the second drawing, when there was one, followed the
+# first within a few frames, so a page quiet for 20 animation frames has drawn all it will.
+_ALL_DRAWN_JS = """() => {
+  const b = window.__quiet = window.__quiet || {frames: 0, n: -1};
+  const n = window.__draws.length;
+  const wide = window.__draws.filter(d => +d.split('x')[0] >= 300).length;
+  const drawn = !document.querySelector('[data-testid="stSkeleton"]')
+      && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'));
+  b.frames = (n === b.n && drawn && wide >= 7) ? b.frames + 1 : 0;
+  b.n = n;
+  return b.frames >= 20;
+}"""

@@ -90,8 +90,6 @@ def page_spec(fig) -> tuple[str, bool]:
         return spec_text(fig), True
     lay = dict(lay)
     template = lay.pop("template", None) or {}
-    if hasattr(template, "to_plotly_json"):
-        template = template.to_plotly_json()
     if template == _default_template():
         template = {}
     lay = _merge(template.get("layout") or {}, _decoded(lay))
@@ -108,16 +106,22 @@ def page_spec(fig) -> tuple[str, bool]:
     return text.replace(f'"datarevision":"{_REVISION_SLOT}"', f'"datarevision":"{digest}"', 1), False
 
 
+def from_typed(value) -> np.ndarray | None:
+    """A plotly.js typed array ({dtype, bdata[, shape]}) as a NumPy array; None for anything else."""
+    if not (isinstance(value, dict) and isinstance(value.get("bdata"), str) and isinstance(value.get("dtype"), str)):
+        return None
+    a = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    shape = value.get("shape")
+    if shape is None:
+        return a
+    return a.reshape([int(x) for x in shape.split(",")] if isinstance(shape, str) else list(shape))
+
+
 def _decoded(value):
-    """Typed-array specs ({dtype, bdata[, shape]}) and arrays as NumPy arrays, the rest as it is."""
+    """Typed arrays ({dtype, bdata[, shape]}) as NumPy arrays, the rest as it is."""
     if isinstance(value, dict):
-        if "bdata" in value and "dtype" in value:
-            a = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-            shape = value.get("shape")
-            if shape is not None:
-                a = a.reshape([int(x) for x in str(shape).split(",")] if isinstance(shape, str) else list(shape))
-            return a
-        return {k: _decoded(v) for k, v in value.items()}
+        a = from_typed(value)
+        return a if a is not None else {k: _decoded(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_decoded(v) for v in value]
     return value
@@ -146,21 +150,10 @@ def _dumps(obj) -> str:
 
     def default(a):
         if isinstance(a, np.ndarray):
-            return a.tolist()  # an array orjson does not take (non-contiguous, object, float16...)
-        if isinstance(a, np.generic):
-            return a.item()
+            return a.tolist()  # an array orjson does not take itself (not C-contiguous, object, float16)
         raise TypeError(type(a))
 
-    def contiguous(v):
-        if isinstance(v, np.ndarray):
-            return np.ascontiguousarray(v.astype(np.float32) if v.dtype == np.float16 else v)
-        if isinstance(v, dict):
-            return {k: contiguous(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [contiguous(x) for x in v]
-        return v
-
-    return orjson.dumps(contiguous(obj), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=default).decode()
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=default).decode()
 
 
 def spec(fig) -> dict:

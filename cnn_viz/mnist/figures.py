@@ -19,7 +19,7 @@ from plotly.basedatatypes import BasePlotlyType
 
 from cnn_viz.common import fmt
 from cnn_viz.common.images import to_uint8
-from cnn_viz.figures.builders import image_trace, kernel_figure, layout, png_uri, png_uri_few, signed_levels, signed_map_figure, signed_map_trace
+from cnn_viz.figures.builders import from_typed, image_trace, kernel_figure, layout, png_uri, png_uri_few, signed_levels, signed_map_figure, signed_map_trace
 from cnn_viz.figures import builders, palette
 from cnn_viz.figures.palette import FONT, largest_abs, ramp
 
@@ -112,9 +112,9 @@ class _View(dict):
 
 def _view(value):
     if isinstance(value, dict):
-        if isinstance(value.get("bdata"), str) and isinstance(value.get("dtype"), str):
-            a = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-            return a.reshape([int(n) for n in value["shape"].split(",")]) if "shape" in value else a
+        a = from_typed(value)
+        if a is not None:
+            return a
         return value if isinstance(value, _View) else _View(value)
     if isinstance(value, list):
         return [_view(v) for v in value]
