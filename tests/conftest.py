@@ -131,13 +131,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(log_name: str = "streamlit-server.log"):
-    """Start `streamlit run app.py` on a free 127.0.0.1 port; returns (process, url) once healthy."""
+def start_app(log_name: str = "streamlit-server.log", script: str = "app.py"):
+    """Start `streamlit run app.py` (or ``script``, relative to the repository) on a free 127.0.0.1 port; returns
+    (process, url) once healthy."""
     port = _free_port()
     OUTPUT.mkdir(exist_ok=True)
     log = open(OUTPUT / log_name, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,

@@ -1,7 +1,8 @@
 """ui.figure keeps a figure as JSON text and ui.plot hands that text to st.plotly_chart as it is: the chart
 the browser gets must be the figure Plotly itself encodes (plotly.io.to_json of the built figure), with the
-layout's size, and every other figure must still go through Plotly's own encoder. A picture (builders.page_spec)
-carries the same values as plain lists, its template written out, and a datarevision."""
+layout's size, and every other figure must still go through Plotly's own encoder. A small figure (builders.page_spec)
+carries the same values as plain lists, Streamlit's theme and its own template written out, and a datarevision
+(that it draws the same as Streamlit's theme would: tests/test_plot_theme_browser.py)."""
 
 import base64
 import json
@@ -78,7 +79,7 @@ def _contains(big, small, path=""):
         assert big == small, (path, big, small)
 
 
-def test_a_picture_carries_plotlys_values_as_lists_without_a_template():
+def test_a_small_figure_carries_plotlys_values_as_lists_and_the_theme_written_in():
     img = images.load_sample("Handwritten 7 (MNIST)")
     fig = builders.signed_map_figure(img[:40, :40] - 0.5, title="map", height=300)  # an exact heatmap: arrays, ticks, no grid
     ref = _values(_plotly(fig))
@@ -88,18 +89,12 @@ def test_a_picture_carries_plotlys_values_as_lists_without_a_template():
     for t_got, t_ref in zip(got["data"], ref["data"], strict=True):
         _contains(t_got, t_ref)
     ref_layout = {k: v for k, v in ref["layout"].items() if k != "title"}
-    _contains(got["layout"], ref_layout)
-    assert got["layout"]["title"]["text"] == ref["layout"]["title"]["text"] and got["layout"]["title"]["font"]["weight"] == "bold"
-    assert got["layout"]["font"]["family"] == builders.PICTURE_FONT["family"]
-    # a figure's own template is written into the figure (the MNIST pictures' slim one: colour bar style, hover mode)
-    from cnn_viz.mnist import figures as mnist_figures
-
-    vec = mnist_figures.vector_figure(np.linspace(-1, 1, 128))
-    tpl = vec["layout"]["template"]
-    out = json.loads(builders.page_spec(vec)[0])
-    assert "template" not in out["layout"] and out["layout"]["hovermode"] == tpl["layout"]["hovermode"]
-    assert out["data"][0]["colorbar"]["outlinewidth"] == tpl["data"]["heatmap"][0]["colorbar"]["outlinewidth"]
-    assert out["data"][0]["colorbar"]["thickness"] == vec["data"][0]["colorbar"]["thickness"]  # the figure's own wins
+    _contains(got["layout"], ref_layout)  # the figure's own settings win over the theme's
+    assert got["layout"]["title"]["text"] == f"<b>{ref['layout']['title']['text']}</b>"  # as Streamlit's theme writes it
+    theme = builders.streamlit_theme()["layout"]
+    title_font = {**theme["title"]["font"], **(ref["layout"]["title"].get("font") or {})}  # the figure's size, the theme's family
+    assert got["layout"]["title"]["font"] == title_font and got["layout"]["hoverlabel"] == theme["hoverlabel"]
+    assert got["layout"]["font"]["family"] == theme["font"]["family"] and got["layout"]["font"]["size"] == fig.layout.font.size
     # the datarevision: the same for the same figure, another for other data
     again, _ = builders.page_spec(builders.signed_map_figure(img[:40, :40] - 0.5, title="map", height=300))
     other, _ = builders.page_spec(builders.signed_map_figure(img[:40, :40] - 0.4, title="map", height=300))
@@ -107,15 +102,55 @@ def test_a_picture_carries_plotlys_values_as_lists_without_a_template():
     assert rev[0] == rev[1] != rev[2]
 
 
-def test_charts_with_grid_lines_and_big_pictures_keep_plotlys_encoding_and_the_theme():
-    line = go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]))
+def test_a_figures_own_template_goes_under_the_theme_and_its_trace_defaults_into_the_traces():
+    """Streamlit's theme merges its layout over the figure's template layout, its own values winning (the MNIST
+    figures' slim template: white axis lines, a colour bar without outline); plotly.js fills from the template only
+    what the figure leaves unset."""
+    from cnn_viz.mnist import figures as mnist_figures
+
+    vec = mnist_figures.vector_figure(np.linspace(-1, 1, 128))
+    tpl = vec["layout"]["template"]
+    out = json.loads(builders.page_spec(vec)[0])
+    assert "template" not in out["layout"] and out["layout"]["hovermode"] == tpl["layout"]["hovermode"]  # not in the theme
+    assert out["data"][0]["colorbar"]["outlinewidth"] == tpl["data"]["heatmap"][0]["colorbar"]["outlinewidth"]
+    assert out["data"][0]["colorbar"]["thickness"] == vec["data"][0]["colorbar"]["thickness"]  # the figure's own wins
+    bars = mnist_figures.probability_figure(np.full(10, 0.1))
+    tpl_x = bars["layout"]["template"]["layout"]["xaxis"]
+    x = json.loads(builders.page_spec(bars)[0])["layout"]["xaxis"]
+    theme_x = builders.streamlit_theme()["layout"]["xaxis"]
+    assert tpl_x["gridcolor"] != theme_x["gridcolor"] and x["gridcolor"] == theme_x["gridcolor"]  # the theme over the template
+    assert x["title"]["text"] == "digit" and x["type"] == "category"  # the figure's own
+    # plotly.js draws a template's line colour only where the figure turns the line on (coerce2): written into the
+    # figure, the line is switched off as plotly.js would leave it; the theme's tick colour does not turn ticks on
+    assert tpl_x["linecolor"] == "white" and x["linecolor"] == "white" and x["showline"] is False
+    assert x["tickcolor"] == theme_x["tickcolor"] and x["ticks"] == tpl_x["ticks"] == ""
+    assert "minor" not in x  # a template's minor grid exists only where the figure has one
+
+
+def test_axes_take_the_theme_where_the_figure_has_them():
+    fig = {"data": [{"type": "bar", "x": [1.0, 2.0], "y": ["a", "b"], "orientation": "h", "xaxis": "x2"},
+                    {"type": "heatmap", "z": [[1, 2], [3, 4]]}],
+           "layout": {"annotations": [{"text": "note"}], "title": "t"}}
+    theme = builders.streamlit_theme()["layout"]
+    out = json.loads(builders.page_spec(fig)[0])["layout"]
+    assert {k for k in out if k.startswith(("xaxis", "yaxis"))} == {"xaxis", "xaxis2", "yaxis"}
+    assert "ternary" not in out and "coloraxis" not in out  # not used by the figure
+    assert out["xaxis2"]["tickfont"] == theme["xaxis"]["tickfont"] and out["title"]["text"] == "<b>t</b>"
+    assert out["yaxis"]["showgrid"] is False and out["yaxis"]["zeroline"] is False  # the category axis of horizontal bars
+    assert out["xaxis"]["ticks"] == "outside" and out["xaxis2"]["ticks"] == ""  # heatmap axes keep plotly.js's outer ticks
+    assert out["annotations"] == [{"text": "note"}]  # no template defaults for annotations here
+
+
+def test_big_figures_and_animations_keep_plotlys_encoding_and_the_theme():
+    line = go.Figure(go.Scatter(x=np.arange(4000.0), y=np.arange(4000.0)))
     assert builders.page_spec(line) == (builders.spec_text(line), True)
     big = builders.signed_map_figure(np.random.default_rng(1).normal(size=(200, 200)))
-    assert not builders.is_picture({}) and builders.is_picture(builders.spec(big)["layout"])
     n = sum(np.asarray(_values(t.get("z") or [])).size for t in builders.spec(big)["data"])
     text, themed = builders.page_spec(big)
-    assert (n > builders.PICTURE_LIST_LIMIT) == themed  # the PNG's hover grid is small enough: a picture
+    assert (n > builders.PICTURE_LIST_LIMIT) == themed  # the PNG's hover grid is small enough
     assert ("bdata" in text) == themed
+    anim = go.Figure(go.Scatter(x=[1, 2], y=[1, 2]), frames=[go.Frame(data=[go.Scatter(x=[1, 2], y=[2, 1])])])
+    assert builders.page_spec(anim) == (builders.spec_text(anim), True)
 
 
 def test_cached_figures_reach_the_browser_as_plotly_encodes_them():

@@ -16,6 +16,7 @@ DEBLUR_WEIGHTS = {"direct": ASSETS / "deblur_direct_cnn.pt", "tikcnn": ASSETS / 
 LOWRANK_SWEEP = ASSETS / "lowrank_sweep.json"
 STAR_CHART = ASSETS / "star_chart.png"
 DIGIT_7 = ASSETS / "digit_7.png"
+PLOTLY_THEME = ASSETS / "streamlit_plotly_theme.json"  # Streamlit's Plotly theme for this app (builders.streamlit_theme)
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import io
 import json
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -52,58 +53,129 @@ def spec_text(fig) -> str:
     return to_json_plotly(data)
 
 
-PICTURE_LIST_LIMIT = 3_000  # array values a picture may carry as JSON numbers (page_spec): the MNIST grids, not the sandbox's 64² hover grids (+18 kB a map as lists)
-PICTURE_FONT = dict(family='"Source Sans", "Source Sans Pro", sans-serif', color="#31333F")  # Streamlit's light theme
+PICTURE_LIST_LIMIT = 3_000  # array values a figure may carry as JSON numbers (page_spec): the MNIST grids and bars, not the sandbox's 64² hover grids (+18 kB a map as lists)
 SELECT_MODES = dict(clickmode="event+select", hovermode="closest", dragmode="pan")  # what Streamlit sets for point selection
 _REVISION_SLOT = "0" * 16
+# Layout containers that a template fills only where the figure has one (plotly.js: template.layout.xaxis2, else
+# template.layout.xaxis, for the figure's xaxis2), and the trace types that draw on x/y axes.
+_SUBPLOT = re.compile(r"(xaxis|yaxis|coloraxis|ternary|polar|scene|geo|mapbox|map|smith)(\d*)")
+_CARTESIAN = {"bar", "box", "candlestick", "contour", "heatmap", "histogram", "histogram2d", "image", "ohlc",
+              "scatter", "scattergl", "violin", "waterfall"}
 
 
-def is_picture(layout: dict) -> bool:
-    """A figure whose axes all go without grid lines or without tick labels (images, maps, mosaics, kernels): of
-    Streamlit's theme it needs only the font (``PICTURE_FONT``)."""
-    axes = [v for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))]
-    return bool(axes) and all(isinstance(a, dict) and (a.get("showticklabels") is False or a.get("showgrid") is False)
-                              for a in axes)
+@functools.cache
+def streamlit_theme() -> dict:
+    """The Plotly template ({"data", "layout"}) st.plotly_chart's Streamlit theme gives a chart in the browser,
+    for this app's ``[theme]``: captured from Chromium into assets/streamlit_plotly_theme.json by
+    ``python assets/tools/capture_plotly_theme.py`` (tests/test_plot_theme_browser.py checks it still matches).
+    Only ``layout``: the theme adds no trace defaults."""
+    from cnn_viz.common.assets import PLOTLY_THEME
+
+    return json.loads(PLOTLY_THEME.read_text())
 
 
 def page_spec(fig) -> tuple[str, bool]:
-    """What ``ui.plot`` sends: (JSON text, whether the chart takes Streamlit's theme).
+    """What ``ui.plot`` sends: (JSON text, whether the chart takes Streamlit's theme in the browser).
 
-    Most figures: ``spec_text``, themed. A picture (``is_picture``) of at most ``PICTURE_LIST_LIMIT`` array values
-    is instead written so that Chromium draws it once, not twice. Streamlit mounts a chart whose figure changed
-    afresh, then an effect hands Plotly.react a JSON copy of it (re-themed; for a chart with ``on_select`` also
-    new click/hover/drag modes), and plotly.js redraws everything when (a) ``layout.template`` is a new object
-    (Streamlit's theme is one), (b) a data array is a typed array (``{dtype, bdata}``: only plain lists are
-    compared) or (c) no ``layout.datarevision`` says the data is the same. So a picture carries no template (its
-    template's settings written into the layout and traces, Streamlit's font set here), plain lists and a digest
-    as ``datarevision``; ``ui.plot`` draws it without the theme and with ``SELECT_MODES`` when clickable.
-    Measured on the MNIST page (Chromium, a new digit, 22 changes): median 1.08 s before, 0.80 s after
-    (``bench/profile_browser.py`` finds where the time goes; bench/RESULTS_perf.md, 2026-12-03)."""
+    A figure of at most ``PICTURE_LIST_LIMIT`` array values (pictures, maps, bars, short curves) is written so
+    that Chromium draws it once, not twice. Streamlit mounts a chart whose figure changed afresh, then an effect
+    hands Plotly.react a JSON copy of it (re-themed; for a chart with ``on_select`` also new click/hover/drag
+    modes), and plotly.js redraws everything when (a) ``layout.template`` is a new object (Streamlit's theme is
+    one), (b) a data array is a typed array (``{dtype, bdata}``: only plain lists are compared) or (c) no
+    ``layout.datarevision`` says the data is the same. So such a figure gets Streamlit's theme here, written into
+    its layout and traces as plotly.js applies a template (``streamlit_theme``; the title bold as the theme makes
+    it), plain lists and a digest as ``datarevision``; ``ui.plot`` draws it without the theme and with
+    ``SELECT_MODES`` when clickable. It looks the same (tests/test_plot_theme_browser.py compares screenshots).
+    Bigger figures and animations: ``spec_text``, themed in the browser.
+    Measured on the MNIST page (Chromium, a new digit, 22 changes): median 1.08 s with every chart themed in
+    the browser, 0.80 s with the pictures drawn once (``bench/profile_browser.py`` finds where the time goes;
+    bench/RESULTS_perf.md, 2026-12-03)."""
     from plotly.basedatatypes import BaseFigure
 
     data = fig.to_dict() if isinstance(fig, BaseFigure) else dict(fig)
-    lay = data.get("layout")
-    if not (isinstance(lay, dict) and is_picture(lay)) or not data.get("data"):
+    lay = data.get("layout") or {}
+    if not isinstance(lay, dict) or not data.get("data") or data.get("frames"):
         return spec_text(fig), True
     traces = [_decoded(t) for t in data["data"]]
-    if sum(_n_values(t) for t in traces) > PICTURE_LIST_LIMIT or data.get("frames"):
+    if sum(_n_values(t) for t in traces) > PICTURE_LIST_LIMIT:
         return spec_text(fig), True
-    lay = dict(lay)
-    template = lay.pop("template", None) or {}
-    if template == _default_template():
-        template = {}
-    lay = _merge(template.get("layout") or {}, _decoded(lay))
-    kinds = template.get("data") or {}
+    lay = _decoded(dict(lay))
+    own = lay.pop("template", None)
+    own = {} if not isinstance(own, dict) or own == _default_template() else own  # spec_text leaves the default out
+    # Streamlit's theme merges its layout over the figure's template layout (its values winning) and keeps the
+    # template's trace defaults; plotly.js then fills what the figure leaves unset from that template.
+    lay = _themed_layout(lay, traces, _merge(own.get("layout") or {}, streamlit_theme()["layout"]))
+    kinds = own.get("data") or {}
     traces = [_merge(dict((kinds.get(t.get("type", "scatter")) or [{}])[0]), t) for t in traces]
-    lay["font"] = {**PICTURE_FONT, **(lay.get("font") or {})}
-    title = lay.get("title")
-    if isinstance(title, str):
-        title = {"text": title}
-    if isinstance(title, dict) and title.get("text"):
-        lay["title"] = {**title, "font": {"weight": "bold", **(title.get("font") or {})}}  # as Streamlit's theme draws a title
     text = _dumps({"data": traces, "layout": {"datarevision": _REVISION_SLOT, **lay}})
     digest = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:len(_REVISION_SLOT)]
     return text.replace(f'"datarevision":"{_REVISION_SLOT}"', f'"datarevision":"{digest}"', 1), False
+
+
+def _themed_layout(lay: dict, traces: list[dict], theme: dict) -> dict:
+    """``lay`` over the theme's layout as plotly.js applies a template: the figure's own values win; axes and
+    colour axes get the theme's only where the figure has them, annotations and shapes their ``…defaults``;
+    the title in bold (``<b>…</b>``, as
+    Streamlit's theme writes it)."""
+    used = {k for k in lay if _SUBPLOT.fullmatch(k)}
+    maps, bars = set(), set()  # axes of a 2-D map (plotly.js: ticks outside), category axes of bars (no grid)
+    for t in traces:
+        kind = t.get("type", "scatter")
+        if kind in _CARTESIAN:
+            x, y = "xaxis" + str(t.get("xaxis") or "x")[1:], "yaxis" + str(t.get("yaxis") or "y")[1:]
+            used |= {x, y}
+            if kind in _MAPS:
+                maps |= {x, y}
+            if kind in _ORIENTED:
+                horizontal = t.get("orientation", "h" if t.get("x") is not None and t.get("y") is None else "v") == "h"
+                bars.add(y if horizontal else x)
+        for ref in (t.get("coloraxis"), (t.get("marker") or {}).get("coloraxis")):
+            if isinstance(ref, str) and _SUBPLOT.fullmatch(ref):
+                used.add(ref)
+    out = {k: v for k, v in theme.items() if not _SUBPLOT.fullmatch(k)}
+    for k in sorted(used):
+        base = theme.get(k, theme.get(_SUBPLOT.fullmatch(k).group(1)))
+        if isinstance(base, dict) and k.startswith(("xaxis", "yaxis")):
+            base = _template_axis(base, lay.get(k) if isinstance(lay.get(k), dict) else {}, k in maps, k in bars)
+        if base is not None:
+            out[k] = base
+    for key in [k for k in out if k.endswith("defaults")]:  # annotationdefaults: under every annotation, ...
+        defaults, items = out.pop(key), key[:-len("defaults")] + "s"
+        if isinstance(defaults, dict) and isinstance(lay.get(items), list):
+            lay = {**lay, items: [_merge(defaults, it) if isinstance(it, dict) else it for it in lay[items]]}
+    title = lay.get("title")
+    if title is not None:  # Streamlit's theme: {...title, text: "<b>" + text + "</b>"}
+        title = dict(title) if isinstance(title, dict) else {"text": title}
+        title["text"] = f"<b>{title['text'] if isinstance(title.get('text'), str) else ''}</b>"
+        lay = {**lay, "title": title}
+    return _merge(out, lay)
+
+
+def _template_axis(template: dict, axis: dict, on_map: bool, on_bars: bool) -> dict:
+    """A template's axis as the figure's own settings that draw the same. plotly.js takes some settings from a
+    template for their value but not for their presence (its ``coerce2``): a line colour or width turns the axis
+    line on, a grid or zero-line colour the grid (where the grid is off by default: the category axis of bars),
+    a tick colour or length the ticks, only when the figure itself sets it; a ``minor`` container exists only when
+    the figure has one. Written into the figure, each such setting gets its switch as plotly.js would leave it:
+    the slim MNIST template's white ``linecolor`` would otherwise draw white axis lines over the bars, the
+    theme's ``tickcolor`` ticks on every axis. ``on_map``: the axis carries a heatmap (ticks outside by default);
+    ``on_bars``: it is the category axis of bars."""
+    out = dict(template)
+    if "minor" not in axis:
+        out.pop("minor", None)
+    defaults = {"showline": False, "showgrid": not on_bars, "zeroline": not on_bars, "ticks": "outside" if on_map else ""}
+    for flag, keys in _PRESENCE:
+        if flag not in axis and flag not in out and not keys & axis.keys() and keys & out.keys():
+            out[flag] = defaults[flag]
+    return out
+
+
+# A switch and the settings whose presence in the figure turns it on (plotly.js, line_grid_defaults and
+# tick_mark_defaults); the trace types whose axes get ticks outside ("2dMap") and those with a category axis.
+_PRESENCE = (("showline", {"linecolor", "linewidth"}), ("showgrid", {"gridcolor", "gridwidth", "griddash"}),
+             ("zeroline", {"zerolinecolor", "zerolinewidth", "zerolinelayer"}), ("ticks", {"ticklen", "tickwidth", "tickcolor"}))
+_MAPS = {"heatmap", "contour", "histogram2d", "histogram2dcontour", "image"}
+_ORIENTED = {"bar", "box", "violin", "histogram", "funnel", "waterfall"}
 
 
 def from_typed(value) -> np.ndarray | None:

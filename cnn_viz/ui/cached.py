@@ -43,7 +43,7 @@ class Spec(NamedTuple):
     text: str
     height: int | float | None = None
     width: int | float | None = None
-    themed: bool = True  # False: a picture drawn without Streamlit's theme (builders.page_spec)
+    themed: bool = True  # False: a small figure with Streamlit's theme written in, drawn without it (builders.page_spec)
 
     def data(self) -> dict:
         return json.loads(self.text)

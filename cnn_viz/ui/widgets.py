@@ -590,7 +590,7 @@ def plot(fig, key: str, container=None, **kwargs):
     """st.plotly_chart with a stable key and a PNG download in the figure's toolbar. ``fig`` is a Plotly
     figure, its plain data, or ``ui.figure(builder, ...)`` (built once per input for the whole server)."""
     if isinstance(fig, cached.Spec) and not fig.themed:
-        kwargs.setdefault("theme", None)  # a picture: drawn once (builders.page_spec)
+        kwargs.setdefault("theme", None)  # the theme is written in: drawn once (builders.page_spec)
     if isinstance(fig, (dict, cached.Spec)):
         fig = _ready(fig, selectable=kwargs.get("on_select") not in (None, "ignore"))
     return (container or st).plotly_chart(fig, key=key, config=PLOTLY_CONFIG, **kwargs)
