@@ -33,7 +33,10 @@ def app_test():
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
+    from cnn_viz.ui import cached
+
     st.cache_data.clear()
+    cached._figure_spec.clear()  # the figures' resource cache (immutable Specs); the loaded networks stay
 
     def make(timeout: float = 60):
         return AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)

@@ -58,6 +58,7 @@ def _page_figures() -> list[dict]:
         return ready(data, selectable)
 
     st.cache_data.clear()
+    cached._figure_spec.clear()  # every figure built here (a resource cache: other tests may have filled it)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(builders, "page_spec", spy_spec)
         mp.setattr(widgets, "_ready", spy_ready)
@@ -66,6 +67,7 @@ def _page_figures() -> list[dict]:
             at.switch_page(f"pages/{name}").run()
             assert not at.exception, (name, at.exception)
     st.cache_data.clear()
+    cached._figure_spec.clear()  # built by the spy: not for the tests after
     figures, seen = [], set()
     for text, original in written.items():
         fig = json.loads(original)

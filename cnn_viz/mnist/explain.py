@@ -150,8 +150,12 @@ def conv_filters(net) -> list[ConvFilter]:
 
 
 def filters(net: model.SimpleCNN) -> Filters:
-    w = model.weights(net)
-    return Filters(w["conv1.weight"][:, 0], w["conv1.bias"], w["conv2.weight"], w["conv2.bias"])
+    """The two conv layers' kernels and biases, as copies (only these: every rerun of the page asks for them, and
+    copying the whole state dict copied fc1's 200,704 weights too)."""
+    def copy(p):
+        return p.detach().numpy().copy()
+
+    return Filters(copy(net.conv1.weight)[:, 0], copy(net.conv1.bias), copy(net.conv2.weight), copy(net.conv2.bias))
 
 
 @dataclass(frozen=True)

@@ -58,15 +58,16 @@ def _array_key(a: np.ndarray):
     return a.shape, a.dtype.str, hashlib.sha1(np.ascontiguousarray(a), usedforsecurity=False).digest()
 
 
-@st.cache_data(max_entries=384, show_spinner=False, hash_funcs={np.ndarray: _array_key})
+# A Spec is immutable (a NamedTuple of text and numbers), so one object serves every session: a resource cache,
+# not st.cache_data (which pickles each result and unpickles a copy on every read of every student).
+@st.cache_resource(max_entries=384, show_spinner=False, hash_funcs={np.ndarray: _array_key})
 def _figure_spec(module: str, name: str, args: tuple, kwargs: dict, scheme: str) -> Spec:
     from cnn_viz.figures import builders
 
     build = functools.reduce(getattr, name.split("."), importlib.import_module(module))
     with palette.using(scheme):
         fig = build(*args, **kwargs)
-    # The JSON text: a cache read is a copy of one string (for the 784-frame sliding animation 0.1 ms, against
-    # 46 ms to unpickle its dict and 37 ms to encode it again, on every rerun).
+    # The JSON text, built once: no dict to encode again on every rerun (the 784-frame sliding animation: 37 ms).
     if isinstance(fig, dict):  # a figure already in plain data (the MNIST pages')
         lay = fig.get("layout") or {}
         size = lay.get("height"), lay.get("width")
@@ -79,7 +80,10 @@ def _figure_spec(module: str, name: str, args: tuple, kwargs: dict, scheme: str)
 def figure(builder, *args, **kwargs) -> Spec:
     """``builder(*args, **kwargs)`` (a figure builder of the core, module level) as a ``Spec`` for
     ``ui.plot``, cached on its inputs and the session's colour scheme."""
-    return _figure_spec(builder.__module__, builder.__qualname__, args, kwargs, palette.current())
+    # by keyword: for each positional argument Streamlit's cache looks up the function's signature (inspect), on
+    # every call of every student's rerun (a dozen figures a rerun on the MNIST page)
+    return _figure_spec(module=builder.__module__, name=builder.__qualname__, args=args, kwargs=kwargs,
+                        scheme=palette.current())
 
 
 # ============================== images (every page)

@@ -611,8 +611,10 @@ def csv_text(arr: np.ndarray) -> str:
 
 
 def download_csv(arr, filename: str, label: str = "Download CSV", key: str | None = None, container=None):
-    """A CSV download of an array, or of a function returning one (then written only on click)."""
-    data = (lambda: csv_text(arr())) if callable(arr) else csv_text(arr)
+    """A CSV download of an array, or of a function returning one: written only on click (not on every rerun)."""
+    def data():
+        return csv_text(arr() if callable(arr) else arr)
+
     (container or st).download_button(label, data, file_name=filename, mime="text/csv", key=key, icon="⬇️", on_click="ignore")
 
 
