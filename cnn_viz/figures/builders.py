@@ -65,7 +65,7 @@ _CARTESIAN = {"bar", "box", "candlestick", "contour", "heatmap", "histogram", "h
 
 @functools.cache
 def streamlit_theme() -> dict:
-    """The Plotly template ({"data", "layout"}) st.plotly_chart's Streamlit theme gives a chart in the browser,
+    """The Plotly template ({"layout": ...}) st.plotly_chart's Streamlit theme gives a chart in the browser,
     for this app's ``[theme]``: captured from Chromium into assets/streamlit_plotly_theme.json by
     ``python assets/tools/capture_plotly_theme.py`` (tests/test_plot_theme_browser.py checks it still matches).
     Only ``layout``: the theme adds no trace defaults."""
@@ -85,11 +85,12 @@ def page_spec(fig) -> tuple[str, bool]:
     ``layout.datarevision`` says the data is the same. So such a figure gets Streamlit's theme here, written into
     its layout and traces as plotly.js applies a template (``streamlit_theme``; the title bold as the theme makes
     it), plain lists and a digest as ``datarevision``; ``ui.plot`` draws it without the theme and with
-    ``SELECT_MODES`` when clickable. It looks the same (tests/test_plot_theme_browser.py compares screenshots).
+    ``SELECT_MODES`` when clickable. It draws the same: tests/test_plot_theme_browser.py checks in Chromium that
+    every kind of figure the pages draw resolves to the same plotly.js settings either way, and compares pixels.
     Bigger figures and animations: ``spec_text``, themed in the browser.
     Measured on the MNIST page (Chromium, a new digit, 22 changes): median 1.08 s with every chart themed in
-    the browser, 0.80 s with the pictures drawn once (``bench/profile_browser.py`` finds where the time goes;
-    bench/RESULTS_perf.md, 2026-12-03)."""
+    the browser, 0.80 s with the pictures drawn once; with the bar charts too, 6 new digits under the CDP profiler
+    took 9.4 s of browser CPU instead of 10.8 (``bench/profile_browser.py``; bench/RESULTS_perf.md, 2026-12-03)."""
     from plotly.basedatatypes import BaseFigure
 
     data = fig.to_dict() if isinstance(fig, BaseFigure) else dict(fig)
@@ -115,8 +116,7 @@ def page_spec(fig) -> tuple[str, bool]:
 def _themed_layout(lay: dict, traces: list[dict], theme: dict) -> dict:
     """``lay`` over the theme's layout as plotly.js applies a template: the figure's own values win; axes and
     colour axes get the theme's only where the figure has them, annotations and shapes their ``…defaults``;
-    the title in bold (``<b>…</b>``, as
-    Streamlit's theme writes it)."""
+    the title in bold (``<b>…</b>``, as Streamlit's theme writes it)."""
     used = {k for k in lay if _SUBPLOT.fullmatch(k)}
     maps, bars = set(), set()  # axes of a 2-D map (plotly.js: ticks outside), category axes of bars (no grid)
     for t in traces:
