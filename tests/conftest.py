@@ -255,6 +255,27 @@ def wait_idle(page, timeout: float = 60) -> None:
     page.wait_for_function(_IDLE_JS, polling=100, timeout=timeout * 1000)
 
 
+# True once the Plotly chart under ``sel`` is drawn (its SVG there, its full layout computed) and has not changed
+# (its markup, size and the template it was given) for 20 animation frames in a row: Streamlit themes a chart when
+# it mounts and again in an effect, and plotly.js draws asynchronously.
+_CHART_STILL_JS = """(sel) => {
+  const g = document.querySelector(sel + ' .js-plotly-plot');
+  const s = window.__chartStill = window.__chartStill || {sig: null, n: 0};
+  if (!g || !g._fullLayout || !g.querySelector('.main-svg')) { s.n = 0; return false; }
+  const sig = [g._fullLayout.width, g._fullLayout.height, JSON.stringify((g.layout || {}).template || null),
+               g.innerHTML].join('|');
+  s.n = sig === s.sig ? s.n + 1 : 0;
+  s.sig = sig;
+  return s.n >= 20;
+}"""
+
+
+def wait_chart_still(page, selector: str, timeout: float = 60) -> None:
+    """Wait until the Plotly chart inside ``selector`` is drawn and still (``_CHART_STILL_JS``)."""
+    page.evaluate("() => { window.__chartStill = null; }")
+    page.wait_for_function(_CHART_STILL_JS, arg=selector, polling="raf", timeout=timeout * 1000)
+
+
 def assert_no_exception(page) -> None:
     n = page.locator('[data-testid="stException"]').count()
     assert n == 0, page.locator('[data-testid="stException"]').first.inner_text()

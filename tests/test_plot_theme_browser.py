@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from cnn_viz.figures import builders
-from conftest import OUTPUT, ROOT, start_app, stop_app, wait_idle
+from conftest import OUTPUT, ROOT, start_app, stop_app, wait_chart_still, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -97,19 +97,6 @@ def _shot(locator) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(locator.screenshot(animations="disabled"))).convert("RGB"), dtype=np.int16)
 
 
-def _settled(page, locator, tries: int = 20) -> np.ndarray:
-    """The element's screenshot once two in a row agree (Streamlit themes a chart when it mounts and again in an
-    effect; plotly.js draws asynchronously)."""
-    last = _shot(locator)
-    for _ in range(tries):
-        page.wait_for_timeout(250)
-        now = _shot(locator)
-        if now.shape == last.shape and np.array_equal(now, last):
-            return now
-        last = now
-    raise AssertionError("the chart never stopped changing")
-
-
 # What plotly.js resolved for the chart (its full layout and traces: every setting after defaults and templates),
 # arrays cut to their first 12 values, internal keys left out; an axis's range as drawn (``_rl``: after
 # Plotly.react without a new calculation, an autoranged axis's ``range`` still reads plotly.js's default [-1, 6]
@@ -134,7 +121,8 @@ def _drawn(page, url: str):
     chart = page.locator(".st-key-chart [data-testid='stPlotlyChart']")
     chart.locator(".main-svg").first.wait_for()
     wait_idle(page)
-    shot = _settled(page, chart)
+    wait_chart_still(page, ".st-key-chart")
+    shot = _shot(chart)
     return shot, json.loads(page.evaluate(_RESOLVED_JS))
 
 

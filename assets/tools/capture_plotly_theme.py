@@ -21,20 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "assets" / "streamlit_plotly_theme.json"
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
-
-# The template the chart was drawn with, once two reads 300 ms apart agree (Streamlit themes the figure when it
-# mounts and again in an effect).
-_READ_JS = """async () => {
-  const read = () => { const g = document.querySelector('.js-plotly-plot');
-                       return g && g.layout && g.layout.template ? JSON.stringify(g.layout.template) : null; };
-  for (let i = 0; i < 100; i++) {
-    const a = read(); await new Promise(r => setTimeout(r, 300)); const b = read();
-    if (a && a === b) return a;
-  }
-  return null;
-}"""
-
+from conftest import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app, wait_chart_still  # noqa: E402
 
 def capture(browser=None) -> dict:
     """The template Streamlit's frontend gives a Plotly chart that has none (its ``layout``: what the theme
@@ -63,10 +50,8 @@ def _read(browser, url: str) -> dict:
         page = ctx.new_page()
         page.goto(url, timeout=60_000)
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-        text = page.evaluate(_READ_JS)
-        if text is None:
-            raise RuntimeError("the chart never settled on a template")
-        return json.loads(text)
+        wait_chart_still(page, ".st-key-probe")  # themed at mount and again in an effect: the template it settled on
+        return page.evaluate("() => document.querySelector('.st-key-probe .js-plotly-plot').layout.template")
     finally:
         ctx.close()
 
