@@ -119,7 +119,6 @@ _GEOMETRY = (".domain", ".dtick", ".tick0")
 def _drawn(page, url: str):
     page.goto(url)
     chart = page.locator(".st-key-chart [data-testid='stPlotlyChart']")
-    chart.locator(".main-svg").first.wait_for()
     wait_idle(page)
     wait_chart_still(page, ".st-key-chart")
     shot = _shot(chart)

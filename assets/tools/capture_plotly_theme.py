@@ -49,7 +49,6 @@ def _read(browser, url: str) -> dict:
     try:
         page = ctx.new_page()
         page.goto(url, timeout=60_000)
-        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
         wait_chart_still(page, ".st-key-probe")  # themed at mount and again in an effect: the template it settled on
         return page.evaluate("() => document.querySelector('.st-key-probe .js-plotly-plot').layout.template")
     finally:
