@@ -37,7 +37,10 @@ _FOCUS_JS = """() => {
 
 
 def _open(page, url: str) -> None:
+    """Open ``url`` and wait for its first run to finish. A fresh page reads idle before that run has drawn
+    anything, so first wait for the sidebar's Display toggles (app.py draws them before the page), then idle."""
     page.goto(url)
+    expect(page.locator('[data-testid="stSidebar"] input').nth(1)).to_be_attached(timeout=60_000)
     wait_idle(page, 180)
     assert_no_exception(page)
 
@@ -195,6 +198,9 @@ def _fig_colorscale(page, key: str):
     return page.evaluate(f"() => document.querySelector('.st-key-{key} .js-plotly-plot').data[0].colorscale")
 
 
+_ZOOM_JS = "() => getComputedStyle(document.querySelector('[data-testid=stMainBlockContainer]')).zoom"
+
+
 def test_presenter_view_and_safe_colours_from_the_link(page, app_url):
     _open(page, f"{app_url}/kernel_sandbox")
     intro = "A convolutional layer slides a small grid of weights"
@@ -203,9 +209,9 @@ def test_presenter_view_and_safe_colours_from_the_link(page, app_url):
     normal_width = page.locator(".st-key-out_fig_0").bounding_box()["width"]
 
     _open(page, f"{app_url}/kernel_sandbox?presenter=true&safe_colours=true")
+    expect(page.locator(".st-key-out_fig_0 .js-plotly-plot")).to_be_attached(timeout=60_000)
     assert page.get_by_text(intro).count() == 0, "presenter view hides the spoken explanation"
-    zoom = page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=stMainBlockContainer]')).zoom")
-    assert float(zoom) == pytest.approx(1.3)
+    assert float(page.evaluate(_ZOOM_JS)) == pytest.approx(1.3)
     assert page.locator('[data-testid="stSidebar"]').get_attribute("data-collapsed") == "true"
     assert page.locator(".st-key-out_fig_0").bounding_box()["width"] > normal_width
     assert [c[1] for c in _fig_colorscale(page, "out_fig_0")] == [c for _, c in palette.SAFE_DIVERGING]
