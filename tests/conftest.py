@@ -85,6 +85,11 @@ def plotly_figure(at, key: str) -> dict:
     raise KeyError(f"no plotly chart with key {key!r}")
 
 
+# Hover-only grids show and send their values to 4 significant digits (builders.HOVER_DIGITS): each is
+# within this relative distance of the true value (half a unit of its 4th digit).
+HOVER_REL = 5e-4
+
+
 def png_pixels(source: str):
     """The pixels of a trace's ``source`` (a data:image/png;base64 URI) as NumPy, RGB or grey as stored."""
     import base64

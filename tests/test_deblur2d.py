@@ -3,6 +3,7 @@ SciPy's ndimage convolution, NumPy's dense solves, and scikit-image's metrics an
 
 import numpy as np
 import pytest
+from conftest import HOVER_REL
 from scipy import ndimage
 from skimage import metrics, restoration
 
@@ -392,7 +393,7 @@ def test_error_maps_are_small_pngs_with_the_real_errors_on_hover():
     for i, e in enumerate(errs):
         rows, cols, vals = map_samples(fig, 2 * i)
         assert 16 <= len(rows) <= 32 and rows.max() < 256
-        np.testing.assert_allclose(vals, np.clip(e, -z, z)[np.ix_(rows, cols)], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(vals, np.clip(e, -z, z)[np.ix_(rows, cols)], rtol=HOVER_REL, atol=1e-6)  # the 4 digits shown
         px = png_pixels(fig["data"][2 * i + 1]["source"]).astype(int)
         assert px.shape == (128, 128, 3)
         shown = e[::2, ::2]

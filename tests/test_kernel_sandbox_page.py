@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from conftest import map_samples, plotly_array, plotly_figure
+from conftest import HOVER_REL, map_samples, plotly_array, plotly_figure
 
 from cnn_viz.common import images, kernels
 
@@ -41,7 +41,7 @@ def assert_map(at, ref, key="out_fig_0"):
     fig = plotly_figure(at, key)
     rows, cols, z = map_samples(fig)
     assert rows.max() < ref.shape[0] and cols.max() < ref.shape[1]
-    np.testing.assert_allclose(z, ref[np.ix_(rows, cols)], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(z, ref[np.ix_(rows, cols)], rtol=HOVER_REL, atol=1e-5)  # to the 4 digits a hover shows
     assert list(fig["layout"]["xaxis"]["range"]) == [-0.5, ref.shape[1] - 0.5]
     assert list(fig["layout"]["yaxis"]["range"]) == [ref.shape[0] - 0.5, -0.5]
 

@@ -3,6 +3,7 @@ computes (themselves tested against NumPy/torch references), and bad input gets 
 
 import numpy as np
 import pytest
+from conftest import HOVER_REL
 
 from cnn_viz.common import images
 from cnn_viz.lowrank import compress, latent, svd
@@ -168,7 +169,7 @@ def test_rank_k_pictures_are_sent_at_view_size_with_the_true_values_on_hover(app
     err = plotly_figure(at, "lr_err")
     rows, cols, ze = map_samples(err)
     assert len(rows) == len(cols) == svd.ERROR_HOVER and rows.max() < 512 and cols.max() < 512
-    np.testing.assert_allclose(ze, (cam - ref)[np.ix_(rows, cols)], atol=1e-5)
+    np.testing.assert_allclose(ze, (cam - ref)[np.ix_(rows, cols)], rtol=HOVER_REL, atol=1e-5)  # the 4 digits shown
     picture = err["data"][1]
     assert picture["type"] == "image" and png_pixels(picture["source"]).shape[:2] == (svd.ERROR_SIDE, svd.ERROR_SIDE)
     sent = sum(len(el.proto.spec) for el in at.get("plotly_chart")

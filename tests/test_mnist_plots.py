@@ -13,7 +13,7 @@ from cnn_viz.figures import builders, palette
 from cnn_viz.figures.builders import signed_levels
 from cnn_viz.mnist import data, explain, figures, model, prep
 from cnn_viz.mnist.train import EpochStats
-from conftest import png_pixels
+from conftest import HOVER_REL, png_pixels
 from mnist_fixtures import net, seven  # noqa: F401  (pytest fixtures)
 
 torch.set_num_threads(1)
@@ -60,15 +60,17 @@ def test_map_grid_is_one_png_with_true_values_on_hover(net, seven):
     assert 200 <= z.size <= 2 * figures.HOVER_POINTS and z.size % 32 == 0
     for i, j in np.ndindex(z.shape):
         k, r, c = (int(v) for v in custom[i, j])
-        assert z[i, j] == pytest.approx(acts[k, r, c], rel=1e-5, abs=1e-6)
+        assert z[i, j] == pytest.approx(acts[k, r, c], rel=HOVER_REL)
+        assert f"{z[i, j]:.4g}" == f"{float(acts[k, r, c]):.4g}"  # the hover reads what the unrounded value would show
         assert (ys[i], xs[j]) == (k // 16 * 15 + r, k % 16 * 15 + c)  # drawn over that very cell
+    assert "%{z:.4g}" in hover.hovertemplate
     assert set(custom[..., 0].ravel()) == set(range(32)) and hover.zmax == pytest.approx(zmax) and hover.zmin == -hover.zmax
-    assert [int(c[0]) for c in clicks.customdata] == list(range(32))
+    assert list(clicks.text) == [str(k) for k in range(32)] and clicks.hovertemplate.startswith("map %{text}: click")
     # each map its own scale: the largest |value| of every map reaches an end of the scale
     own = figures.mosaic_figure(acts, cols=16, shared_scale=False)
     px = png_pixels(own.data[2].source)
     np.testing.assert_array_equal(px[15:29, 60:74], ramp[_band(signed_levels(acts[20], np.abs(acts[20]).max()))])
-    np.testing.assert_allclose(np.asarray(own.data[0].z), z, rtol=1e-6)  # hover still gives the true values
+    np.testing.assert_array_equal(np.asarray(own.data[0].z), z)  # hover still gives the true values
     # ReLU maps in gray: 0 black, the layer's largest value white
     relu = np.maximum(acts, 0)
     gray = figures.mosaic_figure(relu, signed=False)
@@ -187,7 +189,7 @@ def test_layer_figure_sizes_and_scales_each_layer(net, seven):
     own = figures.layer_figure("pool2", acts["pool2"], shared_scale=False)
     z, custom = np.asarray(own.data[0].z), np.asarray(own.data[0].customdata)
     assert z.size == 32 * 9  # 3×3 points of every 7×7 map
-    assert all(z[i, j] == pytest.approx(acts["pool2"][tuple(int(v) for v in custom[i, j])], rel=1e-6) for i, j in np.ndindex(z.shape))
+    assert all(z[i, j] == pytest.approx(acts["pool2"][tuple(int(v) for v in custom[i, j])], rel=HOVER_REL) for i, j in np.ndindex(z.shape))
     assert figures.layer_figure("pool2", acts["pool2"]).layout.height < conv2.layout.height  # 7×7 tiles are smaller
     # every layer's figure is small on the wire: a PNG and a few hundred values, no full template
     sizes = {name: len(json.dumps(builders.spec(figures.layer_figure(name, acts[name])))) for name in explain.MAP_LAYERS}

@@ -92,8 +92,11 @@ def test_a_small_figure_carries_plotlys_values_as_lists_and_the_theme_written_in
     _contains(got["layout"], ref_layout)  # the figure's own settings win over the theme's
     assert got["layout"]["title"]["text"] == f"<b>{ref['layout']['title']['text']}</b>"  # as Streamlit's theme writes it
     theme = builders.streamlit_theme()["layout"]
-    title_font = {**theme["title"]["font"], **(ref["layout"]["title"].get("font") or {})}  # the figure's size, the theme's family
-    assert got["layout"]["title"]["font"] == title_font and got["layout"]["hoverlabel"] == theme["hoverlabel"]
+    # the figure's size, the theme's colour; the theme's family (the layout's) is inherited, so not written twice
+    title_font = {**theme["title"]["font"], **(ref["layout"]["title"].get("font") or {})}
+    assert theme["title"]["font"]["family"] == theme["hoverlabel"]["font"]["family"] == theme["font"]["family"]
+    assert got["layout"]["title"]["font"] == {k: v for k, v in title_font.items() if k != "family"}
+    assert got["layout"]["hoverlabel"] == {**theme["hoverlabel"], "font": {k: v for k, v in theme["hoverlabel"]["font"].items() if k != "family"}}
     assert got["layout"]["font"]["family"] == theme["font"]["family"] and got["layout"]["font"]["size"] == fig.layout.font.size
     # the datarevision: the same for the same figure, another for other data
     again, _ = builders.page_spec(builders.signed_map_figure(img[:40, :40] - 0.5, title="map", height=300))
@@ -115,15 +118,19 @@ def test_a_figures_own_template_goes_under_the_theme_and_its_trace_defaults_into
     assert out["data"][0]["colorbar"]["outlinewidth"] == tpl["data"]["heatmap"][0]["colorbar"]["outlinewidth"]
     assert out["data"][0]["colorbar"]["thickness"] == vec["data"][0]["colorbar"]["thickness"]  # the figure's own wins
     bars = mnist_figures.probability_figure(np.full(10, 0.1))
-    tpl_x = bars["layout"]["template"]["layout"]["xaxis"]
-    x = json.loads(builders.page_spec(bars)[0])["layout"]["xaxis"]
-    theme_x = builders.streamlit_theme()["layout"]["xaxis"]
-    assert tpl_x["gridcolor"] != theme_x["gridcolor"] and x["gridcolor"] == theme_x["gridcolor"]  # the theme over the template
+    tpl_x, tpl_y = (bars["layout"]["template"]["layout"][k] for k in ("xaxis", "yaxis"))
+    x, y = (json.loads(builders.page_spec(bars)[0])["layout"][k] for k in ("xaxis", "yaxis"))
+    theme_x, theme_y = (builders.streamlit_theme()["layout"][k] for k in ("xaxis", "yaxis"))
+    assert tpl_y["gridcolor"] != theme_y["gridcolor"] and y["gridcolor"] == theme_y["gridcolor"]  # the theme over the template
+    assert y["showgrid"] is True and y["zerolinewidth"] == tpl_y["zerolinewidth"]  # the value axis: its grid, the template's
     assert x["title"]["text"] == "digit" and x["type"] == "category"  # the figure's own
     # plotly.js draws a template's line colour only where the figure turns the line on (coerce2): written into the
     # figure, the line is switched off as plotly.js would leave it; the theme's tick colour does not turn ticks on
-    assert tpl_x["linecolor"] == "white" and x["linecolor"] == "white" and x["showline"] is False
-    assert x["tickcolor"] == theme_x["tickcolor"] and x["ticks"] == tpl_x["ticks"] == ""
+    # (a bar chart's category axis: no grid or zero line either); what is switched off goes without its settings
+    assert tpl_x["linecolor"] == "white" and x["showline"] is False and "linecolor" not in x
+    assert "tickcolor" in theme_x and x["ticks"] == tpl_x["ticks"] == "" and "tickcolor" not in x
+    assert x["showgrid"] is False and x["zeroline"] is False and not {"gridcolor", "zerolinecolor", "zerolinewidth"} & x.keys()
+    assert "rangeselector" in theme_x and "rangeselector" not in x  # only a date axis has one
     assert "minor" not in x  # a template's minor grid exists only where the figure has one
 
 
@@ -139,6 +146,26 @@ def test_axes_take_the_theme_where_the_figure_has_them():
     assert out["yaxis"]["showgrid"] is False and out["yaxis"]["zeroline"] is False  # the category axis of horizontal bars
     assert out["xaxis"]["ticks"] == "outside" and out["xaxis2"]["ticks"] == ""  # heatmap axes keep plotly.js's outer ticks
     assert out["annotations"] == [{"text": "note"}]  # no template defaults for annotations here
+
+
+def test_the_theme_leaves_out_what_plotly_would_not_read():
+    """A legend's settings only where plotly.js draws a legend (two or more traces that would be in it, or
+    showlegend); the title without the theme's two keys that are no plotly.js attribute."""
+    theme = builders.streamlit_theme()["layout"]
+    assert "legend" in theme and {"color", "subtitleColor"} <= theme["title"].keys()
+    heat = {"type": "heatmap", "z": [[1, 2], [3, 4]]}
+    dots = {"type": "scatter", "x": [0, 1], "y": [0, 1]}
+    legend = {name: "legend" in json.loads(builders.page_spec({"data": data, "layout": lay})[0])["layout"]
+              for name, data, lay in [("heatmap and one line", [heat, dots], {}), ("two lines", [dots, dots], {}),
+                                      ("two lines, one hidden from it", [dots, {**dots, "showlegend": False}], {}),
+                                      ("a heatmap in the legend", [{**heat, "showlegend": True}, dots], {}),
+                                      ("one line, showlegend", [dots], {"showlegend": True}),
+                                      ("two lines, no legend", [dots, dots], {"showlegend": False})]}
+    assert legend == {"heatmap and one line": False, "two lines": True, "two lines, one hidden from it": False,
+                      "a heatmap in the legend": True, "one line, showlegend": True, "two lines, no legend": False}
+    title = json.loads(builders.page_spec({"data": [dots], "layout": {"title": "t"}})[0])["layout"]["title"]
+    assert title["font"] == {k: v for k, v in theme["title"]["font"].items() if k != "family"}  # the layout's family
+    assert not {"color", "subtitleColor"} & title.keys()
 
 
 def test_big_figures_and_animations_keep_plotlys_encoding_and_the_theme():

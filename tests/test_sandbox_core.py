@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import plotly_array, png_pixels
+from conftest import HOVER_REL, plotly_array, png_pixels
 
 from cnn_viz.common import kernels
 from cnn_viz.common.conv import output_size
@@ -105,7 +105,7 @@ def test_a_big_signed_map_is_a_png_of_its_colours_with_real_values_on_hover():
     # the hover grid reports real values at the rows and columns it names
     rows, cols = np.asarray(hover.y), np.asarray(hover.x)
     assert len(rows) <= builders.HOVER_SIDE and len(cols) <= builders.HOVER_SIDE and hover.opacity == 0
-    np.testing.assert_array_equal(np.asarray(hover.z), fmap[np.ix_(rows, cols)])
+    np.testing.assert_allclose(np.asarray(hover.z), fmap[np.ix_(rows, cols)], rtol=HOVER_REL)  # to the 4 digits it shows
     assert hover.zmin == -2 and hover.zmax == 2 and hover.showscale
     lay = builders.signed_map_figure(fmap).layout
     assert list(lay.xaxis.range) == [-0.5, 499.5] and list(lay.yaxis.range) == [509.5, -0.5]

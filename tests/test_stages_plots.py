@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import png_pixels
+from conftest import HOVER_REL, png_pixels
 import torch
 import torch.nn.functional as F
 
@@ -65,7 +65,7 @@ def _assert_mosaic_maps(fig, maps, every_value: bool = False):
     assert sorted(got) == list(range(len(maps)))
     for k, m in enumerate(maps):
         rows, cols, vals = got[k]
-        np.testing.assert_allclose(vals, np.asarray(m, dtype=np.float64)[rows.astype(int), cols.astype(int)], rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(vals, np.asarray(m, dtype=np.float64)[rows.astype(int), cols.astype(int)], rtol=HOVER_REL, atol=1e-12)
         if every_value:
             assert len(vals) == np.asarray(m).size
 
@@ -145,7 +145,7 @@ def test_stage_grid_figure_has_every_map(pipe):
     seen = set()
     for i, j in zip(*np.nonzero(~np.isnan(z))):
         k, r, c = custom[i, j]
-        assert z[i, j] == pytest.approx(float(st.maps[k, r, c]), rel=1e-6)
+        assert z[i, j] == pytest.approx(float(st.maps[k, r, c]), rel=HOVER_REL)
         seen.add(int(k))
     assert seen == set(range(st.maps.shape[0]))
     assert [a.text for a in fig.layout.annotations] == list(st.labels[: st.maps.shape[0]])

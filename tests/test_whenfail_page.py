@@ -142,7 +142,7 @@ def test_train_in_class_mode_shows_the_message(opened, monkeypatch):
 
 def test_the_lab_figures_are_plain_data_with_the_real_numbers(opened):
     """The lab's figures come from ui.figure (cached plain data): M's entries, NumPy's singular values, the table's errors."""
-    from conftest import map_samples, plotly_array, plotly_figure
+    from conftest import HOVER_REL, map_samples, plotly_array, plotly_figure
 
     from cnn_viz.common import assets
     from cnn_viz.whenfail import lab, results
@@ -154,7 +154,7 @@ def test_the_lab_figures_are_plain_data_with_the_real_numbers(opened):
     assert not at.exception and not at.error
     M = lab.operator(lab.Setup())
     rows, cols, z = map_samples(plotly_figure(at, "wf_M"))
-    np.testing.assert_allclose(z, M[np.ix_(rows, cols)], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(z, M[np.ix_(rows, cols)], rtol=HOVER_REL, atol=1e-7)  # to the 4 digits a hover shows
     sv = plotly_figure(at, "wf_sv")
     blur = next(t for t in sv["data"] if t["name"] == lab.OPERATORS["blur"])
     np.testing.assert_allclose(plotly_array(blur["y"]), np.linalg.svd(M, compute_uv=False), rtol=1e-6, atol=1e-12)

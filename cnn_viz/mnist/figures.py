@@ -19,7 +19,7 @@ from plotly.basedatatypes import BasePlotlyType
 
 from cnn_viz.common import fmt
 from cnn_viz.common.images import to_uint8
-from cnn_viz.figures.builders import from_typed, image_trace, kernel_figure, layout, png_uri, png_uri_few, signed_levels, signed_map_figure, signed_map_trace
+from cnn_viz.figures.builders import HOVER_DIGITS, from_typed, hover_values, image_trace, kernel_figure, layout, png_uri, png_uri_few, signed_levels, signed_map_figure, signed_map_trace
 from cnn_viz.figures import builders, palette
 from cnn_viz.figures.palette import FONT, largest_abs, ramp
 
@@ -264,7 +264,9 @@ def mosaic(maps: np.ndarray, cols: int, gap: int = 1) -> tuple[np.ndarray, np.nd
 
 
 GRAY = [[0.0, "rgb(0,0,0)"], [1.0, "rgb(255,255,255)"]]  # plotly.js has no "gray" by name (only Python's validation knows it)
-HOVER_POINTS = 256  # a mosaic's hover grid: about this many real values per layer, spread evenly over every tile
+# a mosaic's hover grid: about this many real values per layer, spread evenly over every tile; 3×3 a map in every
+# layer of the MNIST network (at 256, conv1's 16 maps had 4×4: 5 kB more per new digit); the large map has them all
+HOVER_POINTS = 144
 PICTURE_LEVELS = 32  # colour levels of a mosaic's PNG: 16 a sign on the diverging scale (the PNG is ~30 % smaller than at 256)
 
 
@@ -303,7 +305,7 @@ def mosaic_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, si
     """Feature maps (N, H, W) as a labelled grid drawn as ONE PNG mosaic: one colour scale for all (``shared_scale``,
     with a colour bar) or each map scaled to its own largest |value|. Over it an invisible heatmap of the true
     values at about ``hover_points`` sample points spread evenly over the maps (at least 3×3 per map; every value of a tiny map): hover gives the
-    map number, its row and column, the value. With ``clickable`` each tile's number is a point that Streamlit's
+    map number, its row and column, the value (to the ``HOVER_DIGITS`` significant digits it shows, all it sends). With ``clickable`` each tile's number is a point that Streamlit's
     ``on_select`` receives (trace 1, customdata = [map]); otherwise the numbers are written above the tiles.
 
     Not ``figures.builders.map_grid_figure`` (one subplot per map): a layer's 32 maps drawn that way cost far
@@ -327,11 +329,12 @@ def mosaic_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, si
     cc = np.broadcast_to(cs[None, None, None, :], (nrows, rs.size, ncols, cs.size)).reshape(grid.shape)
     ys = (np.arange(nrows)[:, None] * (h + gap) + rs[None, :]).ravel()
     xs = (np.arange(ncols)[:, None] * (w + gap) + cs[None, :]).ravel()
-    hover = dict(type="heatmap", z=grid, x=xs.astype(np.int16), y=ys.astype(np.int16), customdata=np.stack([k, rr, cc], axis=-1).astype(np.uint8 if max(n, h, w) <= 256 else np.uint16),
+    hover = dict(type="heatmap", z=hover_values(grid), x=xs.astype(np.int16), y=ys.astype(np.int16), customdata=np.stack([k, rr, cc], axis=-1).astype(np.uint8 if max(n, h, w) <= 256 else np.uint16),
                        opacity=0, hoverongaps=False, showscale=shared_scale, zmin=-top if signed else 0.0, zmax=top,
                        colorscale=palette.diverging() if signed else GRAY,
                        colorbar=dict(thickness=12, len=0.8) if shared_scale else None,
-                       hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>value %{z:.4g}<extra></extra>")
+                       hovertemplate="map %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>value "
+                                     f"%{{z:.{HOVER_DIGITS}g}}<extra></extra>")
     pos = np.array([divmod(i, ncols) for i in range(n)])
     text = labels if labels else [str(i) for i in range(n)]
     data, annotations = [hover, picture], []
@@ -341,7 +344,9 @@ def mosaic_figure(maps: np.ndarray, cols: int = 8, shared_scale: bool = True, si
             mode="markers+text", text=text,
             textfont=dict(size=10, color="#111"), textposition="middle center",
             marker=dict(symbol="square", size=16, color="rgba(255,255,255,0.75)", line=dict(width=0)),
-            customdata=np.arange(n, dtype=np.uint16)[:, None], hovertemplate="map %{customdata[0]}: click to see it large<extra></extra>", showlegend=False,
+            # the map number: the tile's own label, or (labels given) as customdata
+            **(dict(customdata=np.arange(n, dtype=np.uint16)[:, None], hovertemplate="map %{customdata[0]}: click to see it large<extra></extra>")
+               if labels else dict(hovertemplate="map %{text}: click to see it large<extra></extra>")), showlegend=False,
             unselected=dict(marker=dict(opacity=1), textfont=dict(color="#111")),
         ))
     else:
@@ -405,10 +410,10 @@ def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, 
     rows = -(-v.size // cols)
     height = 60 + 22 * rows if height is None else height
     z = np.full(rows * cols, np.nan, np.float32)
-    z[:v.size] = v
-    heat = signed_map_trace(z.reshape(rows, cols), zmax=float(np.max(np.abs(v))), xgap=1, ygap=1,
+    z[:v.size] = v  # sent to the digits the hover shows (as big_map_figure)
+    heat = signed_map_trace(fmt.round_sig(z.reshape(rows, cols), HOVER_DIGITS), zmax=float(np.max(np.abs(v))), xgap=1, ygap=1,
                             customdata=np.arange(rows * cols, dtype=np.uint16).reshape(rows, cols))
-    heat.update(colorbar=dict(thickness=12), hovertemplate="unit %{customdata}<br>value %{z:.4g}<extra></extra>")
+    heat.update(colorbar=dict(thickness=12), hovertemplate=f"unit %{{customdata}}<br>value %{{z:.{HOVER_DIGITS}g}}<extra></extra>")
     return _figure(heat, layout=_image_layout(title, height))
 
 
@@ -552,8 +557,10 @@ def slim(fig: go.Figure) -> Figure:
 
 
 def big_map_figure(values: np.ndarray, title: str | None = None, height: int = 420) -> Figure:
-    """One feature map large, every value on hover (``builders.signed_map_figure``), slim."""
-    return slim(signed_map_figure(values, title=title, height=height))
+    """One feature map large, every value on hover (``builders.signed_map_figure``), slim. The values are sent to
+    the ``HOVER_DIGITS`` the hover shows (9.6 → 5.5 kB for a 28×28 map); their colours move by under 1/15 of
+    one of the 256 levels of the scale, which keeps the unrounded map's largest |value|."""
+    return slim(signed_map_figure(fmt.round_sig(values, HOVER_DIGITS), title=title, height=height, zmax=largest_abs(values)))
 
 
 def kernel_grid_figure(kernel: np.ndarray, title: str | None = None, height: int = 320) -> Figure:
