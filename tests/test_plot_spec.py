@@ -96,7 +96,7 @@ def test_a_small_figure_carries_plotlys_values_as_lists_and_the_theme_written_in
     title_font = {**theme["title"]["font"], **(ref["layout"]["title"].get("font") or {})}
     assert theme["title"]["font"]["family"] == theme["hoverlabel"]["font"]["family"] == theme["font"]["family"]
     assert got["layout"]["title"]["font"] == {k: v for k, v in title_font.items() if k != "family"}
-    assert got["layout"]["hoverlabel"] == {**theme["hoverlabel"], "font": {k: v for k, v in theme["hoverlabel"]["font"].items() if k != "family"}}
+    assert got["layout"]["hoverlabel"] == theme["hoverlabel"]  # its family kept: plotly.js gives hover labels Arial
     assert got["layout"]["font"]["family"] == theme["font"]["family"] and got["layout"]["font"]["size"] == fig.layout.font.size
     # the datarevision: the same for the same figure, another for other data
     again, _ = builders.page_spec(builders.signed_map_figure(img[:40, :40] - 0.5, title="map", height=300))

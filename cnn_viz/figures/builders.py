@@ -155,7 +155,7 @@ def _themed_layout(lay: dict, traces: list[dict], theme: dict) -> dict:
         lay = {**lay, "title": title}
     out = _merge(out, lay)
     family = (out.get("font") or {}).get("family") if isinstance(out.get("font"), dict) else None
-    for part in ("hoverlabel", "title"):  # plotly.js gives their text the layout's font family when they set none
+    for part in ("title",):  # plotly.js gives a title the layout's font family when it sets none (not a hover label: Arial)
         font = (out.get(part) or {}).get("font") if isinstance(out.get(part), dict) else None
         if family is not None and isinstance(font, dict) and font.get("family") == family:
             out[part] = {**out[part], "font": {k: v for k, v in font.items() if k != "family"}}
