@@ -154,11 +154,11 @@ def _themed_layout(lay: dict, traces: list[dict], theme: dict) -> dict:
         title["text"] = f"<b>{title['text'] if isinstance(title.get('text'), str) else ''}</b>"
         lay = {**lay, "title": title}
     out = _merge(out, lay)
-    family = (out.get("font") or {}).get("family") if isinstance(out.get("font"), dict) else None
-    for part in ("title",):  # plotly.js gives a title the layout's font family when it sets none (not a hover label: Arial)
-        font = (out.get(part) or {}).get("font") if isinstance(out.get(part), dict) else None
-        if family is not None and isinstance(font, dict) and font.get("family") == family:
-            out[part] = {**out[part], "font": {k: v for k, v in font.items() if k != "family"}}
+    # plotly.js gives a title the layout's font family when it sets none (not a hover label: that falls back to Arial)
+    family = out["font"].get("family") if isinstance(out.get("font"), dict) else None
+    font = out["title"].get("font") if isinstance(out.get("title"), dict) else None
+    if family is not None and isinstance(font, dict) and font.get("family") == family:
+        out["title"] = {**out["title"], "font": {k: v for k, v in font.items() if k != "family"}}
     return out
 
 

@@ -411,7 +411,7 @@ def vector_figure(values: np.ndarray, title: str | None = None, cols: int = 16, 
     height = 60 + 22 * rows if height is None else height
     z = np.full(rows * cols, np.nan, np.float32)
     z[:v.size] = v  # sent to the digits the hover shows (as big_map_figure)
-    heat = signed_map_trace(fmt.round_sig(z.reshape(rows, cols), HOVER_DIGITS), zmax=float(np.max(np.abs(v))), xgap=1, ygap=1,
+    heat = signed_map_trace(hover_values(z.reshape(rows, cols)), zmax=float(np.max(np.abs(v))), xgap=1, ygap=1,
                             customdata=np.arange(rows * cols, dtype=np.uint16).reshape(rows, cols))
     heat.update(colorbar=dict(thickness=12), hovertemplate=f"unit %{{customdata}}<br>value %{{z:.{HOVER_DIGITS}g}}<extra></extra>")
     return _figure(heat, layout=_image_layout(title, height))
@@ -560,7 +560,7 @@ def big_map_figure(values: np.ndarray, title: str | None = None, height: int = 4
     """One feature map large, every value on hover (``builders.signed_map_figure``), slim. The values are sent to
     the ``HOVER_DIGITS`` the hover shows (9.6 → 5.5 kB for a 28×28 map); their colours move by under 1/15 of
     one of the 256 levels of the scale, which keeps the unrounded map's largest |value|."""
-    return slim(signed_map_figure(fmt.round_sig(values, HOVER_DIGITS), title=title, height=height, zmax=largest_abs(values)))
+    return slim(signed_map_figure(hover_values(values), title=title, height=height, zmax=largest_abs(values)))
 
 
 def kernel_grid_figure(kernel: np.ndarray, title: str | None = None, height: int = 320) -> Figure:
