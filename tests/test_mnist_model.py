@@ -179,3 +179,50 @@ def test_accuracy_on_digits_drawn_in_the_browser(net):
     pred = model.predict(net, digits).argmax(1)
     acc = float((pred == z["labels"]).mean())
     assert acc >= 0.9, (pred, z["labels"])
+
+
+def test_readings_from_every_script_thread_run_on_one_torch_thread_with_the_same_values(split):
+    """Streamlit runs each rerun on a new thread; the per-rerun torch calls go to one long-lived thread
+    (torch_tools.on_torch_thread). From 6 new threads: the same values as the model's own forward and
+    torch.autograd here, every forward (seen by a hook on conv1) on one thread that is none of the callers,
+    and errors reach the caller."""
+    import threading
+
+    from cnn_viz.common import torch_tools
+
+    m = randomized_bn_model()
+    digits = split[1].images[:6]
+    x = torch.from_numpy(digits.astype(np.float32) / 255)[:, None]
+    with torch.inference_mode():
+        want = F.softmax(m(x), dim=1).numpy()
+    xg = x[:1].clone().requires_grad_(True)
+    want_sal = torch.autograd.grad(m(xg)[0, 3], xg)[0][0, 0].numpy()
+    ran_on, callers, got, errors = [], set(), {}, []
+    m.conv1.register_forward_hook(lambda *_: ran_on.append(threading.get_ident()))
+
+    def student(i):
+        callers.add(threading.get_ident())
+        got[i] = (model.activations(m, digits[i])["softmax"].numpy()[0], model.predict(m, digits[i]))
+        if i == 0:
+            got["sal"] = model.saliency(m, digits[0], target=3)[0]
+        try:
+            model.activations(m, np.zeros((3, 5)))
+        except ValueError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=student, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(ran_on) == 13 and len(set(ran_on)) == 1  # 6 readings, 6 predictions, 1 saliency
+    torch_thread = ran_on[0]
+    assert torch_thread not in callers and torch_thread != threading.get_ident()
+    for i in range(6):
+        np.testing.assert_allclose(got[i][0], want[i], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(got[i][1], want[i], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got["sal"], want_sal, rtol=1e-5, atol=1e-7)
+    assert len(errors) == 6 and all("28×28" in e for e in errors)
+    # a decorated call made on the torch thread runs there (nested: no deadlock)
+    where = torch_tools.on_torch_thread(threading.get_ident)
+    assert torch_tools.on_torch_thread(lambda: (threading.get_ident(), where()))() == (torch_thread, torch_thread)

@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnn_viz.common import assets
+from cnn_viz.common.torch_tools import on_torch_thread
 from cnn_viz.mnist.data import to_float
 
 WEIGHTS_PATH = assets.SIMPLE_CNN_WEIGHTS
@@ -100,6 +101,7 @@ def _forward_all(model: SimpleCNN, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
+@on_torch_thread
 def activations(model: SimpleCNN, x) -> dict[str, torch.Tensor]:
     """Every intermediate of the forward pass, in order (keys of ``LAYERS``), for a digit or a batch.
 
@@ -112,6 +114,7 @@ def activations(model: SimpleCNN, x) -> dict[str, torch.Tensor]:
         return forward_all(as_input(x)) if forward_all else _forward_all(model, as_input(x))
 
 
+@on_torch_thread
 def predict(model: SimpleCNN, x) -> np.ndarray:
     """Class probabilities, (10,) for one digit or (N, 10) for a batch."""
     t = as_input(x)
@@ -163,6 +166,7 @@ def load_meta(path: Path | str | None = None) -> dict:
     return dict(blob.get("meta", {})) if isinstance(blob, dict) else {}
 
 
+@on_torch_thread
 def _class_score_grads(model: SimpleCNN, x: torch.Tensor, target: int | None, want_maps: bool):
     """Forward with the input (and the last conv block's maps) in the graph; gradients of one class score
     by autograd.grad. Works for SimpleCNN and any built design (both have ``forward_cam``; a design
