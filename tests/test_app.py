@@ -3,7 +3,7 @@
 import ast
 
 import pytest
-from conftest import OUTPUT, ROOT, assert_no_exception, heavy_modules_after, wait_idle
+from conftest import HOVER_REL, OUTPUT, ROOT, assert_no_exception, heavy_modules_after, map_samples, png_pixels, plotly_figure, wait_idle
 
 
 def registered_pages() -> list[tuple[str, str]]:
@@ -32,6 +32,27 @@ def test_home_page_lists_every_page(app_test):
     text = " ".join(m.value for m in at.markdown)
     assert "Using it in class" in " ".join(h.value for h in at.subheader)
     assert "without the internet" in text
+
+
+def test_the_home_picture_is_the_report_kernel_on_the_cameraman(app_test):
+    """The home page's one picture: the cameraman at 192 px as shipped, and its feature map under the report's
+    vertical-edge kernel equal to SciPy's valid cross-correlation (to the 4 digits a hover shows)."""
+    import numpy as np
+    from scipy.signal import correlate2d
+
+    from cnn_viz.common import images
+
+    at = app_test()
+    at.run()
+    cam = images.load_sample("Cameraman", max_side=192)
+    assert cam.shape == (192, 192)
+    shown = plotly_figure(at, "home_input")["data"][0]
+    np.testing.assert_allclose(png_pixels(shown["source"]).astype(float), 255 * cam, atol=0.5 + 1e-9)  # 0-1 → 0-255
+    ref = correlate2d(cam.astype(np.float64), np.array([[-1, 0, 1]] * 3, dtype=np.float64), mode="valid")
+    rows, cols, z = map_samples(plotly_figure(at, "home_map"))
+    assert ref.shape == (190, 190) and rows.max() < 190 and cols.max() < 190
+    np.testing.assert_allclose(z, ref[np.ix_(rows, cols)], rtol=HOVER_REL, atol=1e-5)
+    assert at.get("download_button")
 
 
 @pytest.mark.parametrize("path,title", PAGES)

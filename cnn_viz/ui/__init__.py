@@ -72,6 +72,7 @@ from cnn_viz.ui.widgets import (  # noqa: E402  (after leaving the legacy mode)
     play_shortcut,
     plot,
     psf_picker,
+    sample_image,
     show_frame,
     sliding_settings,
     stepper,
