@@ -35,7 +35,7 @@ def on_torch_thread(fn):
 
     Streamlit runs every script run on a new thread. In the server, the MNIST page's forward pass of one digit
     took a median 9-13 ms on that new thread and 1.4-1.7 ms handed to this one; the server's CPU per new
-    digit fell from 69-88 to 52-61 ms (bench/RESULTS_perf.md, 2026-12-03). (A stand-alone script's new
+    digit fell from 69-88 to 52-60 ms (bench/RESULTS_perf.md, 2026-12-03). (A stand-alone script's new
     threads do not show it: it is the server's thread.) For the small per-rerun calls only (one digit's
     forward pass, its gradients): everything decorated waits on the one thread, so never a training loop
     or a long batch. A decorated function called from the torch thread itself runs there directly."""
