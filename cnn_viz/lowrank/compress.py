@@ -205,7 +205,7 @@ def rank_sweep(model: nn.Module, images, labels, layer: str = "fc1", ranks=None,
     if layer not in ("fc1", "conv2"):
         raise ValueError(f"layer must be 'fc1' or 'conv2', got {layer!r}.")
     x = as_input(images)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    y = torch.tensor(np.asarray(labels), dtype=torch.long)  # a copy: the labels may be read-only (shared)
     mat = model.fc1.weight.detach() if layer == "fc1" else conv_matrix(model.conv2)
     full = min(mat.shape)
     ranks = np.arange(1, full + 1) if ranks is None else np.array(sorted({int(k) for k in ranks}))

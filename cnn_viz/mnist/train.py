@@ -88,7 +88,7 @@ def evaluate(model: SimpleCNN, digits: Digits, batch: int = 500) -> tuple[float,
     with torch.inference_mode():
         for i in range(0, len(digits), batch):
             logits = model(as_input(digits.images[i:i + batch]))
-            y = torch.from_numpy(digits.labels[i:i + batch])
+            y = torch.tensor(digits.labels[i:i + batch], dtype=torch.int64)
             loss += float(F.cross_entropy(logits, y, reduction="sum"))
             right += int((logits.argmax(1) == y).sum())
     return loss / len(digits), right / len(digits)
@@ -140,7 +140,7 @@ def _loop(model, train_set, held_out, config, epochs, batch_size, lr, seed, augm
           optimizer) -> TrainResult:
     gen = torch.Generator().manual_seed(seed + 1)
     x_all = as_input(train_set.images)
-    y_all = torch.from_numpy(np.asarray(train_set.labels, dtype=np.int64))
+    y_all = torch.tensor(train_set.labels, dtype=torch.int64)  # a copy: the labels may be read-only (shared)
     n = len(y_all)
     steps_per_epoch = math.ceil(n / batch_size)
     total = epochs * steps_per_epoch
