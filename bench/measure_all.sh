@@ -32,7 +32,8 @@ start
 .venv/bin/python bench/load_static.py --url http://127.0.0.1:$PORT --server-pid $(cat $OUT/srv.pid) -n 1 -n 30 2>&1 | grep SUMMARY | sed 's/^/one process: /' | tee $OUT/static.txt
 stop
 setsid .venv/bin/python -m deploy.serve --replicas 2 --port 8695 --run-dir $OUT/deploy > $OUT/deploy.log 2>&1 & DEP=$!
-for i in $(seq 120); do curl -s http://127.0.0.1:8695/_stcore/health >/dev/null && break; sleep 1; done
+# deploy.serve writes its pids once the proxy answers: wait for the file (the proxy can answer a moment before)
+for i in $(seq 120); do [ -s $OUT/deploy/pids ] && break; sleep 1; done
 .venv/bin/python bench/load_static.py --url http://127.0.0.1:8695 --server-pid $(awk '/^r/{print $2}' $OUT/deploy/pids | paste -sd,) \
   --proxy-pid $(awk '/^haproxy/{print $2}' $OUT/deploy/pids) -n 1 -n 30 2>&1 | grep SUMMARY | sed 's/^/2 replicas + proxy: /' | tee -a $OUT/static.txt
 kill $DEP; sleep 3

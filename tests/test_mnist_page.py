@@ -180,19 +180,3 @@ def test_the_gallery_pick_is_in_the_url(app_test, net, held):
     q = questions.for_page("mnist_activations", {"mn_gallery": g.name(pos)}, model=net)[0]
     assert q.answer == str(shown_digit(at)) and f"true label is {int(held.labels[pos])}" in q.explanation
 
-
-def test_the_split_every_session_reads_is_one_read_only_object():
-    """cached.mnist_split is a resource: each rerun gets the same object (st.cache_data unpickled a 4 MB copy
-    for every rerun, and each session kept its last one alive), its arrays unwritable, its values the split's."""
-    from cnn_viz.ui import cached
-
-    first, again = cached.mnist_split(), cached.mnist_split()
-    assert first is again
-    for got, ref in zip(first, data.train_test_split()):
-        np.testing.assert_array_equal(got.images, ref.images)
-        np.testing.assert_array_equal(got.labels, ref.labels)
-        np.testing.assert_array_equal(got.rows, ref.rows)
-        for a in (got.images, got.labels, got.rows):
-            assert not a.flags.writeable
-    with pytest.raises(ValueError):
-        first[1].images[0, 0, 0] = 255

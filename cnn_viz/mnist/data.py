@@ -46,13 +46,6 @@ class Digits:
         rows = self.rows[idx] if self.rows is not None else idx
         return Digits(self.images[idx], self.labels[idx], self.source + suffix, rows)
 
-    def read_only(self) -> "Digits":
-        """These digits with their arrays made unwritable (in place), so one object can serve every session."""
-        for a in (self.images, self.labels, self.rows):
-            if a is not None:
-                a.flags.writeable = False
-        return self
-
     def spread(self, n: int) -> "Digits":
         """``n`` digits taken at an even stride through the set (all of them when it holds no more than ``n``)."""
         n = max(1, int(n))

@@ -6,6 +6,7 @@ session (read it, never mutate it). Torch is imported lazily, so the torch-free 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib
@@ -56,6 +57,21 @@ def _array_key(a: np.ndarray):
     if a.dtype.hasobject:
         return a.shape, pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)
     return a.shape, a.dtype.str, hashlib.sha1(np.ascontiguousarray(a), usedforsecurity=False).digest()
+
+
+def _read_only(obj):
+    """``obj`` (an array, a dataclass, a tuple or list of them, at any depth) with every array made unwritable, in place: a result
+    that one ``st.cache_resource`` object serves to every session. (st.cache_data instead unpickles a copy for
+    each rerun, and a session's widget callbacks and deferred downloads keep its last copy alive.)"""
+    if isinstance(obj, np.ndarray):
+        obj.flags.writeable = False
+    elif isinstance(obj, (tuple, list)):
+        for item in obj:
+            _read_only(item)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for field in dataclasses.fields(obj):
+            _read_only(getattr(obj, field.name))
+    return obj
 
 
 # A Spec is immutable (a NamedTuple of text and numbers), so one object serves every session: a resource cache,
@@ -160,16 +176,15 @@ def load_mnist_meta() -> dict:
     return model.load_meta()
 
 
-# A resource, its arrays read-only: st.cache_data gave each rerun its own 4 MB copy, and each session kept its
-# last one alive (tracemalloc on a server with 25 MNIST students: 118 MB of them).
+# A resource (_read_only): as st.cache_data, each rerun got its own 4 MB copy, and each session's gallery
+# callbacks kept its last one alive (tracemalloc, 25 MNIST students: 118 MB of them).
 @st.cache_resource(show_spinner=False)
 def mnist_split():
     """(training, held-out) digits of the shipped MNIST sample: the fixed 4,000 / 1,000 split, shared by every
     session (read-only arrays)."""
     from cnn_viz.mnist import data
 
-    train, held = data.train_test_split()
-    return train.read_only(), held.read_only()
+    return _read_only(data.train_test_split())
 
 
 @st.cache_data(max_entries=4, show_spinner=False, scope="session")
@@ -207,12 +222,13 @@ def confusion():
 
 # ============================== deblur
 SCENE = {"cnn_viz.deblur.experiment.Scene": lambda scene: scene.stamp}  # hash a scene by its digest, not by pickling it
-@st.cache_data(max_entries=32, show_spinner=False)
+# A resource (_read_only): as st.cache_data, each session's CSV download kept its own 1.6 MB copy alive.
+@st.cache_resource(max_entries=32, show_spinner=False, hash_funcs={np.ndarray: _array_key})
 def analyse_1d(f: np.ndarray, sigma: float, noise: float, seed: int, k: int | None):
     """Without the reader's λ (``signal1d.with_slider`` adds it in a millisecond), so the slider reuses this."""
     from cnn_viz.deblur import signal1d
 
-    return signal1d.analyse(f, sigma, noise, seed, k=k)
+    return _read_only(signal1d.analyse(f, sigma, noise, seed, k=k))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -304,11 +320,13 @@ def deblur_training_pairs(kind: str):
 
 # ============================== lowrank
 
-@st.cache_data(max_entries=12, show_spinner="Computing the SVD of every channel…")
+# A resource (_read_only): as st.cache_data, each session's download of the singular values kept its own 2 MB
+# copy of the factors alive; keyed on every byte of the image (_array_key).
+@st.cache_resource(max_entries=12, show_spinner="Computing the SVD of every channel…", hash_funcs={np.ndarray: _array_key})
 def image_svd(img: np.ndarray, method: str):
     from cnn_viz.lowrank import svd
 
-    return svd.image_svd(img, method)
+    return _read_only(svd.image_svd(img, method))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -597,8 +597,16 @@ def plot(fig, key: str, container=None, **kwargs):
 
 
 def download_png(img, filename: str, label: str = "Download PNG", key: str | None = None, container=None):
-    """A PNG download of an image array (or of a function returning one), encoded only on click."""
-    make = img if callable(img) else (lambda: img)
+    """A PNG download of an image array (or of a function returning one), encoded only on click. An array is kept
+    as the uint8 the PNG holds: a session keeps its last run's downloads until its next run (512² float: 2 MB)."""
+    if callable(img):
+        make = img
+    else:
+        kept = np.asarray(img)
+        kept = kept if kept.dtype == np.uint8 else images.to_uint8(kept)  # what to_png_bytes would make of it
+
+        def make():
+            return kept
     (container or st).download_button(
         label, lambda: images.to_png_bytes(make()), file_name=filename, mime="image/png", key=key, icon="⬇️", on_click="ignore"
     )
