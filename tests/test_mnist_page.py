@@ -179,4 +179,3 @@ def test_the_gallery_pick_is_in_the_url(app_test, net, held):
     assert f"true label {held.labels[pos]}" in at.metric[0].delta
     q = questions.for_page("mnist_activations", {"mn_gallery": g.name(pos)}, model=net)[0]
     assert q.answer == str(shown_digit(at)) and f"true label is {int(held.labels[pos])}" in q.explanation
-

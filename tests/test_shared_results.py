@@ -13,7 +13,7 @@ from cnn_viz.mnist import data
 from cnn_viz.ui import cached
 
 
-def arrays(obj, seen=None):
+def arrays(obj):
     """Every array reachable through the dataclass fields, tuples and lists of ``obj``."""
     import dataclasses
 

@@ -60,9 +60,10 @@ def _array_key(a: np.ndarray):
 
 
 def _read_only(obj):
-    """``obj`` (an array, a dataclass, a tuple or list of them, at any depth) with every array made unwritable, in place: a result
-    that one ``st.cache_resource`` object serves to every session. (st.cache_data instead unpickles a copy for
-    each rerun, and a session's widget callbacks and deferred downloads keep its last copy alive.)"""
+    """``obj`` (an array, a dataclass, a tuple or list of them, at any depth) with every array made unwritable,
+    in place: a result that one ``st.cache_resource`` object serves to every session. (st.cache_data instead
+    unpickles a copy for each rerun, and a session's widget callbacks and deferred downloads keep its last copy
+    alive.)"""
     if isinstance(obj, np.ndarray):
         obj.flags.writeable = False
     elif isinstance(obj, (tuple, list)):
