@@ -11,6 +11,7 @@ import base64
 import io
 import os
 import re
+import time
 
 import numpy as np
 import pytest
@@ -144,7 +145,16 @@ def test_drawn_digits_fixture(page, app_url):
     for digit, placement in variants():
         draw(page, canvas, digit, placement)
         value = wait_for_prediction(page)
-        arrays.append(canvas_pixels(page))
+        pixels = canvas_pixels(page)
+        expected = str(int(np.argmax(model.predict(net, prep.prepare(pixels).digit))))
+        # the canvas sends its picture a moment after the last stroke, so the page can still show the answer for
+        # the picture before it: the page's answer is the one it settles on (else the assertion below fails)
+        deadline = time.monotonic() + 30
+        while value != expected and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+            wait_idle(page)
+            value = prediction(page)[0]
+        arrays.append(pixels)
         labels.append(digit)
         shown.append(int(value))
         clear(page)
