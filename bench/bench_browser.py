@@ -5,8 +5,9 @@ For each interaction it measures, on a real `streamlit run app.py` (127.0.0.1, s
     back to "notRunning", so Plotly's drawing is included),
   - server CPU: the server process's user + system time over the interaction (/proc/<pid>/stat),
   - bytes: the websocket payload the browser received for it.
-and prints p50/p95 per page, plus the first visit of each page (warm server) and of the first torch page
-on a cold server. Timing goals (issue 11) are printed beside the numbers; this is a bench, never a test.
+and prints p50/p95 per page, plus the first visit of each page: in a fresh browser (warm server; ``srv s``
+the server's CPU over it, ``long s`` the browser's main-thread long tasks), in a new tab of a browser that has
+opened the app before (static files from its HTTP cache), from the sidebar, and on a cold server. Timing goals (issue 11) are printed beside the numbers; this is a bench, never a test.
 
     /work/main/.venv/bin/python bench/bench_browser.py [--pages kernel_sandbox,low_rank] [--n 8] [--config k=v ...]
 
@@ -48,7 +49,12 @@ GOAL_LATENCY_OTHER = 0.6
 # Records the time of the last DOM mutation and of every script-state change, in performance.now() ms.
 _OBSERVER_JS = """() => {
   if (window.__bench) return;
-  window.__bench = {last: performance.now(), ran: -1, msg: -1, ended: -1};
+  window.__bench = {last: performance.now(), ran: -1, msg: -1, ended: -1, long: 0};
+  // the browser's own main-thread work (long tasks: script evaluation, layout, Plotly's drawing), in ms
+  try {
+    new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__bench.long += e.duration; })
+      .observe({type: 'longtask', buffered: true});
+  } catch (e) {}
   // a rerun answered from caches can start and end inside one render, so the script state never shows it:
   // the time of the last websocket message is the other sign that the server ran the script
   const WS = window.WebSocket;
@@ -162,6 +168,7 @@ def bench_page(browser, url, pid, name, n):
     page.goto(f"{url}/{name}")
     first = settle(page, 0.0, first=True)
     first_cpu, first_bytes = cpu_seconds(pid) - c0, wire.bytes
+    first_long = page.evaluate("() => window.__bench.long") / 1000
     lat, cpu, sent = [], [], []
     steps = PAGES[name]
     for i in range(n * len(steps)):
@@ -173,7 +180,8 @@ def bench_page(browser, url, pid, name, n):
         sent.append(wire.bytes - b0)
     errors = page.locator('[data-testid="stException"]').count()
     ctx.close()
-    return dict(page=name, first=first, first_cpu=first_cpu, first_kb=first_bytes / 1024, lat=lat, cpu=cpu,
+    return dict(page=name, first=first, first_cpu=first_cpu, first_long=first_long, first_kb=first_bytes / 1024,
+                lat=lat, cpu=cpu,
                 kb=[b / 1024 for b in sent], errors=errors, wall=time.monotonic() - t_wall)
 
 
@@ -192,6 +200,27 @@ def sidebar_visits(browser, url, names):
         t0 = page.evaluate("() => performance.now()")
         link.click()
         out[name] = settle(page, t0, timeout=600, first=True)
+    ctx.close()
+    return out
+
+
+def cached_tab_visits(browser, url, names):
+    """A link opened in a new tab of a browser that has opened the app before (a student following the
+    teacher's link after the first visit): Streamlit's static files come from the browser's HTTP cache
+    (``Cache-Control: max-age`` one year), each page is a new tab with its own JavaScript to evaluate.
+    Returns {page: (seconds to settled, seconds of the browser's long tasks)}."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.add_init_script("(" + _OBSERVER_JS + ")()")
+    first = ctx.new_page()
+    first.goto(url + "/")
+    settle(first, 0.0, timeout=600, first=True)
+    out = {}
+    for name in names:
+        page = ctx.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(f"{url}/{name}")
+        out[name] = (settle(page, 0.0, timeout=600, first=True), page.evaluate("() => window.__bench.long") / 1000)
+        page.close()
     ctx.close()
     return out
 
@@ -247,13 +276,16 @@ def main():
             nav = sidebar_visits(browser, url, args.pages.split(","))
             print("first visit from the sidebar, warm server, one tab (s): "
                   + ", ".join(f"{k} {v:.2f}" for k, v in nav.items()))
+            cached = cached_tab_visits(browser, url, args.pages.split(","))
+            print("first visit, new tab of a browser that opened the app before (s; browser long tasks s): "
+                  + ", ".join(f"{k} {v:.2f} ({t:.2f})" for k, (v, t) in cached.items()))
             rows = [bench_page(browser, url, proc.pid, name, args.n) for name in args.pages.split(",")]
             browser.close()
-        print(f"\n{'page':<18} {'visit s':>7} {'lat p50':>7} {'p95':>6} {'goal':>5} {'cpu p50 ms':>10} {'p95':>5} "
+        print(f"\n{'page':<18} {'visit s':>7} {'srv s':>5} {'long s':>6} {'lat p50':>7} {'p95':>6} {'goal':>5} {'cpu p50 ms':>10} {'p95':>5} "
               f"{'max':>5} {'kB p50':>7} {'max':>6} {'first kB':>8} err")
         for r in rows:
             goal = GOAL_LATENCY.get(r["page"], GOAL_LATENCY_OTHER)
-            print(f"{r['page']:<18} {r['first']:7.2f} {statistics.median(r['lat']):7.3f} {pct(r['lat'], .95):6.3f} {goal:5.2f} "
+            print(f"{r['page']:<18} {r['first']:7.2f} {r['first_cpu']:5.2f} {r['first_long']:6.2f} {statistics.median(r['lat']):7.3f} {pct(r['lat'], .95):6.3f} {goal:5.2f} "
                   f"{1000 * statistics.median(r['cpu']):10.0f} {1000 * pct(r['cpu'], .95):5.0f} {1000 * max(r['cpu']):5.0f} "
                   f"{statistics.median(r['kb']):7.1f} {max(r['kb']):6.1f} {r['first_kb']:8.0f} {r['errors']}")
         print(f"server RSS at the end: {rss_mb(proc.pid):.0f} MB; load average {os.getloadavg()[0]:.1f}")
