@@ -1,0 +1,57 @@
+"""What a fresh tab's first visit costs before any lesson: Streamlit alone, and Streamlit + one Plotly chart.
+
+Opens each script in a fresh browser context (empty HTTP cache) ``--n`` times on one warm ``streamlit run``,
+timed as bench_browser.py times a first visit (the last DOM change of the settled page), with the browser's
+main-thread long tasks. The difference between the two is the price of Streamlit's Plotly chunk on its own;
+a lesson page's visit (bench_browser.py) minus the one-chart page is what the app itself adds.
+
+    .venv/bin/python bench/floor_probe.py [--n 6] [script.py ...]   (default: bench/probe_apps/*.py, app.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import bench_browser as bb  # noqa: E402
+from conftest import start_app, stop_app  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=6, help="fresh tabs per script (the first is left out of the median)")
+    ap.add_argument("scripts", nargs="*", default=["bench/probe_apps/bare.py", "bench/probe_apps/one_chart.py"])
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    for script in args.scripts:
+        proc, url = start_app("floor_probe_server.log", script)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=bb.CHROMIUM, args=bb.CHROMIUM_ARGS, headless=True)
+                visits = []
+                for _ in range(args.n):
+                    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    page = ctx.new_page()
+                    page.add_init_script("(" + bb._OBSERVER_JS + ")()")
+                    page.goto(url)
+                    visits.append((bb.settle(page, 0.0, timeout=300, first=True),
+                                   page.evaluate("() => window.__bench.long") / 1000))
+                    ctx.close()
+                browser.close()
+        finally:
+            stop_app(proc)
+        print(f"{script:<32} fresh tab s (long tasks s): " + " ".join(f"{t:.2f} ({lt:.2f})" for t, lt in visits)
+              + f" | median after the first {statistics.median(t for t, _ in visits[1:]):.2f} s; "
+                f"load {os.getloadavg()[0]:.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
