@@ -185,6 +185,19 @@ def bench_page(browser, url, pid, name, n):
                 kb=[b / 1024 for b in sent], errors=errors, wall=time.monotonic() - t_wall)
 
 
+def fresh_tab_visit(browser, url: str) -> tuple[float, float]:
+    """Opens ``url`` in a fresh browser context (empty HTTP cache): (seconds to the settled page, seconds of the
+    browser's main-thread long tasks)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.set_default_timeout(120_000)
+    page.add_init_script("(" + _OBSERVER_JS + ")()")
+    page.goto(url)
+    visit = settle(page, 0.0, timeout=600, first=True), page.evaluate("() => window.__bench.long") / 1000
+    ctx.close()
+    return visit
+
+
 def sidebar_visits(browser, url, names):
     """A student's first visits as they happen in class: the app opened once (the home page), then each page
     reached from the sidebar, in one tab: click → that page settled (its script run ended, no element still
@@ -265,13 +278,7 @@ def main():
             # cold: the first visits of every page on a fresh server (torch loads on the first torch page)
             cold = {}
             for name in ["", *args.pages.split(",")]:
-                ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-                pg = ctx.new_page()
-                pg.set_default_timeout(120_000)
-                pg.add_init_script("(" + _OBSERVER_JS + ")()")
-                pg.goto(f"{url}/{name}")
-                cold[name or "home"] = settle(pg, 0.0, timeout=600, first=True)
-                ctx.close()
+                cold[name or "home"] = fresh_tab_visit(browser, f"{url}/{name}")[0]
             print("first visit, cold server (s): " + ", ".join(f"{k} {v:.2f}" for k, v in cold.items()))
             nav = sidebar_visits(browser, url, args.pages.split(","))
             print("first visit from the sidebar, warm server, one tab (s): "

@@ -5,7 +5,7 @@ timed as bench_browser.py times a first visit (the last DOM change of the settle
 main-thread long tasks. The difference between the two is the price of Streamlit's Plotly chunk on its own;
 a lesson page's visit (bench_browser.py) minus the one-chart page is what the app itself adds.
 
-    .venv/bin/python bench/floor_probe.py [--n 6] [script.py ...]   (default: bench/probe_apps/*.py, app.py)
+    .venv/bin/python bench/floor_probe.py [--n 6] [script.py ...]   (default: the two scripts in bench/probe_apps/)
 """
 
 from __future__ import annotations
@@ -36,15 +36,7 @@ def main():
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=bb.CHROMIUM, args=bb.CHROMIUM_ARGS, headless=True)
-                visits = []
-                for _ in range(args.n):
-                    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-                    page = ctx.new_page()
-                    page.add_init_script("(" + bb._OBSERVER_JS + ")()")
-                    page.goto(url)
-                    visits.append((bb.settle(page, 0.0, timeout=300, first=True),
-                                   page.evaluate("() => window.__bench.long") / 1000))
-                    ctx.close()
+                visits = [bb.fresh_tab_visit(browser, url) for _ in range(args.n)]
                 browser.close()
         finally:
             stop_app(proc)
