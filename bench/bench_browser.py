@@ -89,7 +89,8 @@ _SETTLED_JS = """([t0, first]) => {
   const answered = first ? b.ended >= t0 : (b.ran >= t0 || b.msg >= t0);
   // an element whose code is still loading (Streamlit loads each kind's chunk when it first appears, Plotly's
   // 4.6 MB among them) is a skeleton for a while, without DOM changes: none may be left, every chart drawn
-  const drawn = !document.querySelector('[data-testid="stSkeleton"]')
+  // (a probe's own chart component marks itself data-chart-pending until drawn: bench/probe_apps/)
+  const drawn = !document.querySelector('[data-testid="stSkeleton"], [data-chart-pending]')
       && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every((c) => c.querySelector('.main-svg'));
   return idle && answered && drawn && performance.now() - Math.max(b.last, b.msg) > 250;
 }"""

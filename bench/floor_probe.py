@@ -3,7 +3,9 @@
 Opens each script in a fresh browser context (empty HTTP cache) ``--n`` times on one warm ``streamlit run``,
 timed as bench_browser.py times a first visit (the last DOM change of the settled page), with the browser's
 main-thread long tasks. The difference between the two is the price of Streamlit's Plotly chunk on its own;
-a lesson page's visit (bench_browser.py) minus the one-chart page is what the app itself adds.
+a lesson page's visit (bench_browser.py) minus the one-chart page is what the app itself adds. Two more scripts
+there measure ways under that floor: ``partial_bundle.py`` (the same figure drawn by Plotly's cartesian bundle,
+from npm, see below) and ``picture_img.py`` (a picture with hover values and no Plotly).
 
     .venv/bin/python bench/floor_probe.py [--n 6] [script.py ...]   (default: the two scripts in bench/probe_apps/)
 """
@@ -31,7 +33,15 @@ def main():
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
+    # partial_bundle.py loads Plotly's cartesian bundle from its static folder (served at /app/static/)
+    os.environ["STREAMLIT_SERVER_ENABLE_STATIC_SERVING"] = "true"
     for script in args.scripts:
+        if Path(script).name == "partial_bundle.py" and not (ROOT / script).with_name("static").joinpath(
+                "plotly-cartesian.min.js").exists():
+            print(f"{script}: needs bench/probe_apps/static/plotly-cartesian.min.js, from npm: cd bench/probe_apps "
+                  "&& npm pack plotly.js-cartesian-dist-min@3.1.0 && tar xzf plotly.js-cartesian-dist-min-3.1.0.tgz "
+                  "&& mkdir -p static && mv package/plotly-cartesian.min.js static/ && rm -r package *.tgz")
+            continue
         proc, url = start_app("floor_probe_server.log", script)
         try:
             with sync_playwright() as p:
