@@ -33,8 +33,6 @@ def main():
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    # partial_bundle.py loads Plotly's cartesian bundle from its static folder (served at /app/static/)
-    os.environ["STREAMLIT_SERVER_ENABLE_STATIC_SERVING"] = "true"
     for script in args.scripts:
         if Path(script).name == "partial_bundle.py" and not (ROOT / script).with_name("static").joinpath(
                 "plotly-cartesian.min.js").exists():
@@ -42,7 +40,8 @@ def main():
                   "&& npm pack plotly.js-cartesian-dist-min@3.1.0 && tar xzf plotly.js-cartesian-dist-min-3.1.0.tgz "
                   "&& mkdir -p static && mv package/plotly-cartesian.min.js static/ && rm -r package *.tgz")
             continue
-        proc, url = start_app("floor_probe_server.log", script)
+        # partial_bundle.py loads Plotly's cartesian bundle from its static folder (served at /app/static/)
+        proc, url = start_app("floor_probe_server.log", script, env={"STREAMLIT_SERVER_ENABLE_STATIC_SERVING": "true"})
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=bb.CHROMIUM, args=bb.CHROMIUM_ARGS, headless=True)

@@ -20,8 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,28 +27,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import bench_browser as bb  # noqa: E402
-from conftest import _free_port  # noqa: E402
+from conftest import start_app, stop_app  # noqa: E402
 
 BUNDLE = ROOT / "bench" / "probe_apps" / "static" / "plotly-cartesian.min.js"
 PATCH = ROOT / "bench" / "probe_apps" / "cartesian_renderer.patch"
-
-
-def serve(cwd: Path, env: dict, log: Path):
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
-         "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=cwd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=dict(os.environ, **env))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError(f"server in {cwd} did not become healthy; see {log}")
 
 
 def main():
@@ -63,8 +43,6 @@ def main():
                  "bench/probe_apps/partial_bundle.py` for the npm command")
     from playwright.sync_api import sync_playwright
 
-    out = ROOT / "test-output"
-    out.mkdir(exist_ok=True)
     tree = Path(tempfile.mkdtemp(prefix="renderer_ab_")) / "b"
     subprocess.run(["git", "worktree", "add", "--detach", str(tree), "HEAD"], cwd=ROOT, check=True, capture_output=True)
     servers = []
@@ -72,8 +50,8 @@ def main():
         subprocess.run(["git", "apply", str(PATCH)], cwd=tree, check=True)
         (tree / "static").mkdir()
         shutil.copy(BUNDLE, tree / "static")
-        servers = [serve(ROOT, {}, out / "renderer_ab_a.log"),
-                   serve(tree, {"CNN_VIZ_PROBE_RENDERER": "1"}, out / "renderer_ab_b.log")]
+        servers.append(start_app("renderer_ab_a.log"))
+        servers.append(start_app("renderer_ab_b.log", cwd=tree, env={"CNN_VIZ_PROBE_RENDERER": "1"}))
         (_, a_url), (_, b_url) = servers
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=bb.CHROMIUM, args=bb.CHROMIUM_ARGS, headless=True)
@@ -93,11 +71,7 @@ def main():
             browser.close()
     finally:
         for proc, _ in servers:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_app(proc)
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
         shutil.rmtree(tree.parent, ignore_errors=True)
 

@@ -139,9 +139,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(log_name: str = "streamlit-server.log", script: str = "app.py"):
-    """Start `streamlit run app.py` (or ``script``, relative to the repository) on a free 127.0.0.1 port; returns
-    (process, url) once healthy."""
+def start_app(log_name: str = "streamlit-server.log", script: str = "app.py", cwd: Path = ROOT, env: dict | None = None):
+    """Start `streamlit run app.py` (or ``script``, relative to ``cwd``: the repository, or a worktree of it) on a
+    free 127.0.0.1 port, with ``env`` added to the environment; returns (process, url) once healthy."""
     port = _free_port()
     OUTPUT.mkdir(exist_ok=True)
     log = open(OUTPUT / log_name, "w")
@@ -149,7 +149,7 @@ def start_app(log_name: str = "streamlit-server.log", script: str = "app.py"):
         [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})),
     )
     proc.log = log
     url = f"http://127.0.0.1:{port}"
